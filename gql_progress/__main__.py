@@ -1,0 +1,3 @@
+from gql_progress.cli import main
+
+raise SystemExit(main())

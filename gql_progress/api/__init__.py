@@ -1,0 +1,1 @@
+"""The GraphQL layer: schema factory, types, inputs, mutations, per-request context and loaders."""

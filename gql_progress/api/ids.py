@@ -1,0 +1,39 @@
+"""Opaque global ids: base64("Type:pk"), the format of Strawberry's relay GlobalID.
+
+Clients treat ids as opaque strings; the type prefix means an id of one kind can never be
+mistaken for another (a course id sent as a lessonId is "not a lesson id", not some lesson).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from gql_progress.domain.errors import FieldProblem, InvalidInput
+
+
+def encode_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def try_decode_id(value: str, type_name: str) -> int | None:
+    """The primary key in ``value`` if it is a well-formed id of ``type_name``, else None."""
+    try:
+        decoded = base64.b64decode(value.encode(), validate=True).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    prefix, sep, pk = decoded.partition(":")
+    if not sep or prefix != type_name or not pk.isdigit() or len(pk) > 18:
+        return None
+    return int(pk)
+
+
+def decode_id(value: str, type_name: str, path: tuple[str, ...]) -> int:
+    pk = try_decode_id(value, type_name)
+    if pk is None:
+        raise InvalidInput([FieldProblem(path, f"is not a {type_name} id")])
+    return pk
+
+
+def decode_optional_id(value: str | None, type_name: str, path: tuple[str, ...]) -> int | None:
+    return None if value is None else decode_id(value, type_name, path)

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+_PARTIAL = "Omit to leave unchanged."
+
+
+@strawberry.input(
+    description=(
+        "Progress to record for one lesson. Only the fields you send change; null clears the "
+        "nullable ones (notes, quizScore, quizPassed, metadata)."
+    )
+)
+class UpsertProgressInput:
+    lesson_id: strawberry.ID = strawberry.field(description="The lesson.")
+    user_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Whose progress: defaults to the caller; admins may name any user.",
+    )
+    completed: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Mark completed (sets completedAt) or not (clears it). " + _PARTIAL,
+    )
+    progress_percentage: float | None = strawberry.field(
+        default=strawberry.UNSET, description="0–100; reported as 100 while completed. " + _PARTIAL
+    )
+    video_position_seconds: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Video position, ≥ 0. " + _PARTIAL
+    )
+    last_position_seconds: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Resume position, ≥ 0. " + _PARTIAL
+    )
+    quiz_score: float | None = strawberry.field(
+        default=strawberry.UNSET, description="0–100, or null to clear. " + _PARTIAL
+    )
+    quiz_attempts: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Attempts so far, ≥ 0. " + _PARTIAL
+    )
+    quiz_passed: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Whether the quiz was passed, or null. " + _PARTIAL
+    )
+    time_spent_minutes: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Total minutes spent (a total, not an increment). " + _PARTIAL,
+    )
+    notes: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Up to 10,000 characters, or null to clear. " + _PARTIAL,
+    )
+    is_bookmarked: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Bookmark the lesson. " + _PARTIAL
+    )
+    metadata: JSON | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A JSON object up to 16 KiB, replacing the stored one; null clears it. " + _PARTIAL,
+    )
+
+
+PROGRESS_COLUMNS = (
+    "completed",
+    "progress_percentage",
+    "video_position_seconds",
+    "last_position_seconds",
+    "quiz_score",
+    "quiz_attempts",
+    "quiz_passed",
+    "time_spent_minutes",
+    "notes",
+    "is_bookmarked",
+    "metadata",
+)
+
+
+@strawberry.input(description="Complete or un-complete many lessons in one call.")
+class BulkSetCompletionInput:
+    lesson_ids: list[strawberry.ID] = strawberry.field(
+        description="Up to 500 lesson ids; each gets its own result."
+    )
+    completed: bool = strawberry.field(description="True to complete, false to un-complete.")
+    user_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Whose progress: defaults to the caller; admins may name any user.",
+    )

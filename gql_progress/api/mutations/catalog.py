@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from gql_progress.api.context import Info
+from gql_progress.api.ids import decode_id
+from gql_progress.api.inputs.catalog import (
+    COURSE_COLUMNS,
+    LESSON_COLUMNS,
+    USER_COLUMNS,
+    AddLessonInput,
+    CreateCourseInput,
+    CreateUserInput,
+    UpdateCourseInput,
+    UpdateLessonInput,
+    UpdateUserInput,
+)
+from gql_progress.api.inputs.given import given_columns
+from gql_progress.api.types.course import Course
+from gql_progress.api.types.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    ValidationError,
+    error_from,
+)
+from gql_progress.api.types.lesson import Lesson
+from gql_progress.api.types.user import User
+from gql_progress.domain import catalog
+from gql_progress.domain.errors import DomainError
+
+
+@strawberry.type(description="The user as saved.")
+class UserPayload:
+    user: User = strawberry.field(description="The user after the change.")
+
+
+@strawberry.type(description="The course as saved.")
+class CoursePayload:
+    course: Course = strawberry.field(description="The course after the change.")
+
+
+@strawberry.type(description="The lesson as saved.")
+class LessonPayload:
+    lesson: Lesson = strawberry.field(description="The lesson after the change.")
+
+
+_FAILURES = ValidationError | ConflictError | NotFoundError | ForbiddenError
+UserResult = Annotated[
+    UserPayload | _FAILURES,
+    strawberry.union("UserResult", description="The saved user, or why nothing was saved."),
+]
+CourseResult = Annotated[
+    CoursePayload | _FAILURES,
+    strawberry.union("CourseResult", description="The saved course, or why nothing was saved."),
+]
+LessonResult = Annotated[
+    LessonPayload | _FAILURES,
+    strawberry.union("LessonResult", description="The saved lesson, or why nothing was saved."),
+]
+
+
+@strawberry.type
+class CatalogMutations:
+    @strawberry.mutation(description="Create a user (admin).")
+    async def create_user(self, info: Info, input: CreateUserInput) -> UserResult:
+        try:
+            info.context.viewer.require_admin()
+            row = await catalog.create_user(info.context.db, given_columns(input, USER_COLUMNS))
+        except DomainError as exc:
+            return error_from(exc)  # type: ignore[return-value]
+        return UserPayload(user=User.from_row(row))
+
+    @strawberry.mutation(description="Change a user's fields (admin).")
+    async def update_user(self, info: Info, input: UpdateUserInput) -> UserResult:
+        try:
+            info.context.viewer.require_admin()
+            user_pk = decode_id(input.id, "User", ("id",))
+            row = await catalog.update_user(info.context.db, user_pk, given_columns(input, USER_COLUMNS))
+        except DomainError as exc:
+            return error_from(exc)  # type: ignore[return-value]
+        return UserPayload(user=User.from_row(row))
+
+    @strawberry.mutation(description="Create a course (admin).")
+    async def create_course(self, info: Info, input: CreateCourseInput) -> CourseResult:
+        try:
+            info.context.viewer.require_admin()
+            row = await catalog.create_course(info.context.db, given_columns(input, COURSE_COLUMNS))
+        except DomainError as exc:
+            return error_from(exc)  # type: ignore[return-value]
+        return CoursePayload(course=Course.from_row(row, subject_user_id=info.context.viewer.user_id))
+
+    @strawberry.mutation(description="Change a course's fields (admin).")
+    async def update_course(self, info: Info, input: UpdateCourseInput) -> CourseResult:
+        try:
+            info.context.viewer.require_admin()
+            course_pk = decode_id(input.id, "Course", ("id",))
+            row = await catalog.update_course(
+                info.context.db, course_pk, given_columns(input, COURSE_COLUMNS)
+            )
+        except DomainError as exc:
+            return error_from(exc)  # type: ignore[return-value]
+        return CoursePayload(course=Course.from_row(row, subject_user_id=info.context.viewer.user_id))
+
+    @strawberry.mutation(description="Add a lesson to a course (admin).")
+    async def add_lesson(self, info: Info, input: AddLessonInput) -> LessonResult:
+        try:
+            info.context.viewer.require_admin()
+            course_pk = decode_id(input.course_id, "Course", ("courseId",))
+            row = await catalog.add_lesson(info.context.db, course_pk, given_columns(input, LESSON_COLUMNS))
+        except DomainError as exc:
+            return error_from(exc)  # type: ignore[return-value]
+        return LessonPayload(lesson=Lesson.from_row(row, subject_user_id=info.context.viewer.user_id))
+
+    @strawberry.mutation(description="Change a lesson's fields (admin).")
+    async def update_lesson(self, info: Info, input: UpdateLessonInput) -> LessonResult:
+        try:
+            info.context.viewer.require_admin()
+            lesson_pk = decode_id(input.id, "Lesson", ("id",))
+            row = await catalog.update_lesson(
+                info.context.db, lesson_pk, given_columns(input, LESSON_COLUMNS)
+            )
+        except DomainError as exc:
+            return error_from(exc)  # type: ignore[return-value]
+        return LessonPayload(lesson=Lesson.from_row(row, subject_user_id=info.context.viewer.user_id))

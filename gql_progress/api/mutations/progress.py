@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from gql_progress.api.context import Info
+from gql_progress.api.ids import decode_id, try_decode_id
+from gql_progress.api.inputs.given import given_columns
+from gql_progress.api.inputs.progress import (
+    PROGRESS_COLUMNS,
+    BulkSetCompletionInput,
+    UpsertProgressInput,
+)
+from gql_progress.api.subjects import requested_subject
+from gql_progress.api.types.course_summary import CourseSummary
+from gql_progress.api.types.errors import (
+    ForbiddenError,
+    ItemError,
+    NotEnrolledError,
+    NotFoundError,
+    ValidationError,
+    error_from,
+)
+from gql_progress.api.types.progress import Progress
+from gql_progress.domain.bulk_completion import set_completion
+from gql_progress.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
+from gql_progress.domain.progress import upsert_progress
+from gql_progress.domain.summary import CourseSummary as DomainSummary
+
+
+@strawberry.type(description="The record as written and the course summary it leads to.")
+class UpsertProgressSuccess:
+    progress: Progress = strawberry.field(description="The record after the write.")
+    summary: CourseSummary = strawberry.field(
+        description="The user's summary of the lesson's course after the write."
+    )
+
+
+UpsertProgressResult = Annotated[
+    UpsertProgressSuccess | ValidationError | NotFoundError | NotEnrolledError | ForbiddenError,
+    strawberry.union("UpsertProgressResult", description="The written record, or why nothing was written."),
+]
+
+
+@strawberry.type(description="The outcome for one requested lesson id.")
+class LessonCompletionResult:
+    lesson_id: strawberry.ID = strawberry.field(description="The id as it was requested.")
+    success: bool = strawberry.field(description="Whether the lesson now has the requested completion.")
+    error: ItemError | None = strawberry.field(description="Why it failed; null on success.")
+    user_pk: strawberry.Private[int]
+    lesson_pk: strawberry.Private[int | None]
+
+    @strawberry.field(description="The record after the write; null when the item failed.")
+    async def progress(self, info: Info) -> Progress | None:
+        if not self.success or self.lesson_pk is None:
+            return None
+        row = await info.context.loaders.progress_by_user_lesson.load((self.user_pk, self.lesson_pk))
+        return None if row is None else Progress.from_row(row)
+
+
+@strawberry.type(description="Per-lesson outcomes of a bulk completion, in request order.")
+class BulkSetCompletionSuccess:
+    results: list[LessonCompletionResult] = strawberry.field(
+        description="One result per requested id, in the order they were sent."
+    )
+    succeeded: int = strawberry.field(description="How many items succeeded.")
+    failed: int = strawberry.field(description="How many items failed.")
+    summaries: list[CourseSummary] = strawberry.field(
+        description="The user's summary of each course the call changed."
+    )
+
+
+BulkSetCompletionResult = Annotated[
+    BulkSetCompletionSuccess | ValidationError | NotFoundError | ForbiddenError,
+    strawberry.union(
+        "BulkSetCompletionResult",
+        description="Per-item outcomes, or why the whole call was refused (nothing written).",
+    ),
+]
+
+
+@strawberry.type
+class ProgressMutations:
+    @strawberry.mutation(
+        description=(
+            "Create or update the one record of (user, lesson). Fields not sent keep their values. "
+            "Needs an enrollment in the lesson's course. completedAt is set when completed turns "
+            "true, kept while it stays true, cleared when it turns false."
+        )
+    )
+    async def upsert_progress(self, info: Info, input: UpsertProgressInput) -> UpsertProgressResult:
+        try:
+            lesson_pk = decode_id(input.lesson_id, "Lesson", ("lessonId",))
+            user_pk = requested_subject(info, input.user_id)
+            write = await upsert_progress(
+                info.context.db,
+                user_id=user_pk,
+                lesson_id=lesson_pk,
+                changes=given_columns(input, PROGRESS_COLUMNS),
+            )
+        except DomainError as exc:
+            return error_from(exc)  # type: ignore[return-value]  # upsert raises no Conflict
+        summary: DomainSummary
+        if write.summary is not None:
+            summary = write.summary
+        else:
+            summary = await info.context.loaders.summary_by_user_course.load((user_pk, write.course_id))
+        return UpsertProgressSuccess(
+            progress=Progress.from_row(write.record), summary=CourseSummary.from_domain(summary)
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Complete or un-complete up to 500 lessons. Each id succeeds or fails on its own "
+            "(INVALID_ID, NOT_FOUND, NOT_ENROLLED); missing records are created; the completedAt "
+            "rules of upsertProgress apply."
+        )
+    )
+    async def bulk_set_completion(self, info: Info, input: BulkSetCompletionInput) -> BulkSetCompletionResult:
+        try:
+            user_pk = requested_subject(info, input.user_id)
+            requested = [(raw, try_decode_id(raw, "Lesson")) for raw in input.lesson_ids]
+            result = await set_completion(
+                info.context.db, user_id=user_pk, requested=requested, completed=input.completed
+            )
+        except (InvalidInput, NotFound, Forbidden) as exc:
+            return error_from(exc)  # type: ignore[return-value]
+        results = [
+            LessonCompletionResult(
+                lesson_id=strawberry.ID(outcome.requested_id),
+                success=outcome.error is None,
+                error=None
+                if outcome.error is None
+                else ItemError(code=outcome.error.code, message=outcome.error.message),
+                user_pk=user_pk,
+                lesson_pk=outcome.lesson_id,
+            )
+            for outcome in result.outcomes
+        ]
+        failed = sum(1 for r in results if not r.success)
+        return BulkSetCompletionSuccess(
+            results=results,
+            succeeded=len(results) - failed,
+            failed=failed,
+            summaries=[CourseSummary.from_domain(s) for s in result.summaries.values()],
+        )

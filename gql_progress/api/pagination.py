@@ -1,0 +1,115 @@
+"""Cursor connections: keyset pages over ascending ids, with a lazily counted totalCount."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gql_progress.api.context import Info
+from gql_progress.domain.errors import FieldProblem, InvalidInput
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type(description="Where a page sits in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Whether items precede this page.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item of the page.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last item; pass it as `after` for the next page."
+    )
+
+
+@strawberry.type(description="An item with its cursor.")
+class Edge(Generic[NodeT]):
+    cursor: str = strawberry.field(description="Opaque position of this item in the list.")
+    node: NodeT = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list that can grow.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page with their cursors.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="The items of this page, without cursors.")
+    def nodes(self) -> list[NodeT]:
+        return [edge.node for edge in self.edges]
+
+    @strawberry.field(description="How many items the whole list holds (counted only when asked).")
+    async def total_count(self) -> int:
+        return await self.count_total()
+
+
+def encode_cursor(pk: int) -> str:
+    return base64.b64encode(f"cursor:{pk}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        prefix, _, pk = base64.b64decode(cursor, validate=True).decode().partition(":")
+        if prefix == "cursor" and pk.isdigit():
+            return int(pk)
+    except (ValueError, UnicodeError):
+        pass
+    raise InvalidInput([FieldProblem(("after",), "is not a cursor from this API")])
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    after_pk: int | None
+
+
+def page_request(info: Info, first: int | None, after: str | None) -> PageRequest:
+    settings = info.context.settings
+    limit = settings.default_page_size if first is None else first
+    if not 0 <= limit <= settings.max_page_size:
+        raise InvalidInput([FieldProblem(("first",), f"must be between 0 and {settings.max_page_size}")])
+    return PageRequest(limit=limit, after_pk=None if after is None else decode_cursor(after))
+
+
+async def paginate(
+    info: Info,
+    query: Select[Any],
+    id_column: Any,
+    page: PageRequest,
+    to_node: Callable[[Any], NodeT],
+) -> Connection[NodeT]:
+    """One page of ``query`` ordered by ``id_column``; totalCount runs a COUNT only if selected."""
+    db = info.context.db
+    paged = query.order_by(id_column).limit(page.limit + 1)
+    if page.after_pk is not None:
+        paged = paged.where(id_column > page.after_pk)
+    async with db.read() as conn:
+        rows: Sequence[Any] = (await conn.execute(paged)).all()
+
+    async def count_total() -> int:
+        async with db.read() as conn:
+            return await _count(conn, query)
+
+    has_next = len(rows) > page.limit
+    rows = rows[: page.limit]
+    edges = [Edge(cursor=encode_cursor(row.id), node=to_node(row)) for row in rows]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=page.after_pk is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count_total=count_total,
+    )
+
+
+async def _count(conn: AsyncConnection, query: Select[Any]) -> int:
+    total = await conn.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return int(total or 0)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from sqlalchemy import select
+
+from gql_progress.api.context import Info
+from gql_progress.api.ids import decode_id
+from gql_progress.api.pagination import Connection, page_request, paginate
+from gql_progress.api.subjects import requested_subject
+from gql_progress.api.types.course import USER_ID_HELP, Course
+from gql_progress.api.types.lesson import Lesson
+from gql_progress.db.models import Course as CourseRow
+from gql_progress.domain.errors import FieldProblem, InvalidInput
+
+
+@strawberry.type
+class CatalogQueries:
+    @strawberry.field(description="A course by exactly one of id or slug; null when there is none.")
+    async def course(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")] = None,
+        slug: Annotated[str | None, strawberry.argument(description="The course's slug.")] = None,
+        user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
+    ) -> Course | None:
+        if (id is None) == (slug is None):
+            raise InvalidInput(
+                [FieldProblem((name,), "give exactly one of id, slug") for name in ("id", "slug")]
+            )
+        subject = requested_subject(info, user_id)
+        if id is not None:
+            row = await info.context.loaders.course_by_id.load(decode_id(id, "Course", ("id",)))
+        else:
+            async with info.context.db.read() as conn:
+                row = (
+                    await conn.execute(select(*CourseRow.__table__.c).where(CourseRow.slug == slug))
+                ).first()
+        return None if row is None else Course.from_row(row, subject_user_id=subject)
+
+    @strawberry.field(description="All courses, in creation order, a page at a time.")
+    async def courses(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None,
+            strawberry.argument(description="Page size (default and maximum from settings)."),
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor after which the page starts.")
+        ] = None,
+    ) -> Connection[Course]:
+        page = page_request(info, first, after)
+        viewer_id = info.context.viewer.user_id
+        return await paginate(
+            info,
+            select(*CourseRow.__table__.c),
+            CourseRow.id,
+            page,
+            lambda row: Course.from_row(row, subject_user_id=viewer_id),
+        )
+
+    @strawberry.field(description="A lesson by id; null when there is none.")
+    async def lesson(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")],
+        user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
+    ) -> Lesson | None:
+        subject = requested_subject(info, user_id)
+        row = await info.context.loaders.lesson_by_id.load(decode_id(id, "Lesson", ("id",)))
+        return None if row is None else Lesson.from_row(row, subject_user_id=subject)

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from gql_progress.api.context import Info
+from gql_progress.api.ids import decode_id, try_decode_id
+from gql_progress.api.pagination import Connection
+from gql_progress.api.queries.progress_listing import progress_connection
+from gql_progress.api.subjects import requested_subject
+from gql_progress.api.types.completion_status import LessonCompletion
+from gql_progress.api.types.course_summary import CourseSummary
+from gql_progress.api.types.progress import Progress
+from gql_progress.domain.errors import FieldProblem, InvalidInput
+
+MAX_STATUS_IDS = 500
+USER_ID = "Whose records: defaults to the caller. Admins may name any user; others only themselves."
+
+
+@strawberry.type
+class ProgressQueries:
+    @strawberry.field(
+        description="Progress records of the caller (or of userId, for admins), in creation order."
+    )
+    async def progress(
+        self,
+        info: Info,
+        course_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this course's lessons.")
+        ] = None,
+        lesson_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this lesson.")
+        ] = None,
+        user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID)] = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(description="Page size (default and maximum from settings)."),
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor after which the page starts.")
+        ] = None,
+    ) -> Connection[Progress]:
+        subject = requested_subject(info, user_id)
+        return await progress_connection(info, subject, course_id, lesson_id, first, after)
+
+    @strawberry.field(
+        description=(
+            "Completion of each requested lesson, one entry per id in request order (up to 500). "
+            "Ids that name no lesson are reported with found: false, not as incomplete."
+        )
+    )
+    async def completion_status(
+        self,
+        info: Info,
+        lesson_ids: Annotated[list[strawberry.ID], strawberry.argument(description="Lesson ids.")],
+        user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID)] = None,
+    ) -> list[LessonCompletion]:
+        if len(lesson_ids) > MAX_STATUS_IDS:
+            raise InvalidInput([FieldProblem(("lessonIds",), f"at most {MAX_STATUS_IDS} ids")])
+        subject = requested_subject(info, user_id)
+        loaders = info.context.loaders
+        pks = [try_decode_id(raw, "Lesson") for raw in lesson_ids]
+        known = [pk for pk in pks if pk is not None]
+        lessons = dict(zip(known, await loaders.lesson_by_id.load_many(known), strict=True))
+        found = [pk for pk in known if lessons[pk] is not None]
+        records = await loaders.progress_by_user_lesson.load_many([(subject, pk) for pk in found])
+        by_lesson = dict(zip(found, records, strict=True))
+        entries = []
+        for raw, pk in zip(lesson_ids, pks, strict=True):
+            if pk is None or lessons.get(pk) is None:
+                entries.append(
+                    LessonCompletion(lesson_id=raw, found=False, completed=None, completed_at=None)
+                )
+                continue
+            record = by_lesson[pk]
+            entries.append(
+                LessonCompletion(
+                    lesson_id=raw,
+                    found=True,
+                    completed=bool(record and record.completed),
+                    completed_at=record.completed_at if record else None,
+                )
+            )
+        return entries
+
+    @strawberry.field(
+        description="The caller's (or userId's, for admins) summary of a course; null if no such course."
+    )
+    async def course_summary(
+        self,
+        info: Info,
+        course_id: Annotated[strawberry.ID, strawberry.argument(description="The course.")],
+        user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID)] = None,
+    ) -> CourseSummary | None:
+        subject = requested_subject(info, user_id)
+        course_pk = decode_id(course_id, "Course", ("courseId",))
+        if await info.context.loaders.course_by_id.load(course_pk) is None:
+            return None
+        summary = await info.context.loaders.summary_by_user_course.load((subject, course_pk))
+        return CourseSummary.from_domain(summary)

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy import Row
+
+from gql_progress.api.context import Info
+from gql_progress.api.ids import encode_id
+from gql_progress.api.subjects import subject_user
+from gql_progress.api.types.course_summary import CourseSummary
+
+if TYPE_CHECKING:
+    from gql_progress.api.types.enrollment import Enrollment
+    from gql_progress.api.types.lesson import Lesson
+
+USER_ID_HELP = (
+    "Whose progress to show: defaults to the user this course was reached for (the caller, or "
+    "the user named higher up). Admins may name any user; others only themselves."
+)
+
+
+@strawberry.type(description="A course: an ordered list of lessons a learner can be enrolled in.")
+class Course:
+    id: strawberry.ID = strawberry.field(description="Opaque global id.")
+    slug: str = strawberry.field(description="Unique, URL-friendly name, e.g. intro-to-sql.")
+    product_id: str | None = strawberry.field(
+        description="The platform's product id for this course (unique), if it has one."
+    )
+    title: str = strawberry.field(description="Title.")
+    description: str = strawberry.field(description="Description (may be empty).")
+    expected_completion_days: int | None = strawberry.field(
+        description="How many days a learner is expected to need, if known."
+    )
+    requires_sequential_progress: bool = strawberry.field(
+        description="Whether lessons are meant to be completed in order."
+    )
+    certificate_enabled: bool = strawberry.field(
+        description="Whether completing the course earns a certificate."
+    )
+    created_at: datetime = strawberry.field(description="When the course was created.")
+    updated_at: datetime = strawberry.field(description="When the course last changed.")
+    pk: strawberry.Private[int]
+    subject_user_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Row[Any], *, subject_user_id: int) -> Course:
+        return cls(
+            id=strawberry.ID(encode_id("Course", row.id)),
+            slug=row.slug,
+            product_id=row.product_id,
+            title=row.title,
+            description=row.description,
+            expected_completion_days=row.expected_completion_days,
+            requires_sequential_progress=row.requires_sequential_progress,
+            certificate_enabled=row.certificate_enabled,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            pk=row.id,
+            subject_user_id=subject_user_id,
+        )
+
+    @strawberry.field(description="The lessons, ordered by position.")
+    async def lessons(
+        self, info: Info
+    ) -> list[Annotated[Lesson, strawberry.lazy("gql_progress.api.types.lesson")]]:
+        from gql_progress.api.types.lesson import Lesson
+
+        rows = await info.context.loaders.lessons_by_course.load(self.pk)
+        return [Lesson.from_row(row, subject_user_id=self.subject_user_id) for row in rows]
+
+    @strawberry.field(description="The user's summary of this course (zeros when nothing is recorded).")
+    async def summary(
+        self,
+        info: Info,
+        user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
+    ) -> CourseSummary:
+        user = subject_user(info, self.subject_user_id, user_id)
+        summary = await info.context.loaders.summary_by_user_course.load((user, self.pk))
+        return CourseSummary.from_domain(summary)
+
+    @strawberry.field(description="The user's enrollment in this course; null when not enrolled.")
+    async def enrollment(
+        self,
+        info: Info,
+        user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
+    ) -> Annotated[Enrollment, strawberry.lazy("gql_progress.api.types.enrollment")] | None:
+        from gql_progress.api.types.enrollment import Enrollment
+
+        user = subject_user(info, self.subject_user_id, user_id)
+        row = await info.context.loaders.enrollment_by_user_course.load((user, self.pk))
+        return None if row is None else Enrollment.from_row(row)

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy import Row
+
+from gql_progress.api.context import Info
+from gql_progress.api.ids import encode_id
+from gql_progress.api.types.course_summary import CourseSummary
+from gql_progress.api.types.enums import EnrollmentStatus
+
+if TYPE_CHECKING:
+    from gql_progress.api.types.course import Course
+    from gql_progress.api.types.user import User
+
+
+@strawberry.type(description="A user's enrollment in a course; required to record progress there.")
+class Enrollment:
+    id: strawberry.ID = strawberry.field(description="Opaque global id.")
+    enrolled_at: datetime = strawberry.field(description="When the user was enrolled.")
+    status: EnrollmentStatus = strawberry.field(
+        description=(
+            "COMPLETED once every required lesson is completed; back to ACTIVE if one is un-completed."
+        )
+    )
+    completed_at: datetime | None = strawberry.field(
+        description="When the enrollment became COMPLETED; null while ACTIVE."
+    )
+    user_id: strawberry.Private[int]
+    course_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Enrollment:
+        return cls(
+            id=strawberry.ID(encode_id("Enrollment", row.id)),
+            enrolled_at=row.enrolled_at,
+            status=EnrollmentStatus(row.status),
+            completed_at=row.completed_at,
+            user_id=row.user_id,
+            course_id=row.course_id,
+        )
+
+    @strawberry.field(description="The enrolled user.")
+    async def user(self, info: Info) -> Annotated[User, strawberry.lazy("gql_progress.api.types.user")]:
+        from gql_progress.api.types.user import User
+
+        row = await info.context.loaders.user_by_id.load(self.user_id)
+        assert row is not None
+        return User.from_row(row)
+
+    @strawberry.field(description="The course; its nested progress fields are this user's.")
+    async def course(self, info: Info) -> Annotated[Course, strawberry.lazy("gql_progress.api.types.course")]:
+        from gql_progress.api.types.course import Course
+
+        row = await info.context.loaders.course_by_id.load(self.course_id)
+        assert row is not None
+        return Course.from_row(row, subject_user_id=self.user_id)
+
+    @strawberry.field(description="The user's summary of this course.")
+    async def summary(self, info: Info) -> CourseSummary:
+        summary = await info.context.loaders.summary_by_user_course.load((self.user_id, self.course_id))
+        return CourseSummary.from_domain(summary)

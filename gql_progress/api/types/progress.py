@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy import Row
+from strawberry.scalars import JSON
+
+from gql_progress.api.context import Info
+from gql_progress.api.ids import encode_id
+from gql_progress.api.types.enums import ProgressStatus
+
+if TYPE_CHECKING:
+    from gql_progress.api.types.lesson import Lesson
+    from gql_progress.api.types.user import User
+
+
+@strawberry.type(
+    description=(
+        "A learner's one record for one lesson. There is at most one per (user, lesson); "
+        "a lesson with nothing recorded has no Progress (its progress field is null)."
+    )
+)
+class Progress:
+    id: strawberry.ID = strawberry.field(description="Opaque global id of this record.")
+    status: ProgressStatus = strawberry.field(
+        description="IN_PROGRESS or COMPLETED (a record never says NOT_STARTED)."
+    )
+    completed: bool = strawberry.field(description="Whether the learner completed the lesson.")
+    progress_percentage: float = strawberry.field(
+        description="0–100; always 100 while the lesson is completed."
+    )
+    video_position_seconds: int = strawberry.field(
+        description="Furthest or current position in the video, in seconds."
+    )
+    last_position_seconds: int = strawberry.field(
+        description="Where playback or reading should resume, in seconds."
+    )
+    quiz_score: float | None = strawberry.field(description="Latest quiz score, 0–100.")
+    quiz_attempts: int = strawberry.field(description="Quiz attempts recorded.")
+    quiz_passed: bool | None = strawberry.field(description="Whether the quiz was passed.")
+    time_spent_minutes: int = strawberry.field(description="Time spent on the lesson, in minutes.")
+    notes: str | None = strawberry.field(description="The learner's notes (up to 10,000 characters).")
+    is_bookmarked: bool = strawberry.field(description="Whether the learner bookmarked the lesson.")
+    metadata: JSON | None = strawberry.field(
+        description="Free-form JSON object the client stores with the record (up to 16 KiB)."
+    )
+    completed_at: datetime | None = strawberry.field(
+        description="When the lesson was (first, since the last un-completion) completed."
+    )
+    last_accessed_at: datetime | None = strawberry.field(description="When progress was last written.")
+    created_at: datetime = strawberry.field(description="When the record was created.")
+    updated_at: datetime = strawberry.field(description="When the record last changed.")
+    user_id: strawberry.Private[int]
+    lesson_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Progress:
+        return cls(
+            id=strawberry.ID(encode_id("Progress", row.id)),
+            status=ProgressStatus.COMPLETED if row.completed else ProgressStatus.IN_PROGRESS,
+            completed=row.completed,
+            progress_percentage=row.progress_percentage,
+            video_position_seconds=row.video_position_seconds,
+            last_position_seconds=row.last_position_seconds,
+            quiz_score=row.quiz_score,
+            quiz_attempts=row.quiz_attempts,
+            quiz_passed=row.quiz_passed,
+            time_spent_minutes=row.time_spent_minutes,
+            notes=row.notes,
+            is_bookmarked=row.is_bookmarked,
+            metadata=row.metadata,
+            completed_at=row.completed_at,
+            last_accessed_at=row.last_accessed_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            user_id=row.user_id,
+            lesson_id=row.lesson_id,
+        )
+
+    @strawberry.field(description="The learner this record belongs to.")
+    async def user(self, info: Info) -> Annotated[User, strawberry.lazy("gql_progress.api.types.user")]:
+        from gql_progress.api.types.user import User
+
+        row = await info.context.loaders.user_by_id.load(self.user_id)
+        assert row is not None  # progress rows cascade with their user
+        return User.from_row(row)
+
+    @strawberry.field(description="The lesson this record is about.")
+    async def lesson(self, info: Info) -> Annotated[Lesson, strawberry.lazy("gql_progress.api.types.lesson")]:
+        from gql_progress.api.types.lesson import Lesson
+
+        row = await info.context.loaders.lesson_by_id.load(self.lesson_id)
+        assert row is not None
+        return Lesson.from_row(row, subject_user_id=self.user_id)

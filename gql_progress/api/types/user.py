@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy import Row
+
+from gql_progress.api.context import Info
+from gql_progress.api.ids import encode_id
+from gql_progress.api.pagination import Connection
+from gql_progress.api.types.enums import UserRole
+from gql_progress.api.types.progress import Progress
+
+if TYPE_CHECKING:
+    from gql_progress.api.types.enrollment import Enrollment
+
+
+@strawberry.type(description="A person on the platform: a learner, an instructor or an admin.")
+class User:
+    id: strawberry.ID = strawberry.field(description="Opaque global id.")
+    external_id: str = strawberry.field(description="The id the platform created the user with (unique).")
+    email: str = strawberry.field(description="Email address, unique regardless of case (stored lower-case).")
+    name: str = strawberry.field(description="Display name.")
+    role: UserRole = strawberry.field(description="What the user may do.")
+    created_at: datetime = strawberry.field(description="When the user was created.")
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> User:
+        return cls(
+            id=strawberry.ID(encode_id("User", row.id)),
+            external_id=row.external_id,
+            email=row.email,
+            name=row.name,
+            role=UserRole(row.role),
+            created_at=row.created_at,
+            pk=row.id,
+        )
+
+    @strawberry.field(description="The user's enrollments, oldest first.")
+    async def enrollments(
+        self, info: Info
+    ) -> list[Annotated[Enrollment, strawberry.lazy("gql_progress.api.types.enrollment")]]:
+        from gql_progress.api.types.enrollment import Enrollment
+
+        rows = await info.context.loaders.enrollments_by_user.load(self.pk)
+        return [Enrollment.from_row(row) for row in rows]
+
+    @strawberry.field(description="The user's progress records, newest activity first.")
+    async def progress(
+        self,
+        info: Info,
+        course_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only records of this course's lessons."),
+        ] = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(description="Page size (default and maximum from settings)."),
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor after which the page starts.")
+        ] = None,
+    ) -> Connection[Progress]:
+        from gql_progress.api.queries.progress_listing import progress_connection
+
+        return await progress_connection(info, self.pk, course_id, None, first, after)

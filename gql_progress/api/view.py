@@ -1,0 +1,41 @@
+"""Strawberry's ASGI view, with our context and orjson encoding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from gql_progress.api.context import Context
+from gql_progress.api.loaders import Loaders
+from gql_progress.db.engine import Database
+from gql_progress.logs import request_id_var
+from gql_progress.settings import Settings
+
+
+class ProgressGraphQLView(GraphQL[Context, None]):
+    def __init__(self, schema: Any, *, db: Database, settings: Settings) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None if settings.production else "graphiql",
+            allow_queries_via_get=True,
+        )
+        self.db = db
+        self.settings = settings
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        # Loaders live exactly as long as one request: no data leaks between callers.
+        return Context(
+            db=self.db,
+            settings=self.settings,
+            viewer=request.state.viewer,
+            loaders=Loaders(self.db),
+            request_id=request_id_var.get(),
+        )
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)

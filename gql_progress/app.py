@@ -1,0 +1,153 @@
+"""The ASGI application: routes, authentication, request ids, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from gql_progress.api.schema import build_graphql_schema
+from gql_progress.api.view import ProgressGraphQLView
+from gql_progress.auth import Authenticator
+from gql_progress.db.engine import Database
+from gql_progress.logs import new_request_id, request_id_var
+from gql_progress.settings import Settings, load_settings
+
+logger = logging.getLogger("gql_progress.app")
+
+REQUEST_ID_HEADER = "x-request-id"
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (the caller's X-Request-ID if sane) for logs and error bodies."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode())
+        request_id = new_request_id(incoming.decode("latin-1") if incoming else None)
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+def unauthenticated(message: str) -> Response:
+    body = {
+        "data": None,
+        "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}],
+    }
+    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="gql_progress"'})
+
+
+class AuthenticatedGraphQL:
+    """Checks the bearer key before any GraphQL work; the IDE page itself needs no key."""
+
+    def __init__(self, view: ProgressGraphQLView, authenticator: Authenticator) -> None:
+        self.view = view
+        self.authenticator = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            # Reserved for GraphQL subscriptions (graphql-transport-ws), which come later.
+            websocket = WebSocket(scope, receive, send)
+            await websocket.close(code=4404, reason="subscriptions are not available yet")
+            return
+        request = Request(scope, receive)
+        if self._is_ide_page(request):
+            await self.view(scope, receive, send)
+            return
+        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            await unauthenticated("Send an API key: Authorization: Bearer <key>")(scope, receive, send)
+            return
+        viewer = await self.authenticator.authenticate(secret.strip())
+        if viewer is None:
+            await unauthenticated("The API key is invalid or revoked")(scope, receive, send)
+            return
+        scope.setdefault("state", {})["viewer"] = viewer
+        await self.view(scope, receive, send)
+
+    def _is_ide_page(self, request: Request) -> bool:
+        return (
+            self.view.graphql_ide is not None
+            and request.method == "GET"
+            and "query" not in request.query_params
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    db = Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+    view = ProgressGraphQLView(build_graphql_schema(), db=db, settings=settings)
+    graphql = AuthenticatedGraphQL(view, Authenticator(db, settings.api_key_touch_interval_seconds))
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            await db.ping()
+        except Exception:
+            logger.exception("readiness check failed")
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "reachable"})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await db.dispose()
+
+    middleware = [Middleware(RequestIdMiddleware)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", REQUEST_ID_HEADER],
+                expose_headers=[REQUEST_ID_HEADER],
+            )
+        )
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+    app.state.db = db
+    app.state.settings = settings
+    return app

@@ -1,0 +1,194 @@
+"""The gql-progress command: serve, migrate, seed-demo, create-user, create-api-key, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from gql_progress.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+DEFAULT_SCHEMA_PATH = Path("schema.graphql")
+
+
+def _run_with_db(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
+    from gql_progress.db.engine import Database
+
+    async def run() -> T:
+        db = Database(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        try:
+            return await action(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gql_progress.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        "gql_progress.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+        access_log=not settings.production,
+    )
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_progress.db import migrate
+
+    _run_with_db(settings, lambda db: migrate.upgrade(db, args.revision))
+    print(f"database at {_safe_url(settings)} migrated to {args.revision}")
+    return 0
+
+
+def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_progress.domain.demo import seed_demo
+
+    if settings.production and not args.force:
+        print("refusing to load demo data in production mode (use --force)", file=sys.stderr)
+        return 2
+    keys = _run_with_db(settings, seed_demo)
+    print("Demo data is loaded. API keys (shown once; each run issues new ones):")
+    print(f"  admin   (admin@example.com):   {keys.admin.secret}")
+    print(f"  learner (learner@example.com): {keys.learner.secret}")
+    print('In GraphiQL, open Headers and paste: {"Authorization": "Bearer <key>"}')
+    return 0
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_progress.db.models import UserRole
+    from gql_progress.domain.catalog import create_user
+    from gql_progress.domain.errors import DomainError, InvalidInput
+
+    values = {
+        "external_id": args.external_id,
+        "email": args.email,
+        "name": args.name,
+        "role": UserRole(args.role),
+    }
+    try:
+        row = _run_with_db(settings, lambda db: create_user(db, values))
+    except InvalidInput as exc:
+        details = "; ".join(f"{'.'.join(p.path)} {p.message}" for p in exc.problems)
+        print(f"error: {details}", file=sys.stderr)
+        return 1
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"created user {row.email} (external id {row.external_id}, role {row.role})")
+    return 0
+
+
+def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy import or_, select
+
+    from gql_progress.auth import issue_api_key
+    from gql_progress.db.engine import Database
+    from gql_progress.db.models import User
+    from gql_progress.domain.catalog import normalize_email
+
+    async def create(db: Database) -> str | None:
+        async with db.read() as conn:
+            user_id = await conn.scalar(
+                select(User.id).where(
+                    or_(User.email == normalize_email(args.user), User.external_id == args.user)
+                )
+            )
+        if user_id is None:
+            return None
+        return (await issue_api_key(db, user_id, args.label)).secret
+
+    secret = _run_with_db(settings, create)
+    if secret is None:
+        print(f"error: no user with email or external id {args.user!r}", file=sys.stderr)
+        return 1
+    print(secret)
+    print("Store it now: it is not shown again.", file=sys.stderr)
+    return 0
+
+
+def cmd_export_schema(_: Settings, args: argparse.Namespace) -> int:
+    from gql_progress.api.schema import build_graphql_schema
+
+    text = build_graphql_schema().as_str() + "\n"
+    path = Path(args.path)
+    if args.check:
+        current = path.read_text() if path.exists() else ""
+        if current != text:
+            print(
+                f"{path} is out of date with the code; run: gql-progress export-schema",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.write_text(text)
+    print(f"wrote {path}")
+    return 0
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gql-progress", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", help="overrides GQL_PROGRESS_HOST")
+    serve.add_argument("--port", type=int, help="overrides GQL_PROGRESS_PORT")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    seed = commands.add_parser("seed-demo", help="load demo data and print demo API keys")
+    seed.add_argument("--force", action="store_true", help="allow in production mode")
+    seed.set_defaults(handler=cmd_seed_demo)
+
+    user = commands.add_parser("create-user", help="create a user")
+    user.add_argument("--email", required=True)
+    user.add_argument("--name", required=True)
+    user.add_argument("--external-id", required=True)
+    user.add_argument("--role", choices=["LEARNER", "INSTRUCTOR", "ADMIN"], default="LEARNER")
+    user.set_defaults(handler=cmd_create_user)
+
+    key = commands.add_parser("create-api-key", help="create an API key for a user; prints it once")
+    key.add_argument("--user", required=True, help="the user's email or external id")
+    key.add_argument("--label", default="", help="a note on what the key is for")
+    key.set_defaults(handler=cmd_create_api_key)
+
+    export = commands.add_parser("export-schema", help="write schema.graphql from the code")
+    export.add_argument("--check", action="store_true", help="fail if the file is stale")
+    export.add_argument("--path", default=str(DEFAULT_SCHEMA_PATH))
+    export.set_defaults(handler=cmd_export_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"gql-progress: {exc}", file=sys.stderr)
+        return 2
+    result: int = args.handler(settings, args)
+    return result

@@ -1,0 +1,214 @@
+"""Tables. Every constraint is named (see NAMING_CONVENTION) so migrations can refer to it."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gql_progress.db.types import BigIntPK, JSONObject, UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Upper bounds keep nonsense (and integer overflow) out; they are far above real use.
+MAX_SECONDS = 10_000_000  # ~115 days of video position
+MAX_MINUTES = 10_000_000
+MAX_QUIZ_ATTEMPTS = 100_000
+MAX_NOTES_LENGTH = 10_000
+MAX_METADATA_BYTES = 16 * 1024
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UserRole(enum.StrEnum):
+    LEARNER = "LEARNER"
+    INSTRUCTOR = "INSTRUCTOR"
+    ADMIN = "ADMIN"
+
+
+class LessonKind(enum.StrEnum):
+    VIDEO = "VIDEO"
+    ARTICLE = "ARTICLE"
+    QUIZ = "QUIZ"
+    ASSIGNMENT = "ASSIGNMENT"
+    OTHER = "OTHER"
+
+
+class EnrollmentStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+
+
+def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    # VARCHAR + CHECK on both databases: adding a value later is a constraint change, not an
+    # ALTER TYPE that PostgreSQL cannot run inside a transaction.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+def _now_column() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # Stored lower-cased by the domain layer, which makes the unique constraint case-insensitive.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[UserRole] = mapped_column(_enum(UserRole, "user_role"), default=UserRole.LEARNER)
+    created_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (CheckConstraint("length(external_id) > 0", name="external_id_not_empty"),)
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    product_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    expected_completion_days: Mapped[int | None] = mapped_column(Integer)
+    requires_sequential_progress: Mapped[bool] = mapped_column(Boolean, default=False)
+    certificate_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (
+        CheckConstraint(
+            "expected_completion_days IS NULL OR expected_completion_days > 0",
+            name="expected_completion_days_positive",
+        ),
+    )
+
+
+class Lesson(Base):
+    __tablename__ = "lessons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[LessonKind] = mapped_column(_enum(LessonKind, "lesson_kind"))
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    is_required: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (
+        # Also the index for "the lessons of a course, in order".
+        UniqueConstraint("course_id", "position"),
+        CheckConstraint("position >= 0", name="position_non_negative"),
+        CheckConstraint(
+            f"duration_seconds IS NULL OR duration_seconds BETWEEN 0 AND {MAX_SECONDS}",
+            name="duration_seconds_range",
+        ),
+    )
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    enrolled_at: Mapped[datetime] = _now_column()
+    status: Mapped[EnrollmentStatus] = mapped_column(
+        _enum(EnrollmentStatus, "enrollment_status"), default=EnrollmentStatus.ACTIVE
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        # Also the index for "a user's enrollments".
+        UniqueConstraint("user_id", "course_id"),
+        Index(None, "course_id"),
+        CheckConstraint(
+            "(status = 'COMPLETED') = (completed_at IS NOT NULL)",
+            name="completed_at_matches_status",
+        ),
+    )
+
+
+class LessonProgress(Base):
+    __tablename__ = "lesson_progress"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    progress_percentage: Mapped[float] = mapped_column(Float, default=0.0)
+    video_position_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    last_position_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    quiz_score: Mapped[float | None] = mapped_column(Float)
+    quiz_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    quiz_passed: Mapped[bool | None] = mapped_column(Boolean)
+    time_spent_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    notes: Mapped[str | None] = mapped_column(Text)
+    is_bookmarked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "metadata" is reserved on declarative classes, hence the attribute name.
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONObject)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_accessed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (
+        # The one-record-per-(user, lesson) rule; also the index for a user's progress.
+        UniqueConstraint("user_id", "lesson_id"),
+        Index(None, "lesson_id"),
+        CheckConstraint("progress_percentage BETWEEN 0 AND 100", name="progress_percentage_range"),
+        CheckConstraint(f"video_position_seconds BETWEEN 0 AND {MAX_SECONDS}", name="video_position_range"),
+        CheckConstraint(f"last_position_seconds BETWEEN 0 AND {MAX_SECONDS}", name="last_position_range"),
+        CheckConstraint("quiz_score IS NULL OR quiz_score BETWEEN 0 AND 100", name="quiz_score_range"),
+        CheckConstraint(f"quiz_attempts BETWEEN 0 AND {MAX_QUIZ_ATTEMPTS}", name="quiz_attempts_range"),
+        CheckConstraint(f"time_spent_minutes BETWEEN 0 AND {MAX_MINUTES}", name="time_spent_range"),
+        CheckConstraint("completed = (completed_at IS NOT NULL)", name="completed_at_matches_completed"),
+    )
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The first characters of the key, shown in listings so a person can tell keys apart.
+    prefix: Mapped[str] = mapped_column(String(32))
+    # SHA-256 of the whole key; the key itself is never stored.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = _now_column()
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,250 @@
+"""Admin writes to the catalog: users, courses, lessons, enrollments."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gql_progress.db.dialect import insert_for
+from gql_progress.db.engine import Database
+from gql_progress.db.models import (
+    MAX_SECONDS,
+    Course,
+    Enrollment,
+    EnrollmentStatus,
+    Lesson,
+    LessonKind,
+    User,
+    UserRole,
+)
+from gql_progress.db.types import utcnow
+from gql_progress.domain.errors import Conflict, NotFound, ProblemList
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(email: str) -> str:
+    # Emails are unique case-insensitively: stored lower-cased, looked up lower-cased.
+    return email.strip().lower()
+
+
+def _check_text(problems: ProblemList, values: Mapping[str, Any], column: str, limit: int) -> None:
+    if column not in values:
+        return
+    value = values[column]
+    if value is None or not str(value).strip():
+        problems.add((column,), "must not be empty")
+    elif len(value) > limit:
+        problems.add((column,), f"must be at most {limit} characters")
+
+
+async def _unique_or_conflict(
+    conn: AsyncConnection, column: Any, value: object, own_id: int | None, name: str
+) -> None:
+    query = select(column.table.c.id).where(column == value)
+    found = (await conn.execute(query)).first()
+    if found is not None and found.id != own_id:
+        raise Conflict((name,), f"{name} {value!r} is already taken")
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+def _validate_user(values: Mapping[str, Any]) -> dict[str, Any]:
+    problems = ProblemList()
+    _check_text(problems, values, "external_id", 255)
+    _check_text(problems, values, "name", 255)
+    cleaned = dict(values)
+    if "email" in values:
+        email = normalize_email(values["email"] or "")
+        if not _EMAIL.match(email) or len(email) > 320:
+            problems.add(("email",), "must be an email address")
+        cleaned["email"] = email
+    if "role" in values and values["role"] is None:
+        problems.add(("role",), "must not be null")
+    problems.raise_if_any()
+    return cleaned
+
+
+async def create_user(db: Database, values: Mapping[str, Any]) -> Row[Any]:
+    cleaned = _validate_user({"role": UserRole.LEARNER, **values})
+    async with db.write() as conn:
+        await _unique_or_conflict(conn, User.email, cleaned["email"], None, "email")
+        await _unique_or_conflict(conn, User.external_id, cleaned["external_id"], None, "externalId")
+        return await _insert_returning(conn, User, {**cleaned, "created_at": utcnow()})
+
+
+async def update_user(db: Database, user_id: int, values: Mapping[str, Any]) -> Row[Any]:
+    cleaned = _validate_user(values)
+    async with db.write() as conn:
+        if "email" in cleaned:
+            await _unique_or_conflict(conn, User.email, cleaned["email"], user_id, "email")
+        if "external_id" in cleaned:
+            await _unique_or_conflict(conn, User.external_id, cleaned["external_id"], user_id, "externalId")
+        return await _update_returning(conn, User, user_id, cleaned, "user")
+
+
+# --- courses ---------------------------------------------------------------------------------
+
+
+def _validate_course(values: Mapping[str, Any]) -> dict[str, Any]:
+    problems = ProblemList()
+    _check_text(problems, values, "title", 500)
+    if "slug" in values and not (values["slug"] and _SLUG.match(values["slug"])):
+        problems.add(("slug",), "must be lower-case words joined by hyphens, e.g. intro-to-sql")
+    if "slug" in values and values["slug"] and len(values["slug"]) > 200:
+        problems.add(("slug",), "must be at most 200 characters")
+    if values.get("product_id") is not None and not str(values["product_id"]).strip():
+        problems.add(("productId",), "must not be empty (send null for none)")
+    days = values.get("expected_completion_days")
+    if days is not None and not 1 <= days <= 36_500:
+        problems.add(("expectedCompletionDays",), "must be between 1 and 36500")
+    for flag in ("requires_sequential_progress", "certificate_enabled", "description"):
+        if flag in values and values[flag] is None:
+            problems.add((flag,), "must not be null")
+    problems.raise_if_any()
+    return dict(values)
+
+
+async def create_course(db: Database, values: Mapping[str, Any]) -> Row[Any]:
+    cleaned = _validate_course(values)
+    now = utcnow()
+    async with db.write() as conn:
+        await _unique_or_conflict(conn, Course.slug, cleaned["slug"], None, "slug")
+        if cleaned.get("product_id") is not None:
+            await _unique_or_conflict(conn, Course.product_id, cleaned["product_id"], None, "productId")
+        return await _insert_returning(
+            conn, Course, {"description": "", **cleaned, "created_at": now, "updated_at": now}
+        )
+
+
+async def update_course(db: Database, course_id: int, values: Mapping[str, Any]) -> Row[Any]:
+    cleaned = _validate_course(values)
+    async with db.write() as conn:
+        if "slug" in cleaned:
+            await _unique_or_conflict(conn, Course.slug, cleaned["slug"], course_id, "slug")
+        if cleaned.get("product_id") is not None:
+            await _unique_or_conflict(conn, Course.product_id, cleaned["product_id"], course_id, "productId")
+        return await _update_returning(conn, Course, course_id, {**cleaned, "updated_at": utcnow()}, "course")
+
+
+# --- lessons ---------------------------------------------------------------------------------
+
+
+def _validate_lesson(values: Mapping[str, Any]) -> dict[str, Any]:
+    problems = ProblemList()
+    _check_text(problems, values, "title", 500)
+    duration = values.get("duration_seconds")
+    if duration is not None and not 0 <= duration <= MAX_SECONDS:
+        problems.add(("durationSeconds",), f"must be between 0 and {MAX_SECONDS}")
+    position = values.get("position")
+    if position is not None and not 0 <= position <= 1_000_000:
+        problems.add(("position",), "must be between 0 and 1000000")
+    for column in ("kind", "is_required"):
+        if column in values and values[column] is None:
+            problems.add((column,), "must not be null")
+    problems.raise_if_any()
+    return {k: v for k, v in values.items() if not (k == "position" and v is None)}
+
+
+async def add_lesson(db: Database, course_id: int, values: Mapping[str, Any]) -> Row[Any]:
+    cleaned = _validate_lesson({"kind": LessonKind.OTHER, "is_required": True, **values})
+    now = utcnow()
+    async with db.write() as conn:
+        # Locks the course row on PostgreSQL, so two lessons appended at once get distinct positions.
+        course = (
+            await conn.execute(select(Course.id).where(Course.id == course_id).with_for_update())
+        ).first()
+        if course is None:
+            raise NotFound("course")
+        if "position" not in cleaned:
+            last = await conn.scalar(select(func.max(Lesson.position)).where(Lesson.course_id == course_id))
+            cleaned["position"] = 0 if last is None else last + 1
+        await _position_free(conn, course_id, cleaned["position"], None)
+        return await _insert_returning(
+            conn, Lesson, {**cleaned, "course_id": course_id, "created_at": now, "updated_at": now}
+        )
+
+
+async def update_lesson(db: Database, lesson_id: int, values: Mapping[str, Any]) -> Row[Any]:
+    cleaned = _validate_lesson(values)
+    async with db.write() as conn:
+        if "position" in cleaned:
+            course_id = await conn.scalar(select(Lesson.course_id).where(Lesson.id == lesson_id))
+            if course_id is None:
+                raise NotFound("lesson")
+            await _position_free(conn, course_id, cleaned["position"], lesson_id)
+        return await _update_returning(conn, Lesson, lesson_id, {**cleaned, "updated_at": utcnow()}, "lesson")
+
+
+async def _position_free(conn: AsyncConnection, course_id: int, position: int, own_id: int | None) -> None:
+    taken = (
+        await conn.execute(
+            select(Lesson.id).where(Lesson.course_id == course_id, Lesson.position == position)
+        )
+    ).first()
+    if taken is not None and taken.id != own_id:
+        raise Conflict(("position",), f"position {position} is already used in this course")
+
+
+# --- enrollments -----------------------------------------------------------------------------
+
+
+async def enroll(db: Database, user_id: int, course_id: int) -> tuple[Row[Any], bool]:
+    """Enroll the user; enrolling twice keeps the first enrollment. Returns (row, created)."""
+    async with db.write() as conn:
+        if (await conn.execute(select(User.id).where(User.id == user_id))).first() is None:
+            raise NotFound("user")
+        if (await conn.execute(select(Course.id).where(Course.id == course_id))).first() is None:
+            raise NotFound("course")
+        statement = (
+            insert_for(conn, Enrollment.__table__)
+            .values(
+                user_id=user_id,
+                course_id=course_id,
+                enrolled_at=utcnow(),
+                status=EnrollmentStatus.ACTIVE,
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "course_id"])
+            .returning(*Enrollment.__table__.c)
+        )
+        created = (await conn.execute(statement)).first()
+        if created is not None:
+            return created, True
+        existing = await conn.execute(
+            select(*Enrollment.__table__.c).where(
+                Enrollment.user_id == user_id, Enrollment.course_id == course_id
+            )
+        )
+        return existing.one(), False
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+async def _insert_returning(conn: AsyncConnection, model: Any, values: Mapping[str, Any]) -> Row[Any]:
+    try:
+        return (await conn.execute(insert(model).values(**values).returning(*model.__table__.c))).one()
+    except IntegrityError as exc:  # a concurrent writer took the unique value after our check
+        raise Conflict((), "a record with these unique values already exists") from exc
+
+
+async def _update_returning(
+    conn: AsyncConnection, model: Any, row_id: int, values: Mapping[str, Any], what: str
+) -> Row[Any]:
+    statement = update(model).where(model.id == row_id).returning(*model.__table__.c)
+    # With nothing to change, still report the row (or that it does not exist).
+    statement = statement.values(**values) if values else statement.values(id=model.id)
+    try:
+        row = (await conn.execute(statement)).first()
+    except IntegrityError as exc:
+        raise Conflict((), "a record with these unique values already exists") from exc
+    if row is None:
+        raise NotFound(what)
+    return row

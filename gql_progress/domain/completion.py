@@ -1,0 +1,81 @@
+"""Keeps enrollment status true to progress: COMPLETED exactly when every required lesson is done.
+
+Callers lock the enrollment rows (``lock_enrollments``) before they write progress. Under
+PostgreSQL's READ COMMITTED, two requests completing a course's last two lessons would otherwise
+each miss the other's uncommitted write and both leave the enrollment ACTIVE; with the lock the
+second waits for the first and its next statement sees the first one's lesson.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gql_progress.db.models import Enrollment, EnrollmentStatus
+from gql_progress.db.summaries import course_counts
+from gql_progress.domain.summary import CourseSummary, summarize
+
+
+@dataclass(frozen=True)
+class LockedEnrollment:
+    id: int
+    course_id: int
+    status: EnrollmentStatus
+
+
+async def lock_enrollments(
+    conn: AsyncConnection, user_id: int, course_ids: Iterable[int]
+) -> dict[int, LockedEnrollment]:
+    """The user's enrollments in these courses, row-locked until the transaction ends.
+
+    Locks are taken in id order so that two bulk writes over overlapping courses cannot deadlock.
+    SQLite has no row locks; there the write transaction already holds the database's write lock.
+    """
+    statement = (
+        select(Enrollment.id, Enrollment.course_id, Enrollment.status)
+        .where(Enrollment.user_id == user_id, Enrollment.course_id.in_(sorted(set(course_ids))))
+        .order_by(Enrollment.id)
+        .with_for_update()
+    )
+    rows = (await conn.execute(statement)).all()
+    return {r.course_id: LockedEnrollment(r.id, r.course_id, EnrollmentStatus(r.status)) for r in rows}
+
+
+async def sync_enrollments(
+    conn: AsyncConnection,
+    user_id: int,
+    enrollments: Iterable[LockedEnrollment],
+    now: datetime,
+) -> dict[int, CourseSummary]:
+    """Recompute the summaries of these (locked) enrollments and move their status to match."""
+    by_course = {e.course_id: e for e in enrollments}
+    counts = await course_counts(conn, [(user_id, course_id) for course_id in by_course])
+    summaries = {course_id: summarize(c) for (_, course_id), c in counts.items()}
+
+    to_complete = [
+        e.id
+        for course_id, e in by_course.items()
+        if summaries[course_id].is_complete and e.status is EnrollmentStatus.ACTIVE
+    ]
+    to_reopen = [
+        e.id
+        for course_id, e in by_course.items()
+        if not summaries[course_id].is_complete and e.status is EnrollmentStatus.COMPLETED
+    ]
+    if to_complete:
+        await conn.execute(
+            update(Enrollment)
+            .where(Enrollment.id.in_(to_complete))
+            .values(status=EnrollmentStatus.COMPLETED, completed_at=now)
+        )
+    if to_reopen:
+        await conn.execute(
+            update(Enrollment)
+            .where(Enrollment.id.in_(to_reopen))
+            .values(status=EnrollmentStatus.ACTIVE, completed_at=None)
+        )
+    return summaries

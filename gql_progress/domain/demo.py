@@ -1,0 +1,171 @@
+"""Demo data for `make run`: courses with video, article and quiz lessons, a learner with progress.
+
+Idempotent: objects are looked up by their natural keys (slug, external id) and created only
+when missing. Keys cannot be recovered from their hashes, so each run issues fresh demo keys
+and revokes the ones from earlier runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from gql_progress.auth import IssuedKey, issue_api_key
+from gql_progress.db.engine import Database
+from gql_progress.db.models import ApiKey, Course, Lesson, LessonKind, User, UserRole
+from gql_progress.db.types import utcnow
+from gql_progress.domain import catalog
+from gql_progress.domain.bulk_completion import set_completion
+from gql_progress.domain.progress import upsert_progress
+
+DEMO_KEY_LABEL = "demo"
+
+USERS = [
+    {
+        "external_id": "demo-admin",
+        "email": "admin@example.com",
+        "name": "Ada Admin",
+        "role": UserRole.ADMIN,
+    },
+    {
+        "external_id": "demo-learner",
+        "email": "learner@example.com",
+        "name": "Lee Learner",
+        "role": UserRole.LEARNER,
+    },
+]
+
+COURSES: list[dict[str, Any]] = [
+    {
+        "course": {
+            "slug": "intro-to-sql",
+            "product_id": "prod-sql-101",
+            "title": "Introduction to SQL",
+            "description": "Tables, queries and joins, from zero.",
+            "expected_completion_days": 14,
+            "certificate_enabled": True,
+        },
+        "lessons": [
+            ("What is a database?", LessonKind.VIDEO, 420, True),
+            ("Your first SELECT", LessonKind.VIDEO, 610, True),
+            ("Filtering with WHERE", LessonKind.ARTICLE, None, True),
+            ("Joins explained", LessonKind.VIDEO, 900, True),
+            ("Further reading", LessonKind.ARTICLE, None, False),
+            ("Check your knowledge", LessonKind.QUIZ, None, True),
+        ],
+    },
+    {
+        "course": {
+            "slug": "python-basics",
+            "product_id": "prod-py-101",
+            "title": "Python Basics",
+            "description": "Variables, functions and a first program.",
+            "expected_completion_days": 21,
+            "requires_sequential_progress": True,
+        },
+        "lessons": [
+            ("Installing Python", LessonKind.VIDEO, 300, True),
+            ("Variables and types", LessonKind.VIDEO, 540, True),
+            ("Functions", LessonKind.ARTICLE, None, True),
+            ("Exercise: a calculator", LessonKind.ASSIGNMENT, None, True),
+            ("Quiz: basics", LessonKind.QUIZ, None, True),
+        ],
+    },
+    {
+        "course": {
+            "slug": "data-viz",
+            "title": "Data Visualisation",
+            "description": "Charts that tell the truth.",
+        },
+        "lessons": [
+            ("Why visualise?", LessonKind.VIDEO, 360, True),
+            ("Choosing a chart", LessonKind.ARTICLE, None, True),
+            ("Quiz: charts", LessonKind.QUIZ, None, True),
+        ],
+    },
+]
+
+
+@dataclass(frozen=True)
+class DemoKeys:
+    admin: IssuedKey
+    learner: IssuedKey
+
+
+async def seed_demo(db: Database) -> DemoKeys:
+    users = {u["external_id"]: await _user(db, u) for u in USERS}
+    courses = {c["course"]["slug"]: await _course(db, c) for c in COURSES}
+    learner = users["demo-learner"]
+
+    fresh = False
+    for slug in ("intro-to-sql", "python-basics"):
+        _, created = await catalog.enroll(db, learner, courses[slug])
+        fresh = fresh or created
+    if fresh:
+        await _progress(db, learner, courses["intro-to-sql"])
+
+    async with db.write() as conn:
+        await conn.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.label == DEMO_KEY_LABEL,
+                ApiKey.user_id.in_(users.values()),
+                ApiKey.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+    return DemoKeys(
+        admin=await issue_api_key(db, users["demo-admin"], DEMO_KEY_LABEL),
+        learner=await issue_api_key(db, learner, DEMO_KEY_LABEL),
+    )
+
+
+async def _user(db: Database, values: dict[str, Any]) -> int:
+    async with db.read() as conn:
+        found = await conn.scalar(select(User.id).where(User.external_id == values["external_id"]))
+    if found is not None:
+        return found
+    return int((await catalog.create_user(db, values)).id)
+
+
+async def _course(db: Database, spec: dict[str, Any]) -> int:
+    async with db.read() as conn:
+        found = await conn.scalar(select(Course.id).where(Course.slug == spec["course"]["slug"]))
+    if found is not None:
+        return found
+    course_id = int((await catalog.create_course(db, spec["course"])).id)
+    for title, kind, duration, required in spec["lessons"]:
+        await catalog.add_lesson(
+            db,
+            course_id,
+            {"title": title, "kind": kind, "duration_seconds": duration, "is_required": required},
+        )
+    return course_id
+
+
+async def _progress(db: Database, learner: int, course_id: int) -> None:
+    async with db.read() as conn:
+        lessons = (
+            (
+                await conn.execute(
+                    select(Lesson.id).where(Lesson.course_id == course_id).order_by(Lesson.position)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    await set_completion(db, user_id=learner, requested=[(str(i), i) for i in lessons[:2]], completed=True)
+    await upsert_progress(
+        db,
+        user_id=learner,
+        lesson_id=lessons[3],
+        changes={
+            "video_position_seconds": 180,
+            "last_position_seconds": 180,
+            "progress_percentage": 20.0,
+            "time_spent_minutes": 4,
+            "notes": "Inner vs outer joins: rewatch from 2:30.",
+        },
+    )

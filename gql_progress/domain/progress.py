@@ -1,0 +1,129 @@
+"""Writing one learner's progress on one lesson (the upsertProgress rules)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gql_progress.db.engine import Database
+from gql_progress.db.models import (
+    MAX_METADATA_BYTES,
+    MAX_MINUTES,
+    MAX_NOTES_LENGTH,
+    MAX_QUIZ_ATTEMPTS,
+    MAX_SECONDS,
+    Enrollment,
+    Lesson,
+    User,
+)
+from gql_progress.db.progress import upsert_statement
+from gql_progress.db.types import utcnow
+from gql_progress.domain.completion import lock_enrollments, sync_enrollments
+from gql_progress.domain.errors import NotEnrolled, NotFound, ProblemList
+from gql_progress.domain.summary import CourseSummary
+
+# column -> (lowest, highest) for numbers that must be present when given
+_INT_RANGES = {
+    "video_position_seconds": (0, MAX_SECONDS),
+    "last_position_seconds": (0, MAX_SECONDS),
+    "quiz_attempts": (0, MAX_QUIZ_ATTEMPTS),
+    "time_spent_minutes": (0, MAX_MINUTES),
+}
+_PERCENT_COLUMNS = ("progress_percentage", "quiz_score")
+# Columns whose stored value may be null; sending null for them clears the value.
+_NULLABLE = frozenset({"quiz_score", "quiz_passed", "notes", "metadata"})
+
+
+def validate_changes(changes: Mapping[str, Any]) -> ProblemList:
+    """Every problem with the given fields, each under its column name."""
+    problems = ProblemList()
+    for column, value in changes.items():
+        path = (column,)
+        if value is None:
+            if column not in _NULLABLE:
+                problems.add(path, "must not be null")
+            continue
+        if column in _INT_RANGES:
+            low, high = _INT_RANGES[column]
+            if not low <= value <= high:
+                problems.add(path, f"must be between {low} and {high}")
+        elif column in _PERCENT_COLUMNS:
+            if not (math.isfinite(value) and 0 <= value <= 100):
+                problems.add(path, "must be between 0 and 100")
+        elif column == "notes":
+            if len(value) > MAX_NOTES_LENGTH:
+                problems.add(path, f"must be at most {MAX_NOTES_LENGTH} characters")
+        elif column == "metadata":
+            if not isinstance(value, dict):
+                problems.add(path, "must be a JSON object")
+            elif len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+                problems.add(path, f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    return problems
+
+
+@dataclass(frozen=True)
+class ProgressWrite:
+    record: Row[Any]
+    course_id: int
+    # Known when the write could change completion (it was recomputed in the same transaction).
+    summary: CourseSummary | None
+
+
+async def upsert_progress(
+    db: Database,
+    *,
+    user_id: int,
+    lesson_id: int,
+    changes: Mapping[str, Any],
+    now: datetime | None = None,
+) -> ProgressWrite:
+    """Create or update the one record of (user, lesson); raises before writing on any problem."""
+    validate_changes(changes).raise_if_any()
+    now = now or utcnow()
+    async with db.write() as conn:
+        course_id, enrolled = await _lesson_course_and_enrollment(conn, user_id, lesson_id)
+        if not enrolled:
+            await _raise_not_enrolled(conn, user_id, course_id)
+        touches_completion = "completed" in changes
+        locked = await lock_enrollments(conn, user_id, [course_id]) if touches_completion else {}
+        statement = upsert_statement(
+            conn, [{"user_id": user_id, "lesson_id": lesson_id, **changes}], frozenset(changes), now
+        )
+        record = (await conn.execute(statement)).one()
+        summary = None
+        if touches_completion:
+            summary = (await sync_enrollments(conn, user_id, locked.values(), now))[course_id]
+    return ProgressWrite(record=record, course_id=course_id, summary=summary)
+
+
+async def _lesson_course_and_enrollment(
+    conn: AsyncConnection, user_id: int, lesson_id: int
+) -> tuple[int, bool]:
+    row = (
+        await conn.execute(
+            select(Lesson.course_id, Enrollment.id.label("enrollment_id"))
+            .outerjoin(
+                Enrollment,
+                (Enrollment.course_id == Lesson.course_id) & (Enrollment.user_id == user_id),
+            )
+            .where(Lesson.id == lesson_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("lesson")
+    return row.course_id, row.enrollment_id is not None
+
+
+async def _raise_not_enrolled(conn: AsyncConnection, user_id: int, course_id: int) -> None:
+    # Only on the failure path: an admin naming a user that does not exist hears so.
+    exists = (await conn.execute(select(User.id).where(User.id == user_id))).first()
+    if exists is None:
+        raise NotFound("user")
+    raise NotEnrolled(course_id)

@@ -1,0 +1,59 @@
+"""What "complete" and "completion percentage" mean for a learner in a course: defined once here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class CourseCounts:
+    """Aggregates of one learner's progress in one course (one row of db.summaries)."""
+
+    user_id: int
+    course_id: int
+    total_lessons: int = 0
+    required_lessons: int = 0
+    completed_lessons: int = 0
+    completed_required_lessons: int = 0
+    in_progress_lessons: int = 0
+    total_time_spent_minutes: int = 0
+    last_accessed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CourseSummary:
+    user_id: int
+    course_id: int
+    total_lessons: int
+    completed_lessons: int
+    in_progress_lessons: int
+    required_lessons: int
+    completed_required_lessons: int
+    completion_percentage: float
+    total_time_spent_minutes: int
+    last_accessed_at: datetime | None
+    is_complete: bool
+
+
+def summarize(counts: CourseCounts) -> CourseSummary:
+    # A course that marks no lesson as required counts every lesson.
+    if counts.required_lessons > 0:
+        needed, done = counts.required_lessons, counts.completed_required_lessons
+    else:
+        needed, done = counts.total_lessons, counts.completed_lessons
+    percentage = min(100.0, round(done * 100.0 / needed, 2)) if needed else 0.0
+    return CourseSummary(
+        user_id=counts.user_id,
+        course_id=counts.course_id,
+        total_lessons=counts.total_lessons,
+        completed_lessons=counts.completed_lessons,
+        in_progress_lessons=counts.in_progress_lessons,
+        required_lessons=counts.required_lessons,
+        completed_required_lessons=counts.completed_required_lessons,
+        completion_percentage=percentage,
+        total_time_spent_minutes=counts.total_time_spent_minutes,
+        last_accessed_at=counts.last_accessed_at,
+        # A course without lessons is never complete: there is nothing to have finished.
+        is_complete=needed > 0 and done >= needed,
+    )

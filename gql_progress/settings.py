@@ -1,0 +1,107 @@
+"""Settings from ``GQL_PROGRESS_*`` environment variables, validated once at start-up."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "GQL_PROGRESS_"
+
+
+class Mode(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///./gql_progress.db",
+        description="SQLAlchemy URL; sqlite:/// and postgresql:// get their async drivers added.",
+    )
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    mode: Mode = Mode.DEVELOPMENT
+    log_level: str = "INFO"
+    default_page_size: Annotated[int, Field(ge=1, le=1000)] = 20
+    max_page_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    # SQLite waits this long for the write lock before giving up with "database is locked".
+    sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 30_000
+    # lastUsedAt of an API key is written at most this often, so reads stay read-only.
+    api_key_touch_interval_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
+
+    # Browser origins allowed to call the API (CORS), comma-separated; empty: none.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return with_async_driver(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _page_sizes_agree(self) -> Settings:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError(
+                f"{ENV_PREFIX}DEFAULT_PAGE_SIZE ({self.default_page_size}) exceeds "
+                f"{ENV_PREFIX}MAX_PAGE_SIZE ({self.max_page_size})"
+            )
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.mode is Mode.PRODUCTION
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def with_async_driver(url: str) -> str:
+    """Accept the URLs people paste (``postgresql://``, ``sqlite:///``) and add the async driver."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("must be a URL such as sqlite:///./gql_progress.db")
+    drivers = {
+        "sqlite": "sqlite+aiosqlite",
+        "postgres": "postgresql+asyncpg",
+        "postgresql": "postgresql+asyncpg",
+    }
+    if scheme in drivers:
+        return f"{drivers[scheme]}://{rest}"
+    if scheme in {"sqlite+aiosqlite", "postgresql+asyncpg"}:
+        return url
+    raise ValueError("must use sqlite:// or postgresql:// (drivers: aiosqlite, asyncpg)")
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message is one line naming the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = f"{ENV_PREFIX}{first['loc'][0]}".upper() if first["loc"] else "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"invalid setting {name}: {message}") from None

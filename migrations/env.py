@@ -1,0 +1,44 @@
+"""Alembic environment: runs on a connection handed over by gql_progress.db.migrate."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from gql_progress.db.models import Base
+from gql_progress.settings import load_settings
+
+target_metadata = Base.metadata
+
+
+def run_on(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # SQLite cannot ALTER most things; batch mode copies the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_with_settings() -> None:
+    from gql_progress.db.engine import Database
+
+    database = Database(load_settings().database_url)
+    try:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(run_on)
+    finally:
+        await database.dispose()
+
+
+connection = context.config.attributes.get("connection")
+if connection is not None:
+    run_on(connection)
+else:
+    # Plain `alembic upgrade head` from a shell uses GQL_PROGRESS_DATABASE_URL.
+    asyncio.run(run_with_settings())

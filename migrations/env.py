@@ -30,7 +30,7 @@ async def run_with_settings() -> None:
 
     database = Database(load_settings().database_url)
     try:
-        async with database.engine.begin() as conn:
+        async with database.write() as conn:
             await conn.run_sync(run_on)
     finally:
         await database.dispose()

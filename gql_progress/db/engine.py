@@ -44,6 +44,9 @@ class Database:
         # reads first and then writes cannot wait for the lock (SQLite answers "database is
         # locked" at once to avoid a deadlock); an immediate one waits up to busy_timeout.
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        # Readers on SQLite send no BEGIN at all: in autocommit each SELECT sees committed data,
+        # which is all read() promises, and it saves a statement per connection.
+        self._read_engine = self.engine.execution_options(sqlite_begin="NONE")
         event.listen(self.engine.sync_engine, "before_cursor_execute", self.statements._on_execute)
 
     @property
@@ -53,7 +56,7 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads; each statement sees committed data."""
-        async with self.engine.connect() as conn:
+        async with self._read_engine.connect() as conn:
             yield conn
 
     @asynccontextmanager
@@ -86,4 +89,5 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode != "NONE":
+            conn.exec_driver_sql(f"BEGIN {mode}")

@@ -42,5 +42,5 @@ async def _run(database: Database, action: object) -> None:
         config.attributes["connection"] = sync_conn
         action(config)  # type: ignore[operator]
 
-    async with database.engine.begin() as conn:
+    async with database.write() as conn:
         await conn.run_sync(run)

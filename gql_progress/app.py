@@ -79,7 +79,9 @@ class AuthenticatedGraphQL:
             return
         request = Request(scope, receive)
         if self._is_ide_page(request):
-            await self.view(scope, receive, send)
+            # Rendered directly: the page is static HTML and needs no caller or context.
+            page = await self.view.render_graphql_ide(request)
+            await page(scope, receive, send)
             return
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():

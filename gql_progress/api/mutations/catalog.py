@@ -65,7 +65,9 @@ LessonResult = Annotated[
 @strawberry.type
 class CatalogMutations:
     @strawberry.mutation(description="Create a user (admin).")
-    async def create_user(self, info: Info, input: CreateUserInput) -> UserResult:
+    async def create_user(
+        self, info: Info, input: Annotated[CreateUserInput, strawberry.argument(description="What to write.")]
+    ) -> UserResult:
         try:
             info.context.viewer.require_admin()
             row = await catalog.create_user(info.context.db, given_columns(input, USER_COLUMNS))
@@ -74,7 +76,9 @@ class CatalogMutations:
         return UserPayload(user=User.from_row(row))
 
     @strawberry.mutation(description="Change a user's fields (admin).")
-    async def update_user(self, info: Info, input: UpdateUserInput) -> UserResult:
+    async def update_user(
+        self, info: Info, input: Annotated[UpdateUserInput, strawberry.argument(description="What to write.")]
+    ) -> UserResult:
         try:
             info.context.viewer.require_admin()
             user_pk = decode_id(input.id, "User", ("id",))
@@ -84,7 +88,11 @@ class CatalogMutations:
         return UserPayload(user=User.from_row(row))
 
     @strawberry.mutation(description="Create a course (admin).")
-    async def create_course(self, info: Info, input: CreateCourseInput) -> CourseResult:
+    async def create_course(
+        self,
+        info: Info,
+        input: Annotated[CreateCourseInput, strawberry.argument(description="What to write.")],
+    ) -> CourseResult:
         try:
             info.context.viewer.require_admin()
             row = await catalog.create_course(info.context.db, given_columns(input, COURSE_COLUMNS))
@@ -93,7 +101,11 @@ class CatalogMutations:
         return CoursePayload(course=Course.from_row(row, subject_user_id=info.context.viewer.user_id))
 
     @strawberry.mutation(description="Change a course's fields (admin).")
-    async def update_course(self, info: Info, input: UpdateCourseInput) -> CourseResult:
+    async def update_course(
+        self,
+        info: Info,
+        input: Annotated[UpdateCourseInput, strawberry.argument(description="What to write.")],
+    ) -> CourseResult:
         try:
             info.context.viewer.require_admin()
             course_pk = decode_id(input.id, "Course", ("id",))
@@ -105,7 +117,9 @@ class CatalogMutations:
         return CoursePayload(course=Course.from_row(row, subject_user_id=info.context.viewer.user_id))
 
     @strawberry.mutation(description="Add a lesson to a course (admin).")
-    async def add_lesson(self, info: Info, input: AddLessonInput) -> LessonResult:
+    async def add_lesson(
+        self, info: Info, input: Annotated[AddLessonInput, strawberry.argument(description="What to write.")]
+    ) -> LessonResult:
         try:
             info.context.viewer.require_admin()
             course_pk = decode_id(input.course_id, "Course", ("courseId",))
@@ -115,7 +129,11 @@ class CatalogMutations:
         return LessonPayload(lesson=Lesson.from_row(row, subject_user_id=info.context.viewer.user_id))
 
     @strawberry.mutation(description="Change a lesson's fields (admin).")
-    async def update_lesson(self, info: Info, input: UpdateLessonInput) -> LessonResult:
+    async def update_lesson(
+        self,
+        info: Info,
+        input: Annotated[UpdateLessonInput, strawberry.argument(description="What to write.")],
+    ) -> LessonResult:
         try:
             info.context.viewer.require_admin()
             lesson_pk = decode_id(input.id, "Lesson", ("id",))

@@ -89,7 +89,11 @@ class ProgressMutations:
             "true, kept while it stays true, cleared when it turns false."
         )
     )
-    async def upsert_progress(self, info: Info, input: UpsertProgressInput) -> UpsertProgressResult:
+    async def upsert_progress(
+        self,
+        info: Info,
+        input: Annotated[UpsertProgressInput, strawberry.argument(description="What to write.")],
+    ) -> UpsertProgressResult:
         try:
             lesson_pk = decode_id(input.lesson_id, "Lesson", ("lessonId",))
             user_pk = requested_subject(info, input.user_id)
@@ -117,7 +121,11 @@ class ProgressMutations:
             "rules of upsertProgress apply."
         )
     )
-    async def bulk_set_completion(self, info: Info, input: BulkSetCompletionInput) -> BulkSetCompletionResult:
+    async def bulk_set_completion(
+        self,
+        info: Info,
+        input: Annotated[BulkSetCompletionInput, strawberry.argument(description="What to write.")],
+    ) -> BulkSetCompletionResult:
         try:
             user_pk = requested_subject(info, input.user_id)
             requested = [(raw, try_decode_id(raw, "Lesson")) for raw in input.lesson_ids]

@@ -42,7 +42,9 @@ def summarize(counts: CourseCounts) -> CourseSummary:
         needed, done = counts.required_lessons, counts.completed_required_lessons
     else:
         needed, done = counts.total_lessons, counts.completed_lessons
-    percentage = min(100.0, round(done * 100.0 / needed, 2)) if needed else 0.0
+    complete = needed > 0 and done >= needed
+    # 100 means complete: rounding must never turn 19,999 of 20,000 into 100.
+    percentage = 100.0 if complete else min(99.99, round(done * 100.0 / needed, 2)) if needed else 0.0
     return CourseSummary(
         user_id=counts.user_id,
         course_id=counts.course_id,
@@ -55,5 +57,5 @@ def summarize(counts: CourseCounts) -> CourseSummary:
         total_time_spent_minutes=counts.total_time_spent_minutes,
         last_accessed_at=counts.last_accessed_at,
         # A course without lessons is never complete: there is nothing to have finished.
-        is_complete=needed > 0 and done >= needed,
+        is_complete=complete,
     )

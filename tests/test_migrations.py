@@ -1,0 +1,202 @@
+"""The Alembic migrations build exactly the schema the models describe, on SQLite and PostgreSQL.
+
+These tests start from an EMPTY database (not the migrated template of conftest), so they exercise
+the migrations themselves: upgrade, downgrade to base, and upgrade again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from gql_progress.db import migrate
+from gql_progress.db.engine import Database
+from gql_progress.db.models import Base
+from tests.conftest import REQUIRE_PG, _pg_admin, _pg_url
+
+APP_TABLES = set(Base.metadata.tables)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database with no tables at all, on each backend."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+        try:
+            yield db
+        finally:
+            await db.dispose()
+        return
+
+    try:
+        await _pg_admin("SELECT 1")
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        if REQUIRE_PG:
+            pytest.fail(f"GQL_PROGRESS_REQUIRE_PG is set but PostgreSQL is unreachable: {exc}")
+        pytest.skip("PostgreSQL is not reachable (set GQL_PROGRESS_REQUIRE_PG=1 to fail instead)")
+    name = f"gqlp_mig_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        db = Database(_pg_url(name))
+        try:
+            yield db
+        finally:
+            await db.dispose()
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _table_names(db: Database) -> set[str]:
+    async with db.engine.connect() as conn:
+        names: list[str] = await conn.run_sync(lambda sync_conn: inspect(sync_conn).get_table_names())
+    return set(names)
+
+
+async def _schema_differences(db: Database) -> list[Any]:
+    def compare(sync_conn: Connection) -> list[Any]:
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(compare)
+
+
+async def _current_revision(db: Database) -> str | None:
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(
+            lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
+        )
+
+
+def _head_revision() -> str | None:
+    return ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+
+
+async def test_upgrade_on_an_empty_database_creates_every_model_table(empty_db: Database) -> None:
+    assert await _table_names(empty_db) == set()
+
+    await migrate.upgrade(empty_db)
+
+    assert await _table_names(empty_db) == APP_TABLES | {"alembic_version"}
+    assert await _current_revision(empty_db) == _head_revision()
+
+
+async def test_migrated_schema_matches_the_models_exactly(empty_db: Database) -> None:
+    await migrate.upgrade(empty_db)
+
+    assert await _schema_differences(empty_db) == []
+
+
+async def test_downgrade_to_base_removes_every_table_and_upgrade_works_again(empty_db: Database) -> None:
+    await migrate.upgrade(empty_db)
+
+    await migrate.downgrade(empty_db, "base")
+
+    assert await _table_names(empty_db) <= {"alembic_version"}
+    assert await _current_revision(empty_db) is None
+
+    await migrate.upgrade(empty_db)
+
+    assert await _table_names(empty_db) == APP_TABLES | {"alembic_version"}
+    assert await _current_revision(empty_db) == _head_revision()
+    assert await _schema_differences(empty_db) == []
+
+
+# --- constraints are enforced by the database itself ------------------------------------------
+
+_INSERT_PROGRESS = text(
+    "INSERT INTO lesson_progress (user_id, lesson_id, completed, progress_percentage,"
+    " video_position_seconds, last_position_seconds, quiz_attempts, time_spent_minutes,"
+    " is_bookmarked, created_at, updated_at)"
+    " VALUES (:user_id, :lesson_id, false, :pct, 0, 0, 0, 0, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+)
+
+
+async def _user_and_lessons(db: Database) -> tuple[int, list[int]]:
+    """A user and two lessons of one course, inserted with plain SQL."""
+    async with db.write() as conn:
+        user_id = await conn.scalar(
+            text(
+                "INSERT INTO users (external_id, email, name, role, created_at)"
+                " VALUES ('ext-1', 'u1@example.com', 'U', 'LEARNER', CURRENT_TIMESTAMP) RETURNING id"
+            )
+        )
+        course_id = await conn.scalar(
+            text(
+                "INSERT INTO courses (slug, title, description, requires_sequential_progress,"
+                " certificate_enabled, created_at, updated_at)"
+                " VALUES ('c', 'C', '', false, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
+            )
+        )
+        lesson_ids = [
+            await conn.scalar(
+                text(
+                    "INSERT INTO lessons (course_id, position, title, kind, is_required,"
+                    " created_at, updated_at) VALUES (:course_id, :position, 'L', 'VIDEO', true,"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
+                ),
+                {"course_id": course_id, "position": position},
+            )
+            for position in (0, 1)
+        ]
+    assert user_id is not None
+    assert all(lesson_id is not None for lesson_id in lesson_ids)
+    return int(user_id), [int(lesson_id) for lesson_id in lesson_ids]
+
+
+async def _progress_count(db: Database) -> int:
+    async with db.read() as conn:
+        return int(await conn.scalar(text("SELECT count(*) FROM lesson_progress")) or 0)
+
+
+async def test_database_rejects_progress_percentage_above_100(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        user_id, (lesson_id, _) = await _user_and_lessons(db)
+
+        with pytest.raises(IntegrityError, match="progress_percentage_range"):
+            async with db.write() as conn:
+                await conn.execute(_INSERT_PROGRESS, {"user_id": user_id, "lesson_id": lesson_id, "pct": 150})
+        assert await _progress_count(db) == 0
+
+        # The boundary itself is allowed: the failure above is the range check, nothing else.
+        async with db.write() as conn:
+            await conn.execute(_INSERT_PROGRESS, {"user_id": user_id, "lesson_id": lesson_id, "pct": 100})
+        assert await _progress_count(db) == 1
+    finally:
+        await db.dispose()
+
+
+async def test_database_rejects_a_second_progress_row_for_the_same_user_and_lesson(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    try:
+        user_id, (lesson_id, other_lesson_id) = await _user_and_lessons(db)
+        async with db.write() as conn:
+            await conn.execute(_INSERT_PROGRESS, {"user_id": user_id, "lesson_id": lesson_id, "pct": 10})
+            # Another lesson of the same user is fine.
+            await conn.execute(
+                _INSERT_PROGRESS, {"user_id": user_id, "lesson_id": other_lesson_id, "pct": 10}
+            )
+
+        with pytest.raises(
+            IntegrityError,
+            match=r"uq_lesson_progress_user_id_lesson_id|UNIQUE constraint failed: lesson_progress\.user_id",
+        ):
+            async with db.write() as conn:
+                await conn.execute(_INSERT_PROGRESS, {"user_id": user_id, "lesson_id": lesson_id, "pct": 20})
+        assert await _progress_count(db) == 2
+    finally:
+        await db.dispose()

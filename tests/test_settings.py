@@ -1,0 +1,140 @@
+"""Settings come from GQL_PROGRESS_* variables; a bad value is one clear line naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gql_progress.settings import Mode, SettingsError, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.usefixtures("clean_env")
+
+
+def _refusal(monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
+    """Set the variables, load settings, and return the SettingsError message (asserting one line)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message
+    assert "\n" not in message, message
+    return message
+
+
+def test_defaults_are_a_sqlite_file_in_the_working_directory_on_port_8000_in_development() -> None:
+    settings = load_settings()
+
+    assert settings.database_url == "sqlite+aiosqlite:///./gql_progress.db"
+    assert settings.is_sqlite
+    assert settings.port == 8000
+    assert settings.mode is Mode.DEVELOPMENT
+    assert not settings.production
+    assert settings.cors_origins == []
+
+
+def test_postgresql_url_gets_the_asyncpg_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", "postgresql://u@h/db")
+
+    settings = load_settings()
+
+    assert settings.database_url == "postgresql+asyncpg://u@h/db"
+    assert not settings.is_sqlite
+
+
+def test_sqlite_url_gets_the_aiosqlite_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", "sqlite:///x.db")
+
+    assert load_settings().database_url == "sqlite+aiosqlite:///x.db"
+
+
+def test_url_that_already_names_the_async_driver_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", "postgresql+asyncpg://u@h/db")
+
+    assert load_settings().database_url == "postgresql+asyncpg://u@h/db"
+
+
+def test_mysql_url_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = _refusal(monkeypatch, GQL_PROGRESS_DATABASE_URL="mysql://u@h/db")
+
+    assert "GQL_PROGRESS_DATABASE_URL" in message
+
+
+@pytest.mark.parametrize("value", ["abc", "70000", "0"])
+def test_bad_port_is_refused_with_one_line_naming_gql_progress_port(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    message = _refusal(monkeypatch, GQL_PROGRESS_PORT=value)
+
+    assert "GQL_PROGRESS_PORT" in message
+
+
+def test_port_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_PORT", "9001")
+
+    assert load_settings().port == 9001
+
+
+def test_production_mode_is_recognised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_MODE", "production")
+
+    settings = load_settings()
+
+    assert settings.mode is Mode.PRODUCTION
+    assert settings.production is True
+
+
+def test_unknown_mode_is_refused_naming_gql_progress_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = _refusal(monkeypatch, GQL_PROGRESS_MODE="banana")
+
+    assert "GQL_PROGRESS_MODE" in message
+
+
+def test_default_page_size_above_max_page_size_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = _refusal(monkeypatch, GQL_PROGRESS_DEFAULT_PAGE_SIZE="50", GQL_PROGRESS_MAX_PAGE_SIZE="10")
+
+    assert "GQL_PROGRESS_DEFAULT_PAGE_SIZE" in message
+    assert "GQL_PROGRESS_MAX_PAGE_SIZE" in message
+
+
+def test_default_page_size_equal_to_max_page_size_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_DEFAULT_PAGE_SIZE", "10")
+    monkeypatch.setenv("GQL_PROGRESS_MAX_PAGE_SIZE", "10")
+
+    settings = load_settings()
+
+    assert (settings.default_page_size, settings.max_page_size) == (10, 10)
+
+
+def test_cors_origins_are_split_on_commas_and_trimmed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_CORS_ORIGINS", "https://a.example, https://b.example")
+
+    assert load_settings().cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_cli_with_a_bad_setting_exits_2_with_one_stderr_line_naming_the_variable() -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("GQL_PROGRESS_")}
+    env["PYTHONPATH"] = str(REPO)
+    env["GQL_PROGRESS_PORT"] = "abc"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "gql_progress", "migrate"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "GQL_PROGRESS_PORT" in lines[0]
+    assert "Traceback" not in result.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from gql_progress.domain.errors import FieldProblem, InvalidInput
+from gql_progress.domain.errors import FieldProblem, InvalidInput, ProblemList
 
 
 def encode_id(type_name: str, pk: int) -> str:
@@ -26,6 +26,21 @@ def try_decode_id(value: str, type_name: str) -> int | None:
     if not sep or prefix != type_name or not pk.isdigit() or len(pk) > 18:
         return None
     return int(pk)
+
+
+def decode_into(
+    problems: ProblemList, value: str | None, type_name: str, path: tuple[str, ...]
+) -> int | None:
+    """Decode ``value`` (None stays None), noting a malformed id in ``problems`` instead of raising.
+
+    For inputs with several fields, so a bad id is reported together with the other bad fields.
+    """
+    if value is None:
+        return None
+    pk = try_decode_id(value, type_name)
+    if pk is None:
+        problems.add(path, f"is not a {type_name} id")
+    return pk
 
 
 def decode_id(value: str, type_name: str, path: tuple[str, ...]) -> int:

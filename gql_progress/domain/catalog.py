@@ -24,6 +24,7 @@ from gql_progress.db.models import (
 )
 from gql_progress.db.types import utcnow
 from gql_progress.domain.errors import Conflict, NotFound, ProblemList
+from gql_progress.domain.text import contains_nul
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -42,6 +43,12 @@ def _check_text(problems: ProblemList, values: Mapping[str, Any], column: str, l
         problems.add((column,), "must not be empty")
     elif len(value) > limit:
         problems.add((column,), f"must be at most {limit} characters")
+
+
+def _refuse_nul(problems: ProblemList, values: Mapping[str, Any]) -> None:
+    for column, value in values.items():
+        if contains_nul(value):
+            problems.add((column,), "must not contain the NUL character (U+0000)")
 
 
 async def _unique_or_conflict(
@@ -68,6 +75,7 @@ def _validate_user(values: Mapping[str, Any]) -> dict[str, Any]:
         cleaned["email"] = email
     if "role" in values and values["role"] is None:
         problems.add(("role",), "must not be null")
+    _refuse_nul(problems, values)
     problems.raise_if_any()
     return cleaned
 
@@ -100,14 +108,18 @@ def _validate_course(values: Mapping[str, Any]) -> dict[str, Any]:
         problems.add(("slug",), "must be lower-case words joined by hyphens, e.g. intro-to-sql")
     if "slug" in values and values["slug"] and len(values["slug"]) > 200:
         problems.add(("slug",), "must be at most 200 characters")
-    if values.get("product_id") is not None and not str(values["product_id"]).strip():
+    product_id = values.get("product_id")
+    if product_id is not None and not product_id.strip():
         problems.add(("productId",), "must not be empty (send null for none)")
+    elif product_id is not None and len(product_id) > 255:
+        problems.add(("productId",), "must be at most 255 characters")
     days = values.get("expected_completion_days")
     if days is not None and not 1 <= days <= 36_500:
         problems.add(("expectedCompletionDays",), "must be between 1 and 36500")
     for flag in ("requires_sequential_progress", "certificate_enabled", "description"):
         if flag in values and values[flag] is None:
             problems.add((flag,), "must not be null")
+    _refuse_nul(problems, values)
     problems.raise_if_any()
     return dict(values)
 
@@ -149,6 +161,7 @@ def _validate_lesson(values: Mapping[str, Any]) -> dict[str, Any]:
     for column in ("kind", "is_required"):
         if column in values and values[column] is None:
             problems.add((column,), "must not be null")
+    _refuse_nul(problems, values)
     problems.raise_if_any()
     return {k: v for k, v in values.items() if not (k == "position" and v is None)}
 

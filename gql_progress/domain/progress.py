@@ -28,6 +28,7 @@ from gql_progress.db.types import utcnow
 from gql_progress.domain.completion import lock_enrollments, sync_enrollments
 from gql_progress.domain.errors import NotEnrolled, NotFound, ProblemList
 from gql_progress.domain.summary import CourseSummary
+from gql_progress.domain.text import contains_nul
 
 # column -> (lowest, highest) for numbers that must be present when given
 _INT_RANGES = {
@@ -60,12 +61,27 @@ def validate_changes(changes: Mapping[str, Any]) -> ProblemList:
         elif column == "notes":
             if len(value) > MAX_NOTES_LENGTH:
                 problems.add(path, f"must be at most {MAX_NOTES_LENGTH} characters")
+            elif contains_nul(value):
+                problems.add(path, "must not contain the NUL character (U+0000)")
         elif column == "metadata":
-            if not isinstance(value, dict):
-                problems.add(path, "must be a JSON object")
-            elif len(orjson.dumps(value)) > MAX_METADATA_BYTES:
-                problems.add(path, f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+            _check_metadata(problems, path, value)
     return problems
+
+
+def _check_metadata(problems: ProblemList, path: tuple[str, ...], value: Any) -> None:
+    if not isinstance(value, dict):
+        problems.add(path, "must be a JSON object")
+        return
+    try:
+        encoded = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        # The response encoder could not send it back either.
+        problems.add(path, "must nest at most 255 levels and hold integers within 64 bits")
+        return
+    if len(encoded) > MAX_METADATA_BYTES:
+        problems.add(path, f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    elif contains_nul(value):
+        problems.add(path, "must not contain the NUL character (U+0000)")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id, try_decode_id
+from gql_progress.api.ids import decode_into, try_decode_id
 from gql_progress.api.inputs.given import given_columns
 from gql_progress.api.inputs.progress import (
     PROGRESS_COLUMNS,
@@ -25,7 +25,7 @@ from gql_progress.api.types.errors import (
 from gql_progress.api.types.progress import Progress
 from gql_progress.domain.bulk_completion import set_completion
 from gql_progress.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
-from gql_progress.domain.progress import upsert_progress
+from gql_progress.domain.progress import upsert_progress, validate_changes
 from gql_progress.domain.summary import CourseSummary as DomainSummary
 
 
@@ -94,14 +94,16 @@ class ProgressMutations:
         info: Info,
         input: Annotated[UpsertProgressInput, strawberry.argument(description="What to write.")],
     ) -> UpsertProgressResult:
+        changes = given_columns(input, PROGRESS_COLUMNS)
         try:
-            lesson_pk = decode_id(input.lesson_id, "Lesson", ("lessonId",))
-            user_pk = requested_subject(info, input.user_id)
+            problems = validate_changes(changes)
+            lesson_pk = decode_into(problems, input.lesson_id, "Lesson", ("lessonId",))
+            user_pk = decode_into(problems, input.user_id, "User", ("userId",))
+            problems.raise_if_any()
+            assert lesson_pk is not None
+            user_pk = info.context.viewer.subject(user_pk)
             write = await upsert_progress(
-                info.context.db,
-                user_id=user_pk,
-                lesson_id=lesson_pk,
-                changes=given_columns(input, PROGRESS_COLUMNS),
+                info.context.db, user_id=user_pk, lesson_id=lesson_pk, changes=changes
             )
         except DomainError as exc:
             return error_from(exc)  # type: ignore[return-value]  # upsert raises no Conflict

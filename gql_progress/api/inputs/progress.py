@@ -20,7 +20,10 @@ class UpsertProgressInput:
     )
     completed: bool | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Mark completed (sets completedAt) or not (clears it). " + _PARTIAL,
+        description=(
+            "Mark completed (sets completedAt, percentage 100) or not (clears completedAt; the "
+            "percentage stays 100 unless progressPercentage is sent with it). " + _PARTIAL
+        ),
     )
     progress_percentage: float | None = strawberry.field(
         default=strawberry.UNSET, description="0–100; reported as 100 while completed. " + _PARTIAL

@@ -19,7 +19,7 @@ from gql_progress.api.schema import build_graphql_schema
 from gql_progress.api.view import ProgressGraphQLView
 from gql_progress.auth import Authenticator
 from gql_progress.db.engine import Database
-from gql_progress.logs import new_request_id, request_id_var
+from gql_progress.logs import install_request_id_on_records, new_request_id, request_id_var
 from gql_progress.settings import Settings, load_settings
 
 logger = logging.getLogger("gql_progress.app")
@@ -105,6 +105,7 @@ class AuthenticatedGraphQL:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
+    install_request_id_on_records()
     db = Database(
         settings.database_url,
         pool_size=settings.db_pool_size,

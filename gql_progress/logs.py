@@ -6,6 +6,7 @@ import logging
 import re
 import uuid
 from contextvars import ContextVar
+from typing import Any
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -19,15 +20,28 @@ def new_request_id(incoming: str | None) -> str:
     return uuid.uuid4().hex
 
 
-class _RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
+def install_request_id_on_records() -> None:
+    """Every log record carries ``request_id``, whichever handler or formatter shows it.
+
+    A record factory rather than a handler filter: records reach handlers we do not own
+    (uvicorn's, an operator's dictConfig, test capture), and all of them can print the id.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_adds_request_id", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
         record.request_id = request_id_var.get()
-        return True
+        return record
+
+    factory._adds_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def configure_logging(level: str) -> None:
+    install_request_id_on_records()
     handler = logging.StreamHandler()
-    handler.addFilter(_RequestIdFilter())
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s [request_id=%(request_id)s] %(message)s")
     )

@@ -9,11 +9,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from gql_progress.domain.errors import DomainError, InvalidInput
 from gql_progress.logs import request_id_var
@@ -55,15 +53,3 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
         path=error.path,
         extensions=extensions,
     )
-
-
-class ErrorPolicy(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if result is not None and errors:
-            result.errors = [shape_error(e) for e in errors]
-        pre_errors = self.execution_context.pre_execution_errors
-        if pre_errors:
-            self.execution_context.pre_execution_errors = [shape_error(e) for e in pre_errors]

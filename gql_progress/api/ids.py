@@ -11,6 +11,15 @@ import binascii
 
 from gql_progress.domain.errors import FieldProblem, InvalidInput, ProblemList
 
+# Primary keys are 32-bit integers, except progress records (64-bit). An id beyond its column's
+# range names nothing; refusing it here keeps it from reaching the database as an overflow.
+_MAX_PK = {"Progress": 2**63 - 1}
+MAX_INT_PK = 2**31 - 1
+
+
+def max_pk(type_name: str) -> int:
+    return _MAX_PK.get(type_name, MAX_INT_PK)
+
 
 def encode_id(type_name: str, pk: int) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
@@ -23,9 +32,10 @@ def try_decode_id(value: str, type_name: str) -> int | None:
     except (binascii.Error, UnicodeError, ValueError):
         return None
     prefix, sep, pk = decoded.partition(":")
-    if not sep or prefix != type_name or not pk.isdigit() or len(pk) > 18:
+    if not sep or prefix != type_name or not pk.isdigit() or len(pk) > 19:
         return None
-    return int(pk)
+    number = int(pk)
+    return number if number <= max_pk(type_name) else None
 
 
 def decode_into(

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Select, func, select
+from sqlalchemy import BigInteger, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.api.context import Info
+from gql_progress.api.ids import MAX_INT_PK
 from gql_progress.domain.errors import FieldProblem, InvalidInput
 
 NodeT = TypeVar("NodeT")
@@ -55,7 +56,7 @@ def encode_cursor(pk: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         prefix, _, pk = base64.b64decode(cursor, validate=True).decode().partition(":")
-        if prefix == "cursor" and pk.isdigit():
+        if prefix == "cursor" and pk.isdigit() and len(pk) <= 19 and int(pk) < 2**63:
             return int(pk)
     except (ValueError, UnicodeError):
         pass
@@ -87,7 +88,9 @@ async def paginate(
     db = info.context.db
     paged = query.order_by(id_column).limit(page.limit + 1)
     if page.after_pk is not None:
-        paged = paged.where(id_column > page.after_pk)
+        # A cursor past the column's range is past every row; clamping keeps it a valid bind.
+        column_max = 2**63 - 1 if isinstance(id_column.type, BigInteger) else MAX_INT_PK
+        paged = paged.where(id_column > min(page.after_pk, column_max))
     async with db.read() as conn:
         rows: Sequence[Any] = (await conn.execute(paged)).all()
 

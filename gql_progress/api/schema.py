@@ -10,7 +10,6 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from gql_progress.api.error_policy import ErrorPolicy
 from gql_progress.api.mutations.catalog import CatalogMutations
 from gql_progress.api.mutations.enrollment import EnrollmentMutations
 from gql_progress.api.mutations.progress import ProgressMutations
@@ -30,7 +29,7 @@ class ProgressSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # ErrorPolicy logs the unexpected ones with their traceback; expected ones are not news.
+        # The view's error shaping logs the unexpected ones with their traceback.
         return None
 
 
@@ -39,7 +38,6 @@ def build_graphql_schema(**extra: Any) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[
-            ErrorPolicy,
             # Clients send the same few documents over and over: parse and validate each once.
             # (factories: the caches themselves are module-level and shared by every request).
             lambda: ParserCache(maxsize=256),

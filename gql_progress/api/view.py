@@ -9,8 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from gql_progress.api.context import Context
+from gql_progress.api.error_policy import shape_error
 from gql_progress.api.loaders import Loaders
 from gql_progress.db.engine import Database
 from gql_progress.logs import request_id_var
@@ -36,6 +39,13 @@ class ProgressGraphQLView(GraphQL[Context, None]):
             loaders=Loaders(self.db),
             request_id=request_id_var.get(),
         )
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # Here rather than in a schema extension: this sees every result exactly once,
+        # including parse errors that happen outside the operation hooks.
+        if result.errors:
+            result.errors = [shape_error(error) for error in result.errors]
+        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -47,7 +47,7 @@ class User:
         rows = await info.context.loaders.enrollments_by_user.load(self.pk)
         return [Enrollment.from_row(row) for row in rows]
 
-    @strawberry.field(description="The user's progress records, newest activity first.")
+    @strawberry.field(description="The user's progress records, in the order they were created.")
     async def progress(
         self,
         info: Info,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import BigInteger, Select, func, select
@@ -16,6 +16,11 @@ from gql_progress.api.ids import MAX_INT_PK
 from gql_progress.domain.errors import FieldProblem, InvalidInput
 
 NodeT = TypeVar("NodeT")
+
+FirstArgument = Annotated[
+    int | None, strawberry.argument(description="Page size (default and maximum from settings).")
+]
+AfterArgument = Annotated[str | None, strawberry.argument(description="Cursor after which the page starts.")]
 
 
 @strawberry.type(description="Where a page sits in the whole list.")

@@ -23,12 +23,14 @@ from gql_progress.db.models import (
     Lesson,
     User,
 )
-from gql_progress.db.progress import upsert_statement
+from gql_progress.db.progress import WRITABLE_COLUMNS, upsert_statement
 from gql_progress.db.types import utcnow
 from gql_progress.domain.completion import lock_enrollments, sync_enrollments
 from gql_progress.domain.errors import NotEnrolled, NotFound, ProblemList
 from gql_progress.domain.summary import CourseSummary
 from gql_progress.domain.text import contains_nul
+
+__all__ = ["WRITABLE_COLUMNS", "ProgressWrite", "upsert_progress", "validate_changes"]
 
 # column -> (lowest, highest) for numbers that must be present when given
 _INT_RANGES = {

@@ -60,21 +60,6 @@ class UpsertProgressInput:
     )
 
 
-PROGRESS_COLUMNS = (
-    "completed",
-    "progress_percentage",
-    "video_position_seconds",
-    "last_position_seconds",
-    "quiz_score",
-    "quiz_attempts",
-    "quiz_passed",
-    "time_spent_minutes",
-    "notes",
-    "is_bookmarked",
-    "metadata",
-)
-
-
 @strawberry.input(description="Complete or un-complete many lessons in one call.")
 class BulkSetCompletionInput:
     lesson_ids: list[strawberry.ID] = strawberry.field(

@@ -7,11 +7,7 @@ import strawberry
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_into, try_decode_id
 from gql_progress.api.inputs.given import given_columns
-from gql_progress.api.inputs.progress import (
-    PROGRESS_COLUMNS,
-    BulkSetCompletionInput,
-    UpsertProgressInput,
-)
+from gql_progress.api.inputs.progress import BulkSetCompletionInput, UpsertProgressInput
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.errors import (
@@ -25,7 +21,7 @@ from gql_progress.api.types.errors import (
 from gql_progress.api.types.progress import Progress
 from gql_progress.domain.bulk_completion import set_completion
 from gql_progress.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
-from gql_progress.domain.progress import upsert_progress, validate_changes
+from gql_progress.domain.progress import WRITABLE_COLUMNS, upsert_progress, validate_changes
 from gql_progress.domain.summary import CourseSummary as DomainSummary
 
 
@@ -94,7 +90,7 @@ class ProgressMutations:
         info: Info,
         input: Annotated[UpsertProgressInput, strawberry.argument(description="What to write.")],
     ) -> UpsertProgressResult:
-        changes = given_columns(input, PROGRESS_COLUMNS)
+        changes = given_columns(input, WRITABLE_COLUMNS)
         try:
             problems = validate_changes(changes)
             lesson_pk = decode_into(problems, input.lesson_id, "Lesson", ("lessonId",))

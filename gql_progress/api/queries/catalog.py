@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_id
-from gql_progress.api.pagination import Connection, page_request, paginate
+from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument, page_request, paginate
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.course import USER_ID_HELP, Course
 from gql_progress.api.types.lesson import Lesson
@@ -43,13 +43,8 @@ class CatalogQueries:
     async def courses(
         self,
         info: Info,
-        first: Annotated[
-            int | None,
-            strawberry.argument(description="Page size (default and maximum from settings)."),
-        ] = None,
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor after which the page starts.")
-        ] = None,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
     ) -> Connection[Course]:
         page = page_request(info, first, after)
         viewer_id = info.context.viewer.user_id

@@ -6,7 +6,7 @@ import strawberry
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_id, try_decode_id
-from gql_progress.api.pagination import Connection
+from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument
 from gql_progress.api.queries.progress_listing import progress_connection
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.completion_status import LessonCompletion
@@ -33,13 +33,8 @@ class ProgressQueries:
             strawberry.ID | None, strawberry.argument(description="Only this lesson.")
         ] = None,
         user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID)] = None,
-        first: Annotated[
-            int | None,
-            strawberry.argument(description="Page size (default and maximum from settings)."),
-        ] = None,
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor after which the page starts.")
-        ] = None,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
     ) -> Connection[Progress]:
         subject = requested_subject(info, user_id)
         return await progress_connection(info, subject, course_id, lesson_id, first, after)

@@ -8,7 +8,7 @@ from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import encode_id
-from gql_progress.api.pagination import Connection
+from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument
 from gql_progress.api.types.enums import UserRole
 from gql_progress.api.types.progress import Progress
 
@@ -55,13 +55,8 @@ class User:
             strawberry.ID | None,
             strawberry.argument(description="Only records of this course's lessons."),
         ] = None,
-        first: Annotated[
-            int | None,
-            strawberry.argument(description="Page size (default and maximum from settings)."),
-        ] = None,
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor after which the page starts.")
-        ] = None,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
     ) -> Connection[Progress]:
         from gql_progress.api.queries.progress_listing import progress_connection
 

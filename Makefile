@@ -37,3 +37,7 @@ schema-check: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+.PHONY: bench
+bench: install ## benchmark on PostgreSQL (bench/README.md); BENCH_ARGS="--scale 0.1 --quick" for a smoke run
+	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -1,0 +1,1 @@
+"""The gql_progress benchmark: `make bench` (see bench/README.md)."""

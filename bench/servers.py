@@ -1,0 +1,148 @@
+"""The servers under test, run as in production: uvicorn, 2 workers, uvloop, httptools, no access log.
+
+Also samples their memory: the resident set of the worker processes, summed, read from /proc.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+WORKERS = 2
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    name: str
+    app: str  # "module:factory"
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, database_url: str, timeout_s: float = 60.0) -> None:
+        env = {
+            **os.environ,
+            "GQL_PROGRESS_MODE": "production",
+            "GQL_PROGRESS_DATABASE_URL": database_url,
+        }
+        command = [
+            sys.executable, "-m", "uvicorn", self.app, "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--workers", str(WORKERS), "--loop", "uvloop", "--http", "httptools",
+            "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start-up:\n{self.log_tail()}")
+            if self._healthy() and len(self.worker_pids()) == WORKERS:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not become ready in {timeout_s:.0f} s:\n{self.log_tail()}")
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.base_url}/healthz", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def worker_pids(self) -> list[int]:
+        """The uvicorn workers: children of the master, less multiprocessing's resource tracker."""
+        if self.process is None:
+            return []
+        master = self.process.pid
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            # The fields after the command name, which may itself hold spaces and parentheses.
+            ppid = int(stat.rpartition(")")[2].split()[1])
+            if ppid == master and b"resource_tracker" not in cmdline:
+                pids.append(int(entry.name))
+        return sorted(pids)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+def rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:
+            continue
+    return total
+
+
+class RssSampler:
+    """Peak of the summed RSS of a server's workers, sampled every ``interval_s`` while in use."""
+
+    def __init__(self, server: Server, interval_s: float = 0.2) -> None:
+        self._pids = server.worker_pids()
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"rss-{server.name}", daemon=True)
+        self.peak_bytes = 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, rss_bytes(self._pids))
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_bytes = max(self.peak_bytes, rss_bytes(self._pids))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,7 +11,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -92,7 +94,11 @@ class AuthenticatedGraphQL:
             await unauthenticated("The API key is invalid or revoked")(scope, receive, send)
             return
         scope.setdefault("state", {})["viewer"] = viewer
-        await self.view(scope, receive, send)
+        try:
+            await self.view(scope, receive, send)
+        except ClientDisconnect:
+            # The caller hung up before sending its whole body: nobody is left to answer.
+            logger.debug("client disconnected before the request body arrived")
 
     def _is_ide_page(self, request: Request) -> bool:
         return (
@@ -112,7 +118,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
     view = ProgressGraphQLView(build_graphql_schema(), db=db, settings=settings)
-    graphql = AuthenticatedGraphQL(view, Authenticator(db, settings.api_key_touch_interval_seconds))
+    authenticator = Authenticator(db, settings.api_key_touch_interval_seconds)
+    graphql = AuthenticatedGraphQL(view, authenticator)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -127,8 +134,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
-        await db.dispose()
+        flusher = asyncio.create_task(authenticator.flush_periodically())
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await authenticator.flush()
+            await db.dispose()
 
     middleware = [Middleware(RequestIdMiddleware)]
     if settings.cors_origins:
@@ -152,5 +166,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.authenticator = authenticator
     app.state.settings = settings
     return app

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
@@ -13,6 +14,8 @@ from gql_progress.db.engine import Database
 from gql_progress.db.models import ApiKey, User, UserRole
 from gql_progress.db.types import utcnow
 from gql_progress.domain.viewer import Viewer
+
+logger = logging.getLogger("gql_progress.auth")
 
 KEY_PREFIX = "gqlp_"
 _DISPLAY_PREFIX_LENGTH = 12
@@ -49,16 +52,17 @@ async def issue_api_key(db: Database, user_id: int, label: str = "") -> IssuedKe
 
 
 class Authenticator:
-    """Turns a bearer key into a Viewer; one SELECT per request.
+    """Turns a bearer key into a Viewer with one SELECT per request.
 
-    ``lastUsedAt`` is written at most once per ``touch_interval`` per key and process, so that
-    reads do not each pay for a write.
+    ``lastUsedAt`` is not written per request: the keys used since the last flush are
+    remembered and written in one UPDATE every ``touch_interval`` seconds (and at shutdown),
+    so reads stay read-only and the bookkeeping costs one statement per interval, not per call.
     """
 
     def __init__(self, db: Database, touch_interval_seconds: float) -> None:
         self._db = db
         self._touch_interval = touch_interval_seconds
-        self._last_touch: dict[int, float] = {}
+        self._used: set[int] = set()
 
     async def authenticate(self, secret: str) -> Viewer | None:
         if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
@@ -73,14 +77,23 @@ class Authenticator:
             ).first()
         if row is None:
             return None
-        await self._touch(row.id)
+        self._used.add(row.id)
         return Viewer(user_id=row.user_id, role=UserRole(row.role), api_key_id=row.id)
 
-    async def _touch(self, key_id: int) -> None:
-        now = time.monotonic()
-        last = self._last_touch.get(key_id)
-        if last is not None and now - last < self._touch_interval:
+    async def flush(self) -> None:
+        """Record lastUsedAt for every key used since the previous flush."""
+        used, self._used = self._used, set()
+        if not used:
             return
-        self._last_touch[key_id] = now
         async with self._db.write() as conn:
-            await conn.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))
+            await conn.execute(
+                update(ApiKey).where(ApiKey.id.in_(sorted(used))).values(last_used_at=utcnow())
+            )
+
+    async def flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._touch_interval)
+            try:
+                await self.flush()
+            except Exception:  # the next interval tries again; never kill the loop
+                logger.exception("could not record API key use")

@@ -29,10 +29,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     default_page_size: Annotated[int, Field(ge=1, le=1000)] = 20
     max_page_size: Annotated[int, Field(ge=1, le=1000)] = 100
-    db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    db_pool_size: Annotated[int, Field(ge=1, le=200)] = 20
     # SQLite waits this long for the write lock before giving up with "database is locked".
     sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 30_000
-    # lastUsedAt of an API key is written at most this often, so reads stay read-only.
+    # API keys' lastUsedAt is written in one batch this often, so requests stay read-only.
     api_key_touch_interval_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
 
     # Browser origins allowed to call the API (CORS), comma-separated; empty: none.

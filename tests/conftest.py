@@ -125,7 +125,7 @@ async def pg_app(pg_database_url: str) -> AsyncIterator[Starlette]:
 async def _api(app: Starlette) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield Api(client=client, db=app.state.db)
+        yield Api(client=client, db=app.state.db, app=app)
 
 
 @pytest.fixture

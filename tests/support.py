@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 
 from gql_progress.api.ids import encode_id
 from gql_progress.auth import issue_api_key
@@ -39,6 +40,7 @@ class SeededCourse:
 class Api:
     client: httpx.AsyncClient
     db: Database
+    app: Starlette
     default_key: str | None = field(default=None)
 
     async def post(

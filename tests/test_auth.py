@@ -113,6 +113,8 @@ async def test_key_last_used_at_is_recorded_on_use(api: Api) -> None:
     before = utcnow()
 
     await api.data(ME_ID, key=learner.key)
+    # Uses are written in batches; the server flushes them every interval and at shutdown.
+    await api.app.state.authenticator.flush()
 
     last_used = await key_column(api, learner.key, ApiKey.last_used_at)
     assert isinstance(last_used, datetime)

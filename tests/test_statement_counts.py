@@ -34,7 +34,7 @@ query Courses($first: Int!) {
 
 
 async def _statements(api: Api, query: str, variables: dict[str, Any], key: str) -> int:
-    # Warm up first: the key's lastUsedAt write happens at most once a minute, not per request.
+    # Warm up first, so caches that fill once (parsed documents) are not counted.
     await api.data(query, variables, key=key)
     api.db.statements.reset()
     await api.data(query, variables, key=key)
@@ -70,8 +70,8 @@ async def test_course_page_costs_the_same_for_5_and_50_lessons_and_at_most_5(api
     large_count = await _statements(api, COURSE_PAGE, {"slug": large.slug}, large_learner.key)
 
     assert small_count == large_count
-    # key lookup, course, lessons, progress batch, summary aggregate
-    assert large_count <= 5
+    # key lookup, course, lessons, the learner's records in the course (the summary uses them)
+    assert large_count <= 4
 
 
 async def test_dashboard_cost_does_not_grow_with_enrollments(api: Api) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import Row, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.dialect import insert_for
-from gql_progress.db.models import LessonProgress
+from gql_progress.db.models import Enrollment, Lesson, LessonProgress
 
 PROGRESS_COLUMNS = tuple(LessonProgress.__table__.c)
 
@@ -55,26 +55,58 @@ def upsert_statement(
     - progress_percentage: 100 whenever the resulting record is completed;
     - last_accessed_at and updated_at: now.
     """
+    insert = insert_for(conn, LessonProgress.__table__).values([_new_record(row, given, now) for row in rows])
+    return _on_conflict(insert, given, now)
+
+
+def upsert_if_enrolled_statement(
+    conn: AsyncConnection, user_id: int, lesson_id: int, changes: Mapping[str, Any], now: datetime
+) -> Any:
+    """The same upsert for one record, written only if the user is enrolled in the lesson's course.
+
+    The enrollment check is the INSERT's own SELECT, so a heartbeat is one statement; no row
+    comes back when the lesson does not exist or the user is not enrolled.
+    """
+    given = frozenset(changes)
+    record = _new_record({"user_id": user_id, "lesson_id": lesson_id, **changes}, given, now)
+    table = LessonProgress.__table__
+    source = (
+        select(
+            *(
+                Lesson.id if column == "lesson_id" else literal(value, type_=table.c[column].type)
+                for column, value in record.items()
+            )
+        )
+        .join(
+            Enrollment,
+            (Enrollment.course_id == Lesson.course_id) & (Enrollment.user_id == user_id),
+        )
+        .where(Lesson.id == lesson_id)
+    )
+    insert = insert_for(conn, table).from_select(list(record), source)
+    return _on_conflict(insert, given, now)
+
+
+def _new_record(row: Mapping[str, Any], given: frozenset[str], now: datetime) -> dict[str, Any]:
     unknown = given - WRITABLE_COLUMNS
     if unknown:
         raise ValueError(f"not writable: {sorted(unknown)}")
-    table = LessonProgress.__table__
-    values = []
-    for row in rows:
-        completed = bool(row.get("completed", False))
-        value = {**_DEFAULTS, **{k: row[k] for k in given}}
-        value.update(
-            user_id=row["user_id"],
-            lesson_id=row["lesson_id"],
-            progress_percentage=100.0 if completed else value["progress_percentage"],
-            completed_at=now if completed else None,
-            last_accessed_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        values.append(value)
+    completed = bool(row.get("completed", False))
+    record = {**_DEFAULTS, **{k: row[k] for k in given}}
+    record.update(
+        user_id=row["user_id"],
+        lesson_id=row["lesson_id"],
+        progress_percentage=100.0 if completed else record["progress_percentage"],
+        completed_at=now if completed else None,
+        last_accessed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    return record
 
-    insert = insert_for(conn, table).values(values)
+
+def _on_conflict(insert: Any, given: frozenset[str], now: datetime) -> Any:
+    table = LessonProgress.__table__
     new = insert.excluded
     new_completed = new.completed if "completed" in given else table.c.completed
     updates: dict[str, Any] = {

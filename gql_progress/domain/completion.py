@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.models import Enrollment, EnrollmentStatus
-from gql_progress.db.summaries import course_counts
-from gql_progress.domain.summary import CourseSummary, summarize
+from gql_progress.db.summaries import course_facts
+from gql_progress.domain.summary import CourseSummary, count_course, summarize
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,11 @@ async def sync_enrollments(
 ) -> dict[int, CourseSummary]:
     """Recompute the summaries of these (locked) enrollments and move their status to match."""
     by_course = {e.course_id: e for e in enrollments}
-    counts = await course_counts(conn, [(user_id, course_id) for course_id in by_course])
-    summaries = {course_id: summarize(c) for (_, course_id), c in counts.items()}
+    facts = await course_facts(conn, user_id, by_course)
+    summaries = {
+        course_id: summarize(count_course(user_id, course_id, f.lessons, f.records))
+        for course_id, f in facts.items()
+    }
 
     to_complete = [
         e.id

@@ -23,7 +23,11 @@ from gql_progress.db.models import (
     Lesson,
     User,
 )
-from gql_progress.db.progress import WRITABLE_COLUMNS, upsert_statement
+from gql_progress.db.progress import (
+    WRITABLE_COLUMNS,
+    upsert_if_enrolled_statement,
+    upsert_statement,
+)
 from gql_progress.db.types import utcnow
 from gql_progress.domain.completion import lock_enrollments, sync_enrollments
 from gql_progress.domain.errors import NotEnrolled, NotFound, ProblemList
@@ -89,7 +93,6 @@ def _check_metadata(problems: ProblemList, path: tuple[str, ...], value: Any) ->
 @dataclass(frozen=True)
 class ProgressWrite:
     record: Row[Any]
-    course_id: int
     # Known when the write could change completion (it was recomputed in the same transaction).
     summary: CourseSummary | None
 
@@ -106,19 +109,27 @@ async def upsert_progress(
     validate_changes(changes).raise_if_any()
     now = now or utcnow()
     async with db.write() as conn:
+        if "completed" not in changes:
+            # The common heartbeat: one statement that checks the enrollment and writes.
+            statement = upsert_if_enrolled_statement(conn, user_id, lesson_id, changes, now)
+            record = (await conn.execute(statement)).first()
+            if record is None:
+                course_id, _ = await _lesson_course_and_enrollment(conn, user_id, lesson_id)
+                await _raise_not_enrolled(conn, user_id, course_id)
+            assert record is not None
+            return ProgressWrite(record=record, summary=None)
+
+        # Completion can change the enrollment: lock it first (see domain.completion).
         course_id, enrolled = await _lesson_course_and_enrollment(conn, user_id, lesson_id)
         if not enrolled:
             await _raise_not_enrolled(conn, user_id, course_id)
-        touches_completion = "completed" in changes
-        locked = await lock_enrollments(conn, user_id, [course_id]) if touches_completion else {}
+        locked = await lock_enrollments(conn, user_id, [course_id])
         statement = upsert_statement(
             conn, [{"user_id": user_id, "lesson_id": lesson_id, **changes}], frozenset(changes), now
         )
         record = (await conn.execute(statement)).one()
-        summary = None
-        if touches_completion:
-            summary = (await sync_enrollments(conn, user_id, locked.values(), now))[course_id]
-    return ProgressWrite(record=record, course_id=course_id, summary=summary)
+        summaries = await sync_enrollments(conn, user_id, locked.values(), now)
+    return ProgressWrite(record=record, summary=summaries[course_id])
 
 
 async def _lesson_course_and_enrollment(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
 class CourseCounts:
-    """Aggregates of one learner's progress in one course (one row of db.summaries)."""
+    """Aggregates of one learner's progress in one course (see count_course)."""
 
     user_id: int
     course_id: int
@@ -34,6 +36,43 @@ class CourseSummary:
     total_time_spent_minutes: int
     last_accessed_at: datetime | None
     is_complete: bool
+
+
+def count_course(
+    user_id: int, course_id: int, lessons: Iterable[Any], records: Iterable[Any]
+) -> CourseCounts:
+    """Counts from the course's lessons (``id``, ``is_required``) and the user's records in it
+    (``lesson_id``, ``completed``, ``time_spent_minutes``, ``last_accessed_at``).
+
+    The one place progress is counted: the API's reads and the completion engine both use it.
+    """
+    required = {lesson.id: lesson.is_required for lesson in lessons}
+    completed = completed_required = in_progress = time_spent = 0
+    last_accessed: datetime | None = None
+    for record in records:
+        if record.lesson_id not in required:
+            continue
+        if record.completed:
+            completed += 1
+            completed_required += required[record.lesson_id]
+        else:
+            in_progress += 1
+        time_spent += record.time_spent_minutes
+        if record.last_accessed_at is not None and (
+            last_accessed is None or record.last_accessed_at > last_accessed
+        ):
+            last_accessed = record.last_accessed_at
+    return CourseCounts(
+        user_id=user_id,
+        course_id=course_id,
+        total_lessons=len(required),
+        required_lessons=sum(required.values()),
+        completed_lessons=completed,
+        completed_required_lessons=completed_required,
+        in_progress_lessons=in_progress,
+        total_time_spent_minutes=time_spent,
+        last_accessed_at=last_accessed,
+    )
 
 
 def summarize(counts: CourseCounts) -> CourseSummary:

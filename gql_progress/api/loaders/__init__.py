@@ -9,10 +9,11 @@ from gql_progress.api.loaders.enrollment_by_user_course import EnrollmentByUserC
 from gql_progress.api.loaders.enrollments_by_user import EnrollmentsByUserLoader
 from gql_progress.api.loaders.lesson_by_id import LessonByIdLoader
 from gql_progress.api.loaders.lessons_by_course import LessonsByCourseLoader
+from gql_progress.api.loaders.progress_by_user_course import ProgressByUserCourseLoader
 from gql_progress.api.loaders.progress_by_user_lesson import ProgressByUserLessonLoader
-from gql_progress.api.loaders.summary_by_user_course import SummaryByUserCourseLoader
 from gql_progress.api.loaders.user_by_id import UserByIdLoader
 from gql_progress.db.engine import Database
+from gql_progress.domain.summary import CourseSummary, count_course, summarize
 
 
 @dataclass
@@ -23,7 +24,7 @@ class Loaders:
     lesson_by_id: LessonByIdLoader = field(init=False)
     lessons_by_course: LessonsByCourseLoader = field(init=False)
     progress_by_user_lesson: ProgressByUserLessonLoader = field(init=False)
-    summary_by_user_course: SummaryByUserCourseLoader = field(init=False)
+    progress_by_user_course: ProgressByUserCourseLoader = field(init=False)
     enrollment_by_user_course: EnrollmentByUserCourseLoader = field(init=False)
     enrollments_by_user: EnrollmentsByUserLoader = field(init=False)
 
@@ -33,6 +34,12 @@ class Loaders:
         self.lesson_by_id = LessonByIdLoader(self.db)
         self.lessons_by_course = LessonsByCourseLoader(self.db)
         self.progress_by_user_lesson = ProgressByUserLessonLoader(self.db)
-        self.summary_by_user_course = SummaryByUserCourseLoader(self.db)
+        self.progress_by_user_course = ProgressByUserCourseLoader(self.db)
         self.enrollment_by_user_course = EnrollmentByUserCourseLoader(self.db)
         self.enrollments_by_user = EnrollmentsByUserLoader(self.db)
+
+    async def summary(self, user_id: int, course_id: int) -> CourseSummary:
+        """From the same batches a course page loads anyway: no extra statement for it."""
+        lessons = await self.lessons_by_course.load(course_id)
+        records = await self.progress_by_user_course.load((user_id, course_id))
+        return summarize(count_course(user_id, course_id, lessons, records.values()))

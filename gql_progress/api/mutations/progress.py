@@ -28,9 +28,17 @@ from gql_progress.domain.summary import CourseSummary as DomainSummary
 @strawberry.type(description="The record as written and the course summary it leads to.")
 class UpsertProgressSuccess:
     progress: Progress = strawberry.field(description="The record after the write.")
-    summary: CourseSummary = strawberry.field(
-        description="The user's summary of the lesson's course after the write."
-    )
+    known_summary: strawberry.Private[DomainSummary | None]
+
+    @strawberry.field(description="The user's summary of the lesson's course after the write.")
+    async def summary(self, info: Info) -> CourseSummary:
+        # Computed in the write when completion changed; otherwise only if a client asks.
+        summary = self.known_summary
+        if summary is None:
+            lesson = await info.context.loaders.lesson_by_id.load(self.progress.lesson_id)
+            assert lesson is not None
+            summary = await info.context.loaders.summary(self.progress.user_id, lesson.course_id)
+        return CourseSummary.from_domain(summary)
 
 
 UpsertProgressResult = Annotated[
@@ -103,14 +111,7 @@ class ProgressMutations:
             )
         except DomainError as exc:
             return error_from(exc)  # type: ignore[return-value]  # upsert raises no Conflict
-        summary: DomainSummary
-        if write.summary is not None:
-            summary = write.summary
-        else:
-            summary = await info.context.loaders.summary_by_user_course.load((user_pk, write.course_id))
-        return UpsertProgressSuccess(
-            progress=Progress.from_row(write.record), summary=CourseSummary.from_domain(summary)
-        )
+        return UpsertProgressSuccess(progress=Progress.from_row(write.record), known_summary=write.summary)
 
     @strawberry.mutation(
         description=(

@@ -92,5 +92,5 @@ class ProgressQueries:
         course_pk = decode_id(course_id, "Course", ("courseId",))
         if await info.context.loaders.course_by_id.load(course_pk) is None:
             return None
-        summary = await info.context.loaders.summary_by_user_course.load((subject, course_pk))
+        summary = await info.context.loaders.summary(subject, course_pk)
         return CourseSummary.from_domain(summary)

@@ -77,7 +77,7 @@ class Course:
         user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
     ) -> CourseSummary:
         user = subject_user(info, self.subject_user_id, user_id)
-        summary = await info.context.loaders.summary_by_user_course.load((user, self.pk))
+        summary = await info.context.loaders.summary(user, self.pk)
         return CourseSummary.from_domain(summary)
 
     @strawberry.field(description="The user's enrollment in this course; null when not enrolled.")

@@ -60,5 +60,5 @@ class Enrollment:
 
     @strawberry.field(description="The user's summary of this course.")
     async def summary(self, info: Info) -> CourseSummary:
-        summary = await info.context.loaders.summary_by_user_course.load((self.user_id, self.course_id))
+        summary = await info.context.loaders.summary(self.user_id, self.course_id)
         return CourseSummary.from_domain(summary)

@@ -64,7 +64,8 @@ class Lesson:
         user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
     ) -> Progress | None:
         user = subject_user(info, self.subject_user_id, user_id)
-        row = await info.context.loaders.progress_by_user_lesson.load((user, self.pk))
+        records = await info.context.loaders.progress_by_user_course.load((user, self.course_pk))
+        row = records.get(self.pk)
         return None if row is None else Progress.from_row(row)
 
     @strawberry.field(description="The user's status on this lesson, NOT_STARTED when nothing was recorded.")
@@ -74,7 +75,8 @@ class Lesson:
         user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
     ) -> ProgressStatus:
         user = subject_user(info, self.subject_user_id, user_id)
-        row = await info.context.loaders.progress_by_user_lesson.load((user, self.pk))
+        records = await info.context.loaders.progress_by_user_course.load((user, self.course_pk))
+        row = records.get(self.pk)
         if row is None:
             return ProgressStatus.NOT_STARTED
         return ProgressStatus.COMPLETED if row.completed else ProgressStatus.IN_PROGRESS

@@ -1,0 +1,61 @@
+"""Statements per request for the benchmarked operations (issue 3's budget), counted, not timed.
+
+The documents are the benchmark's own (bench/operations.py), so the budget guarded here is the
+one `make bench` reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.operations import BULK_COMPLETION, COURSE_PAGE, HEARTBEAT
+from tests.support import Api, SeededCourse, SeededUser
+
+
+async def _count(api: Api, document: str, variables: dict[str, Any], key: str) -> int:
+    await api.data(document, variables, key=key)  # warm the parse and validation caches
+    api.db.statements.reset()
+    data = await api.data(document, variables, key=key)
+    assert "Error" not in str(data), data
+    return api.db.statements.count
+
+
+async def _enrolled(api: Api, lessons: int) -> tuple[SeededUser, SeededCourse]:
+    learner = await api.user()
+    course = await api.course(lessons=lessons)
+    await api.enroll(learner, course)
+    half = course.lesson_ids[: lessons // 2]
+    await api.data(BULK_COMPLETION, {"ids": half, "completed": True}, key=learner.key)
+    return learner, course
+
+
+async def test_course_page_costs_at_most_4_statements_for_50_and_for_200_lessons(api: Api) -> None:
+    short_learner, short = await _enrolled(api, 50)
+    long_learner, long = await _enrolled(api, 200)
+
+    q1 = await _count(api, COURSE_PAGE, {"slug": short.slug}, short_learner.key)
+    q2 = await _count(api, COURSE_PAGE, {"slug": long.slug}, long_learner.key)
+
+    assert q1 == q2
+    assert q1 <= 4  # key, course, lessons, the learner's records in the course
+
+
+async def test_heartbeat_costs_at_most_3_statements(api: Api) -> None:
+    learner, course = await _enrolled(api, 50)
+    variables = {"lessonId": course.lesson_ids[-1], "video": 95, "last": 95, "minutes": 3}
+
+    # key, then one INSERT … SELECT … ON CONFLICT
+    assert await _count(api, HEARTBEAT, variables, learner.key) <= 2
+
+
+async def test_bulk_completion_of_50_lessons_costs_at_most_6_statements(api: Api) -> None:
+    learner, course = await _enrolled(api, 50)
+    other = await api.course(lessons=50)
+    await api.enroll(learner, other)
+    await _count(api, BULK_COMPLETION, {"ids": other.lesson_ids, "completed": False}, learner.key)
+
+    api.db.statements.reset()
+    await api.data(BULK_COMPLETION, {"ids": course.lesson_ids, "completed": True}, key=learner.key)
+
+    # key, lessons, enrollment lock, upsert, course facts, enrollment update
+    assert api.db.statements.count <= 6

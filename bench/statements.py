@@ -1,11 +1,11 @@
 """SQL statements (and transactions) per request, measured in-process.
 
 The app is built with create_app() against the bench database and driven through
-httpx.ASGITransport: each operation is sent once to warm up (the API key's lastUsedAt write
-happens then, as it does at most once a minute per key in a running server), then once measured
-between ``app.state.db.statements.reset()`` and ``.count``. Transactions are counted from
-SQLAlchemy's "begin" event: each one costs a BEGIN and a COMMIT/ROLLBACK round trip on top of
-its statements, which the statement counter does not see.
+httpx.ASGITransport: each operation is sent once to warm up (the parse and validation caches
+fill then), then once measured between ``app.state.db.statements.reset()`` and ``.count``.
+Transactions are counted from SQLAlchemy's "begin" event, except on autocommit connections
+(the app's reads), which send no BEGIN: each counted one costs a BEGIN and a COMMIT/ROLLBACK
+round trip on top of its statements, which the statement counter does not see.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ class _Transactions:
     def __init__(self) -> None:
         self.count = 0
 
-    def on_begin(self, *_: Any) -> None:
-        self.count += 1
+    def on_begin(self, conn: Any) -> None:
+        options = conn.get_execution_options()
+        if options.get("isolation_level") != "AUTOCOMMIT" and options.get("sqlite_begin") != "NONE":
+            self.count += 1
 
 
 async def measure(database_url: str, samples: list[Sample]) -> dict[str, Cost]:

@@ -92,3 +92,16 @@ async def test_course_listing_cost_does_not_grow_with_page_size(api: Api) -> Non
     two = await _statements(api, COURSE_LIST, {"first": 2}, learner.key)
     six = await _statements(api, COURSE_LIST, {"first": 6}, learner.key)
     assert two == six
+
+
+async def test_lesson_progress_via_a_fragment_is_fetched_with_the_lessons(api: Api) -> None:
+    learner, course = await _learner_with_progress(api, 6)
+    query = """
+      fragment Row on Lesson { id progress { status } }
+      query($slug: String!) { course(slug: $slug) { lessons { ...Row ... on Lesson { progressStatus } } } }
+    """
+    data = await api.data(query, {"slug": course.slug}, key=learner.key)
+    statuses = [lesson["progressStatus"] for lesson in data["course"]["lessons"]]
+    assert statuses.count("COMPLETED") == 3
+    assert statuses[-1] == "IN_PROGRESS"
+    assert await _statements(api, query, {"slug": course.slug}, learner.key) <= 4

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -8,6 +9,7 @@ from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import encode_id
+from gql_progress.api.selection import selects_any
 from gql_progress.api.subjects import subject_user
 from gql_progress.api.types.course_summary import CourseSummary
 
@@ -67,8 +69,17 @@ class Course:
     ) -> list[Annotated[Lesson, strawberry.lazy("gql_progress.api.types.lesson")]]:
         from gql_progress.api.types.lesson import Lesson
 
-        rows = await info.context.loaders.lessons_by_course.load(self.pk)
-        return [Lesson.from_row(row, subject_user_id=self.subject_user_id) for row in rows]
+        loaders = info.context.loaders
+        records = None
+        if selects_any(info, ("progress", "progressStatus")):
+            # Both batches in flight at once; every lesson then answers from memory.
+            rows, records = await asyncio.gather(
+                loaders.lessons_by_course.load(self.pk),
+                loaders.progress_by_user_course.load((self.subject_user_id, self.pk)),
+            )
+        else:
+            rows = await loaders.lessons_by_course.load(self.pk)
+        return [Lesson.from_row(row, subject_user_id=self.subject_user_id, records=records) for row in rows]
 
     @strawberry.field(description="The user's summary of this course (zeros when nothing is recorded).")
     async def summary(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,9 +33,13 @@ class Lesson:
     pk: strawberry.Private[int]
     course_pk: strawberry.Private[int]
     subject_user_id: strawberry.Private[int]
+    # The subject's records in this course by lesson id, when the parent fetched them already.
+    records: strawberry.Private[Mapping[int, Row[Any]] | None] = None
 
     @classmethod
-    def from_row(cls, row: Row[Any], *, subject_user_id: int) -> Lesson:
+    def from_row(
+        cls, row: Row[Any], *, subject_user_id: int, records: Mapping[int, Row[Any]] | None = None
+    ) -> Lesson:
         return cls(
             id=strawberry.ID(encode_id("Lesson", row.id)),
             position=row.position,
@@ -47,6 +52,7 @@ class Lesson:
             pk=row.id,
             course_pk=row.course_id,
             subject_user_id=subject_user_id,
+            records=records,
         )
 
     @strawberry.field(description="The course this lesson belongs to.")
@@ -57,26 +63,49 @@ class Lesson:
         assert row is not None
         return Course.from_row(row, subject_user_id=self.subject_user_id)
 
-    @strawberry.field(description="The user's record for this lesson; null when nothing was recorded.")
-    async def progress(
+    @strawberry.field(
+        description="The user's record for this lesson; null when nothing was recorded.",
+        graphql_type=Progress | None,
+    )
+    def progress(
         self,
         info: Info,
         user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
-    ) -> Progress | None:
+    ) -> Progress | Awaitable[Progress | None] | None:
+        # Synchronous when the course page fetched the records with the lessons: a page of
+        # 200 lessons then costs no awaitable per lesson.
+        if user_id is None and self.records is not None:
+            row = self.records.get(self.pk)
+            return None if row is None else Progress.from_row(row)
+        return self._load_progress(info, user_id)
+
+    @strawberry.field(
+        description="The user's status on this lesson, NOT_STARTED when nothing was recorded.",
+        graphql_type=ProgressStatus,
+    )
+    def progress_status(
+        self,
+        info: Info,
+        user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
+    ) -> ProgressStatus | Awaitable[ProgressStatus]:
+        if user_id is None and self.records is not None:
+            return _status(self.records.get(self.pk))
+        return self._load_status(info, user_id)
+
+    async def _record(self, info: Info, user_id: str | None) -> Row[Any] | None:
         user = subject_user(info, self.subject_user_id, user_id)
         records = await info.context.loaders.progress_by_user_course.load((user, self.course_pk))
-        row = records.get(self.pk)
+        return records.get(self.pk)
+
+    async def _load_progress(self, info: Info, user_id: str | None) -> Progress | None:
+        row = await self._record(info, user_id)
         return None if row is None else Progress.from_row(row)
 
-    @strawberry.field(description="The user's status on this lesson, NOT_STARTED when nothing was recorded.")
-    async def progress_status(
-        self,
-        info: Info,
-        user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
-    ) -> ProgressStatus:
-        user = subject_user(info, self.subject_user_id, user_id)
-        records = await info.context.loaders.progress_by_user_course.load((user, self.course_pk))
-        row = records.get(self.pk)
-        if row is None:
-            return ProgressStatus.NOT_STARTED
-        return ProgressStatus.COMPLETED if row.completed else ProgressStatus.IN_PROGRESS
+    async def _load_status(self, info: Info, user_id: str | None) -> ProgressStatus:
+        return _status(await self._record(info, user_id))
+
+
+def _status(row: Row[Any] | None) -> ProgressStatus:
+    if row is None:
+        return ProgressStatus.NOT_STARTED
+    return ProgressStatus.COMPLETED if row.completed else ProgressStatus.IN_PROGRESS

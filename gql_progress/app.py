@@ -89,11 +89,11 @@ class AuthenticatedGraphQL:
         if scheme.lower() != "bearer" or not secret.strip():
             await unauthenticated("Send an API key: Authorization: Bearer <key>")(scope, receive, send)
             return
-        viewer = await self.authenticator.authenticate(secret.strip())
-        if viewer is None:
+        caller = await self.authenticator.authenticate(secret.strip())
+        if caller is None:
             await unauthenticated("The API key is invalid or revoked")(scope, receive, send)
             return
-        scope.setdefault("state", {})["viewer"] = viewer
+        scope.setdefault("state", {})["caller"] = caller
         try:
             await self.view(scope, receive, send)
         except ClientDisconnect:

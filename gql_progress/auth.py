@@ -7,8 +7,9 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 
 from gql_progress.db.engine import Database
 from gql_progress.db.models import ApiKey, User, UserRole
@@ -51,6 +52,13 @@ async def issue_api_key(db: Database, user_id: int, label: str = "") -> IssuedKe
     return IssuedKey(id=key_id, secret=secret, prefix=prefix)
 
 
+@dataclass(frozen=True)
+class Authenticated:
+    viewer: Viewer
+    # The caller's users row, fetched with the key: `me` needs no statement of its own.
+    user: Row[Any]
+
+
 class Authenticator:
     """Turns a bearer key into a Viewer with one SELECT per request.
 
@@ -64,21 +72,22 @@ class Authenticator:
         self._touch_interval = touch_interval_seconds
         self._used: set[int] = set()
 
-    async def authenticate(self, secret: str) -> Viewer | None:
+    async def authenticate(self, secret: str) -> Authenticated | None:
         if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
             return None
         async with self._db.read() as conn:
             row = (
                 await conn.execute(
-                    select(ApiKey.id, ApiKey.user_id, User.role)
+                    select(ApiKey.id.label("api_key_id"), *User.__table__.c)
                     .join(User, User.id == ApiKey.user_id)
                     .where(ApiKey.key_hash == hash_key(secret), ApiKey.revoked_at.is_(None))
                 )
             ).first()
         if row is None:
             return None
-        self._used.add(row.id)
-        return Viewer(user_id=row.user_id, role=UserRole(row.role), api_key_id=row.id)
+        self._used.add(row.api_key_id)
+        viewer = Viewer(user_id=row.id, role=UserRole(row.role), api_key_id=row.api_key_id)
+        return Authenticated(viewer=viewer, user=row)
 
     async def flush(self) -> None:
         """Record lastUsedAt for every key used since the previous flush."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.operations import BULK_COMPLETION, COURSE_PAGE, HEARTBEAT
+from bench.operations import BULK_COMPLETION, COURSE_PAGE, DASHBOARD, HEARTBEAT
 from tests.support import Api, SeededCourse, SeededUser
 
 
@@ -59,3 +59,12 @@ async def test_bulk_completion_of_50_lessons_costs_at_most_6_statements(api: Api
 
     # key, lessons, enrollment lock, upsert, course facts, enrollment update
     assert api.db.statements.count <= 6
+
+
+async def test_dashboard_costs_at_most_5_statements(api: Api) -> None:
+    learner, _ = await _enrolled(api, 10)
+    for _ in range(3):
+        await api.enroll(learner, await api.course(lessons=4))
+
+    # key (with the caller's user row), enrollments, courses, lessons, the learner's records
+    assert await _count(api, DASHBOARD, {}, learner.key) <= 5

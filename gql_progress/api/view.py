@@ -15,6 +15,7 @@ from strawberry.types import ExecutionResult
 from gql_progress.api.context import Context
 from gql_progress.api.error_policy import shape_error
 from gql_progress.api.loaders import Loaders
+from gql_progress.auth import Authenticated
 from gql_progress.db.engine import Database
 from gql_progress.logs import request_id_var
 from gql_progress.settings import Settings
@@ -32,11 +33,14 @@ class ProgressGraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         # Loaders live exactly as long as one request: no data leaks between callers.
+        caller: Authenticated = request.state.caller
+        loaders = Loaders(self.db)
+        loaders.user_by_id.prime(caller.viewer.user_id, caller.user)
         return Context(
             db=self.db,
             settings=self.settings,
-            viewer=request.state.viewer,
-            loaders=Loaders(self.db),
+            viewer=caller.viewer,
+            loaders=loaders,
             request_id=request_id_var.get(),
         )
 

@@ -72,6 +72,17 @@ class Api:
         data: dict[str, Any] = body["data"]
         return data
 
+    async def statements(self, query: str, variables: dict[str, Any] | None = None, *, key: str) -> int:
+        """SQL statements one successful request costs, after a warm-up request.
+
+        The warm-up fills what fills once (parsed and validated documents), so the count is
+        the steady-state cost a client pays.
+        """
+        await self.data(query, variables, key=key)
+        self.db.statements.reset()
+        await self.data(query, variables, key=key)
+        return self.db.statements.count
+
     async def user(self, role: UserRole = UserRole.LEARNER, name: str = "Test User") -> SeededUser:
         n = next(_counter)
         row = await catalog.create_user(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tests.support import Api, SeededCourse, SeededUser
 
 COURSE_PAGE = """
@@ -33,14 +31,6 @@ query Courses($first: Int!) {
 """
 
 
-async def _statements(api: Api, query: str, variables: dict[str, Any], key: str) -> int:
-    # Warm up first, so caches that fill once (parsed documents) are not counted.
-    await api.data(query, variables, key=key)
-    api.db.statements.reset()
-    await api.data(query, variables, key=key)
-    return api.db.statements.count
-
-
 async def _learner_with_progress(api: Api, lessons: int) -> tuple[SeededUser, SeededCourse]:
     learner = await api.user()
     course = await api.course(lessons=lessons)
@@ -66,8 +56,8 @@ async def test_course_page_costs_the_same_for_5_and_50_lessons_and_at_most_5(api
     small_learner, small = await _learner_with_progress(api, 5)
     large_learner, large = await _learner_with_progress(api, 50)
 
-    small_count = await _statements(api, COURSE_PAGE, {"slug": small.slug}, small_learner.key)
-    large_count = await _statements(api, COURSE_PAGE, {"slug": large.slug}, large_learner.key)
+    small_count = await api.statements(COURSE_PAGE, {"slug": small.slug}, key=small_learner.key)
+    large_count = await api.statements(COURSE_PAGE, {"slug": large.slug}, key=large_learner.key)
 
     assert small_count == large_count
     # key lookup, course, lessons, the learner's records in the course (the summary uses them)
@@ -80,7 +70,7 @@ async def test_dashboard_cost_does_not_grow_with_enrollments(api: Api) -> None:
         learner = await api.user()
         for _ in range(enrollments):
             await api.enroll(learner, await api.course(lessons=2))
-        counts.append(await _statements(api, DASHBOARD, {}, learner.key))
+        counts.append(await api.statements(DASHBOARD, {}, key=learner.key))
     assert counts[0] == counts[1]
 
 
@@ -89,8 +79,8 @@ async def test_course_listing_cost_does_not_grow_with_page_size(api: Api) -> Non
     for _ in range(6):
         course = await api.course(lessons=3)
         await api.enroll(learner, course)
-    two = await _statements(api, COURSE_LIST, {"first": 2}, learner.key)
-    six = await _statements(api, COURSE_LIST, {"first": 6}, learner.key)
+    two = await api.statements(COURSE_LIST, {"first": 2}, key=learner.key)
+    six = await api.statements(COURSE_LIST, {"first": 6}, key=learner.key)
     assert two == six
 
 
@@ -104,4 +94,4 @@ async def test_lesson_progress_via_a_fragment_is_fetched_with_the_lessons(api: A
     statuses = [lesson["progressStatus"] for lesson in data["course"]["lessons"]]
     assert statuses.count("COMPLETED") == 3
     assert statuses[-1] == "IN_PROGRESS"
-    assert await _statements(api, query, {"slug": course.slug}, learner.key) <= 4
+    assert await api.statements(query, {"slug": course.slug}, key=learner.key) <= 4

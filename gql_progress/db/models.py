@@ -18,6 +18,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -104,6 +106,8 @@ class Course(Base):
     expected_completion_days: Mapped[int | None] = mapped_column(Integer)
     requires_sequential_progress: Mapped[bool] = mapped_column(Boolean, default=False)
     certificate_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When requirements change, an earned COMPLETED enrollment stays COMPLETED.
+    keep_completion_on_change: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
 
@@ -127,10 +131,20 @@ class Lesson(Base):
     is_required: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
+    # A removed lesson leaves its course but keeps its learners' records for audit.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
-        # Also the index for "the lessons of a course, in order".
-        UniqueConstraint("course_id", "position"),
+        # Positions are unique among the course's current lessons; also the index for "the
+        # lessons of a course, in order".
+        Index(
+            "uq_lessons_course_id_position",
+            "course_id",
+            "position",
+            unique=True,
+            postgresql_where=text("removed_at IS NULL"),
+            sqlite_where=text("removed_at IS NULL"),
+        ),
         CheckConstraint("position >= 0", name="position_non_negative"),
         CheckConstraint(
             f"duration_seconds IS NULL OR duration_seconds BETWEEN 0 AND {MAX_SECONDS}",

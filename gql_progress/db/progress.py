@@ -81,7 +81,7 @@ def upsert_if_enrolled_statement(
             Enrollment,
             (Enrollment.course_id == Lesson.course_id) & (Enrollment.user_id == user_id),
         )
-        .where(Lesson.id == lesson_id)
+        .where(Lesson.id == lesson_id, Lesson.removed_at.is_(None))
     )
     insert = insert_for(conn, table).from_select(list(record), source)
     return _on_conflict(insert, given, now)

@@ -21,7 +21,7 @@ class CourseFacts:
 async def course_facts(
     conn: AsyncConnection, user_id: int, course_ids: Iterable[int]
 ) -> dict[int, CourseFacts]:
-    """Each course's lessons with the user's record on each, in one statement."""
+    """Each course's current lessons with the user's record on each, in one statement."""
     wanted = sorted(set(course_ids))
     facts = {course_id: CourseFacts() for course_id in wanted}
     if not wanted:
@@ -40,7 +40,7 @@ async def course_facts(
             LessonProgress,
             (LessonProgress.lesson_id == Lesson.id) & (LessonProgress.user_id == user_id),
         )
-        .where(Lesson.course_id.in_(wanted))
+        .where(Lesson.course_id.in_(wanted), Lesson.removed_at.is_(None))
     )
     for row in await conn.execute(statement):
         facts[row.course_id].lessons.append(row)

@@ -99,5 +99,7 @@ async def _require_user(conn: AsyncConnection, user_id: int) -> None:
 async def _courses_of(conn: AsyncConnection, lesson_ids: set[int]) -> dict[int, int]:
     if not lesson_ids:
         return {}
-    rows = await conn.execute(select(Lesson.id, Lesson.course_id).where(Lesson.id.in_(sorted(lesson_ids))))
+    # Removed lessons are not part of any course any more: they fail as NOT_FOUND.
+    current = Lesson.id.in_(sorted(lesson_ids)) & Lesson.removed_at.is_(None)
+    rows = await conn.execute(select(Lesson.id, Lesson.course_id).where(current))
     return {r.id: r.course_id for r in rows}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,7 +23,8 @@ from gql_progress.db.models import (
     UserRole,
 )
 from gql_progress.db.types import utcnow
-from gql_progress.domain.errors import Conflict, NotFound, ProblemList
+from gql_progress.domain.completion import reevaluate_course
+from gql_progress.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, ProblemList
 from gql_progress.domain.text import contains_nul
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -116,7 +117,12 @@ def _validate_course(values: Mapping[str, Any]) -> dict[str, Any]:
     days = values.get("expected_completion_days")
     if days is not None and not 1 <= days <= 36_500:
         problems.add(("expectedCompletionDays",), "must be between 1 and 36500")
-    for flag in ("requires_sequential_progress", "certificate_enabled", "description"):
+    for flag in (
+        "requires_sequential_progress",
+        "certificate_enabled",
+        "keep_completion_on_change",
+        "description",
+    ):
         if flag in values and values[flag] is None:
             problems.add((flag,), "must not be null")
     _refuse_nul(problems, values)
@@ -170,36 +176,103 @@ async def add_lesson(db: Database, course_id: int, values: Mapping[str, Any]) ->
     cleaned = _validate_lesson({"kind": LessonKind.OTHER, "is_required": True, **values})
     now = utcnow()
     async with db.write() as conn:
-        # Locks the course row on PostgreSQL, so two lessons appended at once get distinct positions.
-        course = (
-            await conn.execute(select(Course.id).where(Course.id == course_id).with_for_update())
-        ).first()
-        if course is None:
-            raise NotFound("course")
+        await _lock_course(conn, course_id)
         if "position" not in cleaned:
-            last = await conn.scalar(select(func.max(Lesson.position)).where(Lesson.course_id == course_id))
+            last = await conn.scalar(select(func.max(Lesson.position)).where(_current_lessons_of(course_id)))
             cleaned["position"] = 0 if last is None else last + 1
         await _position_free(conn, course_id, cleaned["position"], None)
-        return await _insert_returning(
+        row = await _insert_returning(
             conn, Lesson, {**cleaned, "course_id": course_id, "created_at": now, "updated_at": now}
         )
+        # A new lesson changes what completing the course means, for everyone enrolled.
+        await reevaluate_course(conn, course_id, now)
+        return row
 
 
 async def update_lesson(db: Database, lesson_id: int, values: Mapping[str, Any]) -> Row[Any]:
     cleaned = _validate_lesson(values)
+    now = utcnow()
     async with db.write() as conn:
+        course_id = await _course_of_current_lesson(conn, lesson_id)
+        await _lock_course(conn, course_id)
         if "position" in cleaned:
-            course_id = await conn.scalar(select(Lesson.course_id).where(Lesson.id == lesson_id))
-            if course_id is None:
-                raise NotFound("lesson")
             await _position_free(conn, course_id, cleaned["position"], lesson_id)
-        return await _update_returning(conn, Lesson, lesson_id, {**cleaned, "updated_at": utcnow()}, "lesson")
+        row = await _update_returning(conn, Lesson, lesson_id, {**cleaned, "updated_at": now}, "lesson")
+        if "is_required" in cleaned:
+            await reevaluate_course(conn, course_id, now)
+        return row
+
+
+async def remove_lesson(db: Database, lesson_id: int) -> Row[Any]:
+    """Take a lesson out of its course; its learners' records stay, no longer counted."""
+    now = utcnow()
+    async with db.write() as conn:
+        course_id = await _course_of_current_lesson(conn, lesson_id)
+        await _lock_course(conn, course_id)
+        row = await _update_returning(
+            conn, Lesson, lesson_id, {"removed_at": now, "updated_at": now}, "lesson"
+        )
+        await reevaluate_course(conn, course_id, now)
+        return row
+
+
+async def reorder_lessons(db: Database, course_id: int, lesson_ids: Sequence[int]) -> Row[Any]:
+    """Give the course's current lessons positions 0..n-1 in the order of ``lesson_ids``."""
+    now = utcnow()
+    async with db.write() as conn:
+        course = await _lock_course(conn, course_id)
+        current = set((await conn.execute(select(Lesson.id).where(_current_lessons_of(course_id)))).scalars())
+        if len(lesson_ids) != len(set(lesson_ids)) or set(lesson_ids) != current:
+            raise InvalidInput(
+                [FieldProblem(("lessonIds",), "must list each of the course's current lessons once")]
+            )
+        if lesson_ids:
+            # Two set-based steps so that no intermediate state breaks position uniqueness:
+            # first out of the way (beyond any position in use), then into place.
+            offset = await conn.scalar(
+                select(func.max(Lesson.position) + 1).where(Lesson.course_id == course_id)
+            )
+            await conn.execute(
+                update(Lesson).where(_current_lessons_of(course_id)).values(position=Lesson.position + offset)
+            )
+            await conn.execute(
+                update(Lesson)
+                .where(Lesson.id.in_(lesson_ids))
+                .values(
+                    position=case({pk: i for i, pk in enumerate(lesson_ids)}, value=Lesson.id),
+                    updated_at=now,
+                )
+            )
+        return course
+
+
+def _current_lessons_of(course_id: int) -> ColumnElement[bool]:
+    return (Lesson.course_id == course_id) & Lesson.removed_at.is_(None)
+
+
+async def _lock_course(conn: AsyncConnection, course_id: int) -> Row[Any]:
+    """The course row, locked: changes to one course's lessons happen one at a time."""
+    course = (
+        await conn.execute(select(*Course.__table__.c).where(Course.id == course_id).with_for_update())
+    ).first()
+    if course is None:
+        raise NotFound("course")
+    return course
+
+
+async def _course_of_current_lesson(conn: AsyncConnection, lesson_id: int) -> int:
+    course_id = await conn.scalar(
+        select(Lesson.course_id).where(Lesson.id == lesson_id, Lesson.removed_at.is_(None))
+    )
+    if course_id is None:
+        raise NotFound("lesson")
+    return int(course_id)
 
 
 async def _position_free(conn: AsyncConnection, course_id: int, position: int, own_id: int | None) -> None:
     taken = (
         await conn.execute(
-            select(Lesson.id).where(Lesson.course_id == course_id, Lesson.position == position)
+            select(Lesson.id).where(_current_lessons_of(course_id), Lesson.position == position)
         )
     ).first()
     if taken is not None and taken.id != own_id:

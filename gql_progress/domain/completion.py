@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, case, exists, false, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gql_progress.db.models import Enrollment, EnrollmentStatus
+from gql_progress.db.models import Course, Enrollment, EnrollmentStatus, Lesson, LessonProgress
 from gql_progress.db.summaries import course_facts
 from gql_progress.domain.summary import CourseSummary, count_course, summarize
 
@@ -82,3 +82,64 @@ async def sync_enrollments(
             .values(status=EnrollmentStatus.ACTIVE, completed_at=None)
         )
     return summaries
+
+
+async def reevaluate_course(conn: AsyncConnection, course_id: int, now: datetime) -> None:
+    """After the course's requirements changed, move every enrollment's status to match.
+
+    Set-based, for all learners at once; it states summary.summarize's completion rule in SQL
+    (every current required lesson completed; every lesson counts when none is required; a
+    course without lessons completes nobody) and tests hold the two to the same answers.
+    Enrollments are locked first, as in the per-learner path, so that a learner's write that
+    commits meanwhile is seen by the UPDATEs' fresh snapshots. An earned completion is taken
+    back only when the course's keep_completion_on_change is off.
+    """
+    keep = await conn.scalar(select(Course.keep_completion_on_change).where(Course.id == course_id))
+    await conn.execute(
+        select(Enrollment.id)
+        .where(Enrollment.course_id == course_id)
+        .order_by(Enrollment.id)
+        .with_for_update()
+    )
+    totals = (
+        await conn.execute(
+            select(func.count(), func.coalesce(func.sum(case((Lesson.is_required, 1), else_=0)), 0)).where(
+                Lesson.course_id == course_id, Lesson.removed_at.is_(None)
+            )
+        )
+    ).one()
+    total, required = int(totals[0]), int(totals[1])
+
+    if total == 0:
+        complete: ColumnElement[bool] = false()
+    else:
+        counted = Lesson.is_required if required else true()
+        completed_it = exists().where(
+            LessonProgress.lesson_id == Lesson.id,
+            LessonProgress.user_id == Enrollment.user_id,
+            LessonProgress.completed,
+        )
+        missing = exists().where(
+            Lesson.course_id == course_id, Lesson.removed_at.is_(None), counted, ~completed_it
+        )
+        complete = ~missing
+
+    await conn.execute(
+        update(Enrollment)
+        .where(
+            Enrollment.course_id == course_id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            complete,
+        )
+        .values(status=EnrollmentStatus.COMPLETED, completed_at=now)
+    )
+    if not keep:
+        await conn.execute(
+            update(Enrollment)
+            .where(
+                Enrollment.course_id == course_id,
+                Enrollment.status == EnrollmentStatus.COMPLETED,
+                ~complete,
+            )
+            .values(status=EnrollmentStatus.ACTIVE, completed_at=None)
+        )

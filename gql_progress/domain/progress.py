@@ -142,7 +142,7 @@ async def _lesson_course_and_enrollment(
                 Enrollment,
                 (Enrollment.course_id == Lesson.course_id) & (Enrollment.user_id == user_id),
             )
-            .where(Lesson.id == lesson_id)
+            .where(Lesson.id == lesson_id, Lesson.removed_at.is_(None))
         )
     ).one_or_none()
     if row is None:

@@ -39,6 +39,10 @@ class CreateCourseInput:
     certificate_enabled: bool = strawberry.field(
         default=False, description="Whether completing the course earns a certificate."
     )
+    keep_completion_on_change: bool = strawberry.field(
+        default=True,
+        description="Whether earned completions survive changes to the course's requirements.",
+    )
 
 
 @strawberry.input(description="Changes to a course.")
@@ -57,6 +61,7 @@ class UpdateCourseInput:
         default=strawberry.UNSET, description=_PARTIAL
     )
     certificate_enabled: bool | None = strawberry.field(default=strawberry.UNSET, description=_PARTIAL)
+    keep_completion_on_change: bool | None = strawberry.field(default=strawberry.UNSET, description=_PARTIAL)
 
 
 @strawberry.input(description="A new lesson at the end of a course, or at a free position.")
@@ -101,6 +106,7 @@ COURSE_COLUMNS = (
     "expected_completion_days",
     "requires_sequential_progress",
     "certificate_enabled",
+    "keep_completion_on_change",
 )
 LESSON_COLUMNS = (
     "title",

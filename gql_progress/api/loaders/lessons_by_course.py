@@ -9,7 +9,7 @@ from gql_progress.api.loaders.base import BatchLoader
 from gql_progress.db.models import Lesson
 
 Key = int  # course id
-Result = list[Row[Any]]  # the course's lessons by position
+Result = list[Row[Any]]  # the course's current lessons by position
 
 
 class LessonsByCourseLoader(BatchLoader[Key, Result]):
@@ -18,7 +18,7 @@ class LessonsByCourseLoader(BatchLoader[Key, Result]):
         async with self.db.read() as conn:
             rows = await conn.execute(
                 select(*Lesson.__table__.c)
-                .where(Lesson.course_id.in_(keys))
+                .where(Lesson.course_id.in_(keys), Lesson.removed_at.is_(None))
                 .order_by(Lesson.course_id, Lesson.position)
             )
             for row in rows:

@@ -25,6 +25,7 @@ class ProgressByUserCourseLoader(BatchLoader[Key, Result]):
                 .where(
                     LessonProgress.user_id.in_({u for u, _ in keys}),
                     Lesson.course_id.in_({c for _, c in keys}),
+                    Lesson.removed_at.is_(None),
                 )
             )
             for row in rows:

@@ -5,7 +5,7 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id
+from gql_progress.api.ids import decode_id, decode_into
 from gql_progress.api.inputs.catalog import (
     COURSE_COLUMNS,
     LESSON_COLUMNS,
@@ -29,7 +29,7 @@ from gql_progress.api.types.errors import (
 from gql_progress.api.types.lesson import Lesson
 from gql_progress.api.types.user import User
 from gql_progress.domain import catalog
-from gql_progress.domain.errors import DomainError
+from gql_progress.domain.errors import DomainError, ProblemList
 
 
 @strawberry.type(description="The user as saved.")
@@ -143,3 +143,51 @@ class CatalogMutations:
         except DomainError as exc:
             return error_from(exc)  # type: ignore[return-value]
         return LessonPayload(lesson=Lesson.from_row(row, subject_user_id=info.context.viewer.user_id))
+
+    @strawberry.mutation(
+        description=(
+            "Remove a lesson from its course (admin). Learners' records on it are kept but no "
+            "longer count; every enrollment of the course is re-evaluated in the same transaction."
+        )
+    )
+    async def remove_lesson(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The lesson to remove.")],
+    ) -> LessonResult:
+        try:
+            info.context.viewer.require_admin()
+            lesson_pk = decode_id(id, "Lesson", ("id",))
+            row = await catalog.remove_lesson(info.context.db, lesson_pk)
+        except DomainError as exc:
+            return error_from(exc, input_path=())  # type: ignore[return-value]
+        return LessonPayload(lesson=Lesson.from_row(row, subject_user_id=info.context.viewer.user_id))
+
+    @strawberry.mutation(
+        description=(
+            "Put a course's lessons in a new order (admin): positions become 0..n-1 in the "
+            "order given. The list must hold each of the course's current lessons exactly once."
+        )
+    )
+    async def reorder_lessons(
+        self,
+        info: Info,
+        course_id: Annotated[strawberry.ID, strawberry.argument(description="The course.")],
+        lesson_ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(description="All of the course's current lessons, in their new order."),
+        ],
+    ) -> CourseResult:
+        try:
+            info.context.viewer.require_admin()
+            problems = ProblemList()
+            course_pk = decode_into(problems, course_id, "Course", ("courseId",))
+            lesson_pks = [decode_into(problems, raw, "Lesson", ("lessonIds",)) for raw in lesson_ids]
+            problems.raise_if_any()
+            assert course_pk is not None
+            row = await catalog.reorder_lessons(
+                info.context.db, course_pk, [pk for pk in lesson_pks if pk is not None]
+            )
+        except DomainError as exc:
+            return error_from(exc, input_path=())  # type: ignore[return-value]
+        return CoursePayload(course=Course.from_row(row, subject_user_id=info.context.viewer.user_id))

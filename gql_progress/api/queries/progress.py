@@ -58,12 +58,13 @@ class ProgressQueries:
         pks = [try_decode_id(raw, "Lesson") for raw in lesson_ids]
         known = [pk for pk in pks if pk is not None]
         lessons = dict(zip(known, await loaders.lesson_by_id.load_many(known), strict=True))
-        found = [pk for pk in known if lessons[pk] is not None]
+        # A removed lesson is no longer part of any course: reported like one that never was.
+        found = [pk for pk in known if (row := lessons[pk]) is not None and row.removed_at is None]
         records = await loaders.progress_by_user_lesson.load_many([(subject, pk) for pk in found])
         by_lesson = dict(zip(found, records, strict=True))
         entries = []
         for raw, pk in zip(lesson_ids, pks, strict=True):
-            if pk is None or lessons.get(pk) is None:
+            if pk is None or pk not in by_lesson:
                 entries.append(
                     LessonCompletion(lesson_id=raw, found=False, completed=None, completed_at=None)
                 )

@@ -41,6 +41,13 @@ class Course:
     certificate_enabled: bool = strawberry.field(
         description="Whether completing the course earns a certificate."
     )
+    keep_completion_on_change: bool = strawberry.field(
+        description=(
+            "When the course's requirements change (a required lesson added, a lesson made "
+            "required), learners who already completed it stay COMPLETED. Off: their enrollment "
+            "returns to ACTIVE until they meet the new requirements."
+        )
+    )
     created_at: datetime = strawberry.field(description="When the course was created.")
     updated_at: datetime = strawberry.field(description="When the course last changed.")
     pk: strawberry.Private[int]
@@ -57,13 +64,16 @@ class Course:
             expected_completion_days=row.expected_completion_days,
             requires_sequential_progress=row.requires_sequential_progress,
             certificate_enabled=row.certificate_enabled,
+            keep_completion_on_change=row.keep_completion_on_change,
             created_at=row.created_at,
             updated_at=row.updated_at,
             pk=row.id,
             subject_user_id=subject_user_id,
         )
 
-    @strawberry.field(description="The lessons, ordered by position.")
+    @strawberry.field(
+        description="The course's current lessons (removed ones left out), ordered by position."
+    )
     async def lessons(
         self, info: Info
     ) -> list[Annotated[Lesson, strawberry.lazy("gql_progress.api.types.lesson")]]:

@@ -30,6 +30,12 @@ class Lesson:
     )
     created_at: datetime = strawberry.field(description="When the lesson was created.")
     updated_at: datetime = strawberry.field(description="When the lesson last changed.")
+    removed_at: datetime | None = strawberry.field(
+        description=(
+            "When the lesson was removed from its course; null while it is part of it. Learners' "
+            "records on a removed lesson are kept but no longer count."
+        )
+    )
     pk: strawberry.Private[int]
     course_pk: strawberry.Private[int]
     subject_user_id: strawberry.Private[int]
@@ -49,6 +55,7 @@ class Lesson:
             is_required=row.is_required,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            removed_at=row.removed_at,
             pk=row.id,
             course_pk=row.course_id,
             subject_user_id=subject_user_id,

@@ -76,7 +76,9 @@ async def set_completion(
             rows = [{"user_id": user_id, "lesson_id": i, "completed": completed} for i in writable]
             await conn.execute(upsert_statement(conn, rows, frozenset({"completed"}), now))
         touched = {course_of[i] for i in writable}
-        summaries = await sync_enrollments(conn, user_id, [e for c, e in locked.items() if c in touched], now)
+        summaries = await sync_enrollments(
+            conn, user_id, [e for c, e in locked.items() if c in touched], now, completed=completed
+        )
 
     outcomes = []
     for raw, lesson_id in requested:

@@ -50,8 +50,15 @@ async def sync_enrollments(
     user_id: int,
     enrollments: Iterable[LockedEnrollment],
     now: datetime,
+    *,
+    completed: bool,
 ) -> dict[int, CourseSummary]:
-    """Recompute the summaries of these (locked) enrollments and move their status to match."""
+    """Recompute the summaries of these (locked) enrollments and move their status to match.
+
+    ``completed`` is what the write set. Completing lessons can only complete an enrollment and
+    un-completing can only reopen one: a learner re-sending completed: true on a course whose
+    requirements grew after they finished keeps the completion the course chose to keep.
+    """
     by_course = {e.course_id: e for e in enrollments}
     facts = await course_facts(conn, user_id, by_course)
     summaries = {
@@ -62,12 +69,12 @@ async def sync_enrollments(
     to_complete = [
         e.id
         for course_id, e in by_course.items()
-        if summaries[course_id].is_complete and e.status is EnrollmentStatus.ACTIVE
+        if completed and summaries[course_id].is_complete and e.status is EnrollmentStatus.ACTIVE
     ]
     to_reopen = [
         e.id
         for course_id, e in by_course.items()
-        if not summaries[course_id].is_complete and e.status is EnrollmentStatus.COMPLETED
+        if not completed and not summaries[course_id].is_complete and e.status is EnrollmentStatus.COMPLETED
     ]
     if to_complete:
         await conn.execute(
@@ -114,10 +121,15 @@ async def reevaluate_course(conn: AsyncConnection, course_id: int, now: datetime
         complete: ColumnElement[bool] = false()
     else:
         counted = Lesson.is_required if required else true()
-        completed_it = exists().where(
-            LessonProgress.lesson_id == Lesson.id,
-            LessonProgress.user_id == Enrollment.user_id,
-            LessonProgress.completed,
+        # Correlated to the lesson and to the enrollment being updated: this learner's record.
+        completed_it = (
+            exists()
+            .where(
+                LessonProgress.lesson_id == Lesson.id,
+                LessonProgress.user_id == Enrollment.user_id,
+                LessonProgress.completed,
+            )
+            .correlate_except(LessonProgress)
         )
         missing = exists().where(
             Lesson.course_id == course_id, Lesson.removed_at.is_(None), counted, ~completed_it

@@ -128,7 +128,9 @@ async def upsert_progress(
             conn, [{"user_id": user_id, "lesson_id": lesson_id, **changes}], frozenset(changes), now
         )
         record = (await conn.execute(statement)).one()
-        summaries = await sync_enrollments(conn, user_id, locked.values(), now)
+        summaries = await sync_enrollments(
+            conn, user_id, locked.values(), now, completed=bool(changes["completed"])
+        )
     return ProgressWrite(record=record, summary=summaries[course_id])
 
 

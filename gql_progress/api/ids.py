@@ -25,6 +25,16 @@ def encode_id(type_name: str, pk: int) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 
 
+def decode_any_id(value: str) -> tuple[str, int] | None:
+    """(type name, primary key) of any well-formed id, or None."""
+    try:
+        type_name = base64.b64decode(value.encode(), validate=True).decode().partition(":")[0]
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    pk = try_decode_id(value, type_name)
+    return None if pk is None else (type_name, pk)
+
+
 def try_decode_id(value: str, type_name: str) -> int | None:
     """The primary key in ``value`` if it is a well-formed id of ``type_name``, else None."""
     try:

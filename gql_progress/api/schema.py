@@ -14,10 +14,11 @@ from gql_progress.api.mutations.catalog import CatalogMutations
 from gql_progress.api.mutations.enrollment import EnrollmentMutations
 from gql_progress.api.mutations.progress import ProgressMutations
 from gql_progress.api.queries.catalog import CatalogQueries
+from gql_progress.api.queries.nodes import NodeQueries
 from gql_progress.api.queries.progress import ProgressQueries
 from gql_progress.api.queries.viewer import ViewerQueries
 
-Query = merge_types("Query", (ViewerQueries, CatalogQueries, ProgressQueries))
+Query = merge_types("Query", (ViewerQueries, CatalogQueries, ProgressQueries, NodeQueries))
 Mutation = merge_types("Mutation", (ProgressMutations, EnrollmentMutations, CatalogMutations))
 Query.__strawberry_definition__.description = "Reads: the caller, the catalog and progress."  # type: ignore[attr-defined]
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from gql_progress.api.ids import encode_id
 from gql_progress.api.selection import selects_any
 from gql_progress.api.subjects import subject_user
 from gql_progress.api.types.course_summary import CourseSummary
+from gql_progress.api.types.node import Node
 
 if TYPE_CHECKING:
     from gql_progress.api.types.enrollment import Enrollment
@@ -24,7 +25,7 @@ USER_ID_HELP = (
 
 
 @strawberry.type(description="A course: an ordered list of lessons a learner can be enrolled in.")
-class Course:
+class Course(Node):
     id: strawberry.ID = strawberry.field(description="Opaque global id.")
     slug: str = strawberry.field(description="Unique, URL-friendly name, e.g. intro-to-sql.")
     product_id: str | None = strawberry.field(

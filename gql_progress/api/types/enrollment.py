@@ -10,6 +10,7 @@ from gql_progress.api.context import Info
 from gql_progress.api.ids import encode_id
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.enums import EnrollmentStatus
+from gql_progress.api.types.node import Node
 
 if TYPE_CHECKING:
     from gql_progress.api.types.course import Course
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @strawberry.type(description="A user's enrollment in a course; required to record progress there.")
-class Enrollment:
+class Enrollment(Node):
     id: strawberry.ID = strawberry.field(description="Opaque global id.")
     enrolled_at: datetime = strawberry.field(description="When the user was enrolled.")
     status: EnrollmentStatus = strawberry.field(

@@ -12,6 +12,7 @@ from gql_progress.api.ids import encode_id
 from gql_progress.api.subjects import subject_user
 from gql_progress.api.types.course import USER_ID_HELP
 from gql_progress.api.types.enums import LessonKind, ProgressStatus
+from gql_progress.api.types.node import Node
 from gql_progress.api.types.progress import Progress
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 @strawberry.type(description="One lesson of a course.")
-class Lesson:
+class Lesson(Node):
     id: strawberry.ID = strawberry.field(description="Opaque global id.")
     position: int = strawberry.field(description="Order within the course (unique there, from 0).")
     title: str = strawberry.field(description="Title.")

@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from gql_progress.api.context import Info
 from gql_progress.api.ids import encode_id
 from gql_progress.api.types.enums import ProgressStatus
+from gql_progress.api.types.node import Node
 
 if TYPE_CHECKING:
     from gql_progress.api.types.lesson import Lesson
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
         "a lesson with nothing recorded has no Progress (its progress field is null)."
     )
 )
-class Progress:
+class Progress(Node):
     id: strawberry.ID = strawberry.field(description="Opaque global id of this record.")
     status: ProgressStatus = strawberry.field(
         description="IN_PROGRESS or COMPLETED (a record never says NOT_STARTED)."

@@ -10,6 +10,7 @@ from gql_progress.api.context import Info
 from gql_progress.api.ids import encode_id
 from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument
 from gql_progress.api.types.enums import UserRole
+from gql_progress.api.types.node import Node
 from gql_progress.api.types.progress import Progress
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @strawberry.type(description="A person on the platform: a learner, an instructor or an admin.")
-class User:
+class User(Node):
     id: strawberry.ID = strawberry.field(description="Opaque global id.")
     external_id: str = strawberry.field(description="The id the platform created the user with (unique).")
     email: str = strawberry.field(description="Email address, unique regardless of case (stored lower-case).")

@@ -1,0 +1,82 @@
+"""Relay's node(id)/nodes(ids): any object by its global id, with the typed fields' access rules."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import strawberry
+
+from gql_progress.api.context import Info
+from gql_progress.api.ids import decode_any_id
+from gql_progress.api.types.course import Course
+from gql_progress.api.types.enrollment import Enrollment
+from gql_progress.api.types.lesson import Lesson
+from gql_progress.api.types.node import Node
+from gql_progress.api.types.progress import Progress
+from gql_progress.api.types.user import User
+from gql_progress.domain.errors import FieldProblem, InvalidInput
+
+MAX_NODES = 100
+
+
+async def resolve_node(info: Info, global_id: str) -> Node | None:
+    """The object, or None when it does not exist or the caller may not see it.
+
+    Both cases give the same answer, so an id reveals nothing about other learners' data.
+    """
+    decoded = decode_any_id(global_id)
+    if decoded is None:
+        return None
+    type_name, pk = decoded
+    viewer = info.context.viewer
+    loaders = info.context.loaders
+
+    def visible(owner_id: int) -> bool:
+        return viewer.is_admin or owner_id == viewer.user_id
+
+    if type_name == "Course":
+        row = await loaders.course_by_id.load(pk)
+        return None if row is None else Course.from_row(row, subject_user_id=viewer.user_id)
+    if type_name == "Lesson":
+        row = await loaders.lesson_by_id.load(pk)
+        return None if row is None else Lesson.from_row(row, subject_user_id=viewer.user_id)
+    if type_name == "User":
+        row = await loaders.user_by_id.load(pk)
+        return User.from_row(row) if row is not None and visible(row.id) else None
+    if type_name == "Enrollment":
+        row = await loaders.enrollment_by_id.load(pk)
+        return Enrollment.from_row(row) if row is not None and visible(row.user_id) else None
+    if type_name == "Progress":
+        row = await loaders.progress_by_id.load(pk)
+        return Progress.from_row(row) if row is not None and visible(row.user_id) else None
+    return None
+
+
+@strawberry.type
+class NodeQueries:
+    @strawberry.field(
+        description=(
+            "Any object by its global id; null when it does not exist or the caller may not see "
+            "it (the two are indistinguishable)."
+        )
+    )
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
+    ) -> Node | None:
+        return await resolve_node(info, id)
+
+    @strawberry.field(
+        description="Objects by global id, one entry per id in request order (up to 100); null as in node."
+    )
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids.")],
+    ) -> list[Node | None]:
+        if len(ids) > MAX_NODES:
+            raise InvalidInput([FieldProblem(("ids",), f"at most {MAX_NODES} ids")])
+        # Gathered so the loaders batch: a constant number of statements per type.
+        return list(await asyncio.gather(*(resolve_node(info, i) for i in ids)))

@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import MAX_INT_PK
+from gql_progress.api.ids import MAX_BIGINT_PK, MAX_INT_PK
 from gql_progress.domain.errors import FieldProblem, InvalidInput
 
 NodeT = TypeVar("NodeT")
@@ -61,7 +61,7 @@ def encode_cursor(pk: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         prefix, _, pk = base64.b64decode(cursor, validate=True).decode().partition(":")
-        if prefix == "cursor" and pk.isdigit() and len(pk) <= 19 and int(pk) < 2**63:
+        if prefix == "cursor" and pk.isdigit() and len(pk) <= 19 and int(pk) <= MAX_BIGINT_PK:
             return int(pk)
     except (ValueError, UnicodeError):
         pass
@@ -94,7 +94,7 @@ async def paginate(
     paged = query.order_by(id_column).limit(page.limit + 1)
     if page.after_pk is not None:
         # A cursor past the column's range is past every row; clamping keeps it a valid bind.
-        column_max = 2**63 - 1 if isinstance(id_column.type, BigInteger) else MAX_INT_PK
+        column_max = MAX_BIGINT_PK if isinstance(id_column.type, BigInteger) else MAX_INT_PK
         paged = paged.where(id_column > min(page.after_pk, column_max))
     async with db.read() as conn:
         rows: Sequence[Any] = (await conn.execute(paged)).all()

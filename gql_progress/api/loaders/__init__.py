@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from gql_progress.api.loaders.course_by_id import CourseByIdLoader
@@ -46,6 +47,8 @@ class Loaders:
 
     async def summary(self, user_id: int, course_id: int) -> CourseSummary:
         """From the same batches a course page loads anyway: no extra statement for it."""
-        lessons = await self.lessons_by_course.load(course_id)
-        records = await self.progress_by_user_course.load((user_id, course_id))
+        lessons, records = await asyncio.gather(
+            self.lessons_by_course.load(course_id),
+            self.progress_by_user_course.load((user_id, course_id)),
+        )
         return summarize(count_course(user_id, course_id, lessons, records.values()))

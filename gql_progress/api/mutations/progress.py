@@ -20,7 +20,7 @@ from gql_progress.api.types.errors import (
 )
 from gql_progress.api.types.progress import Progress
 from gql_progress.domain.bulk_completion import set_completion
-from gql_progress.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
+from gql_progress.domain.errors import DomainError, Forbidden, InvalidInput, NotFound, ProblemList
 from gql_progress.domain.progress import WRITABLE_COLUMNS, upsert_progress, validate_changes
 from gql_progress.domain.summary import CourseSummary as DomainSummary
 
@@ -100,10 +100,14 @@ class ProgressMutations:
     ) -> UpsertProgressResult:
         changes = given_columns(input, WRITABLE_COLUMNS)
         try:
-            problems = validate_changes(changes)
+            problems = ProblemList()
             lesson_pk = decode_into(problems, input.lesson_id, "Lesson", ("lessonId",))
             user_pk = decode_into(problems, input.user_id, "User", ("userId",))
-            problems.raise_if_any()
+            if problems.problems:
+                # Report the fields' problems with the ids'; otherwise upsert_progress checks
+                # them, once, on the heartbeat's hot path.
+                problems.problems += validate_changes(changes).problems
+                problems.raise_if_any()
             assert lesson_pk is not None
             user_pk = info.context.viewer.subject(user_pk)
             write = await upsert_progress(

@@ -94,10 +94,15 @@ class Authenticator:
         used, self._used = self._used, set()
         if not used:
             return
-        async with self._db.write() as conn:
-            await conn.execute(
-                update(ApiKey).where(ApiKey.id.in_(sorted(used))).values(last_used_at=utcnow())
-            )
+        try:
+            async with self._db.write() as conn:
+                await conn.execute(
+                    update(ApiKey).where(ApiKey.id.in_(sorted(used))).values(last_used_at=utcnow())
+                )
+        except Exception:
+            # Keep them for the next flush rather than lose them to a passing failure.
+            self._used |= used
+            raise
 
     async def flush_periodically(self) -> None:
         while True:

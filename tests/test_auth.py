@@ -259,3 +259,22 @@ async def test_unsafe_incoming_request_id_is_replaced(api: Api) -> None:
         assert echoed != request_id
         assert len(echoed) == 32, request_id
         assert all(c in "0123456789abcdef" for c in echoed), request_id
+
+
+async def test_key_uses_survive_a_failed_flush(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    learner = await api.user()
+    await api.data(ME_ID, key=learner.key)
+    authenticator = api.app.state.authenticator
+
+    def refuse(*_: object, **__: object) -> object:
+        raise OSError("database unreachable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(api.db, "write", refuse)
+        with pytest.raises(OSError, match="unreachable"):
+            await authenticator.flush()
+    assert await key_column(api, learner.key, ApiKey.last_used_at) is None
+
+    await authenticator.flush()
+
+    assert isinstance(await key_column(api, learner.key, ApiKey.last_used_at), datetime)

@@ -64,7 +64,16 @@ class EnrollmentStatus(enum.StrEnum):
     COMPLETED = "COMPLETED"
 
 
-def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
+class ProductKind(enum.StrEnum):
+    """What a non-course bundle item is."""
+
+    CONTEST = "CONTEST"
+    LIVE_EVENT = "LIVE_EVENT"
+    EBOOK = "EBOOK"
+    DOWNLOADABLE_PRODUCT = "DOWNLOADABLE_PRODUCT"
+
+
+def _enum(cls: type[enum.StrEnum], name: str, length: int = 16) -> Enum:
     # VARCHAR + CHECK on both databases: adding a value later is a constraint change, not an
     # ALTER TYPE that PostgreSQL cannot run inside a transaction.
     return Enum(
@@ -72,7 +81,7 @@ def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
         name=name,
         native_enum=False,
         create_constraint=True,
-        length=16,
+        length=length,
         values_callable=lambda members: [m.value for m in members],
     )
 
@@ -226,3 +235,132 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = _now_column()
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --- bundles and the products they sell ------------------------------------------------------
+#
+# Columns named ``product_id`` hold the *platform's* identifier (a string, as on courses); a
+# reference to our own products table is ``product_pk``, so the two can never be confused.
+
+
+class Product(Base):
+    """Something a platform sells that is not a course: a contest, live event, ebook, download."""
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[ProductKind] = mapped_column(_enum(ProductKind, "product_kind", length=24))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+
+
+class Bundle(Base):
+    __tablename__ = "bundles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(255), unique=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+
+
+class BundleItem(Base):
+    """One ordered entry of a bundle: exactly one of a course or a product."""
+
+    __tablename__ = "bundle_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bundle_id: Mapped[int] = mapped_column(ForeignKey("bundles.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    product_pk: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+
+    __table_args__ = (
+        # Also the index for "a bundle's items, in order".
+        UniqueConstraint("bundle_id", "position"),
+        # NULLs are distinct, so each of these only constrains the items of its own kind.
+        UniqueConstraint("bundle_id", "course_id"),
+        UniqueConstraint("bundle_id", "product_pk"),
+        Index(None, "course_id"),
+        Index(None, "product_pk"),
+        CheckConstraint("(course_id IS NULL) <> (product_pk IS NULL)", name="one_item"),
+        CheckConstraint("position >= 0", name="position_non_negative"),
+    )
+
+
+class BundleEnrollment(Base):
+    __tablename__ = "bundle_enrollments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    bundle_id: Mapped[int] = mapped_column(ForeignKey("bundles.id", ondelete="CASCADE"))
+    enrolled_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (UniqueConstraint("user_id", "bundle_id"), Index(None, "bundle_id"))
+
+
+class ProductCompletion(Base):
+    """A learner's "consumed it" mark on a product (attended the event, downloaded the ebook)."""
+
+    __tablename__ = "product_completions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    product_pk: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "product_pk"),
+        Index(None, "product_pk"),
+        CheckConstraint("completed = (completed_at IS NOT NULL)", name="completed_at_matches_completed"),
+    )
+
+
+# --- study plans -----------------------------------------------------------------------------
+
+
+class StudyPlan(Base):
+    """A learner's own ordered list of lessons, from any courses."""
+
+    __tablename__ = "study_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+
+
+class StudyPlanLesson(Base):
+    __tablename__ = "study_plan_lessons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_plan_id: Mapped[int] = mapped_column(ForeignKey("study_plans.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+
+    __table_args__ = (
+        UniqueConstraint("study_plan_id", "position"),
+        UniqueConstraint("study_plan_id", "lesson_id"),
+        CheckConstraint("position >= 0", name="position_non_negative"),
+    )
+
+
+class StudyPlanInstance(Base):
+    """One run through a plan. Holds no progress: that stays global per (user, lesson)."""
+
+    __tablename__ = "study_plan_instances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_plan_id: Mapped[int] = mapped_column(
+        ForeignKey("study_plans.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = _now_column()

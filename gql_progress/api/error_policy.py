@@ -1,7 +1,8 @@
 """What clients see of errors: a stable ``extensions.code`` on every error, nothing internal.
 
 - Domain errors raised in query fields keep their message and get their ``code``.
-- GraphQL's own errors (syntax, validation, variables) pass through with a code.
+- GraphQL's own errors (syntax, validation, variables) pass through with a code: VALIDATION_FAILED
+  for a one-of input without exactly one field, GRAPHQL_VALIDATION_FAILED for the rest.
 - Anything else is a bug: the client gets "Internal server error" with the request id, and the
   traceback goes to the log under the same id.
 """
@@ -12,6 +13,7 @@ import logging
 from typing import Any
 
 from graphql import GraphQLError
+from strawberry.exceptions import StrawberryInputCoercionError
 
 from gql_progress.domain.errors import DomainError, InvalidInput
 from gql_progress.logs import request_id_var
@@ -19,6 +21,14 @@ from gql_progress.logs import request_id_var
 logger = logging.getLogger("gql_progress.errors")
 
 INTERNAL_ERROR_MESSAGE = "Internal server error"
+
+
+def _is_one_of_violation(error: GraphQLError) -> bool:
+    # Strawberry's one-of rule raises its own error class; graphql-core's variable coercion says
+    # "OneOf Input Object", or "member field" when the one field given is null.
+    return isinstance(error, StrawberryInputCoercionError) or any(
+        marker in error.message for marker in ("OneOf Input Object", "member field")
+    )
 
 
 def shape_error(error: GraphQLError) -> GraphQLError:
@@ -34,7 +44,10 @@ def shape_error(error: GraphQLError) -> GraphQLError:
     if original is None or isinstance(original, GraphQLError):
         if error.extensions and "code" in error.extensions:
             return error
-        return _with(error, error.message, {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"})
+        # A one-of input (BundleRefInput, UserRefInput…) with zero or several fields is bad input
+        # like any other, wherever GraphQL caught it (in the document or in the variables).
+        code = "VALIDATION_FAILED" if _is_one_of_violation(error) else "GRAPHQL_VALIDATION_FAILED"
+        return _with(error, error.message, {**(error.extensions or {}), "code": code})
     request_id = request_id_var.get()
     logger.error(
         "unexpected error in %s",

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
+
+from sqlalchemy import BigInteger
 
 from gql_progress.domain.errors import FieldProblem, InvalidInput, ProblemList
 
@@ -20,6 +23,12 @@ _MAX_PK = {"Progress": MAX_BIGINT_PK}
 
 def max_pk(type_name: str) -> int:
     return _MAX_PK.get(type_name, MAX_INT_PK)
+
+
+def within_column(column: Any, value: int) -> int:
+    """``value`` as a bind for ``column > value`` (cursors): a number past the column's range is
+    past every row, and clamping keeps it a valid bind (PostgreSQL refuses an out-of-range one)."""
+    return min(value, MAX_BIGINT_PK if isinstance(column.type, BigInteger) else MAX_INT_PK)
 
 
 def encode_id(type_name: str, pk: int) -> str:

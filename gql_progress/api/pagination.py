@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import BigInteger, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import MAX_BIGINT_PK, MAX_INT_PK
+from gql_progress.api.ids import MAX_BIGINT_PK, within_column
 from gql_progress.domain.errors import FieldProblem, InvalidInput
 
 NodeT = TypeVar("NodeT")
@@ -89,13 +89,15 @@ async def paginate(
     page: PageRequest,
     to_node: Callable[[Any], NodeT],
 ) -> Connection[NodeT]:
-    """One page of ``query`` ordered by ``id_column``; totalCount runs a COUNT only if selected."""
+    """One page of ``query`` ordered by ``id_column``; totalCount runs a COUNT only if selected.
+
+    For a top-level list: a connection under a list of parents pages through
+    ``api/nested_pages.py`` instead, which batches the parents into one statement.
+    """
     db = info.context.db
     paged = query.order_by(id_column).limit(page.limit + 1)
     if page.after_pk is not None:
-        # A cursor past the column's range is past every row; clamping keeps it a valid bind.
-        column_max = MAX_BIGINT_PK if isinstance(id_column.type, BigInteger) else MAX_INT_PK
-        paged = paged.where(id_column > min(page.after_pk, column_max))
+        paged = paged.where(id_column > within_column(id_column, page.after_pk))
     async with db.read() as conn:
         rows: Sequence[Any] = (await conn.execute(paged)).all()
 
@@ -103,9 +105,23 @@ async def paginate(
         async with db.read() as conn:
             return await _count(conn, query)
 
+    return connection_from_rows(rows, page, lambda row: row.id, to_node, count_total)
+
+
+def connection_from_rows(
+    rows: Sequence[Any],
+    page: PageRequest,
+    key_of: Callable[[Any], int],
+    to_node: Callable[[Any], NodeT],
+    count_total: Callable[[], Awaitable[int]],
+) -> Connection[NodeT]:
+    """A page from rows in key order fetched with one look-ahead row (``limit + 1`` at most).
+
+    The look-ahead row only tells that more follow; it is not part of the page.
+    """
     has_next = len(rows) > page.limit
     rows = rows[: page.limit]
-    edges = [Edge(cursor=encode_cursor(row.id), node=to_node(row)) for row in rows]
+    edges = [Edge(cursor=encode_cursor(key_of(row)), node=to_node(row)) for row in rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(

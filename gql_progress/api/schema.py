@@ -10,16 +10,26 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from gql_progress.api.mutations.bundles import BundleMutations
 from gql_progress.api.mutations.catalog import CatalogMutations
 from gql_progress.api.mutations.enrollment import EnrollmentMutations
 from gql_progress.api.mutations.progress import ProgressMutations
+from gql_progress.api.mutations.study_plans import StudyPlanMutations
+from gql_progress.api.queries.bundles import BundleQueries
 from gql_progress.api.queries.catalog import CatalogQueries
 from gql_progress.api.queries.nodes import NodeQueries
 from gql_progress.api.queries.progress import ProgressQueries
+from gql_progress.api.queries.study_plans import StudyPlanQueries
 from gql_progress.api.queries.viewer import ViewerQueries
 
-Query = merge_types("Query", (ViewerQueries, CatalogQueries, ProgressQueries, NodeQueries))
-Mutation = merge_types("Mutation", (ProgressMutations, EnrollmentMutations, CatalogMutations))
+Query = merge_types(
+    "Query",
+    (ViewerQueries, CatalogQueries, BundleQueries, ProgressQueries, StudyPlanQueries, NodeQueries),
+)
+Mutation = merge_types(
+    "Mutation",
+    (ProgressMutations, EnrollmentMutations, CatalogMutations, BundleMutations, StudyPlanMutations),
+)
 Query.__strawberry_definition__.description = "Reads: the caller, the catalog and progress."  # type: ignore[attr-defined]
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Writes. Results are unions: a success payload or a typed error; on an error nothing is written."

@@ -16,6 +16,36 @@ def selects_any(info: Info, names: Iterable[str]) -> bool:
     return any(_selects(field.selections, wanted) for field in info.selected_fields)
 
 
+def selects_on_nodes(info: Info, names: Iterable[str]) -> bool:
+    """Whether the current connection field asks its nodes (``nodes`` or ``edges.node``) for any
+    of ``names``."""
+    wanted = set(names)
+    nodes = [
+        *_children(info.selected_fields, "nodes"),
+        *_children(_children(info.selected_fields, "edges"), "node"),
+    ]
+    return any(_selects(node.selections, wanted) for node in nodes)
+
+
+def _children(fields: Iterable[Any], name: str) -> list[SelectedField]:
+    """The sub-fields called ``name`` of ``fields``, looking through fragments."""
+    found: list[SelectedField] = []
+    for field in fields:
+        found += _named(field.selections, name)
+    return found
+
+
+def _named(selections: Iterable[Any], name: str) -> list[SelectedField]:
+    found: list[SelectedField] = []
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == name:
+                found.append(selection)
+        else:
+            found += _named(selection.selections, name)
+    return found
+
+
 def _selects(selections: Iterable[Any], wanted: set[str]) -> bool:
     for selection in selections:
         if isinstance(selection, SelectedField):

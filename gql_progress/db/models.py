@@ -359,8 +359,6 @@ class StudyPlanInstance(Base):
     __tablename__ = "study_plan_instances"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    study_plan_id: Mapped[int] = mapped_column(
-        ForeignKey("study_plans.id", ondelete="CASCADE"), index=True
-    )
+    study_plan_id: Mapped[int] = mapped_column(ForeignKey("study_plans.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     started_at: Mapped[datetime] = _now_column()

@@ -88,7 +88,7 @@ async def set_completion(
         elif lesson_id not in course_of:
             error = NotFound("lesson", raw)
         elif course_of[lesson_id] not in locked:
-            error = NotEnrolled(course_of[lesson_id])
+            error = NotEnrolled()
         outcomes.append(LessonOutcome(raw, lesson_id, error))
     return BulkResult(outcomes=outcomes, summaries=summaries)
 

@@ -27,7 +27,7 @@ from gql_progress.domain.completion import reevaluate_course
 from gql_progress.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, ProblemList
 from gql_progress.domain.text import contains_nul
 
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -36,7 +36,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _check_text(problems: ProblemList, values: Mapping[str, Any], column: str, limit: int) -> None:
+def check_text(problems: ProblemList, values: Mapping[str, Any], column: str, limit: int) -> None:
     if column not in values:
         return
     value = values[column]
@@ -46,13 +46,13 @@ def _check_text(problems: ProblemList, values: Mapping[str, Any], column: str, l
         problems.add((column,), f"must be at most {limit} characters")
 
 
-def _refuse_nul(problems: ProblemList, values: Mapping[str, Any]) -> None:
+def refuse_nul(problems: ProblemList, values: Mapping[str, Any]) -> None:
     for column, value in values.items():
         if contains_nul(value):
             problems.add((column,), "must not contain the NUL character (U+0000)")
 
 
-async def _unique_or_conflict(
+async def unique_or_conflict(
     conn: AsyncConnection, column: Any, value: object, own_id: int | None, name: str
 ) -> None:
     query = select(column.table.c.id).where(column == value)
@@ -66,8 +66,8 @@ async def _unique_or_conflict(
 
 def _validate_user(values: Mapping[str, Any]) -> dict[str, Any]:
     problems = ProblemList()
-    _check_text(problems, values, "external_id", 255)
-    _check_text(problems, values, "name", 255)
+    check_text(problems, values, "external_id", 255)
+    check_text(problems, values, "name", 255)
     cleaned = dict(values)
     if "email" in values:
         email = normalize_email(values["email"] or "")
@@ -76,7 +76,7 @@ def _validate_user(values: Mapping[str, Any]) -> dict[str, Any]:
         cleaned["email"] = email
     if "role" in values and values["role"] is None:
         problems.add(("role",), "must not be null")
-    _refuse_nul(problems, values)
+    refuse_nul(problems, values)
     problems.raise_if_any()
     return cleaned
 
@@ -84,19 +84,19 @@ def _validate_user(values: Mapping[str, Any]) -> dict[str, Any]:
 async def create_user(db: Database, values: Mapping[str, Any]) -> Row[Any]:
     cleaned = _validate_user({"role": UserRole.LEARNER, **values})
     async with db.write() as conn:
-        await _unique_or_conflict(conn, User.email, cleaned["email"], None, "email")
-        await _unique_or_conflict(conn, User.external_id, cleaned["external_id"], None, "externalId")
-        return await _insert_returning(conn, User, {**cleaned, "created_at": utcnow()})
+        await unique_or_conflict(conn, User.email, cleaned["email"], None, "email")
+        await unique_or_conflict(conn, User.external_id, cleaned["external_id"], None, "externalId")
+        return await insert_returning(conn, User, {**cleaned, "created_at": utcnow()})
 
 
 async def update_user(db: Database, user_id: int, values: Mapping[str, Any]) -> Row[Any]:
     cleaned = _validate_user(values)
     async with db.write() as conn:
         if "email" in cleaned:
-            await _unique_or_conflict(conn, User.email, cleaned["email"], user_id, "email")
+            await unique_or_conflict(conn, User.email, cleaned["email"], user_id, "email")
         if "external_id" in cleaned:
-            await _unique_or_conflict(conn, User.external_id, cleaned["external_id"], user_id, "externalId")
-        return await _update_returning(conn, User, user_id, cleaned, "user")
+            await unique_or_conflict(conn, User.external_id, cleaned["external_id"], user_id, "externalId")
+        return await update_returning(conn, User, user_id, cleaned, "user")
 
 
 # --- courses ---------------------------------------------------------------------------------
@@ -104,8 +104,8 @@ async def update_user(db: Database, user_id: int, values: Mapping[str, Any]) -> 
 
 def _validate_course(values: Mapping[str, Any]) -> dict[str, Any]:
     problems = ProblemList()
-    _check_text(problems, values, "title", 500)
-    if "slug" in values and not (values["slug"] and _SLUG.match(values["slug"])):
+    check_text(problems, values, "title", 500)
+    if "slug" in values and not (values["slug"] and SLUG_PATTERN.match(values["slug"])):
         problems.add(("slug",), "must be lower-case words joined by hyphens, e.g. intro-to-sql")
     if "slug" in values and values["slug"] and len(values["slug"]) > 200:
         problems.add(("slug",), "must be at most 200 characters")
@@ -125,7 +125,7 @@ def _validate_course(values: Mapping[str, Any]) -> dict[str, Any]:
     ):
         if flag in values and values[flag] is None:
             problems.add((flag,), "must not be null")
-    _refuse_nul(problems, values)
+    refuse_nul(problems, values)
     problems.raise_if_any()
     return dict(values)
 
@@ -134,10 +134,10 @@ async def create_course(db: Database, values: Mapping[str, Any]) -> Row[Any]:
     cleaned = _validate_course(values)
     now = utcnow()
     async with db.write() as conn:
-        await _unique_or_conflict(conn, Course.slug, cleaned["slug"], None, "slug")
+        await unique_or_conflict(conn, Course.slug, cleaned["slug"], None, "slug")
         if cleaned.get("product_id") is not None:
-            await _unique_or_conflict(conn, Course.product_id, cleaned["product_id"], None, "productId")
-        return await _insert_returning(
+            await unique_or_conflict(conn, Course.product_id, cleaned["product_id"], None, "productId")
+        return await insert_returning(
             conn, Course, {"description": "", **cleaned, "created_at": now, "updated_at": now}
         )
 
@@ -146,10 +146,10 @@ async def update_course(db: Database, course_id: int, values: Mapping[str, Any])
     cleaned = _validate_course(values)
     async with db.write() as conn:
         if "slug" in cleaned:
-            await _unique_or_conflict(conn, Course.slug, cleaned["slug"], course_id, "slug")
+            await unique_or_conflict(conn, Course.slug, cleaned["slug"], course_id, "slug")
         if cleaned.get("product_id") is not None:
-            await _unique_or_conflict(conn, Course.product_id, cleaned["product_id"], course_id, "productId")
-        return await _update_returning(conn, Course, course_id, {**cleaned, "updated_at": utcnow()}, "course")
+            await unique_or_conflict(conn, Course.product_id, cleaned["product_id"], course_id, "productId")
+        return await update_returning(conn, Course, course_id, {**cleaned, "updated_at": utcnow()}, "course")
 
 
 # --- lessons ---------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ async def update_course(db: Database, course_id: int, values: Mapping[str, Any])
 
 def _validate_lesson(values: Mapping[str, Any]) -> dict[str, Any]:
     problems = ProblemList()
-    _check_text(problems, values, "title", 500)
+    check_text(problems, values, "title", 500)
     duration = values.get("duration_seconds")
     if duration is not None and not 0 <= duration <= MAX_SECONDS:
         problems.add(("durationSeconds",), f"must be between 0 and {MAX_SECONDS}")
@@ -167,7 +167,7 @@ def _validate_lesson(values: Mapping[str, Any]) -> dict[str, Any]:
     for column in ("kind", "is_required"):
         if column in values and values[column] is None:
             problems.add((column,), "must not be null")
-    _refuse_nul(problems, values)
+    refuse_nul(problems, values)
     problems.raise_if_any()
     return {k: v for k, v in values.items() if not (k == "position" and v is None)}
 
@@ -181,7 +181,7 @@ async def add_lesson(db: Database, course_id: int, values: Mapping[str, Any]) ->
             last = await conn.scalar(select(func.max(Lesson.position)).where(_current_lessons_of(course_id)))
             cleaned["position"] = 0 if last is None else last + 1
         await _position_free(conn, course_id, cleaned["position"], None)
-        row = await _insert_returning(
+        row = await insert_returning(
             conn, Lesson, {**cleaned, "course_id": course_id, "created_at": now, "updated_at": now}
         )
         # A new lesson changes what completing the course means, for everyone enrolled.
@@ -197,7 +197,7 @@ async def update_lesson(db: Database, lesson_id: int, values: Mapping[str, Any])
         await _lock_course(conn, course_id)
         if "position" in cleaned:
             await _position_free(conn, course_id, cleaned["position"], lesson_id)
-        row = await _update_returning(conn, Lesson, lesson_id, {**cleaned, "updated_at": now}, "lesson")
+        row = await update_returning(conn, Lesson, lesson_id, {**cleaned, "updated_at": now}, "lesson")
         if "is_required" in cleaned:
             await reevaluate_course(conn, course_id, now)
         return row
@@ -209,7 +209,7 @@ async def remove_lesson(db: Database, lesson_id: int) -> Row[Any]:
     async with db.write() as conn:
         course_id = await _course_of_current_lesson(conn, lesson_id)
         await _lock_course(conn, course_id)
-        row = await _update_returning(
+        row = await update_returning(
             conn, Lesson, lesson_id, {"removed_at": now, "updated_at": now}, "lesson"
         )
         await reevaluate_course(conn, course_id, now)
@@ -314,14 +314,14 @@ async def enroll(db: Database, user_id: int, course_id: int) -> tuple[Row[Any], 
 # --- helpers ---------------------------------------------------------------------------------
 
 
-async def _insert_returning(conn: AsyncConnection, model: Any, values: Mapping[str, Any]) -> Row[Any]:
+async def insert_returning(conn: AsyncConnection, model: Any, values: Mapping[str, Any]) -> Row[Any]:
     try:
         return (await conn.execute(insert(model).values(**values).returning(*model.__table__.c))).one()
     except IntegrityError as exc:  # a concurrent writer took the unique value after our check
         raise Conflict((), "a record with these unique values already exists") from exc
 
 
-async def _update_returning(
+async def update_returning(
     conn: AsyncConnection, model: Any, row_id: int, values: Mapping[str, Any], what: str
 ) -> Row[Any]:
     statement = update(model).where(model.id == row_id).returning(*model.__table__.c)

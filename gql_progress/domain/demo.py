@@ -1,4 +1,5 @@
-"""Demo data for `make run`: courses with video, article and quiz lessons, a learner with progress.
+"""Demo data for `make run`: courses with video, article and quiz lessons, a bundle holding every
+kind of item, a learner with progress and a study plan run twice.
 
 Idempotent: objects are looked up by their natural keys (slug, external id) and created only
 when missing. Keys cannot be recovered from their hashes, so each run issues fresh demo keys
@@ -14,11 +15,25 @@ from sqlalchemy import select, update
 
 from gql_progress.auth import IssuedKey, issue_api_key
 from gql_progress.db.engine import Database
-from gql_progress.db.models import ApiKey, Course, Lesson, LessonKind, User, UserRole
+from gql_progress.db.models import (
+    ApiKey,
+    Bundle,
+    Course,
+    Lesson,
+    LessonKind,
+    Product,
+    ProductKind,
+    StudyPlan,
+    User,
+    UserRole,
+)
 from gql_progress.db.types import utcnow
-from gql_progress.domain import catalog
+from gql_progress.domain import bundles, catalog, study_plans
 from gql_progress.domain.bulk_completion import set_completion
+from gql_progress.domain.bundles import ItemRef
 from gql_progress.domain.progress import upsert_progress
+from gql_progress.domain.refs import BundleRef, Identity, ProductRef, UserRef
+from gql_progress.domain.viewer import Viewer
 
 DEMO_KEY_LABEL = "demo"
 
@@ -88,6 +103,27 @@ COURSES: list[dict[str, Any]] = [
 ]
 
 
+PRODUCTS = [
+    {"product_id": "prod-sql-challenge", "kind": ProductKind.CONTEST, "title": "SQL Challenge"},
+    {"product_id": "prod-live-qa", "kind": ProductKind.LIVE_EVENT, "title": "Live Q&A with the authors"},
+    {"product_id": "prod-sql-ebook", "kind": ProductKind.EBOOK, "title": "The SQL Pocket Book"},
+    {
+        "product_id": "prod-cheatsheets",
+        "kind": ProductKind.DOWNLOADABLE_PRODUCT,
+        "title": "Cheat sheets (PDF)",
+    },
+]
+
+BUNDLE = {
+    "product_id": "prod-data-track",
+    "slug": "data-skills-track",
+    "title": "Data Skills Track",
+    "description": "SQL and charts, with a contest, a live Q&A, an ebook and cheat sheets.",
+}
+BUNDLE_COURSES = ("intro-to-sql", "data-viz")
+STUDY_PLAN_TITLE = "Queries and charts: a two-week refresher"
+
+
 @dataclass(frozen=True)
 class DemoKeys:
     admin: IssuedKey
@@ -105,6 +141,8 @@ async def seed_demo(db: Database) -> DemoKeys:
         fresh = fresh or created
     if fresh:
         await _progress(db, learner, courses["intro-to-sql"])
+    await _bundle(db, learner, courses)
+    await _study_plan(db, learner, courses)
 
     async with db.write() as conn:
         await conn.execute(
@@ -143,6 +181,45 @@ async def _course(db: Database, spec: dict[str, Any]) -> int:
             {"title": title, "kind": kind, "duration_seconds": duration, "is_required": required},
         )
     return course_id
+
+
+async def _bundle(db: Database, learner: int, courses: dict[str, int]) -> None:
+    """The bundle with every item kind; the learner is enrolled and has read the ebook."""
+    async with db.read() as conn:
+        found = await conn.scalar(select(Bundle.id).where(Bundle.slug == BUNDLE["slug"]))
+        products = dict((await conn.execute(select(Product.product_id, Product.id))).all())
+    if found is None:
+        for values in PRODUCTS:
+            if values["product_id"] not in products:
+                products[values["product_id"]] = (await bundles.create_product(db, values)).id
+        items = [ItemRef(course_id=courses[slug]) for slug in BUNDLE_COURSES] + [
+            ItemRef(product_pk=products[p["product_id"]], product_kind=ProductKind(p["kind"]))
+            for p in PRODUCTS
+        ]
+        await bundles.create_bundle(db, BUNDLE, items)
+    await bundles.enroll_in_bundle(db, BundleRef(slug=BUNDLE["slug"]), UserRef(id=learner))
+    identity = Identity(id=learner, email="", external_id="")
+    await bundles.set_product_completion(
+        db, Viewer(learner, UserRole.LEARNER), identity, ProductRef(product_id="prod-sql-ebook"), None, True
+    )
+
+
+async def _study_plan(db: Database, learner: int, courses: dict[str, int]) -> None:
+    """A plan mixing lessons of two courses, with two instances sharing the learner's progress."""
+    async with db.read() as conn:
+        if await conn.scalar(select(StudyPlan.id).where(StudyPlan.user_id == learner)) is not None:
+            return
+        lessons = {
+            (row.course_id, row.position): row.id
+            for row in await conn.execute(select(Lesson.id, Lesson.course_id, Lesson.position))
+        }
+    picks = [(courses["intro-to-sql"], 0), (courses["intro-to-sql"], 3), (courses["data-viz"], 0)]
+    plan = await study_plans.create_plan(
+        db, user_id=learner, values={"title": STUDY_PLAN_TITLE, "lesson_ids": [lessons[p] for p in picks]}
+    )
+    viewer = Viewer(learner, UserRole.LEARNER)
+    for _ in range(2):
+        await study_plans.start_instance(db, viewer, plan.id)
 
 
 async def _progress(db: Database, learner: int, course_id: int) -> None:

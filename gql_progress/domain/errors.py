@@ -52,9 +52,8 @@ class Forbidden(DomainError):
 class NotEnrolled(DomainError):
     code = "NOT_ENROLLED"
 
-    def __init__(self, course_id: int) -> None:
-        self.course_id = course_id
-        super().__init__("The user is not enrolled in this lesson's course")
+    def __init__(self, message: str = "The user is not enrolled in this lesson's course") -> None:
+        super().__init__(message)
 
 
 class Conflict(DomainError):

@@ -31,6 +31,7 @@ from gql_progress.db.progress import (
 from gql_progress.db.types import utcnow
 from gql_progress.domain.completion import lock_enrollments, sync_enrollments
 from gql_progress.domain.errors import NotEnrolled, NotFound, ProblemList
+from gql_progress.domain.study_plan_progress import check_write_through_instance
 from gql_progress.domain.summary import CourseSummary
 from gql_progress.domain.text import contains_nul
 
@@ -104,11 +105,20 @@ async def upsert_progress(
     lesson_id: int,
     changes: Mapping[str, Any],
     now: datetime | None = None,
+    instance_id: int | None = None,
 ) -> ProgressWrite:
-    """Create or update the one record of (user, lesson); raises before writing on any problem."""
+    """Create or update the one record of (user, lesson); raises before writing on any problem.
+
+    ``instance_id``: the study plan instance the learner works through, checked in the same
+    transaction; the record written is the same global one either way.
+    """
     validate_changes(changes).raise_if_any()
     now = now or utcnow()
     async with db.write() as conn:
+        if instance_id is not None:
+            await check_write_through_instance(
+                conn, instance_id=instance_id, user_id=user_id, lesson_id=lesson_id
+            )
         if "completed" not in changes:
             # The common heartbeat: one statement that checks the enrollment and writes.
             statement = upsert_if_enrolled_statement(conn, user_id, lesson_id, changes, now)
@@ -157,4 +167,4 @@ async def _raise_not_enrolled(conn: AsyncConnection, user_id: int, course_id: in
     exists = (await conn.execute(select(User.id).where(User.id == user_id))).first()
     if exists is None:
         raise NotFound("user")
-    raise NotEnrolled(course_id)
+    raise NotEnrolled()

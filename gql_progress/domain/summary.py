@@ -75,15 +75,17 @@ def count_course(
     )
 
 
-def summarize(counts: CourseCounts) -> CourseSummary:
+def counted_lessons(counts: CourseCounts) -> tuple[int, int]:
+    """(done, needed): the lessons that count toward completing the course."""
     # A course that marks no lesson as required counts every lesson.
     if counts.required_lessons > 0:
-        needed, done = counts.required_lessons, counts.completed_required_lessons
-    else:
-        needed, done = counts.total_lessons, counts.completed_lessons
+        return counts.completed_required_lessons, counts.required_lessons
+    return counts.completed_lessons, counts.total_lessons
+
+
+def summarize(counts: CourseCounts) -> CourseSummary:
+    done, needed = counted_lessons(counts)
     complete = needed > 0 and done >= needed
-    # 100 means complete: rounding must never turn 19,999 of 20,000 into 100.
-    percentage = 100.0 if complete else min(99.99, round(done * 100.0 / needed, 2)) if needed else 0.0
     return CourseSummary(
         user_id=counts.user_id,
         course_id=counts.course_id,
@@ -92,9 +94,19 @@ def summarize(counts: CourseCounts) -> CourseSummary:
         in_progress_lessons=counts.in_progress_lessons,
         required_lessons=counts.required_lessons,
         completed_required_lessons=counts.completed_required_lessons,
-        completion_percentage=percentage,
+        completion_percentage=completion_percentage(done, needed),
         total_time_spent_minutes=counts.total_time_spent_minutes,
         last_accessed_at=counts.last_accessed_at,
         # A course without lessons is never complete: there is nothing to have finished.
         is_complete=complete,
     )
+
+
+def completion_percentage(done: int, needed: int) -> float:
+    """done / needed × 100 rounded to 2 decimals; 100 only when all are done, 0 when none is needed."""
+    if needed <= 0:
+        return 0.0
+    if done >= needed:
+        return 100.0
+    # 100 means complete: rounding must never turn 19,999 of 20,000 into 100.
+    return min(99.99, round(done * 100.0 / needed, 2))

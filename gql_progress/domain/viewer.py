@@ -22,6 +22,10 @@ class Viewer:
         if not self.is_admin:
             raise Forbidden("This operation needs an admin key")
 
+    def can_access(self, owner_id: int) -> bool:
+        """Whether the viewer may see and change data that ``owner_id`` owns."""
+        return self.is_admin or owner_id == self.user_id
+
     def subject(self, requested_user_id: int | None) -> int:
         """The user a read or write is about: the viewer, or anyone for an admin.
 

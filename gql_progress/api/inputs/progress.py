@@ -18,6 +18,14 @@ class UpsertProgressInput:
         default=None,
         description="Whose progress: defaults to the caller; admins may name any user.",
     )
+    instance_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The study plan instance the learner works through. It must be that learner's and "
+            "its plan must hold the lesson; the record written is the same one per (user, "
+            "lesson) either way, so it shows in every instance."
+        ),
+    )
     completed: bool | None = strawberry.field(
         default=strawberry.UNSET,
         description=(

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
+from gql_progress.api.loaders.bundle_by_id import BundleByIdLoader
+from gql_progress.api.loaders.child_counts import ChildCountsLoader
+from gql_progress.api.loaders.child_pages import ChildPagesLoader
+from gql_progress.api.loaders.child_rows import ChildRows
 from gql_progress.api.loaders.course_by_id import CourseByIdLoader
 from gql_progress.api.loaders.enrollment_by_id import EnrollmentByIdLoader
 from gql_progress.api.loaders.enrollment_by_user_course import EnrollmentByUserCourseLoader
 from gql_progress.api.loaders.enrollments_by_user import EnrollmentsByUserLoader
+from gql_progress.api.loaders.items_by_bundle import ItemsByBundleLoader
 from gql_progress.api.loaders.lesson_by_id import LessonByIdLoader
 from gql_progress.api.loaders.lessons_by_course import LessonsByCourseLoader
+from gql_progress.api.loaders.lessons_by_study_plan import LessonsByStudyPlanLoader
+from gql_progress.api.loaders.product_by_id import ProductByIdLoader
 from gql_progress.api.loaders.progress_by_id import ProgressByIdLoader
 from gql_progress.api.loaders.progress_by_user_course import ProgressByUserCourseLoader
 from gql_progress.api.loaders.progress_by_user_lesson import ProgressByUserLessonLoader
+from gql_progress.api.loaders.study_plan_by_id import StudyPlanByIdLoader
+from gql_progress.api.loaders.study_plan_instance_by_id import StudyPlanInstanceByIdLoader
 from gql_progress.api.loaders.user_by_id import UserByIdLoader
 from gql_progress.db.engine import Database
 from gql_progress.domain.summary import CourseSummary, count_course, summarize
@@ -32,6 +42,12 @@ class Loaders:
     enrollments_by_user: EnrollmentsByUserLoader = field(init=False)
     enrollment_by_id: EnrollmentByIdLoader = field(init=False)
     progress_by_id: ProgressByIdLoader = field(init=False)
+    study_plan_by_id: StudyPlanByIdLoader = field(init=False)
+    study_plan_instance_by_id: StudyPlanInstanceByIdLoader = field(init=False)
+    lessons_by_study_plan: LessonsByStudyPlanLoader = field(init=False)
+    bundle_by_id: BundleByIdLoader = field(init=False)
+    product_by_id: ProductByIdLoader = field(init=False)
+    items_by_bundle: ItemsByBundleLoader = field(init=False)
 
     def __post_init__(self) -> None:
         self.user_by_id = UserByIdLoader(self.db)
@@ -44,6 +60,12 @@ class Loaders:
         self.enrollments_by_user = EnrollmentsByUserLoader(self.db)
         self.enrollment_by_id = EnrollmentByIdLoader(self.db)
         self.progress_by_id = ProgressByIdLoader(self.db)
+        self.study_plan_by_id = StudyPlanByIdLoader(self.db)
+        self.study_plan_instance_by_id = StudyPlanInstanceByIdLoader(self.db)
+        self.lessons_by_study_plan = LessonsByStudyPlanLoader(self.db)
+        self.bundle_by_id = BundleByIdLoader(self.db)
+        self.product_by_id = ProductByIdLoader(self.db)
+        self.items_by_bundle = ItemsByBundleLoader(self.db)
 
     async def summary(self, user_id: int, course_id: int) -> CourseSummary:
         """From the same batches a course page loads anyway: no extra statement for it."""
@@ -52,3 +74,20 @@ class Loaders:
             self.progress_by_user_course.load((user_id, course_id)),
         )
         return summarize(count_course(user_id, course_id, lessons, records.values()))
+
+    # Nested connections (api/nested_pages.py): a pair of loaders per ChildRows, made when the
+    # request first pages it, so a new nested connection needs no field here.
+    _child_pages: dict[ChildRows[Any], ChildPagesLoader] = field(init=False, default_factory=dict)
+    _child_counts: dict[ChildRows[Any], ChildCountsLoader] = field(init=False, default_factory=dict)
+
+    def child_pages(self, rows: ChildRows[Any]) -> ChildPagesLoader:
+        loader = self._child_pages.get(rows)
+        if loader is None:
+            loader = self._child_pages[rows] = ChildPagesLoader(self.db, rows)
+        return loader
+
+    def child_counts(self, rows: ChildRows[Any]) -> ChildCountsLoader:
+        loader = self._child_counts.get(rows)
+        if loader is None:
+            loader = self._child_counts[rows] = ChildCountsLoader(self.db, rows)
+        return loader

@@ -103,6 +103,7 @@ class ProgressMutations:
             problems = ProblemList()
             lesson_pk = decode_into(problems, input.lesson_id, "Lesson", ("lessonId",))
             user_pk = decode_into(problems, input.user_id, "User", ("userId",))
+            instance_pk = decode_into(problems, input.instance_id, "StudyPlanInstance", ("instanceId",))
             if problems.problems:
                 # Report the fields' problems with the ids'; otherwise upsert_progress checks
                 # them, once, on the heartbeat's hot path.
@@ -111,7 +112,11 @@ class ProgressMutations:
             assert lesson_pk is not None
             user_pk = info.context.viewer.subject(user_pk)
             write = await upsert_progress(
-                info.context.db, user_id=user_pk, lesson_id=lesson_pk, changes=changes
+                info.context.db,
+                user_id=user_pk,
+                lesson_id=lesson_pk,
+                changes=changes,
+                instance_id=instance_pk,
             )
         except DomainError as exc:
             return error_from(exc)  # type: ignore[return-value]  # upsert raises no Conflict

@@ -9,10 +9,13 @@ import strawberry
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_any_id
+from gql_progress.api.queries.study_plans import visible_study_plan, visible_study_plan_instance
+from gql_progress.api.types.bundle import Bundle
 from gql_progress.api.types.course import Course
 from gql_progress.api.types.enrollment import Enrollment
 from gql_progress.api.types.lesson import Lesson
 from gql_progress.api.types.node import Node
+from gql_progress.api.types.product import PRODUCT_TYPE_NAMES, product_from_row, product_type_name
 from gql_progress.api.types.progress import Progress
 from gql_progress.api.types.user import User
 from gql_progress.domain.errors import FieldProblem, InvalidInput
@@ -33,7 +36,7 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
     loaders = info.context.loaders
 
     def visible(owner_id: int) -> bool:
-        return viewer.is_admin or owner_id == viewer.user_id
+        return viewer.can_access(owner_id)
 
     if type_name == "Course":
         row = await loaders.course_by_id.load(pk)
@@ -47,9 +50,20 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
     if type_name == "Enrollment":
         row = await loaders.enrollment_by_id.load(pk)
         return Enrollment.from_row(row) if row is not None and visible(row.user_id) else None
+    if type_name == "Bundle":
+        row = await loaders.bundle_by_id.load(pk)
+        return None if row is None else Bundle.from_row(row)
+    if type_name in PRODUCT_TYPE_NAMES:
+        row = await loaders.product_by_id.load(pk)
+        # The id names a kind; a product of another kind is not what it names.
+        return product_from_row(row) if row is not None and product_type_name(row.kind) == type_name else None
     if type_name == "Progress":
         row = await loaders.progress_by_id.load(pk)
         return Progress.from_row(row) if row is not None and visible(row.user_id) else None
+    if type_name == "StudyPlan":
+        return await visible_study_plan(info, pk)
+    if type_name == "StudyPlanInstance":
+        return await visible_study_plan_instance(info, pk)
     return None
 
 

@@ -1,15 +1,31 @@
-"""The progress connection shared by Query.progress and User.progress."""
+"""The progress connections: Query.progress (one user) and User.progress (batched over users)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Select, select
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_optional_id
+from gql_progress.api.loaders.child_rows import ChildRows
+from gql_progress.api.nested_pages import nested_connection
 from gql_progress.api.pagination import Connection, page_request, paginate
 from gql_progress.api.types.progress import Progress
 from gql_progress.db.models import Lesson, LessonProgress
 from gql_progress.db.progress import PROGRESS_COLUMNS
+
+
+def _records(course_pk: int | None) -> Select[Any]:
+    """Progress records of every user, only those of ``course_pk``'s lessons when given."""
+    query = select(*PROGRESS_COLUMNS)
+    if course_pk is not None:
+        query = query.join(Lesson, Lesson.id == LessonProgress.lesson_id).where(Lesson.course_id == course_pk)
+    return query
+
+
+# A user's records in creation order; the filter is the courseId argument.
+PROGRESS_OF_USER = ChildRows[int | None](query=_records, parent=LessonProgress.user_id, key=LessonProgress.id)
 
 
 async def progress_connection(
@@ -23,9 +39,17 @@ async def progress_connection(
     course_pk = decode_optional_id(course_id, "Course", ("courseId",))
     lesson_pk = decode_optional_id(lesson_id, "Lesson", ("lessonId",))
     page = page_request(info, first, after)
-    query = select(*PROGRESS_COLUMNS).where(LessonProgress.user_id == user_id)
-    if course_pk is not None:
-        query = query.join(Lesson, Lesson.id == LessonProgress.lesson_id).where(Lesson.course_id == course_pk)
+    query = _records(course_pk).where(LessonProgress.user_id == user_id)
     if lesson_pk is not None:
         query = query.where(LessonProgress.lesson_id == lesson_pk)
     return await paginate(info, query, LessonProgress.id, page, Progress.from_row)
+
+
+async def user_progress_connection(
+    info: Info, user_id: int, course_id: str | None, first: int | None, after: str | None
+) -> Connection[Progress]:
+    """User.progress: the same records and pages, batched with the other users of the request."""
+    course_pk = decode_optional_id(course_id, "Course", ("courseId",))
+    return await nested_connection(
+        info, PROGRESS_OF_USER, user_id, first, after, Progress.from_row, course_pk
+    )

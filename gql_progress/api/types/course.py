@@ -9,6 +9,7 @@ from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import encode_id
+from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument
 from gql_progress.api.selection import selects_any
 from gql_progress.api.subjects import subject_user
 from gql_progress.api.types.course_summary import CourseSummary
@@ -91,6 +92,19 @@ class Course(Node):
         else:
             rows = await loaders.lessons_by_course.load(self.pk)
         return [Lesson.from_row(row, subject_user_id=self.subject_user_id, records=records) for row in rows]
+
+    @strawberry.field(
+        description=(
+            "The course's current lessons (removed ones left out) by position, a page at a time. "
+            "Cursors are positions: after a reorder, a cursor continues after the same position."
+        )
+    )
+    async def lessons_connection(
+        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+    ) -> Connection[Annotated[Lesson, strawberry.lazy("gql_progress.api.types.lesson")]]:
+        from gql_progress.api.queries.lesson_listing import lessons_connection
+
+        return await lessons_connection(info, self.pk, self.subject_user_id, first, after)
 
     @strawberry.field(description="The user's summary of this course (zeros when nothing is recorded).")
     async def summary(

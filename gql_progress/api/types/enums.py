@@ -42,3 +42,13 @@ class ProgressStatus(Enum):
         "IN_PROGRESS", description="A record exists and the lesson is not completed."
     )
     COMPLETED = strawberry.enum_value("COMPLETED", description="The lesson is completed.")
+
+
+@strawberry.enum(description="What a non-course product is.")
+class ProductKind(Enum):
+    CONTEST = strawberry.enum_value("CONTEST", description="A contest or challenge.")
+    LIVE_EVENT = strawberry.enum_value("LIVE_EVENT", description="A live session: webinar, workshop, class.")
+    EBOOK = strawberry.enum_value("EBOOK", description="An ebook.")
+    DOWNLOADABLE_PRODUCT = strawberry.enum_value(
+        "DOWNLOADABLE_PRODUCT", description="Files to download: templates, datasets, source code."
+    )

@@ -15,6 +15,8 @@ from gql_progress.api.types.progress import Progress
 
 if TYPE_CHECKING:
     from gql_progress.api.types.enrollment import Enrollment
+    from gql_progress.api.types.study_plan import StudyPlan
+    from gql_progress.api.types.study_plan_instance import StudyPlanInstance
 
 
 @strawberry.type(description="A person on the platform: a learner, an instructor or an admin.")
@@ -39,7 +41,10 @@ class User(Node):
             pk=row.id,
         )
 
-    @strawberry.field(description="The user's enrollments, oldest first.")
+    @strawberry.field(
+        description="The user's enrollments, oldest first (all of them at once).",
+        deprecation_reason="Use enrollmentsConnection, which pages.",
+    )
     async def enrollments(
         self, info: Info
     ) -> list[Annotated[Enrollment, strawberry.lazy("gql_progress.api.types.enrollment")]]:
@@ -47,6 +52,14 @@ class User(Node):
 
         rows = await info.context.loaders.enrollments_by_user.load(self.pk)
         return [Enrollment.from_row(row) for row in rows]
+
+    @strawberry.field(description="The user's enrollments, a page at a time, oldest enrollment first.")
+    async def enrollments_connection(
+        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+    ) -> Connection[Annotated[Enrollment, strawberry.lazy("gql_progress.api.types.enrollment")]]:
+        from gql_progress.api.queries.enrollment_listing import enrollments_connection
+
+        return await enrollments_connection(info, self.pk, first, after)
 
     @strawberry.field(description="The user's progress records, in the order they were created.")
     async def progress(
@@ -59,6 +72,26 @@ class User(Node):
         first: FirstArgument = None,
         after: AfterArgument = None,
     ) -> Connection[Progress]:
-        from gql_progress.api.queries.progress_listing import progress_connection
+        from gql_progress.api.queries.progress_listing import user_progress_connection
 
-        return await progress_connection(info, self.pk, course_id, None, first, after)
+        return await user_progress_connection(info, self.pk, course_id, first, after)
+
+    @strawberry.field(description="The user's study plans, oldest first, a page at a time.")
+    async def study_plans(
+        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+    ) -> Connection[Annotated[StudyPlan, strawberry.lazy("gql_progress.api.types.study_plan")]]:
+        from gql_progress.api.queries.study_plan_listing import plans_of_user
+
+        return await plans_of_user(info, self.pk, first, after)
+
+    @strawberry.field(
+        description="The instances of study plans the user started, oldest first, a page at a time."
+    )
+    async def study_plan_instances(
+        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+    ) -> Connection[
+        Annotated[StudyPlanInstance, strawberry.lazy("gql_progress.api.types.study_plan_instance")]
+    ]:
+        from gql_progress.api.queries.study_plan_listing import instances_of_user
+
+        return await instances_of_user(info, self.pk, first, after)

@@ -1,0 +1,73 @@
+"""Connections nested under other objects, batched across their parents.
+
+``paginate`` costs a statement per connection, so a connection under a list (each user's
+progress, each course's lessons) would cost one per parent, plus a COUNT per parent for
+totalCount. Here every parent's resolver asks this request's loaders for its ``ChildRows``
+instead: one statement answers the pages of all parents of a batch, and one grouped COUNT their
+totalCounts, run only when a client selects totalCount. Cursors, page sizes and PageInfo are
+those of ``paginate``.
+
+A new nested connection is a ``ChildRows`` at module level and one call in its resolver::
+
+    ENROLLMENTS_OF_USER = ChildRows(
+        query=no_filter(select(*Enrollment.__table__.c)), parent=Enrollment.user_id, key=Enrollment.id
+    )
+    ...
+    return await nested_connection(info, ENROLLMENTS_OF_USER, self.pk, first, after, to_node)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from gql_progress.api.context import Info
+from gql_progress.api.loaders.child_pages import PageKey
+from gql_progress.api.loaders.child_rows import KEY, ChildRows
+from gql_progress.api.pagination import Connection, PageRequest, connection_from_rows, page_request
+
+NodeT = TypeVar("NodeT")
+
+
+@dataclass(frozen=True)
+class NestedPage:
+    """A parent's page of rows, before they become nodes (for nodes that need more data)."""
+
+    rows: Sequence[Any]  # in key order, with one look-ahead row when more follow
+    request: PageRequest
+    count_total: Callable[[], Awaitable[int]]
+
+    def connection(self, to_node: Callable[[Any], NodeT]) -> Connection[NodeT]:
+        return connection_from_rows(
+            self.rows, self.request, lambda row: getattr(row, KEY), to_node, self.count_total
+        )
+
+
+async def load_page(
+    info: Info, rows: ChildRows[Any], parent: int, request: PageRequest, where: Hashable = None
+) -> NestedPage:
+    """``parent``'s page of ``rows``; ``where`` is the filter ``rows.query`` is called with.
+
+    Takes a validated ``page_request`` so that a caller loading more alongside (see
+    lesson_listing.py) can refuse bad arguments before queuing anything.
+    """
+    loaders = info.context.loaders
+    key = PageKey(parent, where, request.limit, request.after_pk)
+    page_rows = await loaders.child_pages(rows).load(key)
+    counts = loaders.child_counts(rows)
+    return NestedPage(page_rows, request, lambda: counts.load((parent, where)))
+
+
+async def nested_connection(
+    info: Info,
+    rows: ChildRows[Any],
+    parent: int,
+    first: int | None,
+    after: str | None,
+    to_node: Callable[[Any], NodeT],
+    where: Hashable = None,
+) -> Connection[NodeT]:
+    """``parent``'s page of ``rows`` as a connection of ``to_node(row)``."""
+    page = await load_page(info, rows, parent, page_request(info, first, after), where)
+    return page.connection(to_node)

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from sqlalchemy import select
+
+from gql_progress.api.context import Info
+from gql_progress.api.ids import decode_id
+from gql_progress.api.inputs.bundles import (
+    BundleProgressRequestInput,
+    BundleRefInput,
+    UserRefInput,
+    bundle_ref,
+    user_ref,
+)
+from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument, page_request, paginate
+from gql_progress.api.subjects import caller_identity
+from gql_progress.api.types.bundle import Bundle
+from gql_progress.api.types.bundle_progress import BundleProgress, BundleProgressResult
+from gql_progress.api.types.enums import ProductKind
+from gql_progress.api.types.errors import error_from
+from gql_progress.api.types.product import Product, product_from_row, try_decode_product_id
+from gql_progress.db.models import Bundle as BundleRow
+from gql_progress.db.models import Product as ProductRow
+from gql_progress.domain.bundle_progress import MAX_BATCH, Request, bundle_progress_batch
+from gql_progress.domain.errors import DomainError, FieldProblem, InvalidInput, ProblemList
+
+
+@strawberry.type
+class BundleQueries:
+    @strawberry.field(
+        description="A bundle by exactly one of id, productId or slug; null when there is none."
+    )
+    async def bundle(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")] = None,
+        product_id: Annotated[
+            str | None, strawberry.argument(description="The platform's product id.")
+        ] = None,
+        slug: Annotated[str | None, strawberry.argument(description="The bundle's slug.")] = None,
+    ) -> Bundle | None:
+        given = {"id": id, "productId": product_id, "slug": slug}
+        if sum(value is not None for value in given.values()) != 1:
+            raise InvalidInput(
+                [FieldProblem((name,), "give exactly one of id, productId, slug") for name in given]
+            )
+        if id is not None:
+            row = await info.context.loaders.bundle_by_id.load(decode_id(id, "Bundle", ("id",)))
+        else:
+            condition = (
+                BundleRow.product_id == product_id if product_id is not None else BundleRow.slug == slug
+            )
+            async with info.context.db.read() as conn:
+                row = (await conn.execute(select(*BundleRow.__table__.c).where(condition))).first()
+        return None if row is None else Bundle.from_row(row)
+
+    @strawberry.field(description="All bundles, in creation order, a page at a time.")
+    async def bundles(
+        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+    ) -> Connection[Bundle]:
+        page = page_request(info, first, after)
+        return await paginate(info, select(*BundleRow.__table__.c), BundleRow.id, page, Bundle.from_row)
+
+    @strawberry.field(description="A product by exactly one of id or productId; null when there is none.")
+    async def product(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")] = None,
+        product_id: Annotated[
+            str | None, strawberry.argument(description="The platform's product id.")
+        ] = None,
+    ) -> Product | None:
+        if (id is None) == (product_id is None):
+            raise InvalidInput(
+                [FieldProblem((name,), "give exactly one of id, productId") for name in ("id", "productId")]
+            )
+        if id is not None:
+            decoded = try_decode_product_id(id)
+            if decoded is None:
+                raise InvalidInput([FieldProblem(("id",), "is not a product id")])
+            row = await info.context.loaders.product_by_id.load(decoded[1])
+            if row is not None and row.kind != decoded[0]:
+                row = None
+        else:
+            async with info.context.db.read() as conn:
+                row = (
+                    await conn.execute(
+                        select(*ProductRow.__table__.c).where(ProductRow.product_id == product_id)
+                    )
+                ).first()
+        return None if row is None else product_from_row(row)
+
+    @strawberry.field(description="All products (not courses), in creation order, a page at a time.")
+    async def products(
+        self,
+        info: Info,
+        kind: Annotated[
+            ProductKind | None, strawberry.argument(description="Only products of this kind.")
+        ] = None,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+    ) -> Connection[Product]:
+        page = page_request(info, first, after)
+        query = select(*ProductRow.__table__.c)
+        if kind is not None:
+            query = query.where(ProductRow.kind == kind.value)
+        return await paginate(info, query, ProductRow.id, page, product_from_row)
+
+    @strawberry.field(
+        description=(
+            "Where a learner stands in a bundle, asked with the platform's own identifiers. "
+            "Learners may ask only about themselves; admins about anyone."
+        )
+    )
+    async def bundle_progress(
+        self,
+        info: Info,
+        bundle: Annotated[BundleRefInput, strawberry.argument(description="The bundle.")],
+        user: Annotated[
+            UserRefInput | None, strawberry.argument(description="The learner; null means the caller.")
+        ] = None,
+    ) -> BundleProgressResult:
+        problems = ProblemList()
+        request = (
+            bundle_ref(problems, bundle, ("bundle",)),
+            None if user is None else user_ref(problems, user, ("user",)),
+        )
+        if problems.problems:
+            return error_from(InvalidInput(problems.problems), input_path=())  # type: ignore[return-value]
+        (outcome,) = await bundle_progress_batch(
+            info.context.db,
+            info.context.viewer,
+            await caller_identity(info),
+            [request],  # type: ignore[list-item]
+        )
+        return _result(outcome)
+
+    @strawberry.field(
+        description=(
+            f"bundleProgress for up to {MAX_BATCH} (bundle, user) pairs at once: one result per "
+            "request, in order, each the progress or the error of that pair alone. Costs a constant "
+            "number of SQL statements whatever the number of pairs."
+        )
+    )
+    async def bundle_progress_batch(
+        self,
+        info: Info,
+        requests: Annotated[
+            list[BundleProgressRequestInput], strawberry.argument(description=f"Up to {MAX_BATCH} pairs.")
+        ],
+    ) -> list[BundleProgressResult]:
+        if len(requests) > MAX_BATCH:
+            raise InvalidInput([FieldProblem(("requests",), f"at most {MAX_BATCH} requests")])
+        results: list[BundleProgressResult | None] = [None] * len(requests)
+        valid: list[tuple[int, Request]] = []
+        for index, request in enumerate(requests):
+            problems = ProblemList()
+            path = ("requests", str(index))
+            bundle = bundle_ref(problems, request.bundle, (*path, "bundle"))
+            user = None if request.user is None else user_ref(problems, request.user, (*path, "user"))
+            if problems.problems or bundle is None:
+                results[index] = error_from(InvalidInput(problems.problems), input_path=())  # type: ignore[assignment]
+            else:
+                valid.append((index, (bundle, user)))
+        outcomes = await bundle_progress_batch(
+            info.context.db,
+            info.context.viewer,
+            await caller_identity(info),
+            [request for _, request in valid],
+        )
+        for (index, _), outcome in zip(valid, outcomes, strict=True):
+            results[index] = _result(outcome)
+        return results  # type: ignore[return-value]  # every entry is filled
+
+
+def _result(outcome: object) -> BundleProgressResult:
+    if isinstance(outcome, DomainError):
+        return error_from(outcome, input_path=())  # type: ignore[return-value]
+    assert outcome is not None
+    return BundleProgress.from_domain(outcome)  # type: ignore[arg-type]

@@ -1,0 +1,25 @@
+"""User.enrollmentsConnection: a user's enrollments a page at a time, batched over users."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from gql_progress.api.context import Info
+from gql_progress.api.loaders.child_rows import ChildRows, no_filter
+from gql_progress.api.nested_pages import nested_connection
+from gql_progress.api.pagination import Connection
+from gql_progress.api.types.enrollment import Enrollment
+from gql_progress.db.models import Enrollment as EnrollmentRow
+
+# Oldest first, by id: a cursor needs a key unique within the user, which enrolled_at is not.
+ENROLLMENTS_OF_USER = ChildRows[None](
+    query=no_filter(select(*EnrollmentRow.__table__.c)),
+    parent=EnrollmentRow.user_id,
+    key=EnrollmentRow.id,
+)
+
+
+async def enrollments_connection(
+    info: Info, user_id: int, first: int | None, after: str | None
+) -> Connection[Enrollment]:
+    return await nested_connection(info, ENROLLMENTS_OF_USER, user_id, first, after, Enrollment.from_row)

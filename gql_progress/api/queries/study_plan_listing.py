@@ -1,0 +1,46 @@
+"""The study plan connections shared by Query.studyPlans, User's and StudyPlan's fields.
+
+Each caller has authorised the user or plan it passes: these only page. Batched across parents
+(see nested_pages.py), so plans listed under a list of users cost no statement per user.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from gql_progress.api.context import Info
+from gql_progress.api.loaders.child_rows import ChildRows, no_filter
+from gql_progress.api.nested_pages import nested_connection
+from gql_progress.api.pagination import Connection
+from gql_progress.api.types.study_plan import StudyPlan
+from gql_progress.api.types.study_plan_instance import StudyPlanInstance
+from gql_progress.db.models import StudyPlan as StudyPlanRow
+from gql_progress.db.models import StudyPlanInstance as InstanceRow
+
+PLANS_OF_USER = ChildRows[None](
+    query=no_filter(select(*StudyPlanRow.__table__.c)), parent=StudyPlanRow.user_id, key=StudyPlanRow.id
+)
+INSTANCES_OF_USER = ChildRows[None](
+    query=no_filter(select(*InstanceRow.__table__.c)), parent=InstanceRow.user_id, key=InstanceRow.id
+)
+INSTANCES_OF_PLAN = ChildRows[None](
+    query=no_filter(select(*InstanceRow.__table__.c)), parent=InstanceRow.study_plan_id, key=InstanceRow.id
+)
+
+
+async def plans_of_user(
+    info: Info, user_id: int, first: int | None, after: str | None
+) -> Connection[StudyPlan]:
+    return await nested_connection(info, PLANS_OF_USER, user_id, first, after, StudyPlan.from_row)
+
+
+async def instances_of_user(
+    info: Info, user_id: int, first: int | None, after: str | None
+) -> Connection[StudyPlanInstance]:
+    return await nested_connection(info, INSTANCES_OF_USER, user_id, first, after, StudyPlanInstance.from_row)
+
+
+async def instances_of_plan(
+    info: Info, plan_id: int, first: int | None, after: str | None
+) -> Connection[StudyPlanInstance]:
+    return await nested_connection(info, INSTANCES_OF_PLAN, plan_id, first, after, StudyPlanInstance.from_row)

@@ -1,0 +1,282 @@
+"""Bundle progress: where each learner stands in everything a bundle sold them.
+
+Platforms ask with their own identifiers (bundle product id or slug; user email or external id),
+many pairs at once. A batch costs a constant number of statements whatever its size, and every
+pair gets its own answer: one unknown bundle never fails the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, case, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gql_progress.db.engine import Database
+from gql_progress.db.models import (
+    BundleEnrollment,
+    BundleItem,
+    Course,
+    Lesson,
+    LessonProgress,
+    Product,
+    ProductCompletion,
+    ProductKind,
+)
+from gql_progress.domain.errors import DomainError, Forbidden, NotEnrolled, NotFound
+from gql_progress.domain.refs import BundleRef, Identity, UserRef, bundles_by_ref, is_self, users_by_ref
+from gql_progress.domain.summary import CourseCounts, counted_lessons, summarize
+from gql_progress.domain.viewer import Viewer
+
+MAX_BATCH = 100
+
+
+@dataclass(frozen=True)
+class CourseItemProgress:
+    position: int
+    course_id: int
+    product_id: str | None
+    expected_completion_days: int | None
+    completion_percentage: float
+    completed: bool
+    # done / needed lessons, unrounded: the bundle's means round once, not twice.
+    fraction_done: float
+
+
+@dataclass(frozen=True)
+class ProductItemProgress:
+    position: int
+    product_pk: int
+    product_id: str
+    kind: ProductKind
+    completed: bool
+    completed_at: datetime | None
+
+
+ItemProgress = CourseItemProgress | ProductItemProgress
+
+
+@dataclass(frozen=True)
+class BundleProgress:
+    bundle: Row[Any]
+    user_id: int
+    enrolled_at: datetime
+    items: list[ItemProgress]
+
+    @property
+    def completion_percentage(self) -> float:
+        """The mean of the course items' percentages; 0 for a bundle without courses."""
+        courses = [i for i in self.items if isinstance(i, CourseItemProgress)]
+        return _mean_percentage(
+            [i.fraction_done for i in courses], all_done=all(i.completed for i in courses)
+        )
+
+    @property
+    def weighted_completion_percentage(self) -> float:
+        """The mean over every item, a consumed product counting 100 and another 0."""
+        values = [
+            i.fraction_done if isinstance(i, CourseItemProgress) else float(i.completed) for i in self.items
+        ]
+        return _mean_percentage(values, all_done=all(i.completed for i in self.items))
+
+
+def _mean_percentage(fractions: Sequence[float], *, all_done: bool) -> float:
+    if not fractions:
+        return 0.0
+    if all_done:
+        return 100.0
+    # As for courses, 100 means done: rounding must not turn 99.996 into 100.
+    return min(99.99, round(sum(fractions) * 100.0 / len(fractions), 2))
+
+
+BundleProgressOutcome = BundleProgress | DomainError
+Request = tuple[BundleRef, UserRef | None]  # a None user means the caller
+
+
+async def bundle_progress_batch(
+    db: Database, viewer: Viewer, identity: Identity, requests: Sequence[Request]
+) -> list[BundleProgressOutcome]:
+    """One outcome per request, in order: the progress, or why there is none."""
+    outcomes: list[BundleProgressOutcome | None] = [None] * len(requests)
+    async with db.read() as conn:
+        bundles = await bundles_by_ref(conn, [bundle for bundle, _ in requests])
+        # A learner may ask only about themselves, decided on the identity asked for and not on
+        # whether it exists, so the answer reveals nothing about other users.
+        users_asked = [None if user is None or is_self(user, identity) else user for _, user in requests]
+        if not viewer.is_admin:
+            for index, user in enumerate(users_asked):
+                if user is not None:
+                    outcomes[index] = Forbidden("You may ask only about your own progress")
+        users = await users_by_ref(conn, [u for u in users_asked if u is not None and viewer.is_admin])
+
+        pairs: dict[int, tuple[int, int]] = {}  # request index -> (user id, bundle id)
+        for index, (bundle_ref, _) in enumerate(requests):
+            if outcomes[index] is not None:
+                continue
+            bundle = bundles.get(bundle_ref)
+            user_ref = users_asked[index]
+            user_id = identity.id if user_ref is None else users.get(user_ref)
+            if bundle is None:
+                outcomes[index] = NotFound("bundle")
+            elif user_id is None:
+                outcomes[index] = NotFound("user")
+            else:
+                pairs[index] = (user_id, bundle.id)
+
+        if pairs:
+            progress = await _progress_of_pairs(conn, set(pairs.values()), bundles)
+            for index, pair in pairs.items():
+                outcomes[index] = progress.get(pair) or NotEnrolled("The user is not enrolled in this bundle")
+    assert all(outcome is not None for outcome in outcomes)
+    return outcomes  # type: ignore[return-value]  # every entry was filled above
+
+
+async def _progress_of_pairs(
+    conn: AsyncConnection, pairs: set[tuple[int, int]], bundles: dict[BundleRef, Row[Any]]
+) -> dict[tuple[int, int], BundleProgress]:
+    """The progress of each enrolled (user, bundle) pair; unenrolled pairs are left out."""
+    user_ids = {u for u, _ in pairs}
+    bundle_ids = {b for _, b in pairs}
+    enrolled = {
+        (row.user_id, row.bundle_id): row.enrolled_at
+        for row in await conn.execute(
+            select(BundleEnrollment.user_id, BundleEnrollment.bundle_id, BundleEnrollment.enrolled_at).where(
+                BundleEnrollment.user_id.in_(user_ids), BundleEnrollment.bundle_id.in_(bundle_ids)
+            )
+        )
+    }
+    enrolled = {pair: at for pair, at in enrolled.items() if pair in pairs}
+    if not enrolled:
+        return {}
+    items = await _items_of(conn, {b for _, b in enrolled})
+    course_ids = {i.course_id for rows in items.values() for i in rows if i.course_id is not None}
+    product_pks = {i.product_pk for rows in items.values() for i in rows if i.product_pk is not None}
+    learners = {u for u, _ in enrolled}
+    lesson_counts = await _lesson_counts(conn, course_ids)
+    completed_counts = await _completed_counts(conn, learners, course_ids)
+    consumed = await _product_completions(conn, learners, product_pks)
+
+    bundle_rows = {row.id: row for row in bundles.values()}
+    result = {}
+    for (user_id, bundle_id), enrolled_at in enrolled.items():
+        entries: list[ItemProgress] = []
+        for item in items.get(bundle_id, []):
+            if item.course_id is not None:
+                total, required = lesson_counts.get(item.course_id, (0, 0))
+                done, done_required = completed_counts.get((user_id, item.course_id), (0, 0))
+                counts = CourseCounts(
+                    user_id=user_id,
+                    course_id=item.course_id,
+                    total_lessons=total,
+                    required_lessons=required,
+                    completed_lessons=done,
+                    completed_required_lessons=done_required,
+                )
+                summary = summarize(counts)
+                counted_done, counted_needed = counted_lessons(counts)
+                entries.append(
+                    CourseItemProgress(
+                        position=item.position,
+                        course_id=item.course_id,
+                        product_id=item.course_product_id,
+                        expected_completion_days=item.expected_completion_days,
+                        completion_percentage=summary.completion_percentage,
+                        completed=summary.is_complete,
+                        fraction_done=counted_done / counted_needed if counted_needed else 0.0,
+                    )
+                )
+            else:
+                completed_at = consumed.get((user_id, item.product_pk))
+                entries.append(
+                    ProductItemProgress(
+                        position=item.position,
+                        product_pk=item.product_pk,
+                        product_id=item.product_product_id,
+                        kind=ProductKind(item.kind),
+                        completed=completed_at is not None,
+                        completed_at=completed_at,
+                    )
+                )
+        result[(user_id, bundle_id)] = BundleProgress(
+            bundle=bundle_rows[bundle_id], user_id=user_id, enrolled_at=enrolled_at, items=entries
+        )
+    return result
+
+
+async def _items_of(conn: AsyncConnection, bundle_ids: set[int]) -> dict[int, list[Row[Any]]]:
+    """Each bundle's items in order, with the identifiers their progress entries carry."""
+    rows = await conn.execute(
+        select(
+            BundleItem.bundle_id,
+            BundleItem.position,
+            BundleItem.course_id,
+            BundleItem.product_pk,
+            Course.product_id.label("course_product_id"),
+            Course.expected_completion_days,
+            Product.product_id.label("product_product_id"),
+            Product.kind,
+        )
+        .outerjoin(Course, Course.id == BundleItem.course_id)
+        .outerjoin(Product, Product.id == BundleItem.product_pk)
+        .where(BundleItem.bundle_id.in_(bundle_ids))
+        .order_by(BundleItem.bundle_id, BundleItem.position)
+    )
+    by_bundle: dict[int, list[Row[Any]]] = {}
+    for row in rows:
+        by_bundle.setdefault(row.bundle_id, []).append(row)  # type: ignore[arg-type]
+    return by_bundle
+
+
+def _count_if(condition: Any) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+async def _lesson_counts(conn: AsyncConnection, course_ids: set[int]) -> dict[int, tuple[int, int]]:
+    """(current lessons, required ones) of each course."""
+    if not course_ids:
+        return {}
+    rows = await conn.execute(
+        select(Lesson.course_id, func.count(), _count_if(Lesson.is_required))
+        .where(Lesson.course_id.in_(course_ids), Lesson.removed_at.is_(None))
+        .group_by(Lesson.course_id)
+    )
+    return {course_id: (total, required) for course_id, total, required in rows}
+
+
+async def _completed_counts(
+    conn: AsyncConnection, user_ids: set[int], course_ids: set[int]
+) -> dict[tuple[int, int], tuple[int, int]]:
+    """(completed current lessons, completed required ones) of each (user, course)."""
+    if not course_ids:
+        return {}
+    rows = await conn.execute(
+        select(LessonProgress.user_id, Lesson.course_id, func.count(), _count_if(Lesson.is_required))
+        .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+        .where(
+            LessonProgress.user_id.in_(user_ids),
+            LessonProgress.completed.is_(True),
+            Lesson.course_id.in_(course_ids),
+            Lesson.removed_at.is_(None),
+        )
+        .group_by(LessonProgress.user_id, Lesson.course_id)
+    )
+    return {(user_id, course_id): (done, required) for user_id, course_id, done, required in rows}
+
+
+async def _product_completions(
+    conn: AsyncConnection, user_ids: set[int], product_pks: set[int]
+) -> dict[tuple[int, int], datetime]:
+    """When each (user, product) was consumed, for those that are."""
+    if not product_pks:
+        return {}
+    rows = await conn.execute(
+        select(ProductCompletion.user_id, ProductCompletion.product_pk, ProductCompletion.completed_at).where(
+            ProductCompletion.user_id.in_(user_ids),
+            ProductCompletion.product_pk.in_(product_pks),
+            ProductCompletion.completed.is_(True),
+        )
+    )
+    return {(user_id, product_pk): at for user_id, product_pk, at in rows if at is not None}

@@ -1,0 +1,143 @@
+"""Objects named by the identifiers outside systems use: bundle product id or slug, user email
+or external id, product id. Each ref names exactly one identifier (the API layer checks that)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gql_progress.db.models import Bundle, Product, ProductKind, User
+from gql_progress.domain.catalog import normalize_email
+from gql_progress.domain.errors import Forbidden, NotFound
+from gql_progress.domain.viewer import Viewer
+
+
+@dataclass(frozen=True)
+class BundleRef:
+    """Exactly one of these is set (the API layer checks that)."""
+
+    id: int | None = None
+    product_id: str | None = None
+    slug: str | None = None
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """Exactly one of these is set (the API layer checks that)."""
+
+    id: int | None = None
+    email: str | None = None
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The caller's own identifiers, to recognise a learner asking about themselves."""
+
+    id: int
+    email: str
+    external_id: str
+
+
+def is_self(user: UserRef, identity: Identity) -> bool:
+    if user.id is not None:
+        return user.id == identity.id
+    if user.email is not None:
+        return normalize_email(user.email) == identity.email
+    return user.external_id == identity.external_id
+
+
+def _any_of(*conditions: tuple[Any, list[Any]]) -> ColumnElement[bool]:
+    matches = [column.in_(values) for column, values in conditions if values]
+    return or_(*matches) if matches else false()
+
+
+async def bundles_by_ref(conn: AsyncConnection, refs: Sequence[BundleRef]) -> dict[BundleRef, Row[Any]]:
+    ids = [r.id for r in refs if r.id is not None]
+    product_ids = [r.product_id for r in refs if r.product_id is not None]
+    slugs = [r.slug for r in refs if r.slug is not None]
+    rows = (
+        await conn.execute(
+            select(*Bundle.__table__.c).where(
+                _any_of((Bundle.id, ids), (Bundle.product_id, product_ids), (Bundle.slug, slugs))
+            )
+        )
+    ).all()
+    found: dict[BundleRef, Row[Any]] = {}
+    for row in rows:
+        found[BundleRef(id=row.id)] = row
+        found[BundleRef(product_id=row.product_id)] = row
+        found[BundleRef(slug=row.slug)] = row
+    return found
+
+
+async def users_by_ref(conn: AsyncConnection, refs: Sequence[UserRef]) -> dict[UserRef, int]:
+    if not refs:
+        return {}
+    ids = [r.id for r in refs if r.id is not None]
+    emails = [normalize_email(r.email) for r in refs if r.email is not None]
+    external_ids = [r.external_id for r in refs if r.external_id is not None]
+    rows = await conn.execute(
+        select(User.id, User.email, User.external_id).where(
+            _any_of((User.id, ids), (User.email, emails), (User.external_id, external_ids))
+        )
+    )
+    by_id = {}
+    by_email = {}
+    by_external_id = {}
+    for row in rows:
+        by_id[row.id] = row.id
+        by_email[row.email] = row.id
+        by_external_id[row.external_id] = row.id
+    found: dict[UserRef, int] = {}
+    for ref in refs:
+        if ref.id is not None:
+            user_id = by_id.get(ref.id)
+        elif ref.email is not None:
+            user_id = by_email.get(normalize_email(ref.email))
+        else:
+            user_id = by_external_id.get(ref.external_id)
+        if user_id is not None:
+            found[ref] = user_id
+    return found
+
+
+@dataclass(frozen=True)
+class ProductRef:
+    id: int | None = None
+    product_id: str | None = None
+    kind: ProductKind | None = None  # with an id: the kind the id named, which must match
+
+
+async def resolve_bundle(conn: AsyncConnection, ref: BundleRef) -> Row[Any]:
+    found = (await bundles_by_ref(conn, [ref])).get(ref)
+    if found is None:
+        raise NotFound("bundle")
+    return found
+
+
+async def resolve_product(conn: AsyncConnection, ref: ProductRef) -> Row[Any]:
+    condition = Product.id == ref.id if ref.id is not None else Product.product_id == ref.product_id
+    found = (await conn.execute(select(*Product.__table__.c).where(condition))).first()
+    if found is None or (ref.kind is not None and found.kind != ref.kind):
+        raise NotFound("product")
+    return found
+
+
+async def resolve_subject(
+    conn: AsyncConnection, viewer: Viewer, identity: Identity, ref: UserRef | None
+) -> int:
+    """The user a request is about: the caller (no ref, or a ref naming them), or for an admin
+    whoever the ref names. A learner naming anyone else is refused before any lookup."""
+    if ref is None or is_self(ref, identity):
+        return identity.id
+    if not viewer.is_admin:
+        raise Forbidden()
+    found = (await users_by_ref(conn, [ref])).get(ref)
+    if found is None:
+        raise NotFound("user")
+    return found

@@ -1,0 +1,94 @@
+"""What a study plan instance shows, and when progress may be recorded through one.
+
+An instance stores nothing but who started which plan when: its resources, their completion
+and its percentage are computed from the learner's one record per lesson, the same records
+course summaries count. Lessons removed from their course are left out, as in courses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gql_progress.db.models import StudyPlanInstance, StudyPlanLesson
+from gql_progress.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from gql_progress.domain.summary import completion_percentage
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One lesson of the plan with the learner's standing on it."""
+
+    position: int
+    lesson: Row[Any]
+    completed_at: datetime | None
+
+    @property
+    def completed(self) -> bool:
+        return self.completed_at is not None
+
+
+@dataclass(frozen=True)
+class InstanceProgress:
+    resources: list[Resource]
+
+    @property
+    def completed(self) -> list[Resource]:
+        return [resource for resource in self.resources if resource.completed]
+
+    @property
+    def completion_percentage(self) -> float:
+        """Completed resources / resources × 100 (0 for an empty plan, 100 only when all are done)."""
+        return completion_percentage(len(self.completed), len(self.resources))
+
+
+def instance_progress(lessons: Sequence[Row[Any]], records: Sequence[Row[Any] | None]) -> InstanceProgress:
+    """``lessons``: the plan's current lessons in plan order (``plan_position`` and the lesson's
+    columns); ``records``: the learner's record of each lesson, or None where there is none."""
+    return InstanceProgress(
+        resources=[
+            Resource(
+                position=lesson.plan_position,
+                lesson=lesson,
+                completed_at=record.completed_at if record is not None and record.completed else None,
+            )
+            for lesson, record in zip(lessons, records, strict=True)
+        ]
+    )
+
+
+async def check_write_through_instance(
+    conn: AsyncConnection, *, instance_id: int, user_id: int, lesson_id: int
+) -> None:
+    """Refuse, before anything is written, progress sent through an instance it cannot go through.
+
+    The instance must exist, belong to ``user_id`` (the learner being written for) and its plan
+    must hold the lesson. Runs in the write's own transaction.
+    """
+    # No lock on the plan: a lock row-writes the plan on every heartbeat sent through an
+    # instance. Racing an updateStudyPlan can at worst record progress on a lesson that just
+    # left the plan, which is the learner's own global record and harmless.
+    statement = (
+        select(StudyPlanInstance.user_id, StudyPlanLesson.id.label("plan_lesson_id"))
+        .outerjoin(
+            StudyPlanLesson,
+            (StudyPlanLesson.study_plan_id == StudyPlanInstance.study_plan_id)
+            & (StudyPlanLesson.lesson_id == lesson_id),
+        )
+        .where(StudyPlanInstance.id == instance_id)
+    )
+    row = (await conn.execute(statement)).first()
+    if row is None:
+        raise NotFound("study plan instance")
+    if row.user_id != user_id:
+        # Says nothing of the instance (whose it is, which plan): only that it cannot be used.
+        raise Forbidden("This study plan instance cannot be used to record this user's progress")
+    if row.plan_lesson_id is None:
+        raise InvalidInput(
+            [FieldProblem(("lesson_id",), "is not a lesson of the study plan instance's plan")]
+        )

@@ -19,10 +19,12 @@ from starlette.websockets import WebSocket
 
 from gql_progress.api.schema import build_graphql_schema
 from gql_progress.api.view import ProgressGraphQLView
-from gql_progress.auth import Authenticator
+from gql_progress.auth import Authenticated, Authenticator
 from gql_progress.db.engine import Database
 from gql_progress.logs import install_request_id_on_records, new_request_id, request_id_var
+from gql_progress.public_operations import public_request
 from gql_progress.settings import Settings, load_settings
+from gql_progress.webhooks.worker import WebhookWorker, WorkerConfig
 
 logger = logging.getLogger("gql_progress.app")
 
@@ -86,15 +88,21 @@ class AuthenticatedGraphQL:
             await page(scope, receive, send)
             return
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
-            await unauthenticated("Send an API key: Authorization: Bearer <key>")(scope, receive, send)
-            return
-        caller = await self.authenticator.authenticate(secret.strip())
-        if caller is None:
-            await unauthenticated("The API key is invalid or revoked")(scope, receive, send)
-            return
-        scope.setdefault("state", {})["caller"] = caller
+        caller: Authenticated | None = None
         try:
+            if scheme.lower() != "bearer" or not secret.strip():
+                # Without a key only public fields (verifyCertificate) may run.
+                public, receive = await public_request(request)
+                if not public:
+                    message = "Send an API key: Authorization: Bearer <key>"
+                    await unauthenticated(message)(scope, receive, send)
+                    return
+            else:
+                caller = await self.authenticator.authenticate(secret.strip())
+                if caller is None:
+                    await unauthenticated("The API key is invalid or revoked")(scope, receive, send)
+                    return
+            scope.setdefault("state", {})["caller"] = caller
             await self.view(scope, receive, send)
         except ClientDisconnect:
             # The caller hung up before sending its whole body: nobody is left to answer.
@@ -135,12 +143,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         flusher = asyncio.create_task(authenticator.flush_periodically())
+        webhooks = (
+            WebhookWorker(db, WorkerConfig.from_settings(settings)) if settings.webhooks_enabled else None
+        )
+        delivering = asyncio.create_task(webhooks.run()) if webhooks else None
         try:
             yield
         finally:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
+            if webhooks and delivering:
+                # Let the requests in flight finish and be recorded; past their deadline,
+                # cancel: an unrecorded attempt is retried by whoever runs next.
+                webhooks.stop()
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(delivering, settings.webhooks_request_timeout_seconds + 5)
             await authenticator.flush()
             await db.dispose()
 

@@ -1,9 +1,12 @@
-"""The gql-progress command: serve, migrate, seed-demo, create-user, create-api-key, export-schema."""
+"""The gql-progress command: serve, migrate, seed-demo, create-user, create-api-key, deliver,
+export-schema."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -120,6 +123,33 @@ def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deliver(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_progress.db.engine import Database
+    from gql_progress.webhooks.worker import DrainReport, WebhookWorker, WorkerConfig
+
+    async def deliver(db: Database) -> DrainReport | None:
+        worker = WebhookWorker(db, WorkerConfig.from_settings(settings))
+        if args.once:
+            return await worker.drain()
+        # SIGTERM (a service manager stopping us) finishes the attempts in flight first.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, worker.stop)
+        await worker.run()
+        return None
+
+    if not args.once:
+        from gql_progress.logs import configure_logging
+
+        configure_logging(settings.log_level)
+    try:
+        report = _run_with_db(settings, deliver)
+    except KeyboardInterrupt:
+        return 130
+    if report is not None:
+        print(f"delivered {report.delivered}, retrying later {report.retrying}, failed {report.failed}")
+    return 0
+
+
 def cmd_export_schema(_: Settings, args: argparse.Namespace) -> int:
     from gql_progress.api.schema import build_graphql_schema
 
@@ -175,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--user", required=True, help="the user's email or external id")
     key.add_argument("--label", default="", help="a note on what the key is for")
     key.set_defaults(handler=cmd_create_api_key)
+
+    deliver = commands.add_parser(
+        "deliver", help="deliver webhooks (as the server does unless GQL_PROGRESS_WEBHOOKS_ENABLED=false)"
+    )
+    deliver.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    deliver.set_defaults(handler=cmd_deliver)
 
     export = commands.add_parser("export-schema", help="write schema.graphql from the code")
     export.add_argument("--check", action="store_true", help="fail if the file is stale")

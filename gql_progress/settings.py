@@ -35,6 +35,17 @@ class Settings(BaseSettings):
     # API keys' lastUsedAt is written in one batch this often, so requests stay read-only.
     api_key_touch_interval_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
 
+    # Webhooks (gql_progress/webhooks/): the server runs a delivery worker unless this is false,
+    # e.g. when `gql-progress deliver` runs on its own.
+    webhooks_enabled: bool = True
+    webhooks_poll_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    # Attempts per (endpoint, event), the first included, before the delivery is FAILED.
+    webhooks_max_attempts: Annotated[int, Field(ge=1, le=100)] = 10
+    # The whole request (connect, send, response headers), not each phase of it.
+    webhooks_request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    # The first retry waits this long; each later one twice as long as the one before.
+    webhooks_retry_base_seconds: Annotated[float, Field(ge=0, le=86_400)] = 30.0
+
     # Browser origins allowed to call the API (CORS), comma-separated; empty: none.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

@@ -14,11 +14,12 @@ from sqlalchemy import BigInteger
 
 from gql_progress.domain.errors import FieldProblem, InvalidInput, ProblemList
 
-# Primary keys are 32-bit integers, except progress records (64-bit). An id beyond its column's
-# range names nothing; refusing it here keeps it from reaching the database as an overflow.
+# Primary keys are 32-bit integers, except progress records and webhook deliveries (64-bit). An
+# id beyond its column's range names nothing; refusing it here keeps it from reaching the
+# database as an overflow.
 MAX_INT_PK = 2**31 - 1
 MAX_BIGINT_PK = 2**63 - 1
-_MAX_PK = {"Progress": MAX_BIGINT_PK}
+_MAX_PK = {"Progress": MAX_BIGINT_PK, "WebhookDelivery": MAX_BIGINT_PK}
 
 
 def max_pk(type_name: str) -> int:

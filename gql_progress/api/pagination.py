@@ -114,12 +114,14 @@ def connection_from_rows(
     key_of: Callable[[Any], int],
     to_node: Callable[[Any], NodeT],
     count_total: Callable[[], Awaitable[int]],
+    more_held_back: bool = False,
 ) -> Connection[NodeT]:
     """A page from rows in key order fetched with one look-ahead row (``limit + 1`` at most).
 
     The look-ahead row only tells that more follow; it is not part of the page.
+    ``more_held_back``: the caller cut the page short (rows follow that it may not show yet).
     """
-    has_next = len(rows) > page.limit
+    has_next = len(rows) > page.limit or more_held_back
     rows = rows[: page.limit]
     edges = [Edge(cursor=encode_cursor(key_of(row)), node=to_node(row)) for row in rows]
     return Connection(

@@ -17,8 +17,13 @@ from gql_progress.api.error_policy import shape_error
 from gql_progress.api.loaders import Loaders
 from gql_progress.auth import Authenticated
 from gql_progress.db.engine import Database
+from gql_progress.db.models import UserRole
+from gql_progress.domain.viewer import Viewer
 from gql_progress.logs import request_id_var
 from gql_progress.settings import Settings
+
+# The viewer of a request made without a key; no user has id 0.
+ANONYMOUS = Viewer(user_id=0, role=UserRole.LEARNER)
 
 
 class ProgressGraphQLView(GraphQL[Context, None]):
@@ -33,13 +38,18 @@ class ProgressGraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         # Loaders live exactly as long as one request: no data leaks between callers.
-        caller: Authenticated = request.state.caller
+        caller: Authenticated | None = request.state.caller
         loaders = Loaders(self.db)
-        loaders.user_by_id.prime(caller.viewer.user_id, caller.user)
+        if caller is None:
+            # Only public fields run without a key (see public_operations): none reads the viewer.
+            viewer = ANONYMOUS
+        else:
+            viewer = caller.viewer
+            loaders.user_by_id.prime(caller.viewer.user_id, caller.user)
         return Context(
             db=self.db,
             settings=self.settings,
-            viewer=caller.viewer,
+            viewer=viewer,
             loaders=loaders,
             request_id=request_id_var.get(),
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gql_progress.settings import with_async_driver
@@ -100,3 +101,8 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         if mode != "NONE":
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_deadlock(exc: DBAPIError) -> bool:
+    """Whether PostgreSQL aborted the transaction to break a deadlock (SQLSTATE 40P01)."""
+    return getattr(exc.orig, "sqlstate", None) == "40P01" or "deadlock detected" in str(exc.orig)

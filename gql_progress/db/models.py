@@ -59,6 +59,15 @@ class LessonKind(enum.StrEnum):
     OTHER = "OTHER"
 
 
+class EventType(enum.StrEnum):
+    LESSON_COMPLETED = "LESSON_COMPLETED"
+    LESSON_UNCOMPLETED = "LESSON_UNCOMPLETED"
+    COURSE_COMPLETED = "COURSE_COMPLETED"
+    CERTIFICATE_ISSUED = "CERTIFICATE_ISSUED"
+    PROGRESS_RESET = "PROGRESS_RESET"
+    COMPLETION_GRANTED = "COMPLETION_GRANTED"
+
+
 class EnrollmentStatus(enum.StrEnum):
     ACTIVE = "ACTIVE"
     COMPLETED = "COMPLETED"
@@ -117,6 +126,8 @@ class Course(Base):
     certificate_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # When requirements change, an earned COMPLETED enrollment stays COMPLETED.
     keep_completion_on_change: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Percent of a video lesson's duration that, once watched (videoPositionSeconds), completes it.
+    video_completion_threshold: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
 
@@ -124,6 +135,11 @@ class Course(Base):
         CheckConstraint(
             "expected_completion_days IS NULL OR expected_completion_days > 0",
             name="expected_completion_days_positive",
+        ),
+        CheckConstraint(
+            "video_completion_threshold IS NULL"
+            " OR (video_completion_threshold > 0 AND video_completion_threshold <= 100)",
+            name="video_completion_threshold_range",
         ),
     )
 
@@ -138,6 +154,8 @@ class Lesson(Base):
     kind: Mapped[LessonKind] = mapped_column(_enum(LessonKind, "lesson_kind"))
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     is_required: Mapped[bool] = mapped_column(Boolean, default=True)
+    # For quizzes: a recorded quiz_score at or above it passes (and completes) the lesson.
+    pass_score: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
     # A removed lesson leaves its course but keeps its learners' records for audit.
@@ -159,6 +177,7 @@ class Lesson(Base):
             f"duration_seconds IS NULL OR duration_seconds BETWEEN 0 AND {MAX_SECONDS}",
             name="duration_seconds_range",
         ),
+        CheckConstraint("pass_score IS NULL OR pass_score BETWEEN 0 AND 100", name="pass_score_range"),
     )
 
 
@@ -205,6 +224,9 @@ class LessonProgress(Base):
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONObject)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_accessed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when an admin granted the completion (grantCompletion): who, and why.
+    granted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    grant_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
 
@@ -362,3 +384,107 @@ class StudyPlanInstance(Base):
     study_plan_id: Mapped[int] = mapped_column(ForeignKey("study_plans.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     started_at: Mapped[datetime] = _now_column()
+
+
+# --- the completion engine's records ---------------------------------------------------------
+
+
+class Certificate(Base):
+    """Issued once per (user, course), the first time the enrollment completes."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    # Random and unguessable: the code alone lets anyone verify the certificate.
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+
+
+class Event(Base):
+    """The append-only log of what happened, written in the transaction of the change itself.
+
+    References are plain ids (no foreign keys): the log outlives what it mentions.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    type: Mapped[EventType] = mapped_column(_enum(EventType, "event_type", length=32))
+    occurred_at: Mapped[datetime] = _now_column()
+    user_id: Mapped[int] = mapped_column(Integer)
+    course_id: Mapped[int | None] = mapped_column(Integer)
+    lesson_id: Mapped[int | None] = mapped_column(Integer)
+    # Who caused it: the learner, an admin acting for them, or null for the system.
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    # Type-specific details: a reset's or grant's reason, a certificate's code.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONObject)
+
+    __table_args__ = (
+        Index(None, "user_id", "id"),
+        Index(None, "course_id", "id"),
+        Index(None, "type", "id"),
+    )
+
+
+# --- webhooks: endpoints that receive the event log, and one delivery record per (endpoint, event)
+
+
+class WebhookDeliveryStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+class WebhookEndpoint(Base):
+    """A URL that receives the events of the chosen types (see gql_progress/webhooks/)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # EventType values, a JSON list: endpoints are few, so filtering them in Python costs nothing.
+    event_types: Mapped[list[str]] = mapped_column(JSONObject)
+    # Kept as given, not hashed: every delivery is signed with it (HMAC), so it must be readable.
+    secret: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every event with an id at or below it has been fanned out (or was before registration).
+    # BigIntPK's type because it holds event ids: BIGINT on PostgreSQL, INTEGER (64-bit) on SQLite.
+    cursor_event_id: Mapped[int] = mapped_column(BigIntPK, default=0)
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: its attempts so far and where it stands."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    status: Mapped[WebhookDeliveryStatus] = mapped_column(
+        _enum(WebhookDeliveryStatus, "webhook_delivery_status"), default=WebhookDeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # While PENDING: when it is due; a claimed delivery is pushed past its request's deadline.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (
+        # At most one record, hence at most one successful delivery, per (endpoint, event).
+        UniqueConstraint("endpoint_id", "event_id"),
+        # The workers' "what is due" scan.
+        Index(None, "status", "next_attempt_at"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        CheckConstraint("(status = 'PENDING') = (next_attempt_at IS NOT NULL)", name="due_while_pending"),
+        CheckConstraint("(status = 'DELIVERED') = (delivered_at IS NOT NULL)", name="delivered_at_matches"),
+    )

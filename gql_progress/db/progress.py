@@ -6,11 +6,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, case, func, literal, select
+from sqlalchemy import ColumnElement, Row, and_, case, exists, false, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
 
 from gql_progress.db.dialect import insert_for
-from gql_progress.db.models import Enrollment, Lesson, LessonProgress
+from gql_progress.db.models import Course, Enrollment, Lesson, LessonKind, LessonProgress
 
 PROGRESS_COLUMNS = tuple(LessonProgress.__table__.c)
 
@@ -30,6 +31,9 @@ WRITABLE_COLUMNS = frozenset(
         "metadata",
     }
 )
+
+# Written only by grantCompletion: who completed the lesson for the learner, and why.
+GRANT_COLUMNS = frozenset({"granted_by_user_id", "grant_reason"})
 
 _DEFAULTS: dict[str, Any] = {
     "completed": False,
@@ -66,29 +70,117 @@ def upsert_if_enrolled_statement(
 
     The enrollment check is the INSERT's own SELECT, so a heartbeat is one statement; no row
     comes back when the lesson does not exist or the user is not enrolled.
+
+    A write of ``video_position_seconds`` or ``quiz_score`` may also complete the lesson (the
+    course's video threshold, the quiz's pass score), decided in the same statement from the
+    joined lesson and course (see _automatic_completion). A completion it causes shows as a
+    returned completed_at equal to ``now``: the caller then updates the enrollment.
     """
     given = frozenset(changes)
     record = _new_record({"user_id": user_id, "lesson_id": lesson_id, **changes}, given, now)
     table = LessonProgress.__table__
-    source = (
-        select(
-            *(
-                Lesson.id if column == "lesson_id" else literal(value, type_=table.c[column].type)
-                for column, value in record.items()
-            )
+    automatic = _automatic_completion(user_id, changes) if given & _AUTOMATIC_TRIGGERS else None
+    passed = None
+    if "quiz_score" in given and changes["quiz_score"] is not None:
+        # The server decides a quiz's pass when the lesson has a pass score.
+        score = literal(changes["quiz_score"], type_=table.c.quiz_score.type)
+        passed = case(
+            (Lesson.pass_score.is_not(None), score >= Lesson.pass_score), else_=record.get("quiz_passed")
         )
+        record["quiz_passed"] = None  # placeholder: the value comes from ``passed``
+    claimed_pass = False
+    if passed is None and changes.get("quiz_passed") is not None:
+        # Without a score, a client's quizPassed stands only where no pass score decides it.
+        passed = case((Lesson.pass_score.is_not(None), None), else_=literal(changes["quiz_passed"]))
+        claimed_pass = True
+
+    def value_of(column: str, value: Any) -> Any:
+        if column == "lesson_id":
+            return Lesson.id
+        if passed is not None and column == "quiz_passed":
+            return passed
+        if automatic is not None and column == "completed":
+            return automatic
+        if automatic is not None and column == "completed_at":
+            return case((automatic, literal(now, type_=table.c.completed_at.type)), else_=None)
+        if automatic is not None and column == "progress_percentage":
+            return case((automatic, 100.0), else_=literal(value, type_=table.c[column].type))
+        return literal(value, type_=table.c[column].type)
+
+    source = (
+        select(*(value_of(column, value) for column, value in record.items()))
         .join(
             Enrollment,
             (Enrollment.course_id == Lesson.course_id) & (Enrollment.user_id == user_id),
         )
         .where(Lesson.id == lesson_id, Lesson.removed_at.is_(None))
     )
+    if automatic is not None:
+        source = source.join(Course, Course.id == Lesson.course_id)
     insert = insert_for(conn, table).from_select(list(record), source)
-    return _on_conflict(insert, given, now)
+    return _on_conflict(
+        insert,
+        given,
+        now,
+        automatic=automatic is not None,
+        server_passed=passed is not None and not claimed_pass,
+        claimed_pass=claimed_pass,
+    )
+
+
+_AUTOMATIC_TRIGGERS = frozenset({"video_position_seconds", "quiz_score"})
+
+
+def _automatic_completion(user_id: int, changes: Mapping[str, Any]) -> ColumnElement[bool]:
+    """Whether this write completes the lesson by itself: the video position reached the
+    course's threshold share of the duration, or the quiz score reached the pass score; and,
+    in a sequential course, every earlier counted lesson is completed (only completion is
+    gated there, so the position is still recorded)."""
+    reasons: list[ColumnElement[bool]] = []
+    position = changes.get("video_position_seconds")
+    if position is not None:
+        reasons.append(
+            and_(
+                Course.video_completion_threshold.is_not(None),
+                Lesson.duration_seconds.is_not(None),
+                Lesson.duration_seconds > 0,
+                literal(position) * 100.0 >= Lesson.duration_seconds * Course.video_completion_threshold,
+            )
+        )
+    score = changes.get("quiz_score")
+    if score is not None:
+        reasons.append(
+            and_(
+                Lesson.kind == LessonKind.QUIZ.value,
+                Lesson.pass_score.is_not(None),
+                literal(score) >= Lesson.pass_score,
+            )
+        )
+    if not reasons:
+        return false()
+    earlier = aliased(Lesson)
+    required = aliased(Lesson)
+    record = aliased(LessonProgress)
+    # Correlated explicitly: nested two EXISTS deep, it must still mean the written lesson's course.
+    counts_every_lesson = ~(
+        exists()
+        .where(required.course_id == Lesson.course_id, required.removed_at.is_(None), required.is_required)
+        .correlate(Lesson)
+    )
+    missing_earlier = exists().where(
+        earlier.course_id == Lesson.course_id,
+        earlier.removed_at.is_(None),
+        earlier.position < Lesson.position,
+        or_(earlier.is_required, counts_every_lesson),
+        ~exists().where(record.user_id == user_id, record.lesson_id == earlier.id, record.completed),
+    )
+    in_order = or_(~Course.requires_sequential_progress, ~missing_earlier)
+    # NULL-safe: an unknown (NULL) condition must read as "not completed", never reach the column.
+    return func.coalesce(and_(or_(*reasons), in_order), false())
 
 
 def _new_record(row: Mapping[str, Any], given: frozenset[str], now: datetime) -> dict[str, Any]:
-    unknown = given - WRITABLE_COLUMNS
+    unknown = given - WRITABLE_COLUMNS - GRANT_COLUMNS
     if unknown:
         raise ValueError(f"not writable: {sorted(unknown)}")
     completed = bool(row.get("completed", False))
@@ -105,17 +197,55 @@ def _new_record(row: Mapping[str, Any], given: frozenset[str], now: datetime) ->
     return record
 
 
-def _on_conflict(insert: Any, given: frozenset[str], now: datetime) -> Any:
+def _on_conflict(
+    insert: Any,
+    given: frozenset[str],
+    now: datetime,
+    *,
+    automatic: bool = False,
+    server_passed: bool = False,
+    claimed_pass: bool = False,
+) -> Any:
     table = LessonProgress.__table__
     new = insert.excluded
     new_completed = new.completed if "completed" in given else table.c.completed
     updates: dict[str, Any] = {
-        column: new[column] for column in given if column not in {"completed", "progress_percentage"}
+        column: new[column]
+        for column in given
+        if column not in {"completed", "progress_percentage"} | GRANT_COLUMNS
     }
     if "completed" in given:
         updates["completed"] = new.completed
         updates["completed_at"] = case((new.completed, _coalesce(table.c.completed_at, now)), else_=None)
-    if given & {"completed", "progress_percentage"}:
+        for column in GRANT_COLUMNS:
+            if column in given:
+                # A lesson completed before (by the learner, or an earlier grant) keeps its story.
+                updates[column] = case((table.c.completed, table.c[column]), else_=new[column])
+            else:
+                # Un-completing ends a grant; completing again is the learner's own doing.
+                updates[column] = case((new.completed, table.c[column]), else_=None)
+    if automatic:
+        # An automatic completion only ever completes: it never takes a completion back.
+        new_completed = or_(table.c.completed, new.completed)
+        updates["completed"] = new_completed
+        updates["completed_at"] = case(
+            (new.completed, _coalesce(table.c.completed_at, now)), else_=table.c.completed_at
+        )
+        updates["progress_percentage"] = case(
+            (new_completed, 100.0),
+            else_=new.progress_percentage if "progress_percentage" in given else table.c.progress_percentage,
+        )
+    if claimed_pass:
+        # NULL here means "a pass score decides, not the client": keep the stored value.
+        updates["quiz_passed"] = func.coalesce(new.quiz_passed, table.c.quiz_passed)
+    if server_passed:
+        # A passed quiz stays passed whatever later scores are; without a pass score the
+        # client's value (or the stored one) stands.
+        updates["quiz_passed"] = case(
+            (new.quiz_passed.is_(None), new.quiz_passed if "quiz_passed" in given else table.c.quiz_passed),
+            else_=or_(func.coalesce(table.c.quiz_passed, false()), new.quiz_passed),
+        )
+    if given & {"completed", "progress_percentage"} and not automatic:
         new_percentage = (
             new.progress_percentage if "progress_percentage" in given else table.c.progress_percentage
         )

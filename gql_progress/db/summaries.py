@@ -14,7 +14,7 @@ from gql_progress.db.models import Lesson, LessonProgress
 
 @dataclass
 class CourseFacts:
-    lessons: list[Any] = field(default_factory=list)  # rows with id, is_required
+    lessons: list[Any] = field(default_factory=list)  # rows with id, position, is_required
     records: list[Any] = field(default_factory=list)  # rows with lesson_id, completed, …
 
 
@@ -30,6 +30,7 @@ async def course_facts(
         select(
             Lesson.course_id,
             Lesson.id,
+            Lesson.position,
             Lesson.is_required,
             LessonProgress.lesson_id,
             LessonProgress.completed,

@@ -9,15 +9,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.engine import Database
-from gql_progress.db.models import Lesson, User
+from gql_progress.db.models import Course, Enrollment, Lesson, User
 from gql_progress.db.progress import upsert_statement
 from gql_progress.db.types import utcnow
-from gql_progress.domain.completion import lock_enrollments, sync_enrollments
+from gql_progress.domain.completion import (
+    completed_lessons_among,
+    lock_enrollments,
+    record_completion_changes,
+    refused_by_sequence,
+    sync_enrollments,
+)
 from gql_progress.domain.errors import (
     DomainError,
     FieldProblem,
@@ -25,6 +32,7 @@ from gql_progress.domain.errors import (
     NotEnrolled,
     NotFound,
 )
+from gql_progress.domain.sequence import OutOfSequence
 from gql_progress.domain.summary import CourseSummary
 
 MAX_BULK_LESSONS = 500
@@ -59,26 +67,64 @@ async def set_completion(
     requested: Sequence[tuple[str, int | None]],
     completed: bool,
     now: datetime | None = None,
+    actor_user_id: int | None = None,
+    grant_reason: str | None = None,
 ) -> BulkResult:
-    """``requested`` pairs each id as the client sent it with its decoded lesson id (or None)."""
+    """``requested`` pairs each id as the client sent it with its decoded lesson id (or None).
+
+    With ``grant_reason`` it is an admin's grant (grantCompletion): the records remember who
+    (``actor_user_id``) and why, a sequential course's order does not apply (the admin decides),
+    and each new completion also gets a COMPLETION_GRANTED event.
+    """
     if len(requested) > MAX_BULK_LESSONS:
         raise InvalidInput([FieldProblem(("lessonIds",), f"at most {MAX_BULK_LESSONS} ids per call")])
     now = now or utcnow()
     lesson_ids = {lesson_id for _, lesson_id in requested if lesson_id is not None}
     async with db.write() as conn:
-        course_of = await _courses_of(conn, lesson_ids)
-        locked = await lock_enrollments(conn, user_id, set(course_of.values()))
-        if not locked:
+        courses = await _courses_of(conn, user_id, lesson_ids)
+        course_of = {lesson_id: c.course_id for lesson_id, c in courses.items()}
+        enrolled = {c.course_id for c in courses.values() if c.enrolled}
+        if not enrolled:
             # Only now can it matter whether the user exists (an admin may name anyone).
             await _require_user(conn, user_id)
-        writable = sorted(i for i in lesson_ids if i in course_of and course_of[i] in locked)
+        writable = sorted(i for i in lesson_ids if i in course_of and course_of[i] in enrolled)
+        refused: dict[int, int] = {}
+        if completed and grant_reason is None:
+            sequential = {c.course_id for c in courses.values() if c.sequential}
+            refused = await refused_by_sequence(
+                conn, user_id, sequential, {i: course_of[i] for i in writable}
+            )
+            writable = [i for i in writable if i not in refused]
+        changed: list[int] = []
         if writable:
-            rows = [{"user_id": user_id, "lesson_id": i, "completed": completed} for i in writable]
-            await conn.execute(upsert_statement(conn, rows, frozenset({"completed"}), now))
-        touched = {course_of[i] for i in writable}
-        summaries = await sync_enrollments(
-            conn, user_id, [e for c, e in locked.items() if c in touched], now, completed=completed
+            was_completed = set() if completed else await completed_lessons_among(conn, user_id, writable)
+            values: dict[str, Any] = {"completed": completed}
+            if grant_reason is not None:
+                values.update(granted_by_user_id=actor_user_id, grant_reason=grant_reason)
+            rows = [{"user_id": user_id, "lesson_id": i, **values} for i in writable]
+            written = await conn.execute(upsert_statement(conn, rows, frozenset(values), now))
+            # New completions get completed_at = now; kept ones keep their earlier time.
+            changed = [
+                r.lesson_id
+                for r in written
+                if (r.completed_at == now if completed else r.lesson_id in was_completed)
+            ]
+        # Locked after the records are written: the one lock order (see domain.completion).
+        locked = await lock_enrollments(conn, user_id, {course_of[i] for i in writable})
+        # After the lock: a completion that waited for another writer is dated after it.
+        now = utcnow()
+        synced = await sync_enrollments(conn, user_id, locked.values(), now, completed=completed)
+        await record_completion_changes(
+            conn,
+            user_id=user_id,
+            actor_user_id=actor_user_id,
+            changed_lessons=[(lesson_id, course_of[lesson_id]) for lesson_id in sorted(changed)],
+            completed=completed,
+            completed_enrollments=synced.completed,
+            granted_reason=grant_reason,
+            now=now,
         )
+        summaries = synced.summaries
 
     outcomes = []
     for raw, lesson_id in requested:
@@ -87,8 +133,10 @@ async def set_completion(
             error = MalformedId(raw)
         elif lesson_id not in course_of:
             error = NotFound("lesson", raw)
-        elif course_of[lesson_id] not in locked:
+        elif course_of[lesson_id] not in enrolled:
             error = NotEnrolled()
+        elif lesson_id in refused:
+            error = OutOfSequence(refused[lesson_id])
         outcomes.append(LessonOutcome(raw, lesson_id, error))
     return BulkResult(outcomes=outcomes, summaries=summaries)
 
@@ -98,10 +146,31 @@ async def _require_user(conn: AsyncConnection, user_id: int) -> None:
         raise NotFound("user")
 
 
-async def _courses_of(conn: AsyncConnection, lesson_ids: set[int]) -> dict[int, int]:
+@dataclass(frozen=True)
+class _LessonCourse:
+    course_id: int
+    enrolled: bool  # whether the user is enrolled in the course
+    sequential: bool  # whether the course requires sequential progress
+
+
+async def _courses_of(conn: AsyncConnection, user_id: int, lesson_ids: set[int]) -> dict[int, _LessonCourse]:
+    """Each current lesson's course, with the user's enrollment in it, in one statement."""
     if not lesson_ids:
         return {}
     # Removed lessons are not part of any course any more: they fail as NOT_FOUND.
     current = Lesson.id.in_(sorted(lesson_ids)) & Lesson.removed_at.is_(None)
-    rows = await conn.execute(select(Lesson.id, Lesson.course_id).where(current))
-    return {r.id: r.course_id for r in rows}
+    rows = await conn.execute(
+        select(
+            Lesson.id,
+            Lesson.course_id,
+            Enrollment.id.label("enrollment_id"),
+            Course.requires_sequential_progress,
+        )
+        .join(Course, Course.id == Lesson.course_id)
+        .outerjoin(Enrollment, (Enrollment.course_id == Lesson.course_id) & (Enrollment.user_id == user_id))
+        .where(current)
+    )
+    return {
+        r.id: _LessonCourse(r.course_id, r.enrollment_id is not None, r.requires_sequential_progress)
+        for r in rows
+    }

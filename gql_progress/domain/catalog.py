@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -114,6 +115,9 @@ def _validate_course(values: Mapping[str, Any]) -> dict[str, Any]:
         problems.add(("productId",), "must not be empty (send null for none)")
     elif product_id is not None and len(product_id) > 255:
         problems.add(("productId",), "must be at most 255 characters")
+    threshold = values.get("video_completion_threshold")
+    if threshold is not None and not (math.isfinite(threshold) and 0 < threshold <= 100):
+        problems.add(("videoCompletionThreshold",), "must be greater than 0 and at most 100")
     days = values.get("expected_completion_days")
     if days is not None and not 1 <= days <= 36_500:
         problems.add(("expectedCompletionDays",), "must be between 1 and 36500")
@@ -161,6 +165,9 @@ def _validate_lesson(values: Mapping[str, Any]) -> dict[str, Any]:
     duration = values.get("duration_seconds")
     if duration is not None and not 0 <= duration <= MAX_SECONDS:
         problems.add(("durationSeconds",), f"must be between 0 and {MAX_SECONDS}")
+    pass_score = values.get("pass_score")
+    if pass_score is not None and not (math.isfinite(pass_score) and 0 <= pass_score <= 100):
+        problems.add(("passScore",), "must be between 0 and 100")
     position = values.get("position")
     if position is not None and not 0 <= position <= 1_000_000:
         problems.add(("position",), "must be between 0 and 1000000")

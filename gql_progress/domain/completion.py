@@ -1,9 +1,14 @@
 """Keeps enrollment status true to progress: COMPLETED exactly when every required lesson is done.
 
-Callers lock the enrollment rows (``lock_enrollments``) before they write progress. Under
+Every write that can change completion locks the enrollment rows (``lock_enrollments``) after
+writing its progress records and before counting them (``sync_enrollments``). Under
 PostgreSQL's READ COMMITTED, two requests completing a course's last two lessons would otherwise
 each miss the other's uncommitted write and both leave the enrollment ACTIVE; with the lock the
-second waits for the first and its next statement sees the first one's lesson.
+second waits until the first commits, and its count, a new statement, sees the first's lesson.
+
+One order for everyone, records first and enrollment second, because a heartbeat only learns
+that it completed a lesson (video threshold, quiz pass) once its record is written: were other
+paths to take the enrollment first, the two orders could deadlock.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, exists, false, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gql_progress.db.models import Course, Enrollment, EnrollmentStatus, Lesson, LessonProgress
+from gql_progress.db.models import Course, Enrollment, EnrollmentStatus, EventType, Lesson, LessonProgress
 from gql_progress.db.summaries import course_facts
+from gql_progress.domain.certificates import course_completion_events
+from gql_progress.domain.events import NewEvent, record_events
+from gql_progress.domain.sequence import allowed_in_order
 from gql_progress.domain.summary import CourseSummary, count_course, summarize
 
 
@@ -25,6 +33,9 @@ class LockedEnrollment:
     id: int
     course_id: int
     status: EnrollmentStatus
+    # Read with the lock, so completing the course needs no second look at it.
+    certificate_enabled: bool
+    requires_sequential_progress: bool
 
 
 async def lock_enrollments(
@@ -36,13 +47,35 @@ async def lock_enrollments(
     SQLite has no row locks; there the write transaction already holds the database's write lock.
     """
     statement = (
-        select(Enrollment.id, Enrollment.course_id, Enrollment.status)
+        select(
+            Enrollment.id,
+            Enrollment.course_id,
+            Enrollment.status,
+            Course.certificate_enabled,
+            Course.requires_sequential_progress,
+        )
+        .join(Course, Course.id == Enrollment.course_id)
         .where(Enrollment.user_id == user_id, Enrollment.course_id.in_(sorted(set(course_ids))))
         .order_by(Enrollment.id)
-        .with_for_update()
+        .with_for_update(of=Enrollment)
     )
     rows = (await conn.execute(statement)).all()
-    return {r.course_id: LockedEnrollment(r.id, r.course_id, EnrollmentStatus(r.status)) for r in rows}
+    return {
+        r.course_id: LockedEnrollment(
+            r.id,
+            r.course_id,
+            EnrollmentStatus(r.status),
+            r.certificate_enabled,
+            r.requires_sequential_progress,
+        )
+        for r in rows
+    }
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    summaries: dict[int, CourseSummary]  # by course id
+    completed: list[LockedEnrollment]  # the enrollments this write completed
 
 
 async def sync_enrollments(
@@ -52,7 +85,7 @@ async def sync_enrollments(
     now: datetime,
     *,
     completed: bool,
-) -> dict[int, CourseSummary]:
+) -> SyncResult:
     """Recompute the summaries of these (locked) enrollments and move their status to match.
 
     ``completed`` is what the write set. Completing lessons can only complete an enrollment and
@@ -66,11 +99,12 @@ async def sync_enrollments(
         for course_id, f in facts.items()
     }
 
-    to_complete = [
-        e.id
+    completing = [
+        e
         for course_id, e in by_course.items()
         if completed and summaries[course_id].is_complete and e.status is EnrollmentStatus.ACTIVE
     ]
+    to_complete = [e.id for e in completing]
     to_reopen = [
         e.id
         for course_id, e in by_course.items()
@@ -88,7 +122,74 @@ async def sync_enrollments(
             .where(Enrollment.id.in_(to_reopen))
             .values(status=EnrollmentStatus.ACTIVE, completed_at=None)
         )
-    return summaries
+    return SyncResult(summaries, completing)
+
+
+async def record_completion_changes(
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    actor_user_id: int | None,
+    changed_lessons: Iterable[tuple[int, int]],
+    completed: bool,
+    completed_enrollments: Iterable[LockedEnrollment],
+    now: datetime,
+    granted_reason: str | None = None,
+) -> None:
+    """The events of a progress write, in its transaction: one per lesson whose completion changed
+    ((lesson, course) pairs), then the courses it completed with their certificates."""
+    kind = EventType.LESSON_COMPLETED if completed else EventType.LESSON_UNCOMPLETED
+    events = []
+    for lesson_id, course_id in changed_lessons:
+        events.append(NewEvent(kind, user_id, course_id, lesson_id, actor_user_id=actor_user_id))
+        if granted_reason is not None:
+            events.append(
+                NewEvent(
+                    EventType.COMPLETION_GRANTED,
+                    user_id,
+                    course_id,
+                    lesson_id,
+                    actor_user_id=actor_user_id,
+                    data={"reason": granted_reason},
+                )
+            )
+    done = list(completed_enrollments)
+    pairs = [(user_id, e.course_id) for e in done]
+    offering = {e.course_id for e in done if e.certificate_enabled}
+    events += await course_completion_events(conn, pairs, actor_user_id, now, offering=offering)
+    await record_events(conn, events, now)
+
+
+async def refused_by_sequence(
+    conn: AsyncConnection, user_id: int, sequential: set[int], requested: dict[int, int]
+) -> dict[int, int]:
+    """Of the lessons to complete (lesson -> course), those a sequential course (``sequential``
+    holds their ids) refuses, each with the first lesson it misses. Costs a statement only
+    when a course is sequential."""
+    wanted = {lesson: course for lesson, course in requested.items() if course in sequential}
+    if not wanted:
+        return {}
+    facts = await course_facts(conn, user_id, set(wanted.values()))
+    refused: dict[int, int] = {}
+    for course_id, f in facts.items():
+        completed = {r.lesson_id for r in f.records if r.completed}
+        in_course = [lesson for lesson, course in wanted.items() if course == course_id]
+        for lesson_id, missing in allowed_in_order(f.lessons, completed, in_course).items():
+            refused[lesson_id] = missing.id
+    return refused
+
+
+async def completed_lessons_among(conn: AsyncConnection, user_id: int, lesson_ids: Iterable[int]) -> set[int]:
+    """Which of these lessons the user has completed (read before un-completing them, to know
+    which records actually change)."""
+    rows = await conn.execute(
+        select(LessonProgress.lesson_id).where(
+            LessonProgress.user_id == user_id,
+            LessonProgress.lesson_id.in_(sorted(set(lesson_ids))),
+            LessonProgress.completed,
+        )
+    )
+    return set(rows.scalars())
 
 
 async def reevaluate_course(conn: AsyncConnection, course_id: int, now: datetime) -> None:
@@ -136,7 +237,7 @@ async def reevaluate_course(conn: AsyncConnection, course_id: int, now: datetime
         )
         complete = ~missing
 
-    await conn.execute(
+    newly_completed = await conn.execute(
         update(Enrollment)
         .where(
             Enrollment.course_id == course_id,
@@ -144,7 +245,11 @@ async def reevaluate_course(conn: AsyncConnection, course_id: int, now: datetime
             complete,
         )
         .values(status=EnrollmentStatus.COMPLETED, completed_at=now)
+        .returning(Enrollment.user_id)
     )
+    # Completed by the course's change, not by anyone's progress: no actor.
+    pairs = [(user_id, course_id) for user_id in newly_completed.scalars()]
+    await record_events(conn, await course_completion_events(conn, pairs, None, now), now)
     if not keep:
         await conn.execute(
             update(Enrollment)

@@ -10,15 +10,17 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Row, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gql_progress.db.engine import Database
+from gql_progress.db.engine import Database, is_deadlock
 from gql_progress.db.models import (
     MAX_METADATA_BYTES,
     MAX_MINUTES,
     MAX_NOTES_LENGTH,
     MAX_QUIZ_ATTEMPTS,
     MAX_SECONDS,
+    Course,
     Enrollment,
     Lesson,
     User,
@@ -29,8 +31,15 @@ from gql_progress.db.progress import (
     upsert_statement,
 )
 from gql_progress.db.types import utcnow
-from gql_progress.domain.completion import lock_enrollments, sync_enrollments
+from gql_progress.domain.completion import (
+    completed_lessons_among,
+    lock_enrollments,
+    record_completion_changes,
+    refused_by_sequence,
+    sync_enrollments,
+)
 from gql_progress.domain.errors import NotEnrolled, NotFound, ProblemList
+from gql_progress.domain.sequence import OutOfSequence
 from gql_progress.domain.study_plan_progress import check_write_through_instance
 from gql_progress.domain.summary import CourseSummary
 from gql_progress.domain.text import contains_nul
@@ -106,14 +115,39 @@ async def upsert_progress(
     changes: Mapping[str, Any],
     now: datetime | None = None,
     instance_id: int | None = None,
+    actor_user_id: int | None = None,
 ) -> ProgressWrite:
     """Create or update the one record of (user, lesson); raises before writing on any problem.
 
     ``instance_id``: the study plan instance the learner works through, checked in the same
-    transaction; the record written is the same global one either way.
+    transaction; the record written is the same global one either way. ``actor_user_id``: who
+    made the change (the learner, or an admin for them), recorded on the events it causes.
     """
     validate_changes(changes).raise_if_any()
-    now = now or utcnow()
+    for attempt in range(_DEADLOCK_RETRIES + 1):
+        try:
+            return await _upsert_once(
+                db, user_id, lesson_id, changes, now or utcnow(), instance_id, actor_user_id
+            )
+        except DBAPIError as exc:
+            if attempt == _DEADLOCK_RETRIES or not is_deadlock(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+# A deadlock needs two concurrent writes of one learner on one lesson; a retry resolves it.
+_DEADLOCK_RETRIES = 2
+
+
+async def _upsert_once(
+    db: Database,
+    user_id: int,
+    lesson_id: int,
+    changes: Mapping[str, Any],
+    now: datetime,
+    instance_id: int | None,
+    actor_user_id: int | None,
+) -> ProgressWrite:
     async with db.write() as conn:
         if instance_id is not None:
             await check_write_through_instance(
@@ -124,32 +158,80 @@ async def upsert_progress(
             statement = upsert_if_enrolled_statement(conn, user_id, lesson_id, changes, now)
             record = (await conn.execute(statement)).first()
             if record is None:
-                course_id, _ = await _lesson_course_and_enrollment(conn, user_id, lesson_id)
-                await _raise_not_enrolled(conn, user_id, course_id)
+                await _lesson_course_and_enrollment(conn, user_id, lesson_id)  # NOT_FOUND first
+                await _raise_not_enrolled(conn, user_id)
             assert record is not None
-            return ProgressWrite(record=record, summary=None)
+            if not (record.completed and record.completed_at == now):
+                return ProgressWrite(record=record, summary=None)
+            # The video threshold or the quiz's pass score completed the lesson just now.
+            summary = await _after_automatic_completion(conn, user_id, lesson_id, actor_user_id, now)
+            return ProgressWrite(record=record, summary=summary)
 
-        # Completion can change the enrollment: lock it first (see domain.completion).
-        course_id, enrolled = await _lesson_course_and_enrollment(conn, user_id, lesson_id)
+        # Completion can change the enrollment: it is locked after the write (domain.completion).
+        course_id, enrolled, sequential = await _lesson_course_and_enrollment(conn, user_id, lesson_id)
         if not enrolled:
-            await _raise_not_enrolled(conn, user_id, course_id)
-        locked = await lock_enrollments(conn, user_id, [course_id])
+            await _raise_not_enrolled(conn, user_id)
+        completing = bool(changes["completed"])
+        if completing and sequential:
+            refused = await refused_by_sequence(conn, user_id, {course_id}, {lesson_id: course_id})
+            if lesson_id in refused:
+                raise OutOfSequence(refused[lesson_id])
+        # Un-completing: whether there was a completion to take back decides the event.
+        was_completed = set() if completing else await completed_lessons_among(conn, user_id, [lesson_id])
         statement = upsert_statement(
             conn, [{"user_id": user_id, "lesson_id": lesson_id, **changes}], frozenset(changes), now
         )
         record = (await conn.execute(statement)).one()
-        summaries = await sync_enrollments(
-            conn, user_id, locked.values(), now, completed=bool(changes["completed"])
+        # A completion that is new gets completed_at = now; one that was kept keeps its time.
+        changed = record.completed_at == now if completing else lesson_id in was_completed
+        locked = await lock_enrollments(conn, user_id, [course_id])
+        # After the lock: a completion that waited for another writer is dated after it.
+        now = utcnow()
+        synced = await sync_enrollments(conn, user_id, locked.values(), now, completed=completing)
+        await record_completion_changes(
+            conn,
+            user_id=user_id,
+            actor_user_id=actor_user_id,
+            changed_lessons=[(lesson_id, course_id)] if changed else [],
+            completed=completing,
+            completed_enrollments=synced.completed,
+            now=now,
         )
-    return ProgressWrite(record=record, summary=summaries[course_id])
+    return ProgressWrite(record=record, summary=synced.summaries[course_id])
+
+
+async def _after_automatic_completion(
+    conn: AsyncConnection, user_id: int, lesson_id: int, actor_user_id: int | None, now: datetime
+) -> CourseSummary:
+    """What a completion sent explicitly does after its write: the enrollment and the events."""
+    course_id, _, _ = await _lesson_course_and_enrollment(conn, user_id, lesson_id)
+    locked = await lock_enrollments(conn, user_id, [course_id])
+    now = utcnow()  # after the lock, as in the explicit path
+    synced = await sync_enrollments(conn, user_id, locked.values(), now, completed=True)
+    await record_completion_changes(
+        conn,
+        user_id=user_id,
+        actor_user_id=actor_user_id,
+        changed_lessons=[(lesson_id, course_id)],
+        completed=True,
+        completed_enrollments=synced.completed,
+        now=now,
+    )
+    return synced.summaries[course_id]
 
 
 async def _lesson_course_and_enrollment(
     conn: AsyncConnection, user_id: int, lesson_id: int
-) -> tuple[int, bool]:
+) -> tuple[int, bool, bool]:
+    """(course id, whether the user is enrolled, whether the course is sequential)."""
     row = (
         await conn.execute(
-            select(Lesson.course_id, Enrollment.id.label("enrollment_id"))
+            select(
+                Lesson.course_id,
+                Enrollment.id.label("enrollment_id"),
+                Course.requires_sequential_progress,
+            )
+            .join(Course, Course.id == Lesson.course_id)
             .outerjoin(
                 Enrollment,
                 (Enrollment.course_id == Lesson.course_id) & (Enrollment.user_id == user_id),
@@ -159,10 +241,10 @@ async def _lesson_course_and_enrollment(
     ).one_or_none()
     if row is None:
         raise NotFound("lesson")
-    return row.course_id, row.enrollment_id is not None
+    return row.course_id, row.enrollment_id is not None, row.requires_sequential_progress
 
 
-async def _raise_not_enrolled(conn: AsyncConnection, user_id: int, course_id: int) -> None:
+async def _raise_not_enrolled(conn: AsyncConnection, user_id: int) -> None:
     # Only on the failure path: an admin naming a user that does not exist hears so.
     exists = (await conn.execute(select(User.id).where(User.id == user_id))).first()
     if exists is None:

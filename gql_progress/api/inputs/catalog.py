@@ -43,6 +43,13 @@ class CreateCourseInput:
         default=True,
         description="Whether earned completions survive changes to the course's requirements.",
     )
+    video_completion_threshold: float | None = strawberry.field(
+        default=None,
+        description=(
+            "Percent (0 < x ≤ 100) of a video lesson's durationSeconds that, once reached by "
+            "videoPositionSeconds, completes the lesson. Null: videos complete only when told."
+        ),
+    )
 
 
 @strawberry.input(description="Changes to a course.")
@@ -62,6 +69,9 @@ class UpdateCourseInput:
     )
     certificate_enabled: bool | None = strawberry.field(default=strawberry.UNSET, description=_PARTIAL)
     keep_completion_on_change: bool | None = strawberry.field(default=strawberry.UNSET, description=_PARTIAL)
+    video_completion_threshold: float | None = strawberry.field(
+        default=strawberry.UNSET, description="Null turns automatic video completion off. " + _PARTIAL
+    )
 
 
 @strawberry.input(description="A new lesson at the end of a course, or at a free position.")
@@ -75,6 +85,10 @@ class AddLessonInput:
     duration_seconds: int | None = strawberry.field(default=None, description="Length in seconds.")
     is_required: bool = strawberry.field(
         default=True, description="Whether it counts toward completing the course."
+    )
+    pass_score: float | None = strawberry.field(
+        default=None,
+        description="For quizzes: a quizScore at or above it (0–100) passes and completes the lesson.",
     )
 
 
@@ -90,6 +104,9 @@ class UpdateLessonInput:
         default=strawberry.UNSET, description="Null removes it. " + _PARTIAL
     )
     is_required: bool | None = strawberry.field(default=strawberry.UNSET, description=_PARTIAL)
+    pass_score: float | None = strawberry.field(
+        default=strawberry.UNSET, description="Null removes it. " + _PARTIAL
+    )
 
 
 USER_COLUMNS = (
@@ -107,6 +124,7 @@ COURSE_COLUMNS = (
     "requires_sequential_progress",
     "certificate_enabled",
     "keep_completion_on_change",
+    "video_completion_threshold",
 )
 LESSON_COLUMNS = (
     "title",
@@ -114,4 +132,5 @@ LESSON_COLUMNS = (
     "position",
     "duration_seconds",
     "is_required",
+    "pass_score",
 )

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gql_progress.api.loaders.bundle_by_id import BundleByIdLoader
+from gql_progress.api.loaders.certificate_by_id import CertificateByIdLoader
+from gql_progress.api.loaders.certificate_by_user_course import CertificateByUserCourseLoader
 from gql_progress.api.loaders.child_counts import ChildCountsLoader
 from gql_progress.api.loaders.child_pages import ChildPagesLoader
 from gql_progress.api.loaders.child_rows import ChildRows
@@ -48,6 +50,8 @@ class Loaders:
     bundle_by_id: BundleByIdLoader = field(init=False)
     product_by_id: ProductByIdLoader = field(init=False)
     items_by_bundle: ItemsByBundleLoader = field(init=False)
+    certificate_by_id: CertificateByIdLoader = field(init=False)
+    certificate_by_user_course: CertificateByUserCourseLoader = field(init=False)
 
     def __post_init__(self) -> None:
         self.user_by_id = UserByIdLoader(self.db)
@@ -66,6 +70,8 @@ class Loaders:
         self.bundle_by_id = BundleByIdLoader(self.db)
         self.product_by_id = ProductByIdLoader(self.db)
         self.items_by_bundle = ItemsByBundleLoader(self.db)
+        self.certificate_by_id = CertificateByIdLoader(self.db)
+        self.certificate_by_user_course = CertificateByUserCourseLoader(self.db)
 
     async def summary(self, user_id: int, course_id: int) -> CourseSummary:
         """From the same batches a course page loads anyway: no extra statement for it."""

@@ -15,11 +15,12 @@ from gql_progress.api.types.errors import (
     ItemError,
     NotEnrolledError,
     NotFoundError,
+    SequenceError,
     ValidationError,
     error_from,
 )
 from gql_progress.api.types.progress import Progress
-from gql_progress.domain.bulk_completion import set_completion
+from gql_progress.domain.bulk_completion import BulkResult, set_completion
 from gql_progress.domain.errors import DomainError, Forbidden, InvalidInput, NotFound, ProblemList
 from gql_progress.domain.progress import WRITABLE_COLUMNS, upsert_progress, validate_changes
 from gql_progress.domain.summary import CourseSummary as DomainSummary
@@ -42,7 +43,12 @@ class UpsertProgressSuccess:
 
 
 UpsertProgressResult = Annotated[
-    UpsertProgressSuccess | ValidationError | NotFoundError | NotEnrolledError | ForbiddenError,
+    UpsertProgressSuccess
+    | ValidationError
+    | NotFoundError
+    | NotEnrolledError
+    | ForbiddenError
+    | SequenceError,
     strawberry.union("UpsertProgressResult", description="The written record, or why nothing was written."),
 ]
 
@@ -117,6 +123,7 @@ class ProgressMutations:
                 lesson_id=lesson_pk,
                 changes=changes,
                 instance_id=instance_pk,
+                actor_user_id=info.context.viewer.user_id,
             )
         except DomainError as exc:
             return error_from(exc)  # type: ignore[return-value]  # upsert raises no Conflict
@@ -138,26 +145,35 @@ class ProgressMutations:
             user_pk = requested_subject(info, input.user_id)
             requested = [(raw, try_decode_id(raw, "Lesson")) for raw in input.lesson_ids]
             result = await set_completion(
-                info.context.db, user_id=user_pk, requested=requested, completed=input.completed
+                info.context.db,
+                user_id=user_pk,
+                requested=requested,
+                completed=input.completed,
+                actor_user_id=info.context.viewer.user_id,
             )
         except (InvalidInput, NotFound, Forbidden) as exc:
             return error_from(exc)  # type: ignore[return-value]
-        results = [
-            LessonCompletionResult(
-                lesson_id=strawberry.ID(outcome.requested_id),
-                success=outcome.error is None,
-                error=None
-                if outcome.error is None
-                else ItemError(code=outcome.error.code, message=outcome.error.message),
-                user_pk=user_pk,
-                lesson_pk=outcome.lesson_id,
-            )
-            for outcome in result.outcomes
-        ]
-        failed = sum(1 for r in results if not r.success)
-        return BulkSetCompletionSuccess(
-            results=results,
-            succeeded=len(results) - failed,
-            failed=failed,
-            summaries=[CourseSummary.from_domain(s) for s in result.summaries.values()],
+        return bulk_success(result, user_pk)
+
+
+def bulk_success(result: BulkResult, user_pk: int) -> BulkSetCompletionSuccess:
+    """The per-lesson outcomes of a bulk write (bulkSetCompletion, grantCompletion)."""
+    results = [
+        LessonCompletionResult(
+            lesson_id=strawberry.ID(outcome.requested_id),
+            success=outcome.error is None,
+            error=None
+            if outcome.error is None
+            else ItemError(code=outcome.error.code, message=outcome.error.message),
+            user_pk=user_pk,
+            lesson_pk=outcome.lesson_id,
         )
+        for outcome in result.outcomes
+    ]
+    failed = sum(1 for r in results if not r.success)
+    return BulkSetCompletionSuccess(
+        results=results,
+        succeeded=len(results) - failed,
+        failed=failed,
+        summaries=[CourseSummary.from_domain(s) for s in result.summaries.values()],
+    )

@@ -10,7 +10,9 @@ import strawberry
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_any_id
 from gql_progress.api.queries.study_plans import visible_study_plan, visible_study_plan_instance
+from gql_progress.api.queries.webhooks import webhook_delivery_node, webhook_endpoint_node
 from gql_progress.api.types.bundle import Bundle
+from gql_progress.api.types.certificate import Certificate
 from gql_progress.api.types.course import Course
 from gql_progress.api.types.enrollment import Enrollment
 from gql_progress.api.types.lesson import Lesson
@@ -57,6 +59,9 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         row = await loaders.product_by_id.load(pk)
         # The id names a kind; a product of another kind is not what it names.
         return product_from_row(row) if row is not None and product_type_name(row.kind) == type_name else None
+    if type_name == "Certificate":
+        row = await loaders.certificate_by_id.load(pk)
+        return Certificate.from_row(row) if row is not None and visible(row.user_id) else None
     if type_name == "Progress":
         row = await loaders.progress_by_id.load(pk)
         return Progress.from_row(row) if row is not None and visible(row.user_id) else None
@@ -64,6 +69,10 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         return await visible_study_plan(info, pk)
     if type_name == "StudyPlanInstance":
         return await visible_study_plan_instance(info, pk)
+    if type_name == "WebhookEndpoint":
+        return await webhook_endpoint_node(info, pk)
+    if type_name == "WebhookDelivery":
+        return await webhook_delivery_node(info, pk)
     return None
 
 

@@ -38,7 +38,10 @@ class Course(Node):
         description="How many days a learner is expected to need, if known."
     )
     requires_sequential_progress: bool = strawberry.field(
-        description="Whether lessons are meant to be completed in order."
+        description=(
+            "Whether lessons must be completed in order: completing one while an earlier required "
+            "lesson is incomplete is refused with SequenceError (see Lesson.locked)."
+        )
     )
     certificate_enabled: bool = strawberry.field(
         description="Whether completing the course earns a certificate."
@@ -48,6 +51,12 @@ class Course(Node):
             "When the course's requirements change (a required lesson added, a lesson made "
             "required), learners who already completed it stay COMPLETED. Off: their enrollment "
             "returns to ACTIVE until they meet the new requirements."
+        )
+    )
+    video_completion_threshold: float | None = strawberry.field(
+        description=(
+            "Percent of a video lesson's durationSeconds that, once reached by videoPositionSeconds, "
+            "completes the lesson as if completed: true had been sent; null: off."
         )
     )
     created_at: datetime = strawberry.field(description="When the course was created.")
@@ -67,6 +76,7 @@ class Course(Node):
             requires_sequential_progress=row.requires_sequential_progress,
             certificate_enabled=row.certificate_enabled,
             keep_completion_on_change=row.keep_completion_on_change,
+            video_completion_threshold=row.video_completion_threshold,
             created_at=row.created_at,
             updated_at=row.updated_at,
             pk=row.id,

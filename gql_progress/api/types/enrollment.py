@@ -13,6 +13,7 @@ from gql_progress.api.types.enums import EnrollmentStatus
 from gql_progress.api.types.node import Node
 
 if TYPE_CHECKING:
+    from gql_progress.api.types.certificate import Certificate
     from gql_progress.api.types.course import Course
     from gql_progress.api.types.user import User
 
@@ -63,3 +64,12 @@ class Enrollment(Node):
     async def summary(self, info: Info) -> CourseSummary:
         summary = await info.context.loaders.summary(self.user_id, self.course_id)
         return CourseSummary.from_domain(summary)
+
+    @strawberry.field(description="The certificate for this course; null until one is issued.")
+    async def certificate(
+        self, info: Info
+    ) -> Annotated[Certificate, strawberry.lazy("gql_progress.api.types.certificate")] | None:
+        from gql_progress.api.types.certificate import Certificate
+
+        row = await info.context.loaders.certificate_by_user_course.load((self.user_id, self.course_id))
+        return None if row is None else Certificate.from_row(row)

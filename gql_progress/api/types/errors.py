@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
+from gql_progress.api.ids import encode_id
 from gql_progress.domain import errors as domain
+from gql_progress.domain.sequence import OutOfSequence
 
 
 @strawberry.interface(
@@ -48,17 +50,29 @@ class ConflictError(Error):
     path: list[str] = strawberry.field(description="The field whose value is taken.")
 
 
+@strawberry.type(
+    description=(
+        "The lesson belongs to a sequential course and an earlier lesson is not completed yet; "
+        "nothing was written. Recording position or time is allowed, only completion is gated."
+    )
+)
+class SequenceError(Error):
+    missing_lesson_id: strawberry.ID = strawberry.field(
+        description="The first earlier lesson still to complete (required, or any when none is)."
+    )
+
+
 @strawberry.type(description="The error of one item of a batch; the other items are unaffected.")
 class ItemError:
     code: str = strawberry.field(
-        description="INVALID_ID, NOT_FOUND or NOT_ENROLLED (stable, machine-readable)."
+        description="INVALID_ID, NOT_FOUND, NOT_ENROLLED or OUT_OF_SEQUENCE (stable, machine-readable)."
     )
     message: str = strawberry.field(description="What went wrong, in words for a person.")
 
 
 def error_from(
     exc: domain.DomainError, input_path: tuple[str, ...] = ("input",)
-) -> ValidationError | NotFoundError | ForbiddenError | NotEnrolledError | ConflictError:
+) -> ValidationError | NotFoundError | ForbiddenError | NotEnrolledError | ConflictError | SequenceError:
     """The GraphQL error type for a domain failure; field paths are given in the API's names."""
     if isinstance(exc, domain.InvalidInput):
         return ValidationError(
@@ -75,6 +89,9 @@ def error_from(
         return ForbiddenError(code=exc.code, message=exc.message)
     if isinstance(exc, domain.NotEnrolled):
         return NotEnrolledError(code=exc.code, message=exc.message)
+    if isinstance(exc, OutOfSequence):
+        missing = strawberry.ID(encode_id("Lesson", exc.missing_lesson_id))
+        return SequenceError(code=exc.code, message=exc.message, missing_lesson_id=missing)
     if isinstance(exc, domain.Conflict):
         return ConflictError(
             code=exc.code, message=exc.message, path=[*input_path, *(camel(p) for p in exc.path)]

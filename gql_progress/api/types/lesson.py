@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,6 +15,7 @@ from gql_progress.api.types.course import USER_ID_HELP
 from gql_progress.api.types.enums import LessonKind, ProgressStatus
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.progress import Progress
+from gql_progress.domain.sequence import first_missing
 
 if TYPE_CHECKING:
     from gql_progress.api.types.course import Course
@@ -28,6 +30,12 @@ class Lesson(Node):
     duration_seconds: int | None = strawberry.field(description="Length in seconds, if known.")
     is_required: bool = strawberry.field(
         description="Whether the lesson counts toward completing the course."
+    )
+    pass_score: float | None = strawberry.field(
+        description=(
+            "For quizzes: a recorded quizScore at or above it passes the quiz (quizPassed) and "
+            "completes the lesson; a lower score later never takes that back. Null: no automatic pass."
+        )
     )
     created_at: datetime = strawberry.field(description="When the lesson was created.")
     updated_at: datetime = strawberry.field(description="When the lesson last changed.")
@@ -54,6 +62,7 @@ class Lesson(Node):
             kind=LessonKind(row.kind),
             duration_seconds=row.duration_seconds,
             is_required=row.is_required,
+            pass_score=row.pass_score,
             created_at=row.created_at,
             updated_at=row.updated_at,
             removed_at=row.removed_at,
@@ -99,6 +108,29 @@ class Lesson(Node):
         if user_id is None and self.records is not None:
             return _status(self.records.get(self.pk))
         return self._load_status(info, user_id)
+
+    @strawberry.field(
+        description=(
+            "Whether the user may not complete this lesson yet: the course is sequential and an "
+            "earlier required lesson is incomplete. Always false in other courses."
+        )
+    )
+    async def locked(
+        self,
+        info: Info,
+        user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
+    ) -> bool:
+        user = subject_user(info, self.subject_user_id, user_id)
+        loaders = info.context.loaders
+        course = await loaders.course_by_id.load(self.course_pk)
+        if course is None or not course.requires_sequential_progress:
+            return False
+        lessons, records = await asyncio.gather(
+            loaders.lessons_by_course.load(self.course_pk),
+            loaders.progress_by_user_course.load((user, self.course_pk)),
+        )
+        completed = {lesson_id for lesson_id, record in records.items() if record.completed}
+        return first_missing(lessons, completed, self.pk) is not None
 
     async def _record(self, info: Info, user_id: str | None) -> Row[Any] | None:
         user = subject_user(info, self.subject_user_id, user_id)

@@ -53,8 +53,12 @@ class Progress(Node):
     last_accessed_at: datetime | None = strawberry.field(description="When progress was last written.")
     created_at: datetime = strawberry.field(description="When the record was created.")
     updated_at: datetime = strawberry.field(description="When the record last changed.")
+    grant_reason: str | None = strawberry.field(
+        description="Why an admin completed this lesson for the learner (grantCompletion); null otherwise."
+    )
     user_id: strawberry.Private[int]
     lesson_id: strawberry.Private[int]
+    granted_by_user_id: strawberry.Private[int | None] = None
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Progress:
@@ -76,9 +80,27 @@ class Progress(Node):
             last_accessed_at=row.last_accessed_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            grant_reason=row.grant_reason,
             user_id=row.user_id,
             lesson_id=row.lesson_id,
+            granted_by_user_id=row.granted_by_user_id,
         )
+
+    @strawberry.field(
+        description=(
+            "The admin who completed this lesson for the learner (grantCompletion); null when the "
+            "learner completed it, or when it is not completed."
+        )
+    )
+    async def granted_by(
+        self, info: Info
+    ) -> Annotated[User, strawberry.lazy("gql_progress.api.types.user")] | None:
+        from gql_progress.api.types.user import User
+
+        if self.granted_by_user_id is None:
+            return None
+        row = await info.context.loaders.user_by_id.load(self.granted_by_user_id)
+        return None if row is None else User.from_row(row)
 
     @strawberry.field(description="The learner this record belongs to.")
     async def user(self, info: Info) -> Annotated[User, strawberry.lazy("gql_progress.api.types.user")]:

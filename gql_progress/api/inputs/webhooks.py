@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import strawberry
+
+from gql_progress.api.types.event_type import EventType
+
+_PARTIAL = "Omit to leave unchanged."
+_SECRET = (
+    "The key every delivery is signed with (HMAC-SHA256), 16 to 200 characters; generate it "
+    "randomly. It is never returned by the API."
+)
+
+
+@strawberry.input(description="A new webhook endpoint.")
+class CreateWebhookEndpointInput:
+    url: str = strawberry.field(description="Where to POST events: an http or https URL.")
+    event_types: list[EventType] = strawberry.field(description="The kinds of events to send (at least one).")
+    secret: str = strawberry.field(description=_SECRET)
+    description: str = strawberry.field(default="", description="A note on what the endpoint is for.")
+    enabled: bool = strawberry.field(default=True, description="Whether to deliver (default true).")
+
+
+@strawberry.input(description="Changes to a webhook endpoint.")
+class UpdateWebhookEndpointInput:
+    id: strawberry.ID = strawberry.field(description="The endpoint.")
+    url: str | None = strawberry.field(default=strawberry.UNSET, description=_PARTIAL)
+    event_types: list[EventType] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the list; applies to later events. " + _PARTIAL
+    )
+    secret: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new secret (rotation); later attempts use it. " + _PARTIAL
+    )
+    description: str | None = strawberry.field(default=strawberry.UNSET, description=_PARTIAL)
+    enabled: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "False stops deliveries; true resumes them from the newest event (what happened "
+            "meanwhile is never sent). " + _PARTIAL
+        ),
+    )
+
+
+WEBHOOK_ENDPOINT_COLUMNS = ("url", "event_types", "secret", "description", "enabled")

@@ -1,0 +1,91 @@
+"""Admins list webhook endpoints and their delivery records."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+from sqlalchemy import Select, select
+
+from gql_progress.api.context import Info
+from gql_progress.api.ids import decode_optional_id
+from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument, page_request, paginate
+from gql_progress.api.types.webhook_delivery import WebhookDelivery, WebhookDeliveryStatus
+from gql_progress.api.types.webhook_endpoint import WebhookEndpoint
+from gql_progress.db.models import Event
+from gql_progress.db.models import WebhookDelivery as DeliveryRow
+from gql_progress.db.models import WebhookEndpoint as EndpointRow
+
+# The secret is never selected: what is not read cannot leak into a response.
+_ENDPOINT_COLUMNS = [column for column in EndpointRow.__table__.c if column.name != "secret"]
+
+
+def _endpoints() -> Select[Any]:
+    return select(*_ENDPOINT_COLUMNS)
+
+
+def _deliveries() -> Select[Any]:
+    """Deliveries with their endpoint (columns prefixed ``endpoint__``) and event type, one statement."""
+    columns: list[Any] = [
+        *DeliveryRow.__table__.c,
+        Event.type.label("event_type"),
+        *(column.label(f"endpoint__{column.name}") for column in _ENDPOINT_COLUMNS),
+    ]
+    return (
+        select(*columns)
+        .join(EndpointRow, EndpointRow.id == DeliveryRow.endpoint_id)
+        .join(Event, Event.id == DeliveryRow.event_id)
+    )
+
+
+async def webhook_endpoint_node(info: Info, pk: int) -> WebhookEndpoint | None:
+    """For node(id): admins only; anyone else gets null, as for an id that names nothing."""
+    if not info.context.viewer.is_admin:
+        return None
+    async with info.context.db.read() as conn:
+        row = (await conn.execute(_endpoints().where(EndpointRow.id == pk))).first()
+    return None if row is None else WebhookEndpoint.from_row(row)
+
+
+async def webhook_delivery_node(info: Info, pk: int) -> WebhookDelivery | None:
+    if not info.context.viewer.is_admin:
+        return None
+    async with info.context.db.read() as conn:
+        row = (await conn.execute(_deliveries().where(DeliveryRow.id == pk))).first()
+    return None if row is None else WebhookDelivery.from_row(row)
+
+
+@strawberry.type
+class WebhookQueries:
+    @strawberry.field(description="The registered webhook endpoints, oldest first (admin).")
+    async def webhook_endpoints(
+        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+    ) -> Connection[WebhookEndpoint]:
+        info.context.viewer.require_admin()
+        page = page_request(info, first, after)
+        return await paginate(info, _endpoints(), EndpointRow.id, page, WebhookEndpoint.from_row)
+
+    @strawberry.field(
+        description=("Delivery records, one per (endpoint, event), in the order they were scheduled (admin).")
+    )
+    async def webhook_deliveries(
+        self,
+        info: Info,
+        endpoint_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this endpoint's deliveries.")
+        ] = None,
+        status: Annotated[
+            WebhookDeliveryStatus | None, strawberry.argument(description="Only deliveries in this status.")
+        ] = None,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+    ) -> Connection[WebhookDelivery]:
+        info.context.viewer.require_admin()
+        endpoint_pk = decode_optional_id(endpoint_id, "WebhookEndpoint", ("endpointId",))
+        page = page_request(info, first, after)
+        query = _deliveries()
+        if endpoint_pk is not None:
+            query = query.where(DeliveryRow.endpoint_id == endpoint_pk)
+        if status is not None:
+            query = query.where(DeliveryRow.status == status.value)
+        return await paginate(info, query, DeliveryRow.id, page, WebhookDelivery.from_row)

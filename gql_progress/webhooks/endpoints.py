@@ -1,0 +1,125 @@
+"""Admins' registrations: validated writes to webhook_endpoints.
+
+A new endpoint starts at the newest event: it receives what happens from now on, not the
+whole history (which could be millions of events nobody asked for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Row, case, delete, func, select
+
+from gql_progress.db.engine import Database
+from gql_progress.db.models import Event, EventType, WebhookEndpoint
+from gql_progress.db.types import utcnow
+from gql_progress.domain.catalog import insert_returning, refuse_nul, update_returning
+from gql_progress.domain.errors import NotFound, ProblemList
+
+MIN_SECRET_LENGTH = 16
+MAX_SECRET_LENGTH = 200
+MAX_URL_LENGTH = 2000
+MAX_DESCRIPTION_LENGTH = 1000
+
+
+def _check_url(problems: ProblemList, url: str | None) -> None:
+    if url is None:
+        problems.add(("url",), "must not be null")
+        return
+    if len(url) > MAX_URL_LENGTH:
+        problems.add(("url",), f"must be at most {MAX_URL_LENGTH} characters")
+        return
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range or not a number
+    except ValueError:
+        problems.add(("url",), "must be an http or https URL")
+        return
+    if parts.scheme not in {"http", "https"} or not hostname or any(c.isspace() for c in url):
+        problems.add(("url",), "must be an http or https URL")
+    elif parts.username is not None or parts.password is not None:
+        # URLs are listed to every admin; the secret, never shown, is how a receiver authenticates.
+        problems.add(("url",), "must not contain credentials (the signature authenticates requests)")
+    elif parts.fragment:
+        problems.add(("url",), "must not have a #fragment (it is never sent)")
+
+
+def _check_event_types(problems: ProblemList, types: list[Any] | None) -> list[str]:
+    if not types:
+        problems.add(("event_types",), "must list at least one event type")
+        return []
+    given = {name.value if isinstance(name, Enum) else str(name) for name in types}
+    unknown = sorted(given - {member.value for member in EventType})
+    if unknown:
+        problems.add(("event_types",), f"unknown event types: {', '.join(unknown)}")
+    # Stored once each and in the enum's order, so equal subscriptions look equal.
+    return [member.value for member in EventType if member.value in given]
+
+
+def validate(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values to store; every bad field is reported at once (InvalidInput)."""
+    problems = ProblemList()
+    cleaned = dict(values)
+    if "url" in values:
+        _check_url(problems, values["url"])
+    if "event_types" in values:
+        cleaned["event_types"] = _check_event_types(problems, values["event_types"])
+    if "secret" in values:
+        secret = values["secret"]
+        if secret is None or not MIN_SECRET_LENGTH <= len(secret) <= MAX_SECRET_LENGTH:
+            problems.add(("secret",), f"must be {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters long")
+    if "description" in values:
+        if values["description"] is None:
+            problems.add(("description",), "must not be null")
+        elif len(values["description"]) > MAX_DESCRIPTION_LENGTH:
+            problems.add(("description",), f"must be at most {MAX_DESCRIPTION_LENGTH} characters")
+    if "enabled" in values and values["enabled"] is None:
+        problems.add(("enabled",), "must not be null")
+    refuse_nul(problems, {k: v for k, v in values.items() if k != "event_types"})
+    problems.raise_if_any()
+    return cleaned
+
+
+def _newest_event_id() -> Any:
+    return select(func.coalesce(func.max(Event.id), 0)).scalar_subquery()
+
+
+async def create_endpoint(db: Database, values: Mapping[str, Any]) -> Row[Any]:
+    cleaned = validate({"description": "", "enabled": True, **values})
+    now = utcnow()
+    async with db.write() as conn:
+        return await insert_returning(
+            conn,
+            WebhookEndpoint,
+            {**cleaned, "cursor_event_id": _newest_event_id(), "created_at": now, "updated_at": now},
+        )
+
+
+async def update_endpoint(db: Database, endpoint_id: int, values: Mapping[str, Any]) -> Row[Any]:
+    """Change an endpoint. Re-enabling one moves it to the newest event: what happened while it
+    was disabled is never sent (nor events from just before, if no worker had scheduled them yet).
+    Deliveries scheduled before it was disabled resume."""
+    cleaned = validate(values)
+    if cleaned.get("enabled"):
+        cleaned["cursor_event_id"] = case(
+            (WebhookEndpoint.enabled.is_(False), _newest_event_id()),
+            else_=WebhookEndpoint.cursor_event_id,
+        )
+    async with db.write() as conn:
+        return await update_returning(
+            conn, WebhookEndpoint, endpoint_id, {**cleaned, "updated_at": utcnow()}, "webhook endpoint"
+        )
+
+
+async def delete_endpoint(db: Database, endpoint_id: int) -> None:
+    """Remove an endpoint with its delivery records (a delivery in flight finishes unrecorded)."""
+    async with db.write() as conn:
+        deleted = await conn.scalar(
+            delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).returning(WebhookEndpoint.id)
+        )
+    if deleted is None:
+        raise NotFound("webhook endpoint")

@@ -21,8 +21,11 @@ from gql_progress.api.schema import build_graphql_schema
 from gql_progress.api.view import ProgressGraphQLView
 from gql_progress.auth import Authenticated, Authenticator
 from gql_progress.db.engine import Database
+from gql_progress.live.hub import LiveUpdates
 from gql_progress.logs import install_request_id_on_records, new_request_id, request_id_var
-from gql_progress.public_operations import public_request
+from gql_progress.public_operations import is_public_document
+from gql_progress.rate_limits import RATE_LIMIT_HEADERS, RateLimiter
+from gql_progress.request_gate import RequestGate
 from gql_progress.settings import Settings, load_settings
 from gql_progress.webhooks.worker import WebhookWorker, WorkerConfig
 
@@ -69,17 +72,35 @@ def unauthenticated(message: str) -> Response:
 
 
 class AuthenticatedGraphQL:
-    """Checks the bearer key before any GraphQL work; the IDE page itself needs no key."""
+    """Admits the request's shape and document (request_gate.py), checks the bearer key, then
+    spends the request's cost from the key's rate limit (rate_limits.py), before any GraphQL
+    work; the IDE page itself needs no key."""
 
-    def __init__(self, view: ProgressGraphQLView, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        view: ProgressGraphQLView,
+        authenticator: Authenticator,
+        gate: RequestGate,
+        rate_limiter: RateLimiter,
+    ) -> None:
         self.view = view
         self.authenticator = authenticator
+        self.gate = gate
+        self.rate_limiter = rate_limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            # Reserved for GraphQL subscriptions (graphql-transport-ws), which come later.
-            websocket = WebSocket(scope, receive, send)
-            await websocket.close(code=4404, reason="subscriptions are not available yet")
+            # GraphQL subscriptions (graphql-transport-ws). Browsers cannot set headers on a
+            # WebSocket, so the key comes in connection_init: the view checks it there
+            # (on_ws_connect) and closes the socket with 4403 when it is missing or bad.
+            live: LiveUpdates | None = getattr(scope["app"].state, "live", None)
+            if live is None:
+                websocket = WebSocket(scope, receive, send)
+                await websocket.close(code=4404, reason="live updates are turned off")
+                return
+            state = scope.setdefault("state", {})
+            state.update(caller=None, live=live.broker, authenticator=self.authenticator)
+            await self.view(scope, receive, send)
             return
         request = Request(scope, receive)
         if self._is_ide_page(request):
@@ -90,10 +111,15 @@ class AuthenticatedGraphQL:
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
         caller: Authenticated | None = None
         try:
+            admitted = await self.gate.admit(request)
+            if isinstance(admitted, Response):
+                await admitted(scope, receive, send)
+                return
+            receive = admitted.receive
             if scheme.lower() != "bearer" or not secret.strip():
                 # Without a key only public fields (verifyCertificate) may run.
-                public, receive = await public_request(request)
-                if not public:
+                query = admitted.query
+                if query is None or not is_public_document(query, admitted.operation_name):
                     message = "Send an API key: Authorization: Bearer <key>"
                     await unauthenticated(message)(scope, receive, send)
                     return
@@ -102,6 +128,14 @@ class AuthenticatedGraphQL:
                 if caller is None:
                     await unauthenticated("The API key is invalid or revoked")(scope, receive, send)
                     return
+            # After the key (the budget is the key's), before the view: a refused request runs
+            # no SQL beyond the key lookup.
+            decision = await self.rate_limiter.check(admitted, caller, request.client)
+            if decision is not None:
+                if not decision.allowed:
+                    await decision.refusal()(scope, receive, send)
+                    return
+                send = decision.with_headers(send)
             scope.setdefault("state", {})["caller"] = caller
             await self.view(scope, receive, send)
         except ClientDisconnect:
@@ -125,9 +159,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pool_size=settings.db_pool_size,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
-    view = ProgressGraphQLView(build_graphql_schema(), db=db, settings=settings)
+    schema = build_graphql_schema(production=settings.production)
+    view = ProgressGraphQLView(schema, db=db, settings=settings)
     authenticator = Authenticator(db, settings.api_key_touch_interval_seconds)
-    graphql = AuthenticatedGraphQL(view, authenticator)
+    rate_limiter = RateLimiter(settings)
+    graphql = AuthenticatedGraphQL(view, authenticator, RequestGate(schema._schema, settings), rate_limiter)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -141,7 +177,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok", "database": "reachable"})
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Before anything else: once the server answers, its writes reach every subscriber.
+        live = LiveUpdates(db, settings) if settings.live_updates_enabled else None
+        if live:
+            await live.start()
+        app.state.live = live
         flusher = asyncio.create_task(authenticator.flush_periodically())
         webhooks = (
             WebhookWorker(db, WorkerConfig.from_settings(settings)) if settings.webhooks_enabled else None
@@ -160,6 +201,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(delivering, settings.webhooks_request_timeout_seconds + 5)
             await authenticator.flush()
+            await rate_limiter.close()
+            if live:
+                await live.stop()
             await db.dispose()
 
     middleware = [Middleware(RequestIdMiddleware)]
@@ -170,7 +214,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type", REQUEST_ID_HEADER],
-                expose_headers=[REQUEST_ID_HEADER],
+                expose_headers=[REQUEST_ID_HEADER, *RATE_LIMIT_HEADERS],
             )
         )
     app = Starlette(

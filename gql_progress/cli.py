@@ -22,7 +22,12 @@ def _run_with_db(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
     from gql_progress.db.engine import Database
 
     async def run() -> T:
-        db = Database(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        db = Database(
+            settings.database_url,
+            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            # On PostgreSQL the commands' writes (seed-demo) reach the servers' subscribers too.
+            live_channel=settings.live_channel if settings.live_updates_enabled else None,
+        )
         try:
             return await action(db)
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
+from limits import RateLimitItem, parse_many
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -34,6 +35,12 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 30_000
     # API keys' lastUsedAt is written in one batch this often, so requests stay read-only.
     api_key_touch_interval_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
+    # What one request may ask for (request_gate.py): checked before the key or any SQL.
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 256 * 1024
+    max_query_tokens: Annotated[int, Field(ge=100, le=1_000_000)] = 5_000
+    max_query_depth: Annotated[int, Field(ge=2, le=100)] = 12
+    max_query_aliases: Annotated[int, Field(ge=0, le=10_000)] = 30
+    max_query_cost: Annotated[int, Field(ge=100, le=100_000_000)] = 200_000
 
     # Webhooks (gql_progress/webhooks/): the server runs a delivery worker unless this is false,
     # e.g. when `gql-progress deliver` runs on its own.
@@ -45,6 +52,29 @@ class Settings(BaseSettings):
     webhooks_request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
     # The first retry waits this long; each later one twice as long as the one before.
     webhooks_retry_base_seconds: Annotated[float, Field(ge=0, le=86_400)] = 30.0
+
+    # Live updates (GraphQL subscriptions, gql_progress/live/). Off: writes send no notification
+    # and the WebSocket endpoint refuses connections.
+    live_updates_enabled: bool = True
+    # The PostgreSQL NOTIFY channel every server process LISTENs on; processes that share a
+    # database and this name see each other's writes.
+    live_channel: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = "gql_progress_live"
+    # Notifications one subscription may have waiting; a subscriber that falls further behind is
+    # ended with an error rather than let its backlog grow.
+    live_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+
+    # Rate limits (rate_limits.py): operations per API key in a moving window, one rate per role
+    # in the `limits` notation ("60/minute", "1000/hour", "3/2second"). Anonymous requests
+    # (verifyCertificate) are counted per client address at the learner's rate.
+    rate_limit_enabled: bool = True
+    rate_limit_learner: str = "60/minute"
+    rate_limit_instructor: str = "60/minute"
+    rate_limit_admin: str = "60/minute"
+    # memory:// counts in each process; a Redis URI (redis://, rediss://, redis+unix://, with or
+    # without async+) shares one budget between every process that names it.
+    rate_limit_storage: str = "memory://"
+    # Prefix of the Redis keys, so deployments (or test runs) sharing one Redis stay apart.
+    rate_limit_key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")] = "gql_progress"
 
     # Browser origins allowed to call the API (CORS), comma-separated; empty: none.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -60,6 +90,17 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return with_async_driver(value)
+
+    @field_validator("rate_limit_learner", "rate_limit_instructor", "rate_limit_admin")
+    @classmethod
+    def _one_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value.strip()
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        return rate_limit_storage_uri(value)
 
     @field_validator("log_level")
     @classmethod
@@ -102,6 +143,35 @@ def with_async_driver(url: str) -> str:
     if scheme in {"sqlite+aiosqlite", "postgresql+asyncpg"}:
         return url
     raise ValueError("must use sqlite:// or postgresql:// (drivers: aiosqlite, asyncpg)")
+
+
+def parse_rate(value: str) -> RateLimitItem:
+    """One rate in the `limits` notation ("60/minute"); several ("1/second;50/minute") are refused
+    because checking them one after the other would spend the first when the second refuses."""
+    try:
+        items = parse_many(value)
+    except ValueError:
+        raise ValueError("must be a rate such as 60/minute or 1000/hour") from None
+    if len(items) != 1:
+        raise ValueError("must be one rate such as 60/minute, not several")
+    if items[0].amount < 1:
+        raise ValueError("must allow at least one operation, e.g. 1/minute")
+    return items[0]
+
+
+_REDIS_SCHEMES = ("redis", "rediss", "redis+unix")
+
+
+def rate_limit_storage_uri(value: str) -> str:
+    """``memory://``, or a Redis URI with the ``async+`` scheme that the `limits` library's asyncio
+    storage needs (people paste ``redis://…``; both are accepted)."""
+    uri = value.strip()
+    scheme, sep, _ = uri.partition("://")
+    if sep and scheme.removeprefix("async+") == "memory":
+        return "memory://"
+    if sep and scheme.removeprefix("async+") in _REDIS_SCHEMES:
+        return uri if scheme.startswith("async+") else f"async+{uri}"
+    raise ValueError("must be memory:// or a Redis URI such as redis://127.0.0.1:6379/0")
 
 
 class SettingsError(Exception):

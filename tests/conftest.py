@@ -104,11 +104,24 @@ async def pg_database_url(pg_template: str | None) -> AsyncIterator[str]:
         yield url
 
 
+# Rate limits stay on (every request goes through the check) but out of the way: the tests of
+# the limits themselves (test_rate_limits.py) build apps with small ones.
+GENEROUS_RATE = "100000/minute"
+
+
 async def _running_app(url: str) -> AsyncIterator[Starlette]:
     # No webhook worker in the background: its statements would land in the statement counts,
     # and the webhook tests run their workers themselves, when they choose.
     app = create_app(
-        load_settings(database_url=url, api_key_touch_interval_seconds=3600, webhooks_enabled=False)
+        load_settings(
+            database_url=url,
+            api_key_touch_interval_seconds=3600,
+            webhooks_enabled=False,
+            rate_limit_learner=GENEROUS_RATE,
+            rate_limit_instructor=GENEROUS_RATE,
+            rate_limit_admin=GENEROUS_RATE,
+            rate_limit_storage="memory://",
+        )
     )
     async with app.router.lifespan_context(app):
         yield app

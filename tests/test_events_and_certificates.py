@@ -924,7 +924,9 @@ async def test_anything_else_without_a_key_is_unauthenticated(api: Api, name: st
     assert response.json()["data"] is None
 
 
-async def test_anonymous_batches_and_get_requests_are_unauthenticated_unless_public(api: Api) -> None:
+async def test_anonymous_get_requests_are_unauthenticated_unless_public_and_batches_are_refused(
+    api: Api,
+) -> None:
     cert, title = await issued_certificate(api, name="Alan Turing")
     public = anonymous(VERIFY, {"code": cert["code"]})
 
@@ -947,9 +949,14 @@ async def test_anonymous_batches_and_get_requests_are_unauthenticated_unless_pub
         },
     )
 
-    for refused in (batch, private_get, mutation_get, mixed_get):
+    for refused in (private_get, mixed_get):
         assert refused.status_code == 401, refused.text
         assert [e["extensions"]["code"] for e in refused.json()["errors"]] == ["UNAUTHENTICATED"]
+    # The request's shape is judged before the key: these are refused whoever sends them.
+    assert batch.status_code == 400, batch.text
+    assert [e["extensions"]["code"] for e in batch.json()["errors"]] == ["BATCHING_NOT_SUPPORTED"]
+    assert mutation_get.status_code == 405, mutation_get.text
+    assert [e["extensions"]["code"] for e in mutation_get.json()["errors"]] == ["METHOD_NOT_ALLOWED"]
     assert public_get.status_code == 200, public_get.text
     assert public_get.json() == {
         "data": {"verifyCertificate": {"learnerName": "Alan Turing", "courseTitle": title}}

@@ -138,3 +138,43 @@ def test_cli_with_a_bad_setting_exits_2_with_one_stderr_line_naming_the_variable
     assert len(lines) == 1, result.stderr
     assert "GQL_PROGRESS_PORT" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_rate_limits_default_to_60_a_minute_per_role_counted_in_memory() -> None:
+    settings = load_settings()
+
+    assert settings.rate_limit_enabled
+    assert {settings.rate_limit_learner, settings.rate_limit_instructor, settings.rate_limit_admin} == {
+        "60/minute"
+    }
+    assert settings.rate_limit_storage == "memory://"
+
+
+@pytest.mark.parametrize("value", ["abc", "0/minute", "1/second;50/minute"])
+def test_a_bad_rate_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    message = _refusal(monkeypatch, GQL_PROGRESS_RATE_LIMIT_INSTRUCTOR=value)
+
+    assert "GQL_PROGRESS_RATE_LIMIT_INSTRUCTOR" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ("redis://127.0.0.1:6379/0", "async+redis://127.0.0.1:6379/0"),
+        ("async+rediss://:pw@cache:6380/2", "async+rediss://:pw@cache:6380/2"),
+        ("redis+unix:///run/redis.sock?db=1", "async+redis+unix:///run/redis.sock?db=1"),
+        ("async+memory://", "memory://"),
+    ],
+)
+def test_rate_limit_storage_takes_memory_or_redis_uris_with_or_without_async(
+    monkeypatch: pytest.MonkeyPatch, value: str, stored: str
+) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_RATE_LIMIT_STORAGE", value)
+
+    assert load_settings().rate_limit_storage == stored
+
+
+def test_an_unknown_rate_limit_storage_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = _refusal(monkeypatch, GQL_PROGRESS_RATE_LIMIT_STORAGE="memcached://127.0.0.1:11211")
+
+    assert "GQL_PROGRESS_RATE_LIMIT_STORAGE" in message

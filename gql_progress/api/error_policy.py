@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError
@@ -21,6 +22,8 @@ from gql_progress.logs import request_id_var
 logger = logging.getLogger("gql_progress.errors")
 
 INTERNAL_ERROR_MESSAGE = "Internal server error"
+# graphql-core's "Did you mean 'email'?" hints: in production they would spell out the schema.
+_SUGGESTION = re.compile(r" Did you mean .*?\?$")
 
 
 def _is_one_of_violation(error: GraphQLError) -> bool:
@@ -31,7 +34,7 @@ def _is_one_of_violation(error: GraphQLError) -> bool:
     )
 
 
-def shape_error(error: GraphQLError) -> GraphQLError:
+def shape_error(error: GraphQLError, *, hide_suggestions: bool = False) -> GraphQLError:
     original = error.original_error
     # graphql-core wraps resolver exceptions; a GraphQLError we raised ourselves is kept as is.
     while isinstance(original, GraphQLError) and original.original_error is not None:
@@ -47,7 +50,8 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         # A one-of input (BundleRefInput, UserRefInput…) with zero or several fields is bad input
         # like any other, wherever GraphQL caught it (in the document or in the variables).
         code = "VALIDATION_FAILED" if _is_one_of_violation(error) else "GRAPHQL_VALIDATION_FAILED"
-        return _with(error, error.message, {**(error.extensions or {}), "code": code})
+        message = _SUGGESTION.sub("", error.message) if hide_suggestions else error.message
+        return _with(error, message, {**(error.extensions or {}), "code": code})
     request_id = request_id_var.get()
     logger.error(
         "unexpected error in %s",

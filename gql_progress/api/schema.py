@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StreamResult
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from gql_progress.api.mutations.admin_progress import AdminProgressMutations
 from gql_progress.api.mutations.bundles import BundleMutations
@@ -26,6 +30,8 @@ from gql_progress.api.queries.progress import ProgressQueries
 from gql_progress.api.queries.study_plans import StudyPlanQueries
 from gql_progress.api.queries.viewer import ViewerQueries
 from gql_progress.api.queries.webhooks import WebhookQueries
+from gql_progress.api.subscriptions.progress import ProgressSubscriptions
+from gql_progress.api.websocket import ShapeStreamedErrors
 
 Query = merge_types(
     "Query",
@@ -53,9 +59,14 @@ Mutation = merge_types(
         WebhookMutations,
     ),
 )
+Subscription = merge_types("Subscription", (ProgressSubscriptions,))
 Query.__strawberry_definition__.description = "Reads: the caller, the catalog and progress."  # type: ignore[attr-defined]
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Writes. Results are unions: a success payload or a typed error; on an error nothing is written."
+)
+Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "Live updates over WebSocket (graphql-transport-ws on /graphql), authenticated by the API key "
+    "in connection_init. Each update is read when it is sent."
 )
 
 
@@ -66,16 +77,75 @@ class ProgressSchema(strawberry.Schema):
         # The view's error shaping logs the unexpected ones with their traceback.
         return None
 
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        # HTTP runs one result per request: a subscription there would stream nothing.
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        try:
+            return await super().execute(
+                query,
+                variable_values=variable_values,
+                context_value=context_value,
+                root_value=root_value,
+                operation_name=operation_name,
+                allowed_operation_types=allowed - {OperationType.SUBSCRIPTION},
+                operation_extensions=operation_extensions,
+            )
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is not OperationType.SUBSCRIPTION:
+                raise
+            message = "Subscriptions run over WebSocket (graphql-transport-ws) on /graphql"
+            return ExecutionResult(
+                data=None, errors=[GraphQLError(message, extensions={"code": "WEBSOCKET_REQUIRED"})]
+            )
 
-def build_graphql_schema(**extra: Any) -> strawberry.Schema:
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        # Only WebSocket streams here (the view enables no HTTP streaming transport). Queries
+        # and mutations belong to HTTP, where the request limits and key rules apply.
+        return await super().stream(
+            query,
+            variable_values=variable_values,
+            context_value=context_value,
+            root_value=root_value,
+            operation_name=operation_name,
+            operation_extensions=operation_extensions,
+            allowed_operation_types=(OperationType.SUBSCRIPTION,),
+        )
+
+
+def build_graphql_schema(*, production: bool = False, **extra: Any) -> strawberry.Schema:
+    """``production``: introspection is refused (the schema is published as schema.graphql;
+    a production server need not hand its map to whoever asks)."""
+    extensions: list[Any] = [
+        lambda: ShapeStreamedErrors(hide_suggestions=production),
+        # Clients send the same few documents over and over: parse and validate each once.
+        # (factories: the caches themselves are module-level and shared by every request).
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ]
+    if production:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return ProgressSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[
-            # Clients send the same few documents over and over: parse and validate each once.
-            # (factories: the caches themselves are module-level and shared by every request).
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-        ],
+        subscription=Subscription,
+        extensions=extensions,
         **extra,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -9,12 +10,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UnsetType
 
 from gql_progress.api.context import Context
 from gql_progress.api.error_policy import shape_error
 from gql_progress.api.loaders import Loaders
+from gql_progress.api.websocket import TextFrameWebSocketAdapter, api_key_from
 from gql_progress.auth import Authenticated
 from gql_progress.db.engine import Database
 from gql_progress.db.models import UserRole
@@ -27,16 +32,37 @@ ANONYMOUS = Viewer(user_id=0, role=UserRole.LEARNER)
 
 
 class ProgressGraphQLView(GraphQL[Context, None]):
+    websocket_adapter_class = TextFrameWebSocketAdapter
+
     def __init__(self, schema: Any, *, db: Database, settings: Settings) -> None:
         super().__init__(
             schema,
             graphql_ide=None if settings.production else "graphiql",
             allow_queries_via_get=True,
+            # The maintained protocol only (graphql-ws' successor of subscriptions-transport-ws).
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            # A socket that has not sent its key by then is closed (4408): idle unauthenticated
+            # sockets would otherwise hold a connection slot for a minute each.
+            connection_init_wait_timeout=timedelta(seconds=10),
+            # Browsers do not apply CORS to WebSocket handshakes; the same origins are allowed.
+            allowed_origins=settings.cors_origins,
         )
         self.db = db
         self.settings = settings
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        if isinstance(request, WebSocket):
+            # One context per connection: the viewer is set by on_ws_connect from the key in
+            # connection_init; subscriptions read each update with fresh loaders.
+            return Context(
+                db=self.db,
+                settings=self.settings,
+                viewer=ANONYMOUS,
+                loaders=Loaders(self.db),
+                request_id=request_id_var.get(),
+                live=request.state.live,
+                authenticator=request.state.authenticator,
+            )
         # Loaders live exactly as long as one request: no data leaks between callers.
         caller: Authenticated | None = request.state.caller
         loaders = Loaders(self.db)
@@ -54,11 +80,25 @@ class ProgressGraphQLView(GraphQL[Context, None]):
             request_id=request_id_var.get(),
         )
 
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        secret = api_key_from(context.connection_params or {})
+        caller = None
+        if secret is not None and context.authenticator is not None:
+            caller = await context.authenticator.authenticate(secret)
+        if caller is None:
+            # Closes the socket with 4403 Forbidden, as graphql-transport-ws prescribes.
+            raise ConnectionRejectionError({"message": "Send a valid API key in connection_init"})
+        context.viewer = caller.viewer
+        context.loaders.user_by_id.prime(caller.viewer.user_id, caller.user)
+        return UnsetType()  # a plain connection_ack (UnsetType is a singleton: UNSET itself)
+
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Here rather than in a schema extension: this sees every result exactly once,
         # including parse errors that happen outside the operation hooks.
         if result.errors:
-            result.errors = [shape_error(error) for error in result.errors]
+            result.errors = [
+                shape_error(error, hide_suggestions=self.settings.production) for error in result.errors
+            ]
         return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
@@ -32,9 +33,42 @@ class StatementCounter:
             self.count += 1
 
 
+@dataclass
+class WriteScope:
+    """What one write transaction carries besides its statements (see gql_progress.live.notify).
+
+    ``live_channel``: where its live notifications go, or None when live updates are off.
+    ``committed``: notifications to hand to ``Database.on_committed`` once it committed (SQLite,
+    which has no NOTIFY); dropped with the transaction when it rolls back.
+    """
+
+    live_channel: str | None
+    committed: list[str] = field(default_factory=list)
+
+
+_SCOPE_KEY = "gql_progress.write_scope"
+
+
+def write_scope(conn: AsyncConnection) -> WriteScope | None:
+    """The scope of the write transaction ``conn`` is in; None outside Database.write()."""
+    scope = conn.info.get(_SCOPE_KEY)
+    return scope if isinstance(scope, WriteScope) else None
+
+
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, sqlite_busy_timeout_ms: int = 30_000):
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        sqlite_busy_timeout_ms: int = 30_000,
+        live_channel: str | None = None,
+    ):
         self.url = with_async_driver(url)
+        # Live updates: writes notify this channel (PostgreSQL NOTIFY, or on SQLite the
+        # on_committed callback of this process); None sends nothing.
+        self.live_channel = live_channel
+        self.on_committed: Callable[[Sequence[str]], None] | None = None
         self.is_sqlite = self.url.startswith("sqlite")
         self.statements = StatementCounter()
         if self.is_sqlite:
@@ -72,8 +106,17 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One transaction: committed when the block ends, rolled back if it raises."""
+        scope = WriteScope(self.live_channel)
         async with self._write_engine.begin() as conn:
-            yield conn
+            # conn.info belongs to the pooled connection and outlives this transaction.
+            conn.info[_SCOPE_KEY] = scope
+            try:
+                yield conn
+            finally:
+                del conn.info[_SCOPE_KEY]
+        # Reached only once the commit succeeded: a rolled-back write announces nothing.
+        if scope.committed and self.on_committed is not None:
+            self.on_committed(scope.committed)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -34,6 +34,7 @@ from gql_progress.domain.errors import (
 )
 from gql_progress.domain.sequence import OutOfSequence
 from gql_progress.domain.summary import CourseSummary
+from gql_progress.live.notify import write_progress
 
 MAX_BULK_LESSONS = 500
 
@@ -102,7 +103,7 @@ async def set_completion(
             if grant_reason is not None:
                 values.update(granted_by_user_id=actor_user_id, grant_reason=grant_reason)
             rows = [{"user_id": user_id, "lesson_id": i, **values} for i in writable]
-            written = await conn.execute(upsert_statement(conn, rows, frozenset(values), now))
+            written = await write_progress(conn, upsert_statement(conn, rows, frozenset(values), now))
             # New completions get completed_at = now; kept ones keep their earlier time.
             changed = [
                 r.lesson_id

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gql_progress.db.models import Event, EventType
+from gql_progress.db.models import EventType
+from gql_progress.live.notify import log_events
 
 __all__ = ["GAP_SETTLE", "EventType", "NewEvent", "record_events", "settled_upper_id"]
 
@@ -35,8 +35,9 @@ async def record_events(conn: AsyncConnection, events: Sequence[NewEvent], now: 
     """Append ``events`` in one statement, inside the caller's write transaction."""
     if not events:
         return
-    await conn.execute(
-        insert(Event),
+    # The same statement announces the COURSE_COMPLETED ones to live subscribers.
+    await log_events(
+        conn,
         [
             {
                 "type": event.type,

@@ -43,6 +43,7 @@ from gql_progress.domain.sequence import OutOfSequence
 from gql_progress.domain.study_plan_progress import check_write_through_instance
 from gql_progress.domain.summary import CourseSummary
 from gql_progress.domain.text import contains_nul
+from gql_progress.live.notify import write_progress
 
 __all__ = ["WRITABLE_COLUMNS", "ProgressWrite", "upsert_progress", "validate_changes"]
 
@@ -156,7 +157,8 @@ async def _upsert_once(
         if "completed" not in changes:
             # The common heartbeat: one statement that checks the enrollment and writes.
             statement = upsert_if_enrolled_statement(conn, user_id, lesson_id, changes, now)
-            record = (await conn.execute(statement)).first()
+            written = await write_progress(conn, statement)  # announced to live subscribers
+            record = written[0] if written else None
             if record is None:
                 await _lesson_course_and_enrollment(conn, user_id, lesson_id)  # NOT_FOUND first
                 await _raise_not_enrolled(conn, user_id)
@@ -181,7 +183,7 @@ async def _upsert_once(
         statement = upsert_statement(
             conn, [{"user_id": user_id, "lesson_id": lesson_id, **changes}], frozenset(changes), now
         )
-        record = (await conn.execute(statement)).one()
+        [record] = await write_progress(conn, statement)
         # A completion that is new gets completed_at = now; one that was kept keeps its time.
         changed = record.completed_at == now if completing else lesson_id in was_completed
         locked = await lock_enrollments(conn, user_id, [course_id])

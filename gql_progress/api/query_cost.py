@@ -1,0 +1,186 @@
+"""What a GraphQL document would cost, measured on the document before anything runs.
+
+- depth: the deepest field nesting (fragments followed);
+- aliases: how many fields carry an alias (aliases multiply work without growing depth);
+- cost: every field counts 1, times the size of each list it sits in. A list's size is the
+  `first` of the connection above it, the length of a list argument (`ids`, `lessonIds`,
+  `requests`), or DEFAULT_LIST_SIZE for lists without either (a course's lessons, a bundle's
+  items): an estimate, which is what a limit needs.
+
+The walk uses the schema's types, so it knows which fields return lists, and the request's
+variables, so `first: $n` counts as what the client sent. Fragment cycles are not followed (the
+validation that runs later rejects them with a proper error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+)
+
+DEFAULT_LIST_SIZE = 20
+# Arguments whose list length is the number of items a field returns.
+_LIST_ARGUMENTS = ("ids", "lessonIds", "requests")
+
+
+@dataclass(frozen=True)
+class DocumentCost:
+    depth: int
+    aliases: int
+    cost: int
+
+
+def measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    default_page_size: int,
+) -> DocumentCost | None:
+    """The cost of the operation that would run; None when there is no single such operation
+    (GraphQL's own validation then says what is wrong)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
+    if len(operations) != 1:
+        return None
+    operation = operations[0]
+    root = {
+        OperationType.QUERY: schema.query_type,
+        OperationType.MUTATION: schema.mutation_type,
+        OperationType.SUBSCRIPTION: schema.subscription_type,
+    }[operation.operation]
+    if root is None:
+        return None
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    walker = _Walker(schema, fragments, variables or {}, default_page_size)
+    cost, depth = walker.selection_set(operation.selection_set, root, page=None, seen=frozenset())
+    return DocumentCost(depth=depth, aliases=walker.aliases, cost=cost)
+
+
+class _Walker:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        default_page: int,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.default_page = default_page
+        self.aliases = 0
+
+    def selection_set(
+        self, selections: SelectionSetNode, parent: Any, page: int | None, seen: frozenset[str]
+    ) -> tuple[int, int]:
+        """(cost, depth) of the selections on ``parent``; ``page`` is a connection's `first`
+        waiting for the list (edges, nodes) it applies to."""
+        cost = depth = 0
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                field_cost, field_depth = self.field(selection, parent, page, seen)
+            elif isinstance(selection, InlineFragmentNode):
+                on = self._type_named(selection.type_condition, parent)
+                field_cost, field_depth = self.selection_set(selection.selection_set, on, page, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in seen:
+                    continue
+                on = self._type_named(fragment.type_condition, parent)
+                field_cost, field_depth = self.selection_set(fragment.selection_set, on, page, seen | {name})
+            else:  # pragma: no cover - the AST has no other selection kinds
+                continue
+            cost += field_cost
+            depth = max(depth, field_depth)
+        return cost, depth
+
+    def field(self, node: FieldNode, parent: Any, page: int | None, seen: frozenset[str]) -> tuple[int, int]:
+        if node.alias is not None:
+            self.aliases += 1
+        definition = None
+        if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            definition = parent.fields.get(node.name.value)
+        if definition is None:  # __typename, an unknown field (validation reports it), a union
+            return 1, 1
+        returned = definition.type
+        if isinstance(returned, GraphQLNonNull):
+            returned = returned.of_type
+        multiplier = 1
+        first = self._int_argument(node, "first")
+        child_page = (
+            first if first is not None else (self.default_page if "first" in definition.args else None)
+        )
+        if isinstance(returned, GraphQLList):
+            multiplier = page if page is not None else self._list_argument_length(node) or DEFAULT_LIST_SIZE
+            child_page = None
+            returned = returned.of_type
+            if isinstance(returned, GraphQLNonNull):
+                returned = returned.of_type
+        elif child_page is None:
+            child_page = page if node.selection_set is not None and _is_connection_part(returned) else None
+        if node.selection_set is None:
+            return multiplier, 1
+        child_cost, child_depth = self.selection_set(node.selection_set, returned, child_page, seen)
+        return multiplier * (1 + child_cost), 1 + child_depth
+
+    def _type_named(self, condition: Any, default: Any) -> Any:
+        if condition is None:
+            return default
+        return self.schema.get_type(condition.name.value) or default
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, VariableNode):
+            return self.variables.get(value.name.value)
+        return value
+
+    def _int_argument(self, node: FieldNode, name: str) -> int | None:
+        for argument in node.arguments or ():
+            if argument.name.value != name:
+                continue
+            value = self._value(argument.value)
+            if isinstance(value, IntValueNode):
+                return max(0, int(value.value))
+            if isinstance(value, int) and not isinstance(value, bool):
+                return max(0, value)
+        return None
+
+    def _list_argument_length(self, node: FieldNode) -> int | None:
+        for argument in node.arguments or ():
+            if argument.name.value not in _LIST_ARGUMENTS:
+                continue
+            value = self._value(argument.value)
+            if isinstance(value, ListValueNode):
+                return len(value.values)
+            if isinstance(value, list):
+                return len(value)
+        return None
+
+
+def _is_connection_part(type_: Any) -> bool:
+    # A connection's page size passes through the connection object to its edges/nodes lists.
+    return isinstance(type_, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType) and (
+        type_.name.endswith("Connection")
+    )

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy import Row
+
+from gql_progress.api.context import Info
+from gql_progress.api.types.enrollment import Enrollment
+
+if TYPE_CHECKING:
+    from gql_progress.api.types.user import User
+
+
+@strawberry.type(description="An enrollment that became COMPLETED (courseCompleted).")
+class CourseCompletion:
+    completed_at: datetime = strawberry.field(description="When the enrollment became COMPLETED.")
+    enrollment: Enrollment = strawberry.field(
+        description=(
+            "The enrollment as read after the completion; its status is ACTIVE again if a lesson "
+            "was un-completed since."
+        )
+    )
+    user_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Row[Any], completed_at: datetime) -> CourseCompletion:
+        return cls(completed_at=completed_at, enrollment=Enrollment.from_row(row), user_id=row.user_id)
+
+    @strawberry.field(description="The learner who completed the course.")
+    async def user(self, info: Info) -> Annotated[User, strawberry.lazy("gql_progress.api.types.user")]:
+        from gql_progress.api.types.user import User
+
+        row = await info.context.loaders.user_by_id.load(self.user_id)
+        assert row is not None  # enrollments cascade with their user
+        return User.from_row(row)

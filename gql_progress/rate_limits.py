@@ -1,0 +1,214 @@
+"""Rate limits per API key: operations counted in a moving window, before the GraphQL view runs.
+
+- A query counts one; a mutation counts each distinct top-level field (request_gate.py counts
+  them), so ten aliased mutations in one request spend what ten requests would: putting many
+  writes in one document must not be a way around the limit.
+- Every key has its own budget, at its user's role's rate. Requests without a key (only
+  verifyCertificate may run so) share one budget per client address at the learner's rate,
+  which also slows anyone guessing certificate codes.
+- A moving window: an operation counts for exactly one window after it was admitted, so a client
+  cannot spend two budgets around a window's edge as with fixed windows; a refused request
+  spends nothing, so retrying early does not push the wait further out.
+- The counts live in process memory, or in Redis, where every process naming the same Redis and
+  key prefix shares one budget (several workers or machines behind a balancer).
+- When the storage fails, requests pass and a warning is logged: the limit protects the
+  service, and a Redis outage must not turn into an API outage.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import coredis
+from graphql import OperationType
+from limits import RateLimitItem
+from limits.aio.storage import MemoryStorage, MovingWindowSupport, RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from starlette.datastructures import Address
+from starlette.responses import JSONResponse, Response
+from starlette.types import Message, Send
+
+from gql_progress.auth import Authenticated
+from gql_progress.db.models import UserRole
+from gql_progress.request_gate import Admitted
+from gql_progress.settings import Settings, parse_rate
+
+logger = logging.getLogger("gql_progress.rate_limits")
+
+# A Redis that does not answer within this long lets the request through (see above) rather than
+# hold every request up with it.
+REDIS_TIMEOUT_SECONDS = 1.0
+# While the storage keeps failing, say so at most this often instead of once per request.
+_WARNING_INTERVAL_SECONDS = 60.0
+# Response headers a browser client must be allowed to read (CORS exposes only a few by default).
+RATE_LIMIT_HEADERS = ("Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one request's check, and what the client is told about its budget."""
+
+    allowed: bool
+    rate: RateLimitItem
+    cost: int
+    remaining: int
+    # Seconds until the oldest operation still counted leaves the window.
+    reset_seconds: int
+    # Refused: seconds until this request's cost fits; None when it never can (cost > the rate).
+    retry_after: int | None
+    anonymous: bool
+
+    def headers(self) -> dict[str, str]:
+        # The IETF draft's RateLimit-* fields, which clients and proxies increasingly read.
+        headers = {
+            "RateLimit-Limit": str(self.rate.amount),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+        }
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+    def refusal(self) -> Response:
+        who = "this address" if self.anonymous else "this key"
+        rate = f"{self.rate.amount} operations per {_window(self.rate)}"
+        extensions: dict[str, object] = {"code": "RATE_LIMITED"}
+        if self.retry_after is None:
+            message = (
+                f"This request counts {self.cost} operations (one per top-level mutation field), "
+                f"more than the {rate} {who} may run: send fewer mutations per request"
+            )
+        else:
+            message = (
+                f"Rate limit exceeded: {who} may run {rate} (each top-level mutation field counts "
+                f"as one); retry in {self.retry_after} s"
+            )
+            extensions["retryAfterSeconds"] = self.retry_after
+        body = {"data": None, "errors": [{"message": message, "extensions": extensions}]}
+        return JSONResponse(body, status_code=429, headers=self.headers())
+
+    def with_headers(self, send: Send) -> Send:
+        """``send`` with this decision's headers added to the response (whatever answers it)."""
+        raw = [(name.lower().encode(), value.encode()) for name, value in self.headers().items()]
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *raw]
+            await send(message)
+
+        return sending
+
+
+class RateLimiter:
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.rate_limit_enabled
+        self._rates: Mapping[UserRole, RateLimitItem] = {
+            UserRole.LEARNER: parse_rate(settings.rate_limit_learner),
+            UserRole.INSTRUCTOR: parse_rate(settings.rate_limit_instructor),
+            UserRole.ADMIN: parse_rate(settings.rate_limit_admin),
+        }
+        self._pool: coredis.ConnectionPool | None = None
+        self._storage: MemoryStorage | RedisStorage
+        uri = settings.rate_limit_storage
+        if uri == "memory://":
+            self._storage = MemoryStorage()
+        else:
+            # Our own pool, handed to the storage (its documented `connection_pool` option):
+            # the storage has no close(), and sockets left to the garbage collector raise
+            # ResourceWarnings; owning the pool also sets the timeouts.
+            self._pool = coredis.ConnectionPool.from_url(
+                _coredis_url(uri),
+                connect_timeout=REDIS_TIMEOUT_SECONDS,
+                stream_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+            self._storage = RedisStorage(
+                uri,
+                wrap_exceptions=True,
+                key_prefix=settings.rate_limit_key_prefix,
+                connection_pool=self._pool,  # type: ignore[arg-type]  # typed as scalar options only
+            )
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._last_warning = -math.inf
+
+    async def check(
+        self, admitted: Admitted, caller: Authenticated | None, client: Address | None
+    ) -> Decision | None:
+        """Spend the request's cost from its caller's budget; None when nothing was counted
+        (limits turned off, or the storage failing)."""
+        if not self.enabled:
+            return None
+        if caller is None:
+            identity, role = f"ip:{client.host if client else 'unknown'}", UserRole.LEARNER
+        else:
+            identity, role = f"key:{caller.viewer.api_key_id}", caller.viewer.role
+        cost = max(1, admitted.root_fields) if admitted.operation_type is OperationType.MUTATION else 1
+        rate = self._rates[role]
+        try:
+            allowed = await self._limiter.hit(rate, identity, cost=cost)
+            stats = await self._limiter.get_window_stats(rate, identity)
+            reset_seconds = max(0, math.ceil(stats.reset_time - time.time()))
+            retry_after = None
+            if not allowed:
+                retry_after = await self._retry_after(rate, identity, cost, reset_seconds)
+        except StorageError:
+            self._warn_storage_failure()
+            return None
+        return Decision(
+            allowed=allowed,
+            rate=rate,
+            cost=cost,
+            remaining=max(0, stats.remaining),
+            reset_seconds=reset_seconds,
+            retry_after=retry_after,
+            anonymous=caller is None,
+        )
+
+    async def _retry_after(self, rate: RateLimitItem, identity: str, cost: int, reset: int) -> int | None:
+        if cost > rate.amount:
+            return None
+        if cost == 1:
+            return max(1, reset)  # one free slot: when the oldest operation leaves the window
+        # A costlier request waits until enough operations have left: the smallest whole number
+        # of seconds t after which those admitted within the last (window - t) seconds leave
+        # room for it. The storage counts a shorter window directly, so search for t (this
+        # runs only for refused requests).
+        window = rate.get_expiry()
+        storage: MovingWindowSupport = self._storage
+        key = rate.key_for(identity)
+        low, high = 1, window
+        while low < high:
+            middle = (low + high) // 2
+            _, counted = await storage.get_moving_window(key, rate.amount, window - middle)
+            if counted <= rate.amount - cost:
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
+    def _warn_storage_failure(self) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= _WARNING_INTERVAL_SECONDS:
+            self._last_warning = now
+            logger.warning("rate limit storage failed; requests pass unlimited meanwhile", exc_info=True)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.disconnect()
+
+
+def _coredis_url(uri: str) -> str:
+    # The `limits` scheme (async+redis://, async+redis+unix://) without its marker, as coredis
+    # reads it (redis://, unix://) — the same translation RedisStorage does.
+    plain = uri.removeprefix("async+")
+    return "unix" + plain.removeprefix("redis+unix") if plain.startswith("redis+unix") else plain
+
+
+def _window(rate: RateLimitItem) -> str:
+    # "1 minute", "2 seconds": RateLimitItem's own str() reads "5 per 1 minute".
+    unit = rate.GRANULARITY.name
+    return f"{rate.multiples} {unit}{'' if rate.multiples == 1 else 's'}"

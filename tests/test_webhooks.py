@@ -36,10 +36,10 @@ from gql_progress.cli import main
 from gql_progress.db.engine import Database
 from gql_progress.db.models import EventType, WebhookEndpoint
 from gql_progress.db.types import utcnow
-from gql_progress.domain.events import NewEvent, record_events
+from gql_progress.domain.events import GAP_SETTLE, NewEvent, record_events
 from gql_progress.settings import SettingsError, load_settings
 from gql_progress.webhooks.delivery import LEASE_MARGIN, claim_due
-from gql_progress.webhooks.fanout import GAP_SETTLE, fan_out
+from gql_progress.webhooks.fanout import fan_out
 from gql_progress.webhooks.signing import signature_header
 from gql_progress.webhooks.worker import DrainReport, WebhookWorker, WorkerConfig
 from tests.support import Api, SeededCourse, SeededUser

@@ -35,7 +35,6 @@ class LockedEnrollment:
     status: EnrollmentStatus
     # Read with the lock, so completing the course needs no second look at it.
     certificate_enabled: bool
-    requires_sequential_progress: bool
 
 
 async def lock_enrollments(
@@ -52,7 +51,6 @@ async def lock_enrollments(
             Enrollment.course_id,
             Enrollment.status,
             Course.certificate_enabled,
-            Course.requires_sequential_progress,
         )
         .join(Course, Course.id == Enrollment.course_id)
         .where(Enrollment.user_id == user_id, Enrollment.course_id.in_(sorted(set(course_ids))))
@@ -66,7 +64,6 @@ async def lock_enrollments(
             r.course_id,
             EnrollmentStatus(r.status),
             r.certificate_enabled,
-            r.requires_sequential_progress,
         )
         for r in rows
     }

@@ -26,7 +26,7 @@ write lock serialises passes) and leaves an endpoint locked by another worker to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -34,9 +34,8 @@ from sqlalchemy import bindparam, func, select, update
 from gql_progress.db.dialect import insert_for
 from gql_progress.db.engine import Database
 from gql_progress.db.models import Event, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
+from gql_progress.domain.events import GAP_SETTLE  # the one rule for when an id gap is a rollback
 
-# Longer than any write transaction of this service runs; a gap older than this is a rollback.
-GAP_SETTLE = timedelta(seconds=60)
 # Events per pass; one pass is one short write transaction (on SQLite it holds the write lock).
 BATCH = 500
 

@@ -204,6 +204,19 @@ class Enrollment(Base):
     )
 
 
+class CourseInstructor(Base):
+    """Who teaches a course: an INSTRUCTOR sees analytics and learners' progress for these only."""
+
+    __tablename__ = "course_instructors"
+
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    assigned_at: Mapped[datetime] = _now_column()
+
+    # The primary key serves "a course's instructors"; this one serves "what a user teaches".
+    __table_args__ = (Index(None, "user_id"),)
+
+
 class LessonProgress(Base):
     __tablename__ = "lesson_progress"
 

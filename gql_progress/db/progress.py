@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, case, exists, false, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -63,9 +79,17 @@ def upsert_statement(
     return _on_conflict(insert, given, now)
 
 
+@dataclass(frozen=True)
+class BoundUpsert:
+    """A cached statement and the values of one execution (see upsert_if_enrolled_statement)."""
+
+    statement: Any
+    params: dict[str, Any]
+
+
 def upsert_if_enrolled_statement(
     conn: AsyncConnection, user_id: int, lesson_id: int, changes: Mapping[str, Any], now: datetime
-) -> Any:
+) -> BoundUpsert:
     """The same upsert for one record, written only if the user is enrolled in the lesson's course.
 
     The enrollment check is the INSERT's own SELECT, so a heartbeat is one statement; no row
@@ -75,26 +99,70 @@ def upsert_if_enrolled_statement(
     course's video threshold, the quiz's pass score), decided in the same statement from the
     joined lesson and course (see _automatic_completion). A completion it causes shows as a
     returned completed_at equal to ``now``: the caller then updates the enrollment.
+
+    The statement depends only on the write's shape (which columns, which rules apply); the
+    values are bound parameters. Shapes are few, so each statement is built once per process:
+    building it (an INSERT's ``excluded`` alias, the nested EXISTS) cost more than running it.
     """
     given = frozenset(changes)
     record = _new_record({"user_id": user_id, "lesson_id": lesson_id, **changes}, given, now)
-    table = LessonProgress.__table__
-    automatic = _automatic_completion(user_id, changes) if given & _AUTOMATIC_TRIGGERS else None
-    passed = None
-    if "quiz_score" in given and changes["quiz_score"] is not None:
-        # The server decides a quiz's pass when the lesson has a pass score.
-        score = literal(changes["quiz_score"], type_=table.c.quiz_score.type)
-        passed = case(
-            (Lesson.pass_score.is_not(None), score >= Lesson.pass_score), else_=record.get("quiz_passed")
-        )
-        record["quiz_passed"] = None  # placeholder: the value comes from ``passed``
-    claimed_pass = False
-    if passed is None and changes.get("quiz_passed") is not None:
-        # Without a score, a client's quizPassed stands only where no pass score decides it.
-        passed = case((Lesson.pass_score.is_not(None), None), else_=literal(changes["quiz_passed"]))
-        claimed_pass = True
+    if changes.get("quiz_score") is not None:
+        record.setdefault("quiz_passed", None)  # a column of the INSERT: the pass score decides it
+    shape = _HeartbeatShape(
+        dialect=conn.dialect.name,
+        columns=tuple(sorted(record)),
+        given=tuple(sorted(given)),
+        score=changes.get("quiz_score") is not None,
+        claimed_pass=changes.get("quiz_score") is None and changes.get("quiz_passed") is not None,
+        position=changes.get("video_position_seconds") is not None,
+    )
+    params = {f"v_{column}": value for column, value in record.items()}
+    params.update(
+        now=now,
+        user_id=user_id,
+        lesson_id=lesson_id,
+        claimed_passed=changes.get("quiz_passed"),
+    )
+    return BoundUpsert(_heartbeat_statement(shape), params)
 
-    def value_of(column: str, value: Any) -> Any:
+
+@dataclass(frozen=True)
+class _HeartbeatShape:
+    dialect: str
+    columns: tuple[str, ...]  # the record's columns, in INSERT order
+    given: tuple[str, ...]  # the columns the caller set
+    score: bool  # a quiz score is written: a pass score decides quizPassed
+    claimed_pass: bool  # the client sends quizPassed without a score
+    position: bool  # a video position is written: the threshold may complete the lesson
+
+
+@lru_cache(maxsize=256)
+def _heartbeat_statement(shape: _HeartbeatShape) -> Any:
+    table = LessonProgress.__table__
+    given = frozenset(shape.given)
+    now = bindparam("now", type_=table.c.completed_at.type)
+
+    def value(column: str) -> Any:
+        return bindparam(f"v_{column}", type_=table.c[column].type)
+
+    automatic = _automatic_completion(shape) if shape.score or shape.position else None
+    passed = None
+    if shape.score:
+        # The server decides a quiz's pass when the lesson has a pass score.
+        passed = case((Lesson.pass_score.is_not(None), value("quiz_score") >= Lesson.pass_score), else_=None)
+        if "quiz_passed" in given:
+            passed = case(
+                (Lesson.pass_score.is_not(None), value("quiz_score") >= Lesson.pass_score),
+                else_=bindparam("claimed_passed", type_=table.c.quiz_passed.type),
+            )
+    if shape.claimed_pass:
+        # Without a score, a client's quizPassed stands only where no pass score decides it.
+        passed = case(
+            (Lesson.pass_score.is_not(None), None),
+            else_=bindparam("claimed_passed", type_=table.c.quiz_passed.type),
+        )
+
+    def value_of(column: str) -> Any:
         if column == "lesson_id":
             return Lesson.id
         if passed is not None and column == "quiz_passed":
@@ -102,65 +170,69 @@ def upsert_if_enrolled_statement(
         if automatic is not None and column == "completed":
             return automatic
         if automatic is not None and column == "completed_at":
-            return case((automatic, literal(now, type_=table.c.completed_at.type)), else_=None)
+            return case((automatic, now), else_=None)
         if automatic is not None and column == "progress_percentage":
-            return case((automatic, 100.0), else_=literal(value, type_=table.c[column].type))
-        return literal(value, type_=table.c[column].type)
+            return case((automatic, 100.0), else_=value(column))
+        return value(column)
 
     source = (
-        select(*(value_of(column, value) for column, value in record.items()))
+        select(*(value_of(column) for column in shape.columns))
         .join(
             Enrollment,
-            (Enrollment.course_id == Lesson.course_id) & (Enrollment.user_id == user_id),
+            (Enrollment.course_id == Lesson.course_id)
+            & (Enrollment.user_id == bindparam("user_id", type_=Integer())),
         )
-        .where(Lesson.id == lesson_id, Lesson.removed_at.is_(None))
+        .where(Lesson.id == bindparam("lesson_id", type_=Integer()), Lesson.removed_at.is_(None))
     )
     if automatic is not None:
         source = source.join(Course, Course.id == Lesson.course_id)
-    insert = insert_for(conn, table).from_select(list(record), source)
+    insert = (postgresql.insert if shape.dialect == "postgresql" else sqlite.insert)(LessonProgress)
     return _on_conflict(
-        insert,
+        insert.from_select(list(shape.columns), source),
         given,
         now,
         automatic=automatic is not None,
-        server_passed=passed is not None and not claimed_pass,
-        claimed_pass=claimed_pass,
+        server_passed=passed is not None and not shape.claimed_pass,
+        claimed_pass=shape.claimed_pass,
     )
 
 
-_AUTOMATIC_TRIGGERS = frozenset({"video_position_seconds", "quiz_score"})
+# Built once: an alias sets up its column collections on first use, which cost ~5 ms per
+# heartbeat when they were made per call (the M1 regression in bench/RESULTS.md).
+_EARLIER_LESSON = aliased(Lesson)
+_REQUIRED_LESSON = aliased(Lesson)
+_EARLIER_RECORD = aliased(LessonProgress)
 
 
-def _automatic_completion(user_id: int, changes: Mapping[str, Any]) -> ColumnElement[bool]:
+def _automatic_completion(shape: _HeartbeatShape) -> ColumnElement[bool]:
     """Whether this write completes the lesson by itself: the video position reached the
     course's threshold share of the duration, or the quiz score reached the pass score; and,
     in a sequential course, every earlier counted lesson is completed (only completion is
     gated there, so the position is still recorded)."""
     reasons: list[ColumnElement[bool]] = []
-    position = changes.get("video_position_seconds")
-    if position is not None:
+    table = LessonProgress.__table__
+    if shape.position:
+        position = bindparam("v_video_position_seconds", type_=table.c.video_position_seconds.type)
         reasons.append(
             and_(
                 Course.video_completion_threshold.is_not(None),
                 Lesson.duration_seconds.is_not(None),
                 Lesson.duration_seconds > 0,
-                literal(position) * 100.0 >= Lesson.duration_seconds * Course.video_completion_threshold,
+                position * 100.0 >= Lesson.duration_seconds * Course.video_completion_threshold,
             )
         )
-    score = changes.get("quiz_score")
-    if score is not None:
+    if shape.score:
+        score = bindparam("v_quiz_score", type_=table.c.quiz_score.type)
         reasons.append(
             and_(
                 Lesson.kind == LessonKind.QUIZ.value,
                 Lesson.pass_score.is_not(None),
-                literal(score) >= Lesson.pass_score,
+                score >= Lesson.pass_score,
             )
         )
     if not reasons:
         return false()
-    earlier = aliased(Lesson)
-    required = aliased(Lesson)
-    record = aliased(LessonProgress)
+    earlier, required, record = _EARLIER_LESSON, _REQUIRED_LESSON, _EARLIER_RECORD
     # Correlated explicitly: nested two EXISTS deep, it must still mean the written lesson's course.
     counts_every_lesson = ~(
         exists()
@@ -172,7 +244,11 @@ def _automatic_completion(user_id: int, changes: Mapping[str, Any]) -> ColumnEle
         earlier.removed_at.is_(None),
         earlier.position < Lesson.position,
         or_(earlier.is_required, counts_every_lesson),
-        ~exists().where(record.user_id == user_id, record.lesson_id == earlier.id, record.completed),
+        ~exists().where(
+            record.user_id == bindparam("user_id", type_=Integer()),
+            record.lesson_id == earlier.id,
+            record.completed,
+        ),
     )
     in_order = or_(~Course.requires_sequential_progress, ~missing_earlier)
     # NULL-safe: an unknown (NULL) condition must read as "not completed", never reach the column.
@@ -200,7 +276,7 @@ def _new_record(row: Mapping[str, Any], given: frozenset[str], now: datetime) ->
 def _on_conflict(
     insert: Any,
     given: frozenset[str],
-    now: datetime,
+    now: datetime | ColumnElement[Any],
     *,
     automatic: bool = False,
     server_passed: bool = False,
@@ -257,8 +333,8 @@ def _on_conflict(
     ).returning(*PROGRESS_COLUMNS)
 
 
-def _coalesce(column: Any, now: datetime) -> Any:
-    return func.coalesce(column, literal(now, type_=column.type))
+def _coalesce(column: Any, now: datetime | ColumnElement[Any]) -> Any:
+    return func.coalesce(column, literal(now, type_=column.type) if isinstance(now, datetime) else now)
 
 
 async def progress_for(

@@ -156,8 +156,9 @@ async def _upsert_once(
             )
         if "completed" not in changes:
             # The common heartbeat: one statement that checks the enrollment and writes.
-            statement = upsert_if_enrolled_statement(conn, user_id, lesson_id, changes, now)
-            written = await write_progress(conn, statement)  # announced to live subscribers
+            upsert = upsert_if_enrolled_statement(conn, user_id, lesson_id, changes, now)
+            # Announced to live subscribers.
+            written = await write_progress(conn, upsert.statement, upsert.params)
             record = written[0] if written else None
             if record is None:
                 await _lesson_course_and_enrollment(conn, user_id, lesson_id)  # NOT_FOUND first

@@ -13,9 +13,10 @@ Database hands them to this process's broker after the commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -102,27 +103,46 @@ def _pg_notify(channel: str, payload: Any) -> Any:
     return func.pg_notify(channel, cast(payload, Text))
 
 
-async def write_progress(conn: AsyncConnection, statement: Any) -> Sequence[Row[Any]]:
+async def write_progress(
+    conn: AsyncConnection, statement: Any, params: Mapping[str, Any] | None = None
+) -> Sequence[Row[Any]]:
     """Run an upsert of lesson_progress (INSERT … RETURNING the record's columns) and announce
     every record it wrote; the rows it returns also carry ``course_id`` when live updates are on.
 
     On PostgreSQL the announcement is an expression of the RETURNING clause: evaluated once per
     row written, in the same statement, and queued by the database until the commit.
+
+    ``params`` marks ``statement`` as a long-lived, cached one (db.progress.BoundUpsert): its
+    announcing variant is then cached too, instead of being rebuilt per call.
     """
     scope = write_scope(conn)
-    if scope is None or scope.live_channel is None:
-        return (await conn.execute(statement)).all()
-    statement = statement.returning(_COURSE_OF_WRITTEN.label("course_id"))
-    if conn.dialect.name != "postgresql":
-        rows = (await conn.execute(statement)).all()
+    channel = scope.live_channel if scope is not None else None
+    if channel is not None:
+        is_pg = conn.dialect.name == "postgresql"
+        statement = (
+            _announcing_cached(statement, channel, is_pg)
+            if params is not None
+            else _announcing(statement, channel, is_pg)
+        )
+    rows = (await conn.execute(statement, params)).all()
+    if channel is not None and conn.dialect.name != "postgresql":
+        assert scope is not None
         scope.committed.extend(encode(ProgressWritten(r.user_id, r.course_id, r.id)) for r in rows)
-        return rows
+    return rows
+
+
+def _announcing(statement: Any, channel: str, is_pg: bool) -> Any:
+    statement = statement.returning(_COURSE_OF_WRITTEN.label("course_id"))
+    if not is_pg:
+        return statement  # announced after the commit, from the returned course_id
     written = LessonProgress.__table__.c
     payload = func.json_build_object(
         "kind", PROGRESS, "user", written.user_id, "course", _COURSE_OF_WRITTEN, "record", written.id
     )
-    statement = statement.returning(_pg_notify(scope.live_channel, payload).label("live_notified"))
-    return (await conn.execute(statement)).all()
+    return statement.returning(_pg_notify(channel, payload).label("live_notified"))
+
+
+_announcing_cached = lru_cache(maxsize=256)(_announcing)
 
 
 async def log_events(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:

@@ -20,18 +20,25 @@ from starlette.websockets import WebSocket
 from gql_progress.api.schema import build_graphql_schema
 from gql_progress.api.view import ProgressGraphQLView
 from gql_progress.auth import Authenticated, Authenticator
+from gql_progress.auth.jwt import JwtVerifier
 from gql_progress.db.engine import Database
+from gql_progress.idempotency import HEADER as IDEMPOTENCY_HEADER
+from gql_progress.idempotency import REPLAYED_HEADER, Idempotency
 from gql_progress.live.hub import LiveUpdates
 from gql_progress.logs import install_request_id_on_records, new_request_id, request_id_var
+from gql_progress.metrics import Metrics, metrics_endpoint
+from gql_progress.observability import ObservabilityMiddleware, note_admitted, note_caller, note_rejected
 from gql_progress.public_operations import is_public_document
 from gql_progress.rate_limits import RATE_LIMIT_HEADERS, RateLimiter
 from gql_progress.request_gate import RequestGate
 from gql_progress.settings import Settings, load_settings
+from gql_progress.unavailable import SETTLE_SECONDS, InFlight, UnavailableMiddleware
 from gql_progress.webhooks.worker import WebhookWorker, WorkerConfig
 
 logger = logging.getLogger("gql_progress.app")
 
 REQUEST_ID_HEADER = "x-request-id"
+CREDENTIAL_REFUSED = "The API key or token is invalid, expired or revoked"
 
 
 class RequestIdMiddleware:
@@ -82,11 +89,13 @@ class AuthenticatedGraphQL:
         authenticator: Authenticator,
         gate: RequestGate,
         rate_limiter: RateLimiter,
+        idempotency: Idempotency,
     ) -> None:
         self.view = view
         self.authenticator = authenticator
         self.gate = gate
         self.rate_limiter = rate_limiter
+        self.idempotency = idempotency
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -113,21 +122,30 @@ class AuthenticatedGraphQL:
         try:
             admitted = await self.gate.admit(request)
             if isinstance(admitted, Response):
+                note_rejected()
                 await admitted(scope, receive, send)
                 return
+            note_admitted(admitted, self.gate)
             receive = admitted.receive
             if scheme.lower() != "bearer" or not secret.strip():
                 # Without a key only public fields (verifyCertificate) may run.
                 query = admitted.query
                 if query is None or not is_public_document(query, admitted.operation_name):
-                    message = "Send an API key: Authorization: Bearer <key>"
+                    message = "Send an API key or token: Authorization: Bearer <key or token>"
                     await unauthenticated(message)(scope, receive, send)
                     return
             else:
                 caller = await self.authenticator.authenticate(secret.strip())
                 if caller is None:
-                    await unauthenticated("The API key is invalid or revoked")(scope, receive, send)
+                    # One answer for every refusal: which check failed is logged, not told.
+                    await unauthenticated(CREDENTIAL_REFUSED)(scope, receive, send)
                     return
+            note_caller(caller)
+            # A bad Idempotency-Key is refused before it spends from the rate limit.
+            keyed = await self.idempotency.prepare(request, admitted, caller)
+            if isinstance(keyed, Response):
+                await keyed(scope, receive, send)
+                return
             # After the key (the budget is the key's), before the view: a refused request runs
             # no SQL beyond the key lookup.
             decision = await self.rate_limiter.check(admitted, caller, request.client)
@@ -137,6 +155,9 @@ class AuthenticatedGraphQL:
                     return
                 send = decision.with_headers(send)
             scope.setdefault("state", {})["caller"] = caller
+            if keyed is not None:
+                await self.idempotency.serve(keyed, scope, send, self.view)
+                return
             await self.view(scope, receive, send)
         except ClientDisconnect:
             # The caller hung up before sending its whole body: nobody is left to answer.
@@ -157,13 +178,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
     db = Database(
         settings.database_url,
         pool_size=settings.db_pool_size,
+        pool_timeout_seconds=settings.db_pool_timeout_seconds,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
     schema = build_graphql_schema(production=settings.production)
     view = ProgressGraphQLView(schema, db=db, settings=settings)
-    authenticator = Authenticator(db, settings.api_key_touch_interval_seconds)
+    authenticator = Authenticator(
+        db,
+        settings.api_key_touch_interval_seconds,
+        tokens=JwtVerifier(settings),
+        accept_legacy_keys=settings.api_key_legacy_enabled,
+    )
     rate_limiter = RateLimiter(settings)
-    graphql = AuthenticatedGraphQL(view, authenticator, RequestGate(schema._schema, settings), rate_limiter)
+    metrics = Metrics(max_operations=settings.metrics_max_operations) if settings.metrics_enabled else None
+    if metrics:
+        metrics.watch_pool(db.engine)
+    idempotency = Idempotency(db, settings.idempotency_ttl_seconds)
+    graphql = AuthenticatedGraphQL(
+        view, authenticator, RequestGate(schema._schema, settings), rate_limiter, idempotency
+    )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -175,6 +208,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             logger.exception("readiness check failed")
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "reachable"})
+
+    in_flight = InFlight()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -191,6 +226,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            # Requests uvicorn cancelled at the end of the grace period roll back and answer 503.
+            await in_flight.settled(SETTLE_SECONDS)
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
@@ -200,29 +237,41 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 webhooks.stop()
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(delivering, settings.webhooks_request_timeout_seconds + 5)
-            await authenticator.flush()
+            try:
+                await authenticator.flush()
+            except Exception:
+                # The database may be the reason we stop: the last lastUsedAt batch is lost,
+                # but the pool, the listener and the metrics must still be closed.
+                logger.exception("could not record API key use at shutdown")
             await rate_limiter.close()
             if live:
                 await live.stop()
             await db.dispose()
+            if metrics:
+                metrics.close()
 
-    middleware = [Middleware(RequestIdMiddleware)]
+    # Right inside the request id: the access log and metrics see the status the client gets.
+    middleware = [Middleware(RequestIdMiddleware), Middleware(ObservabilityMiddleware, metrics=metrics)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", REQUEST_ID_HEADER],
-                expose_headers=[REQUEST_ID_HEADER, *RATE_LIMIT_HEADERS],
+                allow_headers=["authorization", "content-type", REQUEST_ID_HEADER, IDEMPOTENCY_HEADER],
+                expose_headers=[REQUEST_ID_HEADER, *RATE_LIMIT_HEADERS, REPLAYED_HEADER],
             )
         )
+    # Innermost: a database fault before GraphQL runs (the key lookup), or a request cancelled by
+    # a stopping server, is a 503 to retry, not a bare 500.
+    middleware.append(Middleware(UnavailableMiddleware, in_flight=in_flight))
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *([Route("/metrics", metrics_endpoint(metrics, settings.metrics_token))] if metrics else []),
         ],
         middleware=middleware,
         lifespan=lifespan,

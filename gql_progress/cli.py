@@ -1,5 +1,5 @@
-"""The gql-progress command: serve, migrate, seed-demo, create-user, create-api-key, deliver,
-export-schema."""
+"""The gql-progress command: serve, migrate, seed-demo, create-user, create-api-key,
+list-api-keys, revoke-api-key, deliver, export-schema."""
 
 from __future__ import annotations
 
@@ -39,9 +39,11 @@ def _run_with_db(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from gql_progress.logs import configure_logging
+    from gql_progress.logs import install_request_id_on_records, logging_config
+    from gql_progress.metrics import clear_multiprocess_dir
 
-    configure_logging(settings.log_level)
+    install_request_id_on_records()
+    clear_multiprocess_dir()  # PROMETHEUS_MULTIPROC_DIR, when set: this run's counts only
     uvicorn.run(
         "gql_progress.app:create_app",
         factory=True,
@@ -49,7 +51,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
-        access_log=not settings.production,
+        # Applied by uvicorn in every worker process (a configuration made here would not be).
+        log_config=logging_config(settings.log_level, settings.log_format_in_effect),
+        # Ours (gql_progress.access, one record per GraphQL request) replaces uvicorn's, which
+        # prints the query string, where a GET request carries its variables.
+        access_log=False,
+        # SIGTERM: stop accepting, let requests in flight finish for this long, then cancel the
+        # rest (their transactions roll back) and run the lifespan's shutdown.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     return 0
 
@@ -72,6 +81,7 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     print("Demo data is loaded. API keys (shown once; each run issues new ones):")
     print(f"  admin   (admin@example.com):   {keys.admin.secret}")
     print(f"  learner (learner@example.com): {keys.learner.secret}")
+    print(f"  instructor (instructor@example.com, teaches intro-to-sql): {keys.instructor.secret}")
     print('In GraphiQL, open Headers and paste: {"Authorization": "Bearer <key>"}')
     return 0
 
@@ -100,31 +110,47 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _api_key_command(settings: Settings, action: Callable[..., Awaitable[T]]) -> T | None:
+    from gql_progress.domain.errors import DomainError, InvalidInput
+
+    try:
+        return _run_with_db(settings, action)
+    except InvalidInput as exc:
+        details = "; ".join(f"{'.'.join(p.path)} {p.message}" for p in exc.problems)
+        print(f"error: {details}", file=sys.stderr)
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+    return None
+
+
 def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
-    from sqlalchemy import or_, select
+    from gql_progress.auth.commands import create_key
 
-    from gql_progress.auth import issue_api_key
-    from gql_progress.db.engine import Database
-    from gql_progress.db.models import User
-    from gql_progress.domain.catalog import normalize_email
-
-    async def create(db: Database) -> str | None:
-        async with db.read() as conn:
-            user_id = await conn.scalar(
-                select(User.id).where(
-                    or_(User.email == normalize_email(args.user), User.external_id == args.user)
-                )
-            )
-        if user_id is None:
-            return None
-        return (await issue_api_key(db, user_id, args.label)).secret
-
-    secret = _run_with_db(settings, create)
+    secret = _api_key_command(settings, lambda db: create_key(db, args.user, args.label, args.scope))
     if secret is None:
-        print(f"error: no user with email or external id {args.user!r}", file=sys.stderr)
         return 1
     print(secret)
     print("Store it now: it is not shown again.", file=sys.stderr)
+    return 0
+
+
+def cmd_list_api_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_progress.auth.commands import list_keys
+
+    lines = _api_key_command(settings, lambda db: list_keys(db, args.user, args.include_revoked))
+    if lines is None:
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_revoke_api_key(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_progress.auth.commands import revoke_key
+
+    done = _api_key_command(settings, lambda db: revoke_key(db, args.key))
+    if done is None:
+        return 1
+    print(done)
     return 0
 
 
@@ -145,7 +171,7 @@ def cmd_deliver(settings: Settings, args: argparse.Namespace) -> int:
     if not args.once:
         from gql_progress.logs import configure_logging
 
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format_in_effect)
     try:
         report = _run_with_db(settings, deliver)
     except KeyboardInterrupt:
@@ -209,7 +235,22 @@ def build_parser() -> argparse.ArgumentParser:
     key = commands.add_parser("create-api-key", help="create an API key for a user; prints it once")
     key.add_argument("--user", required=True, help="the user's email or external id")
     key.add_argument("--label", default="", help="a note on what the key is for")
+    key.add_argument(
+        "--scope",
+        action="append",
+        choices=["progress:read", "progress:write", "admin"],
+        help="what the key may do (repeat for several); default: all that the user's role allows",
+    )
     key.set_defaults(handler=cmd_create_api_key)
+
+    keys = commands.add_parser("list-api-keys", help="list API keys (never their secrets)")
+    keys.add_argument("--user", help="only this user's keys (email or external id)")
+    keys.add_argument("--include-revoked", action="store_true", help="list revoked keys too")
+    keys.set_defaults(handler=cmd_list_api_keys)
+
+    revoke = commands.add_parser("revoke-api-key", help="revoke an API key; it is refused at once")
+    revoke.add_argument("key", help="the key's id, as list-api-keys shows it, or its global id")
+    revoke.set_defaults(handler=cmd_revoke_api_key)
 
     deliver = commands.add_parser(
         "deliver", help="deliver webhooks (as the server does unless GQL_PROGRESS_WEBHOOKS_ENABLED=false)"

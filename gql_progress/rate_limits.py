@@ -145,7 +145,7 @@ class RateLimiter:
         if caller is None:
             identity, role = f"ip:{client.host if client else 'unknown'}", UserRole.LEARNER
         else:
-            identity, role = f"key:{caller.viewer.api_key_id}", caller.viewer.role
+            identity, role = caller.principal, caller.viewer.role  # the key, or a JWT's user
         cost = max(1, admitted.root_fields) if admitted.operation_type is OperationType.MUTATION else 1
         rate = self._rates[role]
         try:

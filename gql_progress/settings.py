@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 from limits import RateLimitItem, parse_many
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "GQL_PROGRESS_"
@@ -15,6 +16,11 @@ ENV_PREFIX = "GQL_PROGRESS_"
 class Mode(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
 
 
 class Settings(BaseSettings):
@@ -28,19 +34,54 @@ class Settings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     mode: Mode = Mode.DEVELOPMENT
     log_level: str = "INFO"
+    # One JSON object a line (for a log pipeline) or text for a terminal; unset: JSON in
+    # production, text in development (see log_format_in_effect).
+    log_format: LogFormat | None = None
+    # /metrics in the Prometheus format (metrics.py). With a token, only a request carrying
+    # `Authorization: Bearer <token>` may read it; operations beyond the first
+    # metrics_max_operations distinct names share the label "_other" (names are the client's).
+    metrics_enabled: bool = True
+    # A secret like any other: long enough not to be guessed.
+    metrics_token: Annotated[str, Field(min_length=16)] | None = None
+    metrics_max_operations: Annotated[int, Field(ge=0, le=10_000)] = 100
     default_page_size: Annotated[int, Field(ge=1, le=1000)] = 20
     max_page_size: Annotated[int, Field(ge=1, le=1000)] = 100
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = 20
+    # How long a request waits for a free pooled connection before it is refused with
+    # SERVICE_BUSY (HTTP 503, Retry-After): a full pool answers fast instead of queueing forever.
+    db_pool_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
+    # SIGTERM: requests in flight get this long to finish (and commit) before they are cancelled
+    # and their transactions rolled back (uvicorn's timeout_graceful_shutdown).
+    shutdown_grace_seconds: Annotated[int, Field(ge=0, le=3600)] = 10
     # SQLite waits this long for the write lock before giving up with "database is locked".
     sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 30_000
     # API keys' lastUsedAt is written in one batch this often, so requests stay read-only.
     api_key_touch_interval_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
+    # Keys from before the checksummed format (auth/keys.py) keep working while this is true.
+    api_key_legacy_enabled: bool = True
+    # Bearer JWTs from the platform's identity provider (auth/jwt.py); off while no algorithm is
+    # listed. The accepted algorithms and keys come from here, never from the token.
+    jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    jwt_secret: SecretStr | None = None  # HS256/384/512, at least 32 bytes
+    jwt_public_key_file: Path | None = None  # RS*/PS*/ES*: one PEM public key…
+    jwt_jwks_file: Path | None = None  # …or a JWK set, each key picked by the token's kid
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # A claim naming the caller's role, honoured only for the roles listed; otherwise (and
+    # without these) the user's stored role applies.
+    jwt_role_claim: str | None = None
+    jwt_allowed_roles: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    jwt_leeway_seconds: Annotated[int, Field(ge=0, le=600)] = 30
     # What one request may ask for (request_gate.py): checked before the key or any SQL.
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 256 * 1024
     max_query_tokens: Annotated[int, Field(ge=100, le=1_000_000)] = 5_000
     max_query_depth: Annotated[int, Field(ge=2, le=100)] = 12
     max_query_aliases: Annotated[int, Field(ge=0, le=10_000)] = 30
     max_query_cost: Annotated[int, Field(ge=100, le=100_000_000)] = 200_000
+    # Analytics (docs/analytics.md): a lesson needs this many starters to be ranked among the
+    # hardest (a query may only raise it), and platformAnalytics' window at most this many days.
+    analytics_min_sample: Annotated[int, Field(ge=1, le=1_000_000)] = 10
+    analytics_max_window_days: Annotated[int, Field(ge=1, le=3660)] = 366
 
     # Webhooks (gql_progress/webhooks/): the server runs a delivery worker unless this is false,
     # e.g. when `gql-progress deliver` runs on its own.
@@ -52,6 +93,10 @@ class Settings(BaseSettings):
     webhooks_request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
     # The first retry waits this long; each later one twice as long as the one before.
     webhooks_retry_base_seconds: Annotated[float, Field(ge=0, le=86_400)] = 30.0
+
+    # Idempotency-Key (idempotency.py): how long a mutation's stored first response is replayed
+    # for repeats of the request; older ones are ignored and purged.
+    idempotency_ttl_seconds: Annotated[int, Field(ge=60, le=30 * 86_400)] = 86_400
 
     # Live updates (GraphQL subscriptions, gql_progress/live/). Off: writes send no notification
     # and the WebSocket endpoint refuses connections.
@@ -86,6 +131,58 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("jwt_algorithms", "jwt_allowed_roles", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip().upper() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _known_algorithms(cls, value: list[str]) -> list[str]:
+        from gql_progress.auth.jwt import SUPPORTED_ALGORITHMS
+
+        unknown = [name for name in value if name not in SUPPORTED_ALGORITHMS]
+        if unknown:
+            supported = ", ".join(sorted(SUPPORTED_ALGORITHMS))
+            raise ValueError(f"unsupported {', '.join(unknown)}; use {supported}")
+        return value
+
+    @field_validator("jwt_allowed_roles")
+    @classmethod
+    def _known_roles(cls, value: list[str]) -> list[str]:
+        if any(name not in {"LEARNER", "INSTRUCTOR", "ADMIN"} for name in value):
+            raise ValueError("must list roles among LEARNER, INSTRUCTOR, ADMIN")
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        from gql_progress.auth.jwt import MIN_HMAC_SECRET_BYTES
+
+        if value is not None and len(value.get_secret_value().encode()) < MIN_HMAC_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_HMAC_SECRET_BYTES} bytes")
+        return value
+
+    @field_validator("jwt_public_key_file")
+    @classmethod
+    def _readable_public_key(cls, value: Path | None) -> Path | None:
+        from gql_progress.auth.jwt import load_public_key
+
+        if value is not None:
+            load_public_key(value)
+        return value
+
+    @field_validator("jwt_jwks_file")
+    @classmethod
+    def _readable_jwks(cls, value: Path | None) -> Path | None:
+        from gql_progress.auth.jwt import load_jwks
+
+        if value is not None:
+            load_jwks(value)
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -101,6 +198,15 @@ class Settings(BaseSettings):
     @classmethod
     def _known_storage(cls, value: str) -> str:
         return rate_limit_storage_uri(value)
+
+    @field_validator("log_format", "metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # An exported but empty variable (GQL_PROGRESS_METRICS_TOKEN=) means "not set".
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -119,9 +225,36 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _jwt_complete(self) -> Settings:
+        from gql_progress.auth.jwt import HMAC_ALGORITHMS
+
+        name = f"{ENV_PREFIX}JWT_"
+        if not self.jwt_algorithms:
+            if self.jwt_secret or self.jwt_public_key_file or self.jwt_jwks_file:
+                raise ValueError(f"{name}ALGORITHMS must list the algorithms to accept (e.g. RS256)")
+            return self
+        if not self.jwt_issuer or not self.jwt_audience:
+            raise ValueError(f"{name}ISSUER and {name}AUDIENCE are required when JWTs are accepted")
+        if self.jwt_public_key_file and self.jwt_jwks_file:
+            raise ValueError(f"set {name}PUBLIC_KEY_FILE or {name}JWKS_FILE, not both")
+        if any(a in HMAC_ALGORITHMS for a in self.jwt_algorithms) and not self.jwt_secret:
+            raise ValueError(f"{name}SECRET is required for HS* algorithms")
+        if any(a not in HMAC_ALGORITHMS for a in self.jwt_algorithms) and not (
+            self.jwt_public_key_file or self.jwt_jwks_file
+        ):
+            raise ValueError(f"{name}PUBLIC_KEY_FILE or {name}JWKS_FILE is required for RS*, PS*, ES*")
+        return self
+
     @property
     def production(self) -> bool:
         return self.mode is Mode.PRODUCTION
+
+    @property
+    def log_format_in_effect(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.JSON if self.production else LogFormat.TEXT
 
     @property
     def is_sqlite(self) -> bool:

@@ -278,3 +278,28 @@ async def test_key_uses_survive_a_failed_flush(api: Api, monkeypatch: pytest.Mon
     await authenticator.flush()
 
     assert isinstance(await key_column(api, learner.key, ApiKey.last_used_at), datetime)
+
+
+async def test_every_refused_credential_gets_the_same_answer(api: Api) -> None:
+    """Which check failed (shape, checksum, unknown, revoked, token) is logged, never told."""
+    learner = await api.user()
+    revoked = await api.user()
+    async with api.db.write() as conn:
+        await conn.execute(
+            update(ApiKey).where(ApiKey.key_hash == hash_key(revoked.key)).values(revoked_at=utcnow())
+        )
+    checksummed_but_unknown = learner.key[:-6] + "000000"
+
+    bodies = set()
+    for credential in [
+        "gqlp_" + "x" * 43,  # legacy shape, unknown
+        learner.key[:10] + ("A" if learner.key[10] != "A" else "B") + learner.key[11:],  # bad checksum
+        checksummed_but_unknown,
+        revoked.key,
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",  # a JWT, and JWTs are not configured
+    ]:
+        response = await api.post(ME_ID, key=credential)
+        assert_unauthenticated(response)
+        bodies.add(response.text)
+
+    assert len(bodies) == 1, bodies

@@ -96,7 +96,7 @@ def test_seed_demo_prints_an_admin_and_a_learner_key(
     assert learner.startswith("gqlp_")
     assert admin != learner
     counts = _counts(migrated)
-    assert counts["users"] == 2
+    assert counts["users"] == 3  # admin, learner and the demo course's instructor
     assert counts["courses"] == 3
 
 
@@ -114,8 +114,8 @@ def test_seed_demo_twice_issues_new_keys_without_duplicating_demo_data(
         live, revoked = conn.execute(
             "SELECT sum(revoked_at IS NULL), sum(revoked_at IS NOT NULL) FROM api_keys"
         ).fetchone()
-    # The first run's keys are revoked; only the two just printed still work.
-    assert (live, revoked) == (2, 2)
+    # The first run's keys are revoked; only the three just printed still work.
+    assert (live, revoked) == (3, 3)
 
 
 def test_keys_printed_by_seed_demo_authenticate_against_the_app(

@@ -235,7 +235,7 @@ async def test_an_instance_that_does_not_exist_is_not_found_and_nothing_is_writt
 
 
 @pytest.mark.parametrize("changes", [{"videoPositionSeconds": 30}, {"completed": True}])
-async def test_another_learners_instance_is_forbidden_reveals_nothing_and_writes_nothing(
+async def test_another_learners_instance_is_not_found_exactly_like_a_missing_one_and_writes_nothing(
     api: Api, changes: dict[str, Any]
 ) -> None:
     course = await api.course(lessons=1)
@@ -244,15 +244,19 @@ async def test_another_learners_instance_is_forbidden_reveals_nothing_and_writes
     theirs = await _start(api, owner, await _plan(api, owner, course.lesson_ids, title=secret_title))
 
     result = await _upsert(api, intruder, lessonId=course.lesson_ids[0], instanceId=theirs, **changes)
+    missing = await _upsert(
+        api, intruder, lessonId=course.lesson_ids[0], instanceId=MISSING_INSTANCE, **changes
+    )
 
-    assert result["__typename"] == "ForbiddenError"
-    assert result["code"] == "FORBIDDEN"
+    assert result == missing
+    assert result["__typename"] == "NotFoundError"
+    assert result["code"] == "NOT_FOUND"
     for revealing in (secret_title, owner.email, owner.external_id, owner.id, str(owner.pk), theirs):
         assert revealing not in result["message"]
     assert await _progress_rows(api) == []
 
 
-async def test_an_admin_writing_for_one_learner_through_anothers_instance_is_forbidden(api: Api) -> None:
+async def test_an_admin_writing_for_one_learner_through_anothers_instance_is_not_found(api: Api) -> None:
     course = await api.course(lessons=1)
     admin = await api.admin()
     learner, other = await _learner_in(api, course), await _learner_in(api, course)
@@ -262,7 +266,8 @@ async def test_an_admin_writing_for_one_learner_through_anothers_instance_is_for
         api, admin, lessonId=course.lesson_ids[0], userId=learner.id, instanceId=others, completed=True
     )
 
-    assert result["__typename"] == "ForbiddenError"
+    assert result["__typename"] == "NotFoundError"
+    assert result["code"] == "NOT_FOUND"
     assert await _progress_rows(api) == []
 
 

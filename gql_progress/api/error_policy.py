@@ -3,6 +3,9 @@
 - Domain errors raised in query fields keep their message and get their ``code``.
 - GraphQL's own errors (syntax, validation, variables) pass through with a code: VALIDATION_FAILED
   for a one-of input without exactly one field, GRAPHQL_VALIDATION_FAILED for the rest.
+- The database being busy or out of reach (gql_progress.db.faults) is no bug: SERVICE_BUSY or
+  SERVICE_UNAVAILABLE with a generic message and the request id, one line in the log; a request
+  that failed as a whole that way is answered with HTTP 503 and Retry-After (is_unavailable).
 - Anything else is a bug: the client gets "Internal server error" with the request id, and the
   traceback goes to the log under the same id.
 """
@@ -11,11 +14,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryInputCoercionError
 
+from gql_progress.db.faults import FAULT_CODES, database_fault, describe
 from gql_progress.domain.errors import DomainError, InvalidInput
 from gql_progress.logs import request_id_var
 
@@ -53,12 +58,28 @@ def shape_error(error: GraphQLError, *, hide_suggestions: bool = False) -> Graph
         message = _SUGGESTION.sub("", error.message) if hide_suggestions else error.message
         return _with(error, message, {**(error.extensions or {}), "code": code})
     request_id = request_id_var.get()
+    fault = database_fault(original)
+    if fault is not None:
+        where = ".".join(str(p) for p in error.path or ()) or "operation"
+        logger.warning("%s in %s: %s", fault.code, where, describe(original))
+        return _with(error, fault.message, {"code": fault.code, "requestId": request_id})
     logger.error(
         "unexpected error in %s",
         ".".join(str(p) for p in error.path or ()) or "operation",
         exc_info=(type(original), original, original.__traceback__),
     )
     return _with(error, INTERNAL_ERROR_MESSAGE, {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id})
+
+
+def is_unavailable(response: Mapping[str, Any]) -> bool:
+    """Whether a shaped response failed as a whole for a database fault: no field has data and
+    every error is SERVICE_BUSY or SERVICE_UNAVAILABLE. HTTP 503 tells clients and proxies to
+    retry; a response with some data stays 200 with its errors."""
+    errors = response.get("errors")
+    data = response.get("data")
+    if not errors or (data is not None and any(value is not None for value in data.values())):
+        return False
+    return all((error.get("extensions") or {}).get("code") in FAULT_CODES for error in errors)
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:

@@ -15,21 +15,27 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from gql_progress.api.mutations.admin_progress import AdminProgressMutations
+from gql_progress.api.mutations.api_keys import ApiKeyMutations
 from gql_progress.api.mutations.bundles import BundleMutations
 from gql_progress.api.mutations.catalog import CatalogMutations
 from gql_progress.api.mutations.enrollment import EnrollmentMutations
+from gql_progress.api.mutations.instructors import InstructorMutations
 from gql_progress.api.mutations.progress import ProgressMutations
 from gql_progress.api.mutations.study_plans import StudyPlanMutations
 from gql_progress.api.mutations.webhooks import WebhookMutations
+from gql_progress.api.queries.analytics import AnalyticsQueries
+from gql_progress.api.queries.api_keys import ApiKeyQueries
 from gql_progress.api.queries.bundles import BundleQueries
 from gql_progress.api.queries.catalog import CatalogQueries
 from gql_progress.api.queries.certificates import CertificateQueries
 from gql_progress.api.queries.events import EventQueries
+from gql_progress.api.queries.instructors import InstructorQueries
 from gql_progress.api.queries.nodes import NodeQueries
 from gql_progress.api.queries.progress import ProgressQueries
 from gql_progress.api.queries.study_plans import StudyPlanQueries
 from gql_progress.api.queries.viewer import ViewerQueries
 from gql_progress.api.queries.webhooks import WebhookQueries
+from gql_progress.api.scope_check import RequireScopes
 from gql_progress.api.subscriptions.progress import ProgressSubscriptions
 from gql_progress.api.websocket import ShapeStreamedErrors
 
@@ -44,6 +50,9 @@ Query = merge_types(
         WebhookQueries,
         CertificateQueries,
         EventQueries,
+        ApiKeyQueries,
+        AnalyticsQueries,
+        InstructorQueries,
         NodeQueries,
     ),
 )
@@ -53,10 +62,12 @@ Mutation = merge_types(
         ProgressMutations,
         AdminProgressMutations,
         EnrollmentMutations,
+        InstructorMutations,
         CatalogMutations,
         BundleMutations,
         StudyPlanMutations,
         WebhookMutations,
+        ApiKeyMutations,
     ),
 )
 Subscription = merge_types("Subscription", (ProgressSubscriptions,))
@@ -135,6 +146,8 @@ def build_graphql_schema(*, production: bool = False, **extra: Any) -> strawberr
     a production server need not hand its map to whoever asks)."""
     extensions: list[Any] = [
         lambda: ShapeStreamedErrors(hide_suggestions=production),
+        # Each operation needs its scope (scope_check.py), before any resolver runs.
+        RequireScopes,
         # Clients send the same few documents over and over: parse and validate each once.
         # (factories: the caches themselves are module-level and shared by every request).
         lambda: ParserCache(maxsize=256),

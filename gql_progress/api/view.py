@@ -17,18 +17,21 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from gql_progress.api.context import Context
-from gql_progress.api.error_policy import shape_error
+from gql_progress.api.error_policy import is_unavailable, shape_error
 from gql_progress.api.loaders import Loaders
 from gql_progress.api.websocket import TextFrameWebSocketAdapter, api_key_from
 from gql_progress.auth import Authenticated
 from gql_progress.db.engine import Database
+from gql_progress.db.faults import RETRY_AFTER_SECONDS
 from gql_progress.db.models import UserRole
 from gql_progress.domain.viewer import Viewer
 from gql_progress.logs import request_id_var
+from gql_progress.observability import note_errors
 from gql_progress.settings import Settings
 
-# The viewer of a request made without a key; no user has id 0.
-ANONYMOUS = Viewer(user_id=0, role=UserRole.LEARNER)
+# The viewer of a request made without a key; no user has id 0. No scopes: only public
+# documents (which need none, see api/scope_check.py) run without a key.
+ANONYMOUS = Viewer(user_id=0, role=UserRole.LEARNER, granted_scopes=frozenset())
 
 
 class ProgressGraphQLView(GraphQL[Context, None]):
@@ -99,7 +102,19 @@ class ProgressGraphQLView(GraphQL[Context, None]):
             result.errors = [
                 shape_error(error, hide_suggestions=self.settings.production) for error in result.errors
             ]
+            note_errors(result.errors)  # the access log's and /metrics' outcome
         return await super().process_result(request, result)
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if isinstance(response_data, dict) and is_unavailable(response_data):
+            # Nothing was answered because the database was busy or out of reach: a status that
+            # clients, proxies and load balancers understand as "retry", not a 200 with errors.
+            response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gql_progress.settings import with_async_driver
@@ -31,6 +33,24 @@ class StatementCounter:
     def _on_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if not statement.startswith("BEGIN"):
             self.count += 1
+            tally = request_statements.get()
+            if tally is not None:
+                tally.count += 1
+
+
+class StatementTally:
+    """The statements of one request (its access-log record and /metrics read the count)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+# Set per HTTP request by gql_progress.observability. A mutable tally rather than a number: the
+# DataLoader batches of a request run in tasks holding a copy of its context, and their
+# statements must land in the same tally.
+request_statements: ContextVar[StatementTally | None] = ContextVar("request_statements", default=None)
 
 
 @dataclass
@@ -55,12 +75,54 @@ def write_scope(conn: AsyncConnection) -> WriteScope | None:
     return scope if isinstance(scope, WriteScope) else None
 
 
+class _TaskLock:
+    """A lock that the task holding it may take again: a write block that reads, or a write that
+    nests another write, runs on in the same task; other tasks (DataLoader batches) wait. So a
+    write block must never wait for another task that uses the database (a DataLoader): domain
+    code passes its connection down instead, as it does everywhere."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is not None and self._owner is task:
+            yield
+            return
+        async with self._lock:
+            self._owner = task
+            try:
+                yield
+            finally:
+                self._owner = None
+
+
+@dataclass
+class AmbientTransaction:
+    """The handle of Database.transaction(): its connection, and ``rollback_only`` to end it
+    with a rollback instead of a commit."""
+
+    db: Database
+    connection: AsyncConnection
+    scope: WriteScope
+    lock: _TaskLock = field(default_factory=_TaskLock)
+    rollback_only: bool = False
+
+
+# Set by Database.transaction() for the task that opened it and the tasks it starts (DataLoader
+# batches copy the context), so every read() and write() of one request joins one transaction.
+_ambient: ContextVar[AmbientTransaction | None] = ContextVar("gql_progress_ambient", default=None)
+
+
 class Database:
     def __init__(
         self,
         url: str,
         *,
         pool_size: int = 10,
+        pool_timeout_seconds: float = 30.0,
         sqlite_busy_timeout_ms: int = 30_000,
         live_channel: str | None = None,
     ):
@@ -71,15 +133,24 @@ class Database:
         self.on_committed: Callable[[Sequence[str]], None] | None = None
         self.is_sqlite = self.url.startswith("sqlite")
         self.statements = StatementCounter()
+        # A fixed pool: overflow connections are closed when returned, so under load the
+        # server kept opening new PostgreSQL sessions (bench: ~0.15 per request). A request
+        # that finds it empty waits pool_timeout_seconds, then fails with SERVICE_BUSY
+        # (gql_progress.db.faults) rather than queue without end.
+        pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_seconds}
         if self.is_sqlite:
             self.engine = create_async_engine(
-                self.url, connect_args={"timeout": sqlite_busy_timeout_ms / 1000}
+                self.url,
+                connect_args={"timeout": sqlite_busy_timeout_ms / 1000},
+                hide_parameters=True,  # as for PostgreSQL, below
+                **pool,
             )
             _configure_sqlite(self.engine, sqlite_busy_timeout_ms)
         else:
-            # A fixed pool: overflow connections are closed when returned, so under load the
-            # server kept opening new PostgreSQL sessions (bench: ~0.15 per request).
-            self.engine = create_async_engine(self.url, pool_size=pool_size, max_overflow=0)
+            # hide_parameters: a failed statement's message (logged with its traceback) must not
+            # carry the values it bound: notes, key hashes, anything a learner wrote.
+            self.engine = create_async_engine(self.url, hide_parameters=True, **pool)
+            discard_closed_connections(self.engine)
         # Writers on SQLite take the write lock when they begin. A deferred transaction that
         # reads first and then writes cannot wait for the lock (SQLite answers "database is
         # locked" at once to avoid a deadlock); an immediate one waits up to busy_timeout.
@@ -99,22 +170,73 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads; each statement sees committed data."""
+        """A connection for reads; each statement sees committed data (and, inside
+        ``transaction()``, that transaction's own writes)."""
+        ambient = _ambient.get()
+        if ambient is not None and ambient.db is self:
+            # One connection runs one statement at a time: concurrent batches take turns.
+            async with ambient.lock.hold():
+                yield ambient.connection
+            return
         async with self._read_engine.connect() as conn:
             yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        Inside ``transaction()`` it is a SAVEPOINT of that transaction instead: released when the
+        block ends, rolled back to if it raises, so a typed error still leaves nothing written
+        and a retry loop around it (deadlocks) retries just its part.
+        """
+        ambient = _ambient.get()
+        if ambient is not None and ambient.db is self:
+            async with ambient.lock.hold():
+                announced = len(ambient.scope.committed)
+                try:
+                    async with ambient.connection.begin_nested():
+                        yield ambient.connection
+                except BaseException:
+                    del ambient.scope.committed[announced:]  # SQLite's notices of the undone part
+                    raise
+            return
         scope = WriteScope(self.live_channel)
         async with self._write_engine.begin() as conn:
-            # conn.info belongs to the pooled connection and outlives this transaction.
-            conn.info[_SCOPE_KEY] = scope
+            # conn.info belongs to the pooled connection and outlives this transaction. Held
+            # here: once the connection is lost (a database restart) conn.info itself raises,
+            # which would hide the disconnect from the error policy (gql_progress.db.faults).
+            info = conn.info
+            info[_SCOPE_KEY] = scope
             try:
                 yield conn
             finally:
-                del conn.info[_SCOPE_KEY]
+                info.pop(_SCOPE_KEY, None)
         # Reached only once the commit succeeded: a rolled-back write announces nothing.
+        if scope.committed and self.on_committed is not None:
+            self.on_committed(scope.committed)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AmbientTransaction]:
+        """One write transaction that every read() and write() of this task, and of the tasks it
+        starts, joins until the block ends (see gql_progress/idempotency.py): committed then,
+        unless ``rollback_only`` was set or the block raised. SQLite takes the write lock at once.
+        """
+        if _ambient.get() is not None:
+            raise RuntimeError("a transaction() is already open in this context")
+        scope = WriteScope(self.live_channel)
+        async with self._write_engine.connect() as conn, conn.begin() as transaction:
+            info = conn.info  # held, as in write(): a lost connection's conn.info raises
+            info[_SCOPE_KEY] = scope
+            ambient = AmbientTransaction(self, conn, scope)
+            token = _ambient.set(ambient)
+            try:
+                yield ambient
+            finally:
+                _ambient.reset(token)
+                info.pop(_SCOPE_KEY, None)
+            if ambient.rollback_only:
+                await transaction.rollback()
+                return
         if scope.committed and self.on_committed is not None:
             self.on_committed(scope.committed)
 
@@ -144,6 +266,24 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         if mode != "NONE":
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def discard_closed_connections(engine: AsyncEngine) -> None:
+    """Never hand out a pooled connection the server has already closed.
+
+    When PostgreSQL restarts, or an administrator or idle timeout ends a session, asyncpg sees
+    the socket close while the connection sits in the pool. Checking that flag at checkout
+    costs no round trip (unlike pool_pre_ping's SELECT per checkout), and raising
+    DisconnectionError makes the pool replace the connection, so the first request after a
+    restart succeeds instead of failing on a dead connection.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        is_closed = getattr(driver, "is_closed", None)
+        if is_closed is not None and is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
 
 
 def is_deadlock(exc: DBAPIError) -> bool:

@@ -267,6 +267,12 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     label: Mapped[str] = mapped_column(String(200), default="")
+    # Space-separated scopes (gql_progress/domain/scopes.py), bounded by the user's role when
+    # used. The server default is for rows written by other tools (a learner's two scopes).
+    scopes: Mapped[str] = mapped_column(String(100), server_default="progress:read progress:write")
+    # A key from before the checksummed format (gql_progress/auth/keys.py): accepted until
+    # GQL_PROGRESS_API_KEY_LEGACY_ENABLED is false; listed so admins can replace them.
+    legacy_format: Mapped[bool] = mapped_column(Boolean, server_default=true())
     created_at: Mapped[datetime] = _now_column()
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -501,3 +507,28 @@ class WebhookDelivery(Base):
         CheckConstraint("(status = 'PENDING') = (next_attempt_at IS NOT NULL)", name="due_while_pending"),
         CheckConstraint("(status = 'DELIVERED') = (delivered_at IS NOT NULL)", name="delivered_at_matches"),
     )
+
+
+# --- idempotency keys: the first response of a mutation request, replayed for its repeats
+
+
+class IdempotencyKey(Base):
+    """A mutation request sent with an ``Idempotency-Key`` header and the response it got
+    (gql_progress/idempotency.py), written in the same transaction as the request's writes."""
+
+    __tablename__ = "idempotency_keys"
+
+    # The caller: keys are scoped per user, so callers never see (or block) each other's.
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # SHA-256 (hex) of the operation name, the document and the canonical JSON of the variables.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    # The body exactly as it was first sent (JSON text).
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_column()
+
+    # The purge of expired rows.
+    __table_args__ = (Index(None, "created_at"),)

@@ -8,7 +8,7 @@ pair gets its own answer: one unknown bundle never fails the others.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from gql_progress.db.models import (
 from gql_progress.domain.errors import DomainError, Forbidden, NotEnrolled, NotFound
 from gql_progress.domain.refs import BundleRef, Identity, UserRef, bundles_by_ref, is_self, users_by_ref
 from gql_progress.domain.summary import CourseCounts, counted_lessons, summarize
+from gql_progress.domain.text import contains_nul
 from gql_progress.domain.viewer import Viewer
 
 MAX_BATCH = 100
@@ -102,7 +103,7 @@ async def bundle_progress_batch(
     """One outcome per request, in order: the progress, or why there is none."""
     outcomes: list[BundleProgressOutcome | None] = [None] * len(requests)
     async with db.read() as conn:
-        bundles = await bundles_by_ref(conn, [bundle for bundle, _ in requests])
+        bundles = await bundles_by_ref(conn, [bundle for bundle, _ in requests if _may_name_a_row(bundle)])
         # A learner may ask only about themselves, decided on the identity asked for and not on
         # whether it exists, so the answer reveals nothing about other users.
         users_asked = [None if user is None or is_self(user, identity) else user for _, user in requests]
@@ -110,7 +111,9 @@ async def bundle_progress_batch(
             for index, user in enumerate(users_asked):
                 if user is not None:
                     outcomes[index] = Forbidden("You may ask only about your own progress")
-        users = await users_by_ref(conn, [u for u in users_asked if u is not None and viewer.is_admin])
+        users = await users_by_ref(
+            conn, [u for u in users_asked if u is not None and viewer.is_admin and _may_name_a_row(u)]
+        )
 
         pairs: dict[int, tuple[int, int]] = {}  # request index -> (user id, bundle id)
         for index, (bundle_ref, _) in enumerate(requests):
@@ -132,6 +135,13 @@ async def bundle_progress_batch(
                 outcomes[index] = progress.get(pair) or NotEnrolled("The user is not enrolled in this bundle")
     assert all(outcome is not None for outcome in outcomes)
     return outcomes  # type: ignore[return-value]  # every entry was filled above
+
+
+def _may_name_a_row(ref: BundleRef | UserRef) -> bool:
+    """False for a ref holding U+0000: no stored identifier does (PostgreSQL cannot store it, and
+    refuses to compare with it), so it names nothing, on both databases, and is left out of the
+    lookups: one such ref in a batch must not fail the others."""
+    return not any(contains_nul(value) for value in astuple(ref))
 
 
 async def _progress_of_pairs(

@@ -15,6 +15,7 @@ from gql_progress.db.dialect import insert_for
 from gql_progress.db.engine import Database
 from gql_progress.db.models import Certificate, Course, EventType, User
 from gql_progress.domain.events import NewEvent
+from gql_progress.domain.text import contains_nul
 
 CODE_BYTES = 24  # 192 random bits: guessing a valid code is hopeless
 
@@ -81,7 +82,8 @@ async def course_completion_events(
 
 async def verify_certificate(db: Database, code: str) -> Row[Any] | None:
     """The learner's name, the course's title and the date for a valid code; nothing else."""
-    if not code or len(code) > 64:
+    # A code with U+0000 is none we issued, and PostgreSQL would refuse to compare it.
+    if not code or len(code) > 64 or contains_nul(code):
         return None
     async with db.read() as conn:
         statement = (

@@ -1,5 +1,6 @@
 """Demo data for `make run`: courses with video, article and quiz lessons, a bundle holding every
-kind of item, a learner with progress and a study plan run twice.
+kind of item, a learner with progress and a study plan run twice, and an instructor teaching the
+SQL course.
 
 Idempotent: objects are looked up by their natural keys (slug, external id) and created only
 when missing. Keys cannot be recovered from their hashes, so each run issues fresh demo keys
@@ -28,11 +29,12 @@ from gql_progress.db.models import (
     UserRole,
 )
 from gql_progress.db.types import utcnow
-from gql_progress.domain import bundles, catalog, study_plans
+from gql_progress.domain import bundles, catalog, study_plans, teaching
 from gql_progress.domain.bulk_completion import set_completion
 from gql_progress.domain.bundles import ItemRef
 from gql_progress.domain.progress import upsert_progress
 from gql_progress.domain.refs import BundleRef, Identity, ProductRef, UserRef
+from gql_progress.domain.teaching import CourseRef
 from gql_progress.domain.viewer import Viewer
 
 DEMO_KEY_LABEL = "demo"
@@ -50,7 +52,14 @@ USERS = [
         "name": "Lee Learner",
         "role": UserRole.LEARNER,
     },
+    {
+        "external_id": "demo-instructor",
+        "email": "instructor@example.com",
+        "name": "Ivy Instructor",
+        "role": UserRole.INSTRUCTOR,
+    },
 ]
+TAUGHT_COURSE = "intro-to-sql"
 
 COURSES: list[dict[str, Any]] = [
     {
@@ -128,6 +137,7 @@ STUDY_PLAN_TITLE = "Queries and charts: a two-week refresher"
 class DemoKeys:
     admin: IssuedKey
     learner: IssuedKey
+    instructor: IssuedKey
 
 
 async def seed_demo(db: Database) -> DemoKeys:
@@ -143,6 +153,12 @@ async def seed_demo(db: Database) -> DemoKeys:
         await _progress(db, learner, courses["intro-to-sql"])
     await _bundle(db, learner, courses)
     await _study_plan(db, learner, courses)
+    await teaching.assign_instructor(  # keeps an existing assignment
+        db,
+        Viewer(users["demo-admin"], UserRole.ADMIN),
+        CourseRef(slug=TAUGHT_COURSE),
+        UserRef(id=users["demo-instructor"]),
+    )
 
     async with db.write() as conn:
         await conn.execute(
@@ -157,6 +173,7 @@ async def seed_demo(db: Database) -> DemoKeys:
     return DemoKeys(
         admin=await issue_api_key(db, users["demo-admin"], DEMO_KEY_LABEL),
         learner=await issue_api_key(db, learner, DEMO_KEY_LABEL),
+        instructor=await issue_api_key(db, users["demo-instructor"], DEMO_KEY_LABEL),
     )
 
 

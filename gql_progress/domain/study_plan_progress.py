@@ -16,7 +16,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.models import StudyPlanInstance, StudyPlanLesson
-from gql_progress.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from gql_progress.domain.errors import FieldProblem, InvalidInput, NotFound
 from gql_progress.domain.summary import completion_percentage
 
 
@@ -83,11 +83,10 @@ async def check_write_through_instance(
         .where(StudyPlanInstance.id == instance_id)
     )
     row = (await conn.execute(statement)).first()
-    if row is None:
+    # Another user's instance is answered exactly like one that does not exist (the IDOR rule):
+    # the same code and message, and nothing said of its plan or lessons.
+    if row is None or row.user_id != user_id:
         raise NotFound("study plan instance")
-    if row.user_id != user_id:
-        # Says nothing of the instance (whose it is, which plan): only that it cannot be used.
-        raise Forbidden("This study plan instance cannot be used to record this user's progress")
     if row.plan_lesson_id is None:
         raise InvalidInput(
             [FieldProblem(("lesson_id",), "is not a lesson of the study plan instance's plan")]

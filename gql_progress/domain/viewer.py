@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from gql_progress.db.models import UserRole
 from gql_progress.domain.errors import Forbidden
+from gql_progress.domain.scopes import ROLE_SCOPES, Scope
 
 
 @dataclass(frozen=True)
@@ -13,13 +14,24 @@ class Viewer:
     user_id: int
     role: UserRole
     api_key_id: int | None = None
+    # What the credential (API key or token) grants; None, for in-process callers (CLI, demo
+    # data), means every scope of the role. Never more than the role allows: see ``scopes``.
+    granted_scopes: frozenset[Scope] | None = None
+
+    @property
+    def scopes(self) -> frozenset[Scope]:
+        allowed = ROLE_SCOPES[self.role]
+        return allowed if self.granted_scopes is None else allowed & self.granted_scopes
 
     @property
     def is_admin(self) -> bool:
-        return self.role is UserRole.ADMIN
+        # Both: an admin's key without the admin scope acts as an ordinary user of its own data.
+        return self.role is UserRole.ADMIN and Scope.ADMIN in self.scopes
 
     def require_admin(self) -> None:
         if not self.is_admin:
+            if self.role is UserRole.ADMIN:
+                raise Forbidden("This operation needs a key with the admin scope")
             raise Forbidden("This operation needs an admin key")
 
     def can_access(self, owner_id: int) -> bool:

@@ -1,4 +1,14 @@
-"""Indexes (or summary tables) that make course analytics fast (issue 7).
+"""Analytics indexes (issue 7): none needed, measured; the revision stays in the chain.
+
+courseAnalytics reads a course's records through ix_lesson_progress_lesson_id and its cohort
+through ix_enrollments_course_id, both already there: on the bench dataset (1.37 M progress rows)
+a 50-lesson course with 2,500 enrollments answers in ~0.3 s once the statements name the lesson
+ids as values (bench/RESULTS.md, "courseAnalytics"). The slow plans measured before were query
+shapes, not missing indexes.
+
+Not added, on purpose: indexes on lesson_progress.updated_at / last_accessed_at would let a
+narrow platformAnalytics window skip the table scan, but every heartbeat writes both columns, so
+each would turn every heartbeat into a non-HOT update that also rewrites every index of the row.
 
 Revision ID: 0009
 Revises: 0008

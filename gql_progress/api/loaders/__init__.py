@@ -12,6 +12,7 @@ from gql_progress.api.loaders.certificate_by_user_course import CertificateByUse
 from gql_progress.api.loaders.child_counts import ChildCountsLoader
 from gql_progress.api.loaders.child_pages import ChildPagesLoader
 from gql_progress.api.loaders.child_rows import ChildRows
+from gql_progress.api.loaders.course_access import CourseAccessLoader
 from gql_progress.api.loaders.course_by_id import CourseByIdLoader
 from gql_progress.api.loaders.enrollment_by_id import EnrollmentByIdLoader
 from gql_progress.api.loaders.enrollment_by_user_course import EnrollmentByUserCourseLoader
@@ -29,6 +30,7 @@ from gql_progress.api.loaders.study_plan_instance_by_id import StudyPlanInstance
 from gql_progress.api.loaders.user_by_id import UserByIdLoader
 from gql_progress.db.engine import Database
 from gql_progress.domain.summary import CourseSummary, count_course, summarize
+from gql_progress.domain.viewer import Viewer
 
 
 @dataclass
@@ -96,4 +98,14 @@ class Loaders:
         loader = self._child_counts.get(rows)
         if loader is None:
             loader = self._child_counts[rows] = ChildCountsLoader(self.db, rows)
+        return loader
+
+    # Who may see which courses' learners (domain/teaching.py): per viewer, since a WebSocket
+    # context learns its viewer after its loaders were made.
+    _course_access: dict[Viewer, CourseAccessLoader] = field(init=False, default_factory=dict)
+
+    def course_access(self, viewer: Viewer) -> CourseAccessLoader:
+        loader = self._course_access.get(viewer)
+        if loader is None:
+            loader = self._course_access[viewer] = CourseAccessLoader(self.db, viewer)
         return loader

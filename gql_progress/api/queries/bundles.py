@@ -25,6 +25,7 @@ from gql_progress.db.models import Bundle as BundleRow
 from gql_progress.db.models import Product as ProductRow
 from gql_progress.domain.bundle_progress import MAX_BATCH, Request, bundle_progress_batch
 from gql_progress.domain.errors import DomainError, FieldProblem, InvalidInput, ProblemList
+from gql_progress.domain.text import contains_nul
 
 
 @strawberry.type
@@ -48,6 +49,8 @@ class BundleQueries:
             )
         if id is not None:
             row = await info.context.loaders.bundle_by_id.load(decode_id(id, "Bundle", ("id",)))
+        elif contains_nul(product_id) or contains_nul(slug):
+            row = None  # none holds U+0000, and PostgreSQL would refuse to compare it
         else:
             condition = (
                 BundleRow.product_id == product_id if product_id is not None else BundleRow.slug == slug
@@ -83,6 +86,8 @@ class BundleQueries:
             row = await info.context.loaders.product_by_id.load(decoded[1])
             if row is not None and row.kind != decoded[0]:
                 row = None
+        elif contains_nul(product_id):
+            row = None  # none holds U+0000, and PostgreSQL would refuse to compare it
         else:
             async with info.context.db.read() as conn:
                 row = (

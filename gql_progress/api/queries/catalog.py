@@ -13,6 +13,7 @@ from gql_progress.api.types.course import USER_ID_HELP, Course
 from gql_progress.api.types.lesson import Lesson
 from gql_progress.db.models import Course as CourseRow
 from gql_progress.domain.errors import FieldProblem, InvalidInput
+from gql_progress.domain.text import contains_nul
 
 
 @strawberry.type
@@ -32,6 +33,8 @@ class CatalogQueries:
         subject = requested_subject(info, user_id)
         if id is not None:
             row = await info.context.loaders.course_by_id.load(decode_id(id, "Course", ("id",)))
+        elif contains_nul(slug):
+            row = None  # no slug holds U+0000, and PostgreSQL would refuse to compare it
         else:
             async with info.context.db.read() as conn:
                 row = (

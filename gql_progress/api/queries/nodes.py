@@ -9,6 +9,7 @@ import strawberry
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_any_id
+from gql_progress.api.queries.api_keys import api_key_node
 from gql_progress.api.queries.study_plans import visible_study_plan, visible_study_plan_instance
 from gql_progress.api.queries.webhooks import webhook_delivery_node, webhook_endpoint_node
 from gql_progress.api.types.bundle import Bundle
@@ -73,6 +74,8 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         return await webhook_endpoint_node(info, pk)
     if type_name == "WebhookDelivery":
         return await webhook_delivery_node(info, pk)
+    if type_name == "ApiKey":
+        return await api_key_node(info, pk)
     return None
 
 

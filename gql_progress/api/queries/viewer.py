@@ -11,6 +11,7 @@ from gql_progress.api.types.user import User
 from gql_progress.db.models import User as UserRow
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import FieldProblem, InvalidInput
+from gql_progress.domain.text import contains_nul
 
 
 @strawberry.type
@@ -49,8 +50,12 @@ class ViewerQueries:
         else:
             condition = UserRow.external_id == external_id
         viewer = info.context.viewer
-        async with info.context.db.read() as conn:
-            row = (await conn.execute(select(*UserRow.__table__.c).where(condition))).first()
+        row = None
+        # No stored identifier holds U+0000 (PostgreSQL cannot store it): such a value names no
+        # one, on both databases, and is never sent to PostgreSQL, which would refuse it.
+        if not contains_nul(email) and not contains_nul(external_id):
+            async with info.context.db.read() as conn:
+                row = (await conn.execute(select(*UserRow.__table__.c).where(condition))).first()
         # Decide access on the identity asked for, not on whether it exists, so a learner
         # learns nothing about other users.
         if not viewer.is_admin and (row is None or row.id != viewer.user_id):

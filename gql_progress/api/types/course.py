@@ -12,12 +12,15 @@ from gql_progress.api.ids import encode_id
 from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument
 from gql_progress.api.selection import selects_any
 from gql_progress.api.subjects import subject_user
+from gql_progress.api.types.course_learner_status import CourseLearnerStatus
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.node import Node
 
 if TYPE_CHECKING:
     from gql_progress.api.types.enrollment import Enrollment
+    from gql_progress.api.types.learner_progress import LearnerProgress
     from gql_progress.api.types.lesson import Lesson
+    from gql_progress.api.types.user import User
 
 USER_ID_HELP = (
     "Whose progress to show: defaults to the user this course was reached for (the caller, or "
@@ -137,3 +140,36 @@ class Course(Node):
         user = subject_user(info, self.subject_user_id, user_id)
         row = await info.context.loaders.enrollment_by_user_course.load((user, self.pk))
         return None if row is None else Enrollment.from_row(row)
+
+    @strawberry.field(
+        description=(
+            "The course's learners (its enrollments, oldest first) with their summary, for admins "
+            "and the course's instructors. Anyone else gets an empty page, as for a course without "
+            "learners."
+        )
+    )
+    async def learners(
+        self,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        status: Annotated[
+            CourseLearnerStatus | None, strawberry.argument(description="Only learners in this state.")
+        ] = None,
+    ) -> Connection[Annotated[LearnerProgress, strawberry.lazy("gql_progress.api.types.learner_progress")]]:
+        from gql_progress.api.queries.instructors import course_learners
+
+        return await course_learners(info, self.pk, status, first, after)
+
+    @strawberry.field(
+        description=(
+            "Who teaches the course (assignInstructor), by user id, for admins and the course's "
+            "instructors; anyone else gets an empty page."
+        )
+    )
+    async def instructors(
+        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+    ) -> Connection[Annotated[User, strawberry.lazy("gql_progress.api.types.user")]]:
+        from gql_progress.api.queries.instructors import course_instructors
+
+        return await course_instructors(info, self.pk, first, after)

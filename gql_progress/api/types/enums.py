@@ -11,7 +11,11 @@ import strawberry
 class UserRole(Enum):
     LEARNER = strawberry.enum_value("LEARNER", description="Reads and writes only their own progress.")
     INSTRUCTOR = strawberry.enum_value(
-        "INSTRUCTOR", description="Teaches courses; for now the same rights as a learner."
+        "INSTRUCTOR",
+        description=(
+            "Teaches the courses assigned to them: sees those courses' learners and analytics;"
+            " a learner's rights otherwise."
+        ),
     )
     ADMIN = strawberry.enum_value(
         "ADMIN", description="Manages the catalog and may act for any user by passing userId."

@@ -12,14 +12,23 @@ from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument
 from gql_progress.api.types.enums import UserRole
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.progress import Progress
+from gql_progress.api.visibility import empty_connection, owns_or_admin
 
 if TYPE_CHECKING:
+    from gql_progress.api.types.course import Course
     from gql_progress.api.types.enrollment import Enrollment
     from gql_progress.api.types.study_plan import StudyPlan
     from gql_progress.api.types.study_plan_instance import StudyPlanInstance
 
 
-@strawberry.type(description="A person on the platform: a learner, an instructor or an admin.")
+@strawberry.type(
+    description=(
+        "A person on the platform: a learner, an instructor or an admin. The user's own lists "
+        "(enrollments, progress, study plans, taught courses) are shown to the user and to admins; "
+        "to anyone else who reaches the user (a course's instructors, a learner seeing who granted "
+        "a completion) they answer empty."
+    )
+)
 class User(Node):
     id: strawberry.ID = strawberry.field(description="Opaque global id.")
     external_id: str = strawberry.field(description="The id the platform created the user with (unique).")
@@ -50,6 +59,8 @@ class User(Node):
     ) -> list[Annotated[Enrollment, strawberry.lazy("gql_progress.api.types.enrollment")]]:
         from gql_progress.api.types.enrollment import Enrollment
 
+        if not owns_or_admin(info, self.pk):
+            return []
         rows = await info.context.loaders.enrollments_by_user.load(self.pk)
         return [Enrollment.from_row(row) for row in rows]
 
@@ -59,6 +70,8 @@ class User(Node):
     ) -> Connection[Annotated[Enrollment, strawberry.lazy("gql_progress.api.types.enrollment")]]:
         from gql_progress.api.queries.enrollment_listing import enrollments_connection
 
+        if not owns_or_admin(info, self.pk):
+            return empty_connection(info, first, after)
         return await enrollments_connection(info, self.pk, first, after)
 
     @strawberry.field(description="The user's progress records, in the order they were created.")
@@ -74,6 +87,8 @@ class User(Node):
     ) -> Connection[Progress]:
         from gql_progress.api.queries.progress_listing import user_progress_connection
 
+        if not owns_or_admin(info, self.pk):
+            return empty_connection(info, first, after)
         return await user_progress_connection(info, self.pk, course_id, first, after)
 
     @strawberry.field(description="The user's study plans, oldest first, a page at a time.")
@@ -82,6 +97,8 @@ class User(Node):
     ) -> Connection[Annotated[StudyPlan, strawberry.lazy("gql_progress.api.types.study_plan")]]:
         from gql_progress.api.queries.study_plan_listing import plans_of_user
 
+        if not owns_or_admin(info, self.pk):
+            return empty_connection(info, first, after)
         return await plans_of_user(info, self.pk, first, after)
 
     @strawberry.field(
@@ -94,4 +111,22 @@ class User(Node):
     ]:
         from gql_progress.api.queries.study_plan_listing import instances_of_user
 
+        if not owns_or_admin(info, self.pk):
+            return empty_connection(info, first, after)
         return await instances_of_user(info, self.pk, first, after)
+
+    @strawberry.field(
+        description=(
+            "The courses the user is assigned to teach, by course id, a page at a time (empty "
+            "for others than the user and admins). An assignment gives access to a course's "
+            "learners only while the user's role is INSTRUCTOR."
+        )
+    )
+    async def taught_courses(
+        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+    ) -> Connection[Annotated[Course, strawberry.lazy("gql_progress.api.types.course")]]:
+        from gql_progress.api.queries.instructors import taught_courses
+
+        if not owns_or_admin(info, self.pk):
+            return empty_connection(info, first, after)
+        return await taught_courses(info, self.pk, first, after)

@@ -1,0 +1,37 @@
+"""The one place scopes are enforced: each operation needs the scope of its type.
+
+A query or a subscription needs ``progress:read``, a mutation ``progress:write``; admin-only
+fields need the ``admin`` scope besides (Viewer.is_admin, checked where they already check the
+role). Checked once per operation, before any resolver runs, for HTTP and WebSocket alike; a
+missing scope refuses the whole operation with ``FORBIDDEN`` (``data: null``), nothing runs.
+Public documents (verifyCertificate) need no scope, as they need no key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
+
+from gql_progress.domain.errors import Forbidden
+from gql_progress.domain.scopes import Scope
+from gql_progress.public_operations import is_public_document
+
+OPERATION_SCOPES = {
+    OperationType.QUERY: Scope.PROGRESS_READ,
+    OperationType.MUTATION: Scope.PROGRESS_WRITE,
+    OperationType.SUBSCRIPTION: Scope.PROGRESS_READ,
+}
+
+
+class RequireScopes(SchemaExtension):
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        needed = OPERATION_SCOPES[execution.operation_type]
+        viewer = execution.context.viewer
+        if needed not in viewer.scopes:
+            query = execution.query
+            if query is None or not is_public_document(query, execution.operation_name):
+                raise Forbidden(f"This operation needs the {needed.value} scope, which the key lacks")
+        yield None

@@ -1,0 +1,29 @@
+"""What a field answers when the caller may not see what it holds: what it answers for nothing.
+
+A connection the caller may not see is the empty page a list without items gives (same
+arguments checked, same pageInfo, totalCount 0), so the answer reveals nothing (the IDOR rule).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from gql_progress.api.context import Info
+from gql_progress.api.pagination import Connection, connection_from_rows, page_request
+
+NodeT = TypeVar("NodeT")
+
+
+async def _zero() -> int:
+    return 0
+
+
+def empty_connection(info: Info, first: int | None, after: str | None) -> Connection[Any]:
+    """The page of an empty list; bad ``first``/``after`` are refused as for any list."""
+    return connection_from_rows([], page_request(info, first, after), lambda row: 0, lambda row: row, _zero)
+
+
+def owns_or_admin(info: Info, owner_id: int) -> bool:
+    """Whether the caller may see a user's own lists (enrollments, progress, plans…): that user
+    or an admin. Instructors see learners only through the courses they teach."""
+    return info.context.viewer.can_access(owner_id)

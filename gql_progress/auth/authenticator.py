@@ -1,0 +1,129 @@
+"""Who is calling: a bearer credential (API key or JWT) becomes a Viewer with its scopes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, select, update
+
+from gql_progress.auth.jwt import JwtVerifier, TokenClaims, looks_like_jwt
+from gql_progress.auth.keys import hash_key, key_format
+from gql_progress.db.engine import Database
+from gql_progress.db.models import ApiKey, User, UserRole
+from gql_progress.db.types import utcnow
+from gql_progress.domain.scopes import parse_scopes
+from gql_progress.domain.viewer import Viewer
+
+logger = logging.getLogger("gql_progress.auth")
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    viewer: Viewer
+    # The caller's users row, fetched with the credential: `me` needs no statement of its own.
+    user: Row[Any]
+
+    @property
+    def principal(self) -> str:
+        """Whose budget and log lines a request is: the API key, or a token's user."""
+        if self.viewer.api_key_id is not None:
+            return f"key:{self.viewer.api_key_id}"
+        return f"user:{self.viewer.user_id}"
+
+
+class Authenticator:
+    """Turns a bearer credential into a Viewer with at most one SELECT per request.
+
+    What can be refused without the database is: a JWT by its signature and claims, a key by
+    its shape and checksum (keys.py). Keys are not cached, so a revoked key is refused on its
+    next request in every process.
+
+    ``lastUsedAt`` is not written per request: the keys used since the last flush are
+    remembered and written in one UPDATE every ``touch_interval`` seconds (and at shutdown),
+    so reads stay read-only and the bookkeeping costs one statement per interval, not per call.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        touch_interval_seconds: float,
+        *,
+        tokens: JwtVerifier | None = None,
+        accept_legacy_keys: bool = True,
+    ) -> None:
+        self._db = db
+        self._touch_interval = touch_interval_seconds
+        self._used: set[int] = set()
+        self._tokens = tokens
+        self._accept_legacy_keys = accept_legacy_keys
+
+    async def authenticate(self, credential: str) -> Authenticated | None:
+        if looks_like_jwt(credential):
+            claims = self._tokens.verify(credential) if self._tokens is not None else None
+            return None if claims is None else await self._token_user(claims)
+        if key_format(credential, accept_legacy=self._accept_legacy_keys) is None:
+            return None
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        ApiKey.id.label("api_key_id"),
+                        ApiKey.scopes.label("api_key_scopes"),
+                        *User.__table__.c,
+                    )
+                    .join(User, User.id == ApiKey.user_id)
+                    .where(ApiKey.key_hash == hash_key(credential), ApiKey.revoked_at.is_(None))
+                )
+            ).first()
+        if row is None:
+            return None
+        self._used.add(row.api_key_id)
+        viewer = Viewer(
+            user_id=row.id,
+            role=UserRole(row.role),
+            api_key_id=row.api_key_id,
+            granted_scopes=parse_scopes(row.api_key_scopes),
+        )
+        return Authenticated(viewer=viewer, user=row)
+
+    async def _token_user(self, claims: TokenClaims) -> Authenticated | None:
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(select(*User.__table__.c).where(User.external_id == claims.subject))
+            ).first()
+        if row is None:
+            logger.info("bearer token refused: no user with the token's sub")
+            return None
+        # The role claim only where the settings honour it; the scopes claim only narrows.
+        viewer = Viewer(
+            user_id=row.id,
+            role=claims.role or UserRole(row.role),
+            granted_scopes=claims.scopes,
+        )
+        return Authenticated(viewer=viewer, user=row)
+
+    async def flush(self) -> None:
+        """Record lastUsedAt for every key used since the previous flush."""
+        used, self._used = self._used, set()
+        if not used:
+            return
+        try:
+            async with self._db.write() as conn:
+                await conn.execute(
+                    update(ApiKey).where(ApiKey.id.in_(sorted(used))).values(last_used_at=utcnow())
+                )
+        except Exception:
+            # Keep them for the next flush rather than lose them to a passing failure.
+            self._used |= used
+            raise
+
+    async def flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._touch_interval)
+            try:
+                await self.flush()
+            except Exception:  # the next interval tries again; never kill the loop
+                logger.exception("could not record API key use")

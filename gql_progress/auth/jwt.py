@@ -1,0 +1,191 @@
+"""Bearer JWTs from the platform's identity provider, verified with PyJWT.
+
+What is trusted comes from the settings, never from the token: the algorithms, the key for each
+algorithm family (the HMAC secret for HS*, the PEM public key or the JWKS for RS*/PS*/ES*), the
+issuer and the audience. So ``alg: none`` is never accepted, and a token signed HS256 with the
+RSA public key as its HMAC secret (algorithm confusion) is refused: HS* tokens are checked with
+the configured secret only, and only when HS256 is listed at all.
+
+A refusal says nothing about which check failed; the reason is logged (never the token).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from gql_progress.db.models import UserRole
+from gql_progress.domain.scopes import Scope, parse_scopes
+from gql_progress.settings import Settings
+
+logger = logging.getLogger("gql_progress.auth")
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+EC_ALGORITHMS = frozenset({"ES256", "ES384", "ES512"})
+SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | RSA_ALGORITHMS | EC_ALGORITHMS
+# RFC 7518 §3.2: an HMAC key at least as long as the hash; HS256 needs 32 bytes.
+MIN_HMAC_SECRET_BYTES = 32
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+# Far above a real token; refused before any parsing.
+MAX_TOKEN_LENGTH = 8192
+MAX_SUBJECT_LENGTH = 255
+
+# Three base64url parts (the signature may be empty, as in alg "none"). API keys have no dots,
+# so this tells the two apart before any work.
+_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+
+def looks_like_jwt(credential: str) -> bool:
+    return _JWT_SHAPE.fullmatch(credential) is not None
+
+
+def load_public_key(path: Path) -> PublicKey:
+    """An RSA or EC public key from a PEM file (ValueError saying what is wrong)."""
+    try:
+        key = load_pem_public_key(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, TypeError):
+        raise ValueError(f"{path} is not a PEM public key") from None
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise ValueError(f"{path} holds neither an RSA nor an EC public key")
+    return key
+
+
+def load_jwks(path: Path) -> jwt.PyJWKSet:
+    """The keys of a JWKS file ({"keys": [...]}), ValueError saying what is wrong."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise ValueError(f"{path} is not JSON") from None
+    try:
+        keys = jwt.PyJWKSet.from_dict(data)
+    except (jwt.PyJWTError, AttributeError, TypeError, KeyError):
+        raise ValueError(f"{path} is not a JWK set with usable public keys") from None
+    for key in keys.keys:
+        if key.key_type not in {"RSA", "EC"} or not isinstance(
+            key.key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+        ):
+            raise ValueError(f"{path}: key {key.key_id!r} is not an RSA or EC public key")
+    if len(keys.keys) > 1 and any(not key.key_id for key in keys.keys):
+        raise ValueError(f"{path}: with several keys, each needs a kid")
+    return keys
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subject: str  # users.external_id
+    role: UserRole | None  # the role claim when the settings honour it, else None (stored role)
+    scopes: frozenset[Scope] | None  # from `scope`/`scp`; None when the token has neither
+
+
+class JwtVerifier:
+    """Checks tokens against the settings; ``verify`` is pure CPU, no database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.algorithms = tuple(settings.jwt_algorithms)
+        self._secret = settings.jwt_secret.get_secret_value().encode() if settings.jwt_secret else None
+        self._public_key = (
+            load_public_key(settings.jwt_public_key_file) if settings.jwt_public_key_file else None
+        )
+        self._jwks = load_jwks(settings.jwt_jwks_file) if settings.jwt_jwks_file else None
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self._leeway = settings.jwt_leeway_seconds
+        self._role_claim = settings.jwt_role_claim
+        self._allowed_roles = frozenset(settings.jwt_allowed_roles)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.algorithms)
+
+    def verify(self, token: str) -> TokenClaims | None:
+        if not self.enabled or len(token) > MAX_TOKEN_LENGTH:
+            return self._refuse("JWTs are not accepted" if not self.enabled else "token too long")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            return self._refuse("malformed header")
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self.algorithms:
+            return self._refuse(f"algorithm {str(algorithm)[:20]!r} is not accepted")
+        kid = header.get("kid")
+        key = self._key_for(algorithm, kid if isinstance(kid, str) else None)
+        if key is None:
+            return self._refuse(f"no key for algorithm {algorithm} and kid {str(kid)[:64]!r}")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": REQUIRED_CLAIMS, "verify_signature": True},
+            )
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            return self._refuse(type(exc).__name__)
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_LENGTH:
+            return self._refuse("sub is not a user id")
+        return TokenClaims(subject=subject, role=self._role(claims), scopes=self._scopes(claims))
+
+    def _key_for(self, algorithm: str, kid: str | None) -> Any:
+        if algorithm in HMAC_ALGORITHMS:
+            # Only ever the configured secret: never a public key used as an HMAC secret.
+            return self._secret
+        wanted = rsa.RSAPublicKey if algorithm in RSA_ALGORITHMS else ec.EllipticCurvePublicKey
+        key: Any = None
+        if self._jwks is not None:
+            candidates = self._jwks.keys
+            if kid is not None:
+                candidates = [k for k in candidates if k.key_id == kid]
+            elif len(candidates) != 1:
+                return None  # several keys and no kid: refuse rather than guess
+            if len(candidates) != 1:
+                return None
+            jwk = candidates[0]
+            # A key published for one algorithm is used for that algorithm only.
+            declared = jwk._jwk_data.get("alg")
+            if declared is not None and declared != algorithm:
+                return None
+            key = jwk.key
+        elif self._public_key is not None:
+            key = self._public_key
+        return key if isinstance(key, wanted) else None
+
+    def _role(self, claims: dict[str, Any]) -> UserRole | None:
+        if self._role_claim is None:
+            return None
+        value = claims.get(self._role_claim)
+        if isinstance(value, str) and value.upper() in UserRole.__members__:
+            role = UserRole(value.upper())
+            if role in self._allowed_roles:
+                return role
+        return None
+
+    @staticmethod
+    def _scopes(claims: dict[str, Any]) -> frozenset[Scope] | None:
+        if "scope" in claims:
+            return parse_scopes(claims["scope"])
+        if "scp" in claims:
+            return parse_scopes(claims["scp"])
+        return None
+
+    @staticmethod
+    def _refuse(reason: str) -> None:
+        logger.info("bearer token refused: %s", reason)
+        return

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gql_progress.db.models import Bundle, Product, ProductKind, User
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import Forbidden, NotFound
+from gql_progress.domain.text import contains_nul
 from gql_progress.domain.viewer import Viewer
 
 
@@ -51,8 +52,18 @@ def is_self(user: UserRef, identity: Identity) -> bool:
     return user.external_id == identity.external_id
 
 
+def names(column: Any, value: Any) -> ColumnElement[bool]:
+    """``column = value`` for an identifier a caller sent; a value holding U+0000 names nothing.
+
+    No identifier can hold it (PostgreSQL's text cannot store it) and PostgreSQL refuses to
+    even compare it, which would turn a lookup of nothing into an internal error.
+    """
+    return false() if contains_nul(value) else column == value
+
+
 def _any_of(*conditions: tuple[Any, list[Any]]) -> ColumnElement[bool]:
-    matches = [column.in_(values) for column, values in conditions if values]
+    usable = [(column, [v for v in values if not contains_nul(v)]) for column, values in conditions]
+    matches = [column.in_(values) for column, values in usable if values]
     return or_(*matches) if matches else false()
 
 
@@ -121,7 +132,7 @@ async def resolve_bundle(conn: AsyncConnection, ref: BundleRef) -> Row[Any]:
 
 
 async def resolve_product(conn: AsyncConnection, ref: ProductRef) -> Row[Any]:
-    condition = Product.id == ref.id if ref.id is not None else Product.product_id == ref.product_id
+    condition = Product.id == ref.id if ref.id is not None else names(Product.product_id, ref.product_id)
     found = (await conn.execute(select(*Product.__table__.c).where(condition))).first()
     if found is None or (ref.kind is not None and found.kind != ref.kind):
         raise NotFound("product")

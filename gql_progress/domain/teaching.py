@@ -21,7 +21,7 @@ from gql_progress.db.models import Course, CourseInstructor, Enrollment, User, U
 from gql_progress.db.types import utcnow
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import FieldProblem, InvalidInput, NotFound
-from gql_progress.domain.refs import Identity, UserRef, is_self
+from gql_progress.domain.refs import Identity, UserRef, is_self, names
 from gql_progress.domain.viewer import Viewer
 
 
@@ -74,16 +74,16 @@ def _course_condition(ref: CourseRef) -> ColumnElement[bool]:
     if ref.id is not None:
         return Course.id == ref.id
     if ref.slug is not None:
-        return Course.slug == ref.slug
-    return Course.product_id == ref.product_id
+        return names(Course.slug, ref.slug)
+    return names(Course.product_id, ref.product_id)
 
 
 def _user_condition(ref: UserRef) -> ColumnElement[bool]:
     if ref.id is not None:
         return User.id == ref.id
     if ref.email is not None:
-        return User.email == normalize_email(ref.email)
-    return User.external_id == ref.external_id
+        return names(User.email, normalize_email(ref.email))
+    return names(User.external_id, ref.external_id)
 
 
 async def find_course(conn: AsyncConnection, ref: CourseRef) -> Row[Any]:

@@ -45,7 +45,7 @@ from gql_progress.db.dialect import insert_for
 from gql_progress.db.engine import Database
 from gql_progress.db.models import IdempotencyKey
 from gql_progress.db.types import utcnow
-from gql_progress.request_gate import Admitted, refusal
+from gql_progress.request_gate import Admitted, refusal, replay_body
 
 logger = logging.getLogger("gql_progress.idempotency")
 
@@ -199,7 +199,7 @@ class Idempotency:
             user_id=caller.viewer.user_id,
             key=values[0],
             fingerprint=fingerprint(admitted.operation_name, admitted.query, variables),
-            receive=_replay(body, request.receive),
+            receive=replay_body(body, request.receive),
         )
 
     async def serve(self, keyed: IdempotentRequest, scope: Scope, send: Send, app: ASGIApp) -> None:
@@ -295,17 +295,3 @@ async def purge_expired(db: Database, ttl: timedelta, now: datetime | None = Non
     async with db.write() as conn:
         result = await conn.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at <= cutoff))
     return int(result.rowcount or 0)
-
-
-def _replay(body: bytes, request_receive: Receive) -> Receive:
-    """A ``receive`` that hands the already-read body to the next reader, once."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await request_receive()
-
-    return receive

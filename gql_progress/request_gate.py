@@ -102,7 +102,7 @@ class RequestGate:
             name = payload.get("operationName")
             operation_name = name if isinstance(name, str) else None
             variables = payload.get("variables")
-            receive = _replay(body, request)
+            receive = replay_body(body, request.receive)
         else:
             return refusal(405, "METHOD_NOT_ALLOWED", "Use GET for queries or POST")
         if query is None:
@@ -223,8 +223,8 @@ def _operation(document: DocumentNode, operation_name: str | None) -> OperationD
     return operations[0] if len(operations) == 1 else None
 
 
-def _replay(body: bytes, request: Request) -> Receive:
-    """A ``receive`` that hands the already-read body to the next reader, once."""
+def replay_body(body: bytes, then: Receive) -> Receive:
+    """A ``receive`` that hands the already-read body to the next reader, once, then ``then``."""
     sent = False
 
     async def receive() -> Message:
@@ -232,6 +232,6 @@ def _replay(body: bytes, request: Request) -> Receive:
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return await request.receive()
+        return await then()
 
     return receive

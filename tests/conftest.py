@@ -14,14 +14,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
 from starlette.applications import Starlette
 
-from gql_progress.app import create_app
 from gql_progress.db import migrate
 from gql_progress.db.engine import Database
-from gql_progress.settings import load_settings
+from tests.apps import GENEROUS_LIMITS, client_for, running_app
 from tests.support import Api
 
 PG_ADMIN_URL = os.environ.get("GQL_PROGRESS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -104,57 +102,28 @@ async def pg_database_url(pg_template: str | None) -> AsyncIterator[str]:
         yield url
 
 
-# Rate limits stay on (every request goes through the check) but out of the way: the tests of
-# the limits themselves (test_rate_limits.py) build apps with small ones.
-GENEROUS_RATE = "100000/minute"
-
-
-async def _running_app(url: str) -> AsyncIterator[Starlette]:
-    # No webhook worker in the background: its statements would land in the statement counts,
-    # and the webhook tests run their workers themselves, when they choose.
-    app = create_app(
-        load_settings(
-            database_url=url,
-            api_key_touch_interval_seconds=3600,
-            webhooks_enabled=False,
-            rate_limit_learner=GENEROUS_RATE,
-            rate_limit_instructor=GENEROUS_RATE,
-            rate_limit_admin=GENEROUS_RATE,
-            rate_limit_storage="memory://",
-        )
-    )
-    async with app.router.lifespan_context(app):
-        yield app
-
-
 @pytest.fixture
 async def app(database_url: str) -> AsyncIterator[Starlette]:
-    async for running in _running_app(database_url):
+    async with running_app(database_url, **GENEROUS_LIMITS) as running:
         yield running
 
 
 @pytest.fixture
 async def pg_app(pg_database_url: str) -> AsyncIterator[Starlette]:
-    async for running in _running_app(pg_database_url):
+    async with running_app(pg_database_url, **GENEROUS_LIMITS) as running:
         yield running
-
-
-async def _api(app: Starlette) -> AsyncIterator[Api]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield Api(client=client, db=app.state.db, app=app)
 
 
 @pytest.fixture
 async def api(app: Starlette) -> AsyncIterator[Api]:
     """The app over HTTP (in-process ASGI), plus helpers that seed data through the domain layer."""
-    async for value in _api(app):
+    async with client_for(app) as value:
         yield value
 
 
 @pytest.fixture
 async def pg_api(pg_app: Starlette) -> AsyncIterator[Api]:
-    async for value in _api(pg_app):
+    async with client_for(pg_app) as value:
         yield value
 
 

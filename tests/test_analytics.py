@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import insert, text
 
 from gql_progress.api.ids import encode_id
-from gql_progress.app import create_app
 from gql_progress.db.engine import Database
 from gql_progress.db.models import (
     CourseInstructor,
@@ -28,8 +26,7 @@ from gql_progress.db.models import (
     UserRole,
 )
 from gql_progress.domain import analytics, catalog
-from gql_progress.settings import load_settings
-from tests.conftest import GENEROUS_RATE
+from tests.apps import GENEROUS_LIMITS, api_with
 from tests.support import Api, SeededUser
 
 
@@ -715,19 +712,5 @@ async def test_percentiles_match_postgresql_percentile_cont(pg_api: Api, n: int)
 
 
 async def _api_with(database_url: str, **overrides: Any) -> AsyncIterator[Api]:
-    app = create_app(
-        load_settings(
-            database_url=database_url,
-            api_key_touch_interval_seconds=3600,
-            webhooks_enabled=False,
-            rate_limit_learner=GENEROUS_RATE,
-            rate_limit_instructor=GENEROUS_RATE,
-            rate_limit_admin=GENEROUS_RATE,
-            rate_limit_storage="memory://",
-            **overrides,
-        )
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client=client, db=app.state.db, app=app)
+    async with api_with(database_url, **{**GENEROUS_LIMITS, **overrides}) as api:
+        yield api

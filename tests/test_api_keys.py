@@ -35,7 +35,7 @@ from gql_progress.db.types import utcnow
 from gql_progress.domain.demo import seed_demo
 from gql_progress.domain.scopes import Scope
 from gql_progress.settings import load_settings
-from tests.conftest import GENEROUS_RATE
+from tests.apps import GENEROUS_LIMITS, api_with
 from tests.support import Api, SeededUser
 from tests.ws import AsgiWebSocket, init, next_message, subscribe
 
@@ -190,19 +190,8 @@ async def test_a_legacy_key_keeps_working_with_its_role_scopes(api: Api) -> None
 @pytest.fixture
 async def strict_app(database_url: str) -> AsyncIterator[Api]:
     """The app with legacy keys turned off."""
-    app = create_app(
-        load_settings(
-            database_url=database_url,
-            webhooks_enabled=False,
-            api_key_legacy_enabled=False,
-            rate_limit_learner=GENEROUS_RATE,
-            rate_limit_admin=GENEROUS_RATE,
-        )
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client=client, db=app.state.db, app=app)
+    async with api_with(database_url, **GENEROUS_LIMITS, api_key_legacy_enabled=False) as api:
+        yield api
 
 
 async def test_legacy_keys_are_refused_without_sql_when_turned_off(strict_app: Api) -> None:

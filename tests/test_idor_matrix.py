@@ -33,6 +33,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from tests import conftest
+from tests.apps import GENEROUS_LIMITS, api_with
 from tests.seeded_world import PLACEHOLDER, PLAN_TITLE, VICTIM_NAME, World, seed_world
 from tests.ws import AsgiWebSocket, init, next_message, subscribe
 
@@ -52,9 +53,8 @@ async def world(
     else:
         urls = conftest._fresh_pg(pg_template)
     async for url in urls:
-        async for app in conftest._running_app(url):
-            async for api in conftest._api(app):
-                yield await seed_world(api)
+        async with api_with(url, **GENEROUS_LIMITS) as api:
+            yield await seed_world(api)
 
 
 async def _one(value: str) -> AsyncIterator[str]:

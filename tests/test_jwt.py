@@ -20,10 +20,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gql_progress.app import CREDENTIAL_REFUSED, create_app
+from gql_progress.app import CREDENTIAL_REFUSED
 from gql_progress.db.models import UserRole
 from gql_progress.settings import SettingsError, load_settings
-from tests.conftest import GENEROUS_RATE
+from tests.apps import GENEROUS_LIMITS, api_with
 from tests.support import Api, SeededUser
 from tests.ws import AsgiWebSocket, Closed, init
 
@@ -106,23 +106,9 @@ def forged(header: dict[str, Any], payload: dict[str, Any], sign: Callable[[byte
 
 @asynccontextmanager
 async def running(database_url: str, **settings: Any) -> AsyncIterator[Api]:
-    app = create_app(
-        load_settings(
-            database_url=database_url,
-            webhooks_enabled=False,
-            api_key_touch_interval_seconds=3600,
-            rate_limit_learner=settings.pop("rate_limit_learner", GENEROUS_RATE),
-            rate_limit_admin=GENEROUS_RATE,
-            rate_limit_instructor=GENEROUS_RATE,
-            jwt_issuer=ISSUER,
-            jwt_audience=AUDIENCE,
-            **settings,
-        )
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client=client, db=app.state.db, app=app)
+    tokens = {"jwt_issuer": ISSUER, "jwt_audience": AUDIENCE}
+    async with api_with(database_url, **{**GENEROUS_LIMITS, **tokens, **settings}) as api:
+        yield api
 
 
 @pytest.fixture

@@ -31,11 +31,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from gql_progress.api.loaders.course_by_id import CourseByIdLoader
-from gql_progress.app import create_app
 from gql_progress.auth import Authenticator
 from gql_progress.db.engine import Database
 from gql_progress.logs import logging_config
 from gql_progress.settings import LogFormat, SettingsError, load_settings
+from tests.apps import api_with
 from tests.support import Api, SeededCourse, SeededUser
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,19 +115,8 @@ async def enrolled(api: Api) -> tuple[SeededUser, SeededCourse]:
 
 @asynccontextmanager
 async def app_with(database_url: str, **settings: Any) -> AsyncIterator[Api]:
-    app = create_app(
-        load_settings(
-            database_url=database_url,
-            api_key_touch_interval_seconds=3600,
-            webhooks_enabled=False,
-            live_updates_enabled=False,
-            **settings,
-        )
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client=client, db=app.state.db, app=app)
+    async with api_with(database_url, **{"live_updates_enabled": False, **settings}) as api:
+        yield api
 
 
 @pytest.fixture

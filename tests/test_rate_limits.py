@@ -25,9 +25,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from gql_progress.app import create_app
 from gql_progress.db.models import LessonProgress
-from gql_progress.settings import load_settings
+from tests.apps import api_with
 from tests.support import Api, SeededCourse, SeededUser
 
 REDIS_URL = os.environ.get("GQL_PROGRESS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -39,19 +38,8 @@ ME = "{ me { id } }"
 @asynccontextmanager
 async def limited_api(database_url: str, **settings: Any) -> AsyncIterator[Api]:
     """The app over HTTP with the given rate-limit settings (the fixtures' app has generous ones)."""
-    app = create_app(
-        load_settings(
-            database_url=database_url,
-            api_key_touch_interval_seconds=3600,
-            webhooks_enabled=False,
-            live_updates_enabled=False,
-            **settings,
-        )
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client=client, db=app.state.db, app=app)
+    async with api_with(database_url, **{"live_updates_enabled": False, **settings}) as api:
+        yield api
 
 
 @pytest.fixture

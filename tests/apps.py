@@ -1,0 +1,52 @@
+"""The real app, running, for tests: the fixtures' app and the apps tests build with settings of
+their own (rate limits, JWT, metrics…), made one way."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from gql_progress.app import create_app
+from gql_progress.settings import load_settings
+from tests.support import Api
+
+# No lastUsedAt flush and no webhook worker in the background: their statements would land in
+# the statement counts; the webhook tests run their workers themselves, when they choose.
+QUIET = {"api_key_touch_interval_seconds": 3600, "webhooks_enabled": False}
+
+# Rate limits stay on (every request goes through the check) but out of the way: the tests of
+# the limits themselves build apps with small ones.
+GENEROUS_RATE = "100000/minute"
+GENEROUS_LIMITS = {
+    "rate_limit_learner": GENEROUS_RATE,
+    "rate_limit_instructor": GENEROUS_RATE,
+    "rate_limit_admin": GENEROUS_RATE,
+    "rate_limit_storage": "memory://",
+}
+
+
+@asynccontextmanager
+async def running_app(database_url: str, **settings: Any) -> AsyncIterator[Starlette]:
+    """The app with its lifespan running; ``settings`` override QUIET."""
+    app = create_app(load_settings(database_url=database_url, **{**QUIET, **settings}))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@asynccontextmanager
+async def client_for(app: Starlette) -> AsyncIterator[Api]:
+    """The app over HTTP (in-process ASGI), plus helpers that seed data through the domain layer."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield Api(client=client, db=app.state.db, app=app)
+
+
+@asynccontextmanager
+async def api_with(database_url: str, **settings: Any) -> AsyncIterator[Api]:
+    """A running app with these settings (over QUIET), called over HTTP."""
+    async with running_app(database_url, **settings) as app, client_for(app) as api:
+        yield api

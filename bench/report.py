@@ -172,8 +172,9 @@ def targets(measurements: list[Measurement], costs: dict[str, Cost]) -> list[str
             f"{m1.statements:g} in {m1.transactions:g} transactions",
         )
     if m2:
-        # Issue 3 set 6; the event log (issue 5) writes its rows in the same transaction: +1.
-        check("M2 ≤ 7 statements", m2.statements <= 7, f"{m2.statements:g}")
+        # Issue 3's number. The event log (issue 5) and the certificate insert of a course's
+        # final completion add one each, which is why it is not met (bench/RESULTS.md).
+        check("M2 ≤ 6 statements", m2.statements <= 6, f"{m2.statements:g}")
     r1, r2 = rps(GQL, "Q1"), rps(GQL, "Q2")
     if r1 and r2:
         check("Q2 costs < 3 × Q1 per request (c32)", r1 / r2 < 3, f"{r1 / r2:.2f} ×")

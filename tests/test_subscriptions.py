@@ -351,9 +351,8 @@ async def test_refused_and_rolled_back_writes_send_nothing(api: Api) -> None:
 async def _write_then_roll_back(db: Database, user_id: int, lesson_id: int, video: int) -> None:
     async with db.write() as conn:
         row = {"user_id": user_id, "lesson_id": lesson_id, "video_position_seconds": video}
-        await write_progress(
-            conn, upsert_statement(conn, [row], frozenset({"video_position_seconds"}), utcnow())
-        )
+        upsert = upsert_statement(conn, [row], frozenset({"video_position_seconds"}), utcnow())
+        await write_progress(conn, upsert.statement, upsert.params)
         raise RuntimeError("roll back")
 
 

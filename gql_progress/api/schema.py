@@ -14,6 +14,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from gql_progress.api.execution import answer_plain_leaves_directly
 from gql_progress.api.mutations.admin_progress import AdminProgressMutations
 from gql_progress.api.mutations.api_keys import ApiKeyMutations
 from gql_progress.api.mutations.bundles import BundleMutations
@@ -155,10 +156,12 @@ def build_graphql_schema(*, production: bool = False, **extra: Any) -> strawberr
     ]
     if production:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return ProgressSchema(
+    schema = ProgressSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         **extra,
     )
+    answer_plain_leaves_directly(schema)
+    return schema

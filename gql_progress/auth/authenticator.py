@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 
 from gql_progress.auth.jwt import JwtVerifier, TokenClaims, looks_like_jwt
 from gql_progress.auth.keys import hash_key, key_format
@@ -18,6 +18,15 @@ from gql_progress.domain.scopes import parse_scopes
 from gql_progress.domain.viewer import Viewer
 
 logger = logging.getLogger("gql_progress.auth")
+
+# Every request runs one of these: built once, since building a SELECT costs about as much CPU
+# as the whole round trip to PostgreSQL (bench/RESULTS.md, ladder step 6).
+_KEY_HOLDER = (
+    select(ApiKey.id.label("api_key_id"), ApiKey.scopes.label("api_key_scopes"), *User.__table__.c)
+    .join(User, User.id == ApiKey.user_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+)
+_TOKEN_SUBJECT = select(*User.__table__.c).where(User.external_id == bindparam("subject"))
 
 
 @dataclass(frozen=True)
@@ -67,17 +76,7 @@ class Authenticator:
         if key_format(credential, accept_legacy=self._accept_legacy_keys) is None:
             return None
         async with self._db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(
-                        ApiKey.id.label("api_key_id"),
-                        ApiKey.scopes.label("api_key_scopes"),
-                        *User.__table__.c,
-                    )
-                    .join(User, User.id == ApiKey.user_id)
-                    .where(ApiKey.key_hash == hash_key(credential), ApiKey.revoked_at.is_(None))
-                )
-            ).first()
+            row = (await conn.execute(_KEY_HOLDER, {"key_hash": hash_key(credential)})).first()
         if row is None:
             return None
         self._used.add(row.api_key_id)
@@ -91,9 +90,7 @@ class Authenticator:
 
     async def _token_user(self, claims: TokenClaims) -> Authenticated | None:
         async with self._db.read() as conn:
-            row = (
-                await conn.execute(select(*User.__table__.c).where(User.external_id == claims.subject))
-            ).first()
+            row = (await conn.execute(_TOKEN_SUBJECT, {"subject": claims.subject})).first()
         if row is None:
             logger.info("bearer token refused: no user with the token's sub")
             return None

@@ -103,7 +103,8 @@ async def set_completion(
             if grant_reason is not None:
                 values.update(granted_by_user_id=actor_user_id, grant_reason=grant_reason)
             rows = [{"user_id": user_id, "lesson_id": i, **values} for i in writable]
-            written = await write_progress(conn, upsert_statement(conn, rows, frozenset(values), now))
+            upsert = upsert_statement(conn, rows, frozenset(values), now)
+            written = await write_progress(conn, upsert.statement, upsert.params)
             # New completions get completed_at = now; kept ones keep their earlier time.
             changed = [
                 r.lesson_id

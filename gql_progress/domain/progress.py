@@ -181,10 +181,10 @@ async def _upsert_once(
                 raise OutOfSequence(refused[lesson_id])
         # Un-completing: whether there was a completion to take back decides the event.
         was_completed = set() if completing else await completed_lessons_among(conn, user_id, [lesson_id])
-        statement = upsert_statement(
+        upsert = upsert_statement(
             conn, [{"user_id": user_id, "lesson_id": lesson_id, **changes}], frozenset(changes), now
         )
-        [record] = await write_progress(conn, statement)
+        [record] = await write_progress(conn, upsert.statement, upsert.params)
         # A completion that is new gets completed_at = now; one that was kept keeps its time.
         changed = record.completed_at == now if completing else lesson_id in was_completed
         locked = await lock_enrollments(conn, user_id, [course_id])

@@ -104,7 +104,9 @@ def _pg_notify(channel: str, payload: Any) -> Any:
 
 
 async def write_progress(
-    conn: AsyncConnection, statement: Any, params: Mapping[str, Any] | None = None
+    conn: AsyncConnection,
+    statement: Any,
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
 ) -> Sequence[Row[Any]]:
     """Run an upsert of lesson_progress (INSERT … RETURNING the record's columns) and announce
     every record it wrote; the rows it returns also carry ``course_id`` when live updates are on.
@@ -158,10 +160,16 @@ async def log_events(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> N
             encode(CourseCompleted(r["user_id"], r["course_id"], r["occurred_at"])) for r in completions
         )
         return
+    # An executemany, sent as one multi-row INSERT: the statement is built and compiled once.
+    await conn.execute(_announcing_events(scope.live_channel), list(rows))
+
+
+@lru_cache(maxsize=8)
+def _announcing_events(channel: str) -> Any:
     logged = Event.__table__.c
     payload = func.json_build_object(
         "kind", COURSE_COMPLETED, "user", logged.user_id, "course", logged.course_id, "at", logged.occurred_at
     )
     # CASE evaluates pg_notify only for the rows that are completions.
-    notify = case((logged.type == EventType.COURSE_COMPLETED, _pg_notify(scope.live_channel, payload)))
-    await conn.execute(insert(Event).values(list(rows)).returning(notify))
+    notify = case((logged.type == EventType.COURSE_COMPLETED, _pg_notify(channel, payload)))
+    return insert(Event).returning(notify)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 
 from gql_progress.api.loaders.base import BatchLoader
 from gql_progress.db.models import Certificate
@@ -12,14 +12,17 @@ Key = tuple[int, int]  # (user id, course id)
 Result = Row[Any] | None
 
 
+# Built once (see lessons_by_course.py); a superset when several users and courses are asked for.
+_CERTIFICATE = select(*Certificate.__table__.c).where(
+    Certificate.user_id.in_(bindparam("users", expanding=True)),
+    Certificate.course_id.in_(bindparam("courses", expanding=True)),
+)
+
+
 class CertificateByUserCourseLoader(BatchLoader[Key, Result]):
     async def batch_load_fn(self, keys: Sequence[Key]) -> list[Result]:
         async with self.db.read() as conn:
-            rows = await conn.execute(
-                select(*Certificate.__table__.c).where(
-                    Certificate.user_id.in_({u for u, _ in keys}),
-                    Certificate.course_id.in_({c for _, c in keys}),
-                )
-            )
+            users, courses = sorted({u for u, _ in keys}), sorted({c for _, c in keys})
+            rows = await conn.execute(_CERTIFICATE, {"users": users, "courses": courses})
             by_key = {(r.user_id, r.course_id): r for r in rows}
         return [by_key.get(k) for k in keys]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_id
@@ -14,6 +14,9 @@ from gql_progress.api.types.lesson import Lesson
 from gql_progress.db.models import Course as CourseRow
 from gql_progress.domain.errors import FieldProblem, InvalidInput
 from gql_progress.domain.text import contains_nul
+
+# Built once (see api/loaders/lessons_by_course.py).
+_COURSE_BY_SLUG = select(*CourseRow.__table__.c).where(CourseRow.slug == bindparam("slug"))
 
 
 @strawberry.type
@@ -37,9 +40,7 @@ class CatalogQueries:
             row = None  # no slug holds U+0000, and PostgreSQL would refuse to compare it
         else:
             async with info.context.db.read() as conn:
-                row = (
-                    await conn.execute(select(*CourseRow.__table__.c).where(CourseRow.slug == slug))
-                ).first()
+                row = (await conn.execute(_COURSE_BY_SLUG, {"slug": slug})).first()
         return None if row is None else Course.from_row(row, subject_user_id=subject)
 
     @strawberry.field(description="All courses, in creation order, a page at a time.")

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from gql_progress.api.schema import build_graphql_schema
+from gql_progress.api.socket_guard import SocketPolicy
 from gql_progress.api.view import ProgressGraphQLView
 from gql_progress.auth import Authenticated, Authenticator
 from gql_progress.auth.jwt import JwtVerifier
@@ -100,8 +101,9 @@ class AuthenticatedGraphQL:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             # GraphQL subscriptions (graphql-transport-ws). Browsers cannot set headers on a
-            # WebSocket, so the key comes in connection_init: the view checks it there
-            # (on_ws_connect) and closes the socket with 4403 when it is missing or bad.
+            # WebSocket, so the key comes in connection_init: the view's socket handler checks it
+            # there, closing the socket with 4403 when it is missing or bad, and again while the
+            # socket is open; each subscribe passes the gate and rate limit (api/socket_guard.py).
             live: LiveUpdates | None = getattr(scope["app"].state, "live", None)
             if live is None:
                 websocket = WebSocket(scope, receive, send)
@@ -194,9 +196,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if metrics:
         metrics.watch_pool(db.engine)
     idempotency = Idempotency(db, settings.idempotency_ttl_seconds)
-    graphql = AuthenticatedGraphQL(
-        view, authenticator, RequestGate(schema._schema, settings), rate_limiter, idempotency
-    )
+    gate = RequestGate(schema._schema, settings)
+    graphql = AuthenticatedGraphQL(view, authenticator, gate, rate_limiter, idempotency)
+    # Subscriptions pass the same document limits and spend from the same budgets.
+    view.socket_policy = SocketPolicy(gate, rate_limiter, metrics, settings)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -113,9 +113,26 @@ class Metrics:
         )
         self.rate_limited = Counter(
             "gql_progress_rate_limited",
-            "Requests refused with 429 RATE_LIMITED, by the caller's role (anonymous: no key)",
+            "Requests (429) and subscribe messages refused with RATE_LIMITED, by the caller's role "
+            "(anonymous: no key)",
             ["role"],
             registry=own,
+        )
+        # Subscriptions (api/socket_guard.py): each subscribe message's outcome when it ends
+        # (refused at once, or after it ran), and the ones running now.
+        self.subscriptions = Counter(
+            "gql_progress_subscriptions",
+            "WebSocket subscribe messages by operation name and outcome (ok, graphql_error, "
+            "rejected, rate_limited, unauthenticated, forbidden, error), counted when they end",
+            ["operation", "outcome"],
+            registry=own,
+        )
+        self.subscriptions_active = Gauge(
+            "gql_progress_subscriptions_active",
+            "Subscriptions running now, by operation name",
+            ["operation"],
+            registry=own,
+            multiprocess_mode="livesum",
         )
         # livesum: in multiprocess mode, the sum over the processes that are running.
         self.pool_checked_out = Gauge(
@@ -172,6 +189,20 @@ class Metrics:
             self.rate_limited.labels(role or "anonymous").inc()
         if self.multiprocess:
             self.sample_pool()
+
+    def subscription_started(self, operation: str | None) -> None:
+        self.subscriptions_active.labels(self.operation_label(operation)).inc()
+
+    def subscription_ended(self, operation: str | None, outcome: str, role: str, *, started: bool) -> None:
+        """A subscription ended: ``started`` if it ran (subscription_started), not if refused."""
+        # The same label as at the start: a name once labelled keeps it, and one counted as
+        # "_other" stays so (not a GraphQL name, or the set of names was full; it never shrinks).
+        label = self.operation_label(operation)
+        if started:
+            self.subscriptions_active.labels(label).dec()
+        self.subscriptions.labels(label, outcome).inc()
+        if outcome == "rate_limited":
+            self.rate_limited.labels(role).inc()
 
     def exposition(self) -> bytes:
         self.sample_pool()

@@ -17,7 +17,9 @@ and the status:
   request id, as GraphQL's internal errors are.
 
 The record names the caller by user id and API key id; it never holds the Authorization header,
-the document, its variables (they can hold learners' notes) or the response.
+the document, its variables (they can hold learners' notes) or the response. Subscriptions over
+WebSocket leave one record each when they end, with the same fields where they apply
+(api/socket_guard.py).
 """
 
 from __future__ import annotations
@@ -83,6 +85,20 @@ class Observation:
 
 
 _current: ContextVar[Observation | None] = ContextVar("gql_progress_observation", default=None)
+
+
+def logged_name(name: str | None) -> str | None:
+    """An operation name as access records show it: the client chose it, so a long one is cut."""
+    if name is not None and len(name) > _MAX_LOGGED_NAME:
+        return name[:_MAX_LOGGED_NAME] + "…"
+    return name
+
+
+def caller_fields(viewer: Viewer | None) -> dict[str, object] | None:
+    """Who called, as access records show it: ids and role, never the credential."""
+    if viewer is None:
+        return None
+    return {"user_id": viewer.user_id, "api_key_id": viewer.api_key_id, "role": viewer.role.value}
 
 
 def note_admitted(admitted: Admitted, gate: RequestGate) -> None:
@@ -205,14 +221,8 @@ def _log_access(
     statements: int,
     viewer: Viewer | None,
 ) -> None:
-    name = observation.operation_name
-    if name is not None and len(name) > _MAX_LOGGED_NAME:
-        name = name[:_MAX_LOGGED_NAME] + "…"
-    caller = (
-        None
-        if viewer is None
-        else {"user_id": viewer.user_id, "api_key_id": viewer.api_key_id, "role": viewer.role.value}
-    )
+    name = logged_name(observation.operation_name)
+    caller = caller_fields(viewer)
     duration_ms = round(seconds * 1000, 3)
     arguments = (
         method,

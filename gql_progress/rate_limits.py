@@ -2,7 +2,8 @@
 
 - A query counts one; a mutation counts each distinct top-level field (request_gate.py counts
   them), so ten aliased mutations in one request spend what ten requests would: putting many
-  writes in one document must not be a way around the limit.
+  writes in one document must not be a way around the limit. Each subscribe message over
+  WebSocket counts one too, from the budget of the socket's key.
 - Every key has its own budget, at its user's role's rate. Requests without a key (only
   verifyCertificate may run so) share one budget per client address at the learner's rate,
   which also slows anyone guessing certificate codes.
@@ -74,7 +75,8 @@ class Decision:
             headers["Retry-After"] = str(self.retry_after)
         return headers
 
-    def refusal(self) -> Response:
+    def error(self) -> dict[str, object]:
+        """The GraphQL error of a refusal: the 429 body's, and a refused subscribe's."""
         who = "this address" if self.anonymous else "this key"
         rate = f"{self.rate.amount} operations per {_window(self.rate)}"
         extensions: dict[str, object] = {"code": "RATE_LIMITED"}
@@ -89,7 +91,10 @@ class Decision:
                 f"as one); retry in {self.retry_after} s"
             )
             extensions["retryAfterSeconds"] = self.retry_after
-        body = {"data": None, "errors": [{"message": message, "extensions": extensions}]}
+        return {"message": message, "extensions": extensions}
+
+    def refusal(self) -> Response:
+        body = {"data": None, "errors": [self.error()]}
         return JSONResponse(body, status_code=429, headers=self.headers())
 
     def with_headers(self, send: Send) -> Send:
@@ -140,13 +145,18 @@ class RateLimiter:
     ) -> Decision | None:
         """Spend the request's cost from its caller's budget; None when nothing was counted
         (limits turned off, or the storage failing)."""
+        cost = max(1, admitted.root_fields) if admitted.operation_type is OperationType.MUTATION else 1
+        return await self.spend(cost, caller, client)
+
+    async def spend(self, cost: int, caller: Authenticated | None, client: Address | None) -> Decision | None:
+        """Spend ``cost`` operations from the caller's budget: a request's, or one for each
+        subscribe message over WebSocket (api/socket_guard.py); None as for ``check``."""
         if not self.enabled:
             return None
         if caller is None:
             identity, role = f"ip:{client.host if client else 'unknown'}", UserRole.LEARNER
         else:
             identity, role = caller.principal, caller.viewer.role  # the key, or a JWT's user
-        cost = max(1, admitted.root_fields) if admitted.operation_type is OperationType.MUTATION else 1
         rate = self._rates[role]
         try:
             allowed = await self._limiter.hit(rate, identity, cost=cost)

@@ -54,6 +54,14 @@ class Admitted:
     root_fields: int = 0
 
 
+@dataclass(frozen=True)
+class DocumentRefusal:
+    """Why a document is refused: a stable code and a message for the client."""
+
+    code: str
+    message: str
+
+
 def refusal(status: int, code: str, message: str) -> Response:
     body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
     return JSONResponse(body, status_code=status)
@@ -142,16 +150,29 @@ class RequestGate:
     def _check_document(
         self, method: str, query: str, operation_name: str | None, variables: Any
     ) -> Response | None:
+        operation = self.operation(query, operation_name)
+        if method == "GET" and operation is not None and operation.operation is not OperationType.QUERY:
+            return refusal(405, "METHOD_NOT_ALLOWED", "Mutations must be sent with POST")
+        refused = self.check_document(query, operation_name, variables)
+        return None if refused is None else refusal(200, refused.code, refused.message)
+
+    def operation(self, query: str, operation_name: str | None) -> OperationDefinitionNode | None:
+        """The operation of ``query`` that would run; None for a syntax error or no single one."""
+        document = self._parse(query)
+        return None if isinstance(document, GraphQLError) else _operation(document, operation_name)
+
+    def check_document(
+        self, query: str, operation_name: str | None, variables: Any
+    ) -> DocumentRefusal | None:
+        """The document limits (tokens, depth, aliases, cost), for HTTP requests and WebSocket
+        subscribe messages alike (api/socket_guard.py)."""
         document = self._parse(query)
         if isinstance(document, GraphQLError):
             if "tokens" in document.message:
-                return refusal(
-                    200, "QUERY_TOO_LARGE", f"The document exceeds {self.settings.max_query_tokens} tokens"
+                return DocumentRefusal(
+                    "QUERY_TOO_LARGE", f"The document exceeds {self.settings.max_query_tokens} tokens"
                 )
-            return None  # a syntax error: the GraphQL view reports it with its location
-        operation = _operation(document, operation_name)
-        if method == "GET" and operation is not None and operation.operation is not OperationType.QUERY:
-            return refusal(405, "METHOD_NOT_ALLOWED", "Mutations must be sent with POST")
+            return None  # a syntax error: GraphQL reports it with its location
         cost = measure(
             self.schema,
             document,
@@ -163,20 +184,17 @@ class RequestGate:
             return None
         settings = self.settings
         if cost.depth > settings.max_query_depth:
-            return refusal(
-                200,
+            return DocumentRefusal(
                 "QUERY_TOO_DEEP",
                 f"The query nests {cost.depth} levels; at most {settings.max_query_depth}",
             )
         if cost.aliases > settings.max_query_aliases:
-            return refusal(
-                200,
+            return DocumentRefusal(
                 "TOO_MANY_ALIASES",
                 f"The query uses {cost.aliases} aliases; at most {settings.max_query_aliases}",
             )
         if cost.cost > settings.max_query_cost:
-            return refusal(
-                200,
+            return DocumentRefusal(
                 "QUERY_TOO_COSTLY",
                 f"The query's estimated cost is {cost.cost}; at most {settings.max_query_cost} "
                 "(lists count their page size: ask for smaller pages or fewer nested lists)",

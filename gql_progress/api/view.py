@@ -19,7 +19,8 @@ from strawberry.types.unset import UnsetType
 from gql_progress.api.context import Context
 from gql_progress.api.error_policy import is_unavailable, shape_error
 from gql_progress.api.loaders import Loaders
-from gql_progress.api.websocket import TextFrameWebSocketAdapter, api_key_from
+from gql_progress.api.socket_guard import GuardedTransportWSHandler, SocketPolicy
+from gql_progress.api.websocket import TextFrameWebSocketAdapter
 from gql_progress.auth import Authenticated
 from gql_progress.db.engine import Database
 from gql_progress.db.faults import RETRY_AFTER_SECONDS
@@ -36,6 +37,9 @@ ANONYMOUS = Viewer(user_id=0, role=UserRole.LEARNER, granted_scopes=frozenset())
 
 class ProgressGraphQLView(GraphQL[Context, None]):
     websocket_adapter_class = TextFrameWebSocketAdapter
+    # Checks the key in connection_init and again while the socket is open, gates, caps and rate
+    # limits each subscribe, logs and counts each subscription.
+    graphql_transport_ws_handler_class = GuardedTransportWSHandler
 
     def __init__(self, schema: Any, *, db: Database, settings: Settings) -> None:
         super().__init__(
@@ -49,9 +53,13 @@ class ProgressGraphQLView(GraphQL[Context, None]):
             connection_init_wait_timeout=timedelta(seconds=10),
             # Browsers do not apply CORS to WebSocket handshakes; the same origins are allowed.
             allowed_origins=settings.cors_origins,
+            # The handler's own cap (GQL_PROGRESS_WS_MAX_SUBSCRIPTIONS) answers with a code.
+            max_subscriptions_per_connection=None,
         )
         self.db = db
         self.settings = settings
+        # What the sockets share with HTTP requests (gate, rate limits, metrics): set by create_app.
+        self.socket_policy: SocketPolicy | None = None
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         if isinstance(request, WebSocket):
@@ -84,15 +92,11 @@ class ProgressGraphQLView(GraphQL[Context, None]):
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        secret = api_key_from(context.connection_params or {})
-        caller = None
-        if secret is not None and context.authenticator is not None:
-            caller = await context.authenticator.authenticate(secret)
-        if caller is None:
+        # The handler (api/socket_guard.py) checked the key in connection_init, and set the
+        # viewer if it is valid: it keeps the key, to check it again while the socket is open.
+        if context.viewer is ANONYMOUS:
             # Closes the socket with 4403 Forbidden, as graphql-transport-ws prescribes.
             raise ConnectionRejectionError({"message": "Send a valid API key in connection_init"})
-        context.viewer = caller.viewer
-        context.loaders.user_by_id.prime(caller.viewer.user_id, caller.user)
         return UnsetType()  # a plain connection_ack (UnsetType is a singleton: UNSET itself)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:

@@ -17,7 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from gql_progress.api.schema import build_graphql_schema
+from gql_progress.api.schema import shared_graphql_schema
 from gql_progress.api.socket_guard import SocketPolicy
 from gql_progress.api.view import ProgressGraphQLView
 from gql_progress.auth import Authenticated, Authenticator
@@ -183,7 +183,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pool_timeout_seconds=settings.db_pool_timeout_seconds,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
-    schema = build_graphql_schema(production=settings.production)
+    schema = shared_graphql_schema(settings.production)
     view = ProgressGraphQLView(schema, db=db, settings=settings)
     authenticator = Authenticator(
         db,

@@ -1,16 +1,19 @@
 """Fixtures: a fresh, migrated database per test on SQLite and on PostgreSQL, and the real app.
 
-Each backend is migrated once per session into a template; every test gets a copy
-(PostgreSQL: CREATE DATABASE … TEMPLATE; SQLite: a file copy), so tests never see each
+Each backend is migrated once per session into a template. SQLite: every test gets a copy of
+the file. PostgreSQL: every test gets a database of this worker's pool (PgPool), cloned from the
+template (CREATE DATABASE … TEMPLATE) once and emptied after each test, so tests never see each
 other's rows and never depend on leftovers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -39,6 +42,139 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
+# Everything of a database that is not rows: tables, columns, defaults, constraints, indexes,
+# sequences, types, functions, triggers, rules, policies, grants, its own settings, and the
+# migration it is at. Any DDL inserts, updates or deletes rows of these catalogs, each new row
+# version carrying the xid that wrote it: the count and the sum of their xmin change with it
+# (VACUUM and ANALYZE update pg_class in place, keeping xmin). A test that changed any of it
+# does not give its database back to the pool.
+_CATALOGS = (
+    *("pg_class", "pg_attribute", "pg_attrdef", "pg_constraint", "pg_index", "pg_sequence"),
+    *("pg_type", "pg_enum", "pg_proc", "pg_trigger", "pg_rewrite", "pg_policy", "pg_namespace"),
+    "pg_extension",
+)
+_SHAPE = "SELECT concat_ws(',', {}, {}, {})".format(
+    ", ".join(f"(SELECT count(*) || ':' || sum(xmin::text::bigint) FROM {name})" for name in _CATALOGS),
+    "(SELECT string_agg(version_num, ',') FROM public.alembic_version)",
+    "(SELECT string_agg(array_to_string(setconfig, ','), ';') FROM pg_db_role_setting"
+    " WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+)
+# No commit waits for its WAL flush (~2-3 ms each here, and tests commit thousands of times):
+# what a crash of the server could lose is a test database. Locks, isolation and visibility
+# are the same.
+_DATABASE_SETTINGS = "synchronous_commit = off"
+# Clients only: an autovacuum worker may be busy with a test database, and takes no lock that a
+# DELETE waits for.
+_OTHER_SESSIONS = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+)
+
+
+class PgPool:
+    """Migrated PostgreSQL databases of one pytest process, each used by one test at a time.
+
+    CREATE DATABASE … TEMPLATE writes the whole database (catalogs included) to the WAL and
+    DROP DATABASE waits for a checkpoint: 0.2-0.5 s per test here, seconds when others create
+    and drop at the same time. Emptying a database costs ~20 ms: every table's rows deleted and
+    every sequence set back to its start, in one transaction (DELETE, not TRUNCATE: a TRUNCATE
+    makes new files for each table and index and cost more than a new database, ~0.5 s).
+
+    A database goes back to the pool only if no client is still connected to it (a leftover
+    connection could hold locks or write later) and its shape (_SHAPE) is the template's; else
+    it is dropped, as every database was before, and the next test gets a new clone. So is one
+    that cannot be emptied (session_replication_role needs a superuser).
+    """
+
+    def __init__(self, template: str, shape: str, cleaning: str) -> None:
+        self.template = template
+        self.shape = shape
+        self.cleaning = cleaning
+        self.free: list[str] = []
+
+    @classmethod
+    async def of(cls, template: str) -> PgPool:
+        await _pg_admin(f'ALTER DATABASE "{template}" SET {_DATABASE_SETTINGS}')
+        conn = await asyncpg.connect(_pg_url(template), timeout=5)
+        try:
+            shape = await conn.fetchval(_SHAPE)
+            tables = await conn.fetch(
+                "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS name FROM pg_tables"
+                " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+                " AND (schemaname, tablename) <> ('public', 'alembic_version')"
+            )
+            sequences = await conn.fetch(
+                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) AS name, start_value"
+                " FROM pg_sequences"
+            )
+        finally:
+            await conn.close()
+        # session_replication_role = replica: foreign keys are not checked, so the order of the
+        # DELETEs does not matter (every row goes). No commit wait: a crash loses a test database.
+        statements = [
+            "SET LOCAL session_replication_role = replica",
+            "SET LOCAL synchronous_commit = off",
+            "SET LOCAL lock_timeout = '5s'",
+            *(f"DELETE FROM {row['name']}" for row in tables),
+            "SELECT " + ", ".join(f"setval('{s['name']}', {s['start_value']}, false)" for s in sequences)
+            if sequences
+            else "SELECT 1",
+        ]
+        return cls(template, shape, ";\n".join(statements))
+
+    async def take(self) -> str:
+        if self.free:
+            pool_counts["reused"] += 1
+            return self.free.pop()
+        pool_counts["cloned"] += 1
+        name = f"gqlp_test_{uuid.uuid4().hex[:12]}"
+        await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        # A clone does not inherit its template's settings.
+        await _pg_admin(f'ALTER DATABASE "{name}" SET {_DATABASE_SETTINGS}')
+        return name
+
+    async def give_back(self, name: str) -> None:
+        try:
+            reusable = await self._empty(name)
+        except (OSError, TimeoutError, asyncpg.PostgresError):
+            reusable = False
+        if reusable:
+            self.free.append(name)
+        else:
+            pool_counts["dropped"] += 1
+            await _drop(name)
+
+    async def _empty(self, name: str) -> bool:
+        conn = await asyncpg.connect(_pg_url(name), timeout=5)
+        try:
+            # Sessions of the test's app or servers that are still closing leave within moments.
+            for _ in range(40):
+                if await conn.fetchval(_OTHER_SESSIONS) == 0:
+                    break
+                await asyncio.sleep(0.025)
+            else:
+                return False
+            if await conn.fetchval(_SHAPE) != self.shape:
+                return False
+            async with conn.transaction():
+                await conn.execute(self.cleaning)
+            return True
+        finally:
+            await conn.close()
+
+    async def close(self) -> None:
+        while self.free:
+            await _drop(self.free.pop())
+
+
+async def _drop(name: str) -> None:
+    await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_pools: dict[str, PgPool] = {}
+pool_counts = {"reused": 0, "cloned": 0, "dropped": 0}  # of this process, for whoever asks
+
+
 @pytest.fixture(scope="session")
 async def pg_template() -> AsyncIterator[str | None]:
     try:
@@ -55,8 +191,11 @@ async def pg_template() -> AsyncIterator[str | None]:
         await migrate.upgrade(db)
     finally:
         await db.dispose()  # a template must have no open connections to be copied
+    pool = _pools[name] = await PgPool.of(name)
     yield name
-    await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    del _pools[name]
+    await pool.close()
+    await _drop(name)
 
 
 @pytest.fixture(scope="session")
@@ -70,15 +209,38 @@ async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-async def _fresh_pg(pg_template: str | None) -> AsyncIterator[str]:
+@asynccontextmanager
+async def pg_database(pg_template: str | None) -> AsyncIterator[str]:
+    """A migrated PostgreSQL database no other test is using and none has left rows in."""
     if pg_template is None:
         pytest.skip("PostgreSQL is not reachable (set GQL_PROGRESS_REQUIRE_PG=1 to fail instead)")
-    name = f"gqlp_test_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    pool = _pools[pg_template]
+    name = await pool.take()
     try:
         yield _pg_url(name)
     finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pool.give_back(name)
+
+
+async def _fresh_pg(pg_template: str | None) -> AsyncIterator[str]:
+    """pg_database as an async iterator (for `async for url in _fresh_pg(...)` callers)."""
+    async with pg_database(pg_template) as url:
+        yield url
+
+
+@asynccontextmanager
+async def fresh_database(
+    backend: str, pg_template: str | None, sqlite_template: Path, directory: Path
+) -> AsyncIterator[str]:
+    """A fresh, migrated database of ``backend`` ("sqlite" or "postgresql"), for fixtures of any
+    scope (module-scoped seeded worlds: tests/seeded_world.py)."""
+    if backend == "sqlite":
+        path = directory / "test.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite:///{path}"
+    else:
+        async with pg_database(pg_template) as url:
+            yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -86,19 +248,14 @@ async def database_url(
     request: pytest.FixtureRequest, pg_template: str | None, sqlite_template: Path, tmp_path: Path
 ) -> AsyncIterator[str]:
     """A fresh, migrated database; every test using it runs once per backend."""
-    if request.param == "sqlite":
-        path = tmp_path / "test.db"
-        shutil.copyfile(sqlite_template, path)
-        yield f"sqlite:///{path}"
-    else:
-        async for url in _fresh_pg(pg_template):
-            yield url
+    async with fresh_database(request.param, pg_template, sqlite_template, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 async def pg_database_url(pg_template: str | None) -> AsyncIterator[str]:
     """A fresh PostgreSQL database, for behaviour that only PostgreSQL has (row locks)."""
-    async for url in _fresh_pg(pg_template):
+    async with pg_database(pg_template) as url:
         yield url
 
 

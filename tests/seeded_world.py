@@ -1,19 +1,66 @@
-"""A small world with a victim learner, intruders and one object of every per-learner kind.
+"""Worlds seeded once and shared by the tests of a module, and the world of the IDOR matrix.
 
-Shared by the IDOR matrix (tests/test_idor_matrix.py) and the fuzzing (tests/test_fuzz.py).
+``read_only_world``: a module-scoped fixture's world (its own database and running app) for
+tests that only read; it fails the module if any of them changed a row.
+
+``seed_world``: a small world with a victim learner, intruders and one object of every per-learner
+kind, shared by the IDOR matrix (tests/test_idor_matrix.py) and the fuzzing (tests/test_fuzz.py).
 Seeded through the API with the keys of the users who would write each thing, as a platform would.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import insert
+from sqlalchemy import insert, inspect, text
 
 from gql_progress.api.ids import encode_id
 from gql_progress.db.models import CourseInstructor, UserRole
+from tests import conftest
+from tests.apps import GENEROUS_LIMITS, api_with
 from tests.support import Api, SeededCourse, SeededUser
+
+T = TypeVar("T")
+
+
+# --- worlds shared by a module's read-only tests ---------------------------------------------------
+
+
+async def every_row(api: Api) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a stable order."""
+    async with api.db.read() as conn:
+        tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+        return {
+            table: sorted(
+                (tuple(row) for row in await conn.execute(text(f'SELECT * FROM "{table}"'))), key=repr
+            )
+            for table in sorted(tables)
+        }
+
+
+@asynccontextmanager
+async def read_only_world(
+    backend: str,
+    pg_template: str | None,
+    sqlite_template: Path,
+    directory: Path,
+    seed: Callable[[Api], Awaitable[T]],
+) -> AsyncIterator[tuple[Api, T]]:
+    """For a module-scoped fixture: a fresh database of ``backend``, the app running on it, and
+    ``seed``'s world, for the module's tests that only read: seeded once instead of per test.
+    Once they have run, every row must be as seeded (a test that wrote would make the others'
+    answers depend on the order they ran in)."""
+    database = conftest.fresh_database(backend, pg_template, sqlite_template, directory)
+    async with database as url, api_with(url, **GENEROUS_LIMITS) as api:
+        world = await seed(api)
+        seeded = await every_row(api)
+        yield api, world
+        assert await every_row(api) == seeded, "a test of a read-only world changed rows"
+
 
 # --- the victim's secrets: none may ever reach an intruder ---------------------------------------
 

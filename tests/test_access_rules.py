@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gql_progress.api.ids import encode_id
 from gql_progress.domain.progress import upsert_progress
+from tests.seeded_world import read_only_world
 from tests.support import Api, SeededCourse, SeededUser
 
 SECRET = "private note of learner A"
@@ -171,8 +173,7 @@ async def record(api: Api, user: SeededUser, lesson_pk: int, **changes: Any) -> 
     await upsert_progress(api.db, user_id=user.pk, lesson_id=lesson_pk, changes=changes)
 
 
-@pytest.fixture
-async def world(api: Api) -> World:
+async def seed(api: Api) -> World:
     a, b, admin = await api.user(), await api.user(), await api.admin()
     course = await api.course(lessons=3)
     for user in (a, b, admin):
@@ -180,6 +181,25 @@ async def world(api: Api) -> World:
     await record(api, a, course.lesson_pks[0], completed=True, notes=SECRET, time_spent_minutes=7)
     await record(api, admin, course.lesson_pks[0], notes=ADMIN_NOTE)
     return World(a=a, b=b, admin=admin, course=course)
+
+
+@pytest.fixture
+async def world(api: Api) -> World:
+    """The world of a test that writes: its own."""
+    return await seed(api)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def read_world(
+    request: pytest.FixtureRequest,
+    pg_template: str | None,
+    sqlite_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[tuple[Api, World]]:
+    """The world the reads below share, seeded once per backend (they write nothing)."""
+    directory = tmp_path_factory.mktemp("access_rules")
+    async with read_only_world(request.param, pg_template, sqlite_template, directory, seed) as shared:
+        yield shared
 
 
 def value_at(data: Any, path: list[str | int]) -> Any:
@@ -266,8 +286,9 @@ PATHS = [
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
 async def test_userid_shows_a_learners_data_to_them_and_to_admins_but_forbidden_to_other_learners(
-    api: Api, world: World, path: ReadPath
+    read_world: tuple[Api, World], path: ReadPath
 ) -> None:
+    api, world = read_world
     variables = world.variables(world.a)
 
     as_owner = await api.data(path.document, variables, key=world.a.key)
@@ -300,8 +321,9 @@ MISSING = {"id": encode_id("User", 987_654), "email": "nobody@example.com", "ext
 
 @pytest.mark.parametrize("kind", list(USER_LOOKUPS))
 async def test_learner_looking_up_another_user_gets_forbidden_exactly_as_for_no_user(
-    api: Api, world: World, kind: str
+    read_world: tuple[Api, World], kind: str
 ) -> None:
+    api, world = read_world
     existing = await api.post(USER_LOOKUPS[kind], {kind: _identifier(world.a, kind)}, key=world.b.key)
     missing = await api.post(USER_LOOKUPS[kind], {kind: MISSING[kind]}, key=world.b.key)
 
@@ -316,7 +338,8 @@ async def test_learner_looking_up_another_user_gets_forbidden_exactly_as_for_no_
 
 
 @pytest.mark.parametrize("kind", list(USER_LOOKUPS))
-async def test_learner_may_look_themselves_up(api: Api, world: World, kind: str) -> None:
+async def test_learner_may_look_themselves_up(read_world: tuple[Api, World], kind: str) -> None:
+    api, world = read_world
     value = _identifier(world.b, kind)
     if kind == "email":
         value = value.upper()
@@ -327,7 +350,10 @@ async def test_learner_may_look_themselves_up(api: Api, world: World, kind: str)
 
 
 @pytest.mark.parametrize("kind", list(USER_LOOKUPS))
-async def test_admin_may_look_anyone_up_and_gets_null_for_no_one(api: Api, world: World, kind: str) -> None:
+async def test_admin_may_look_anyone_up_and_gets_null_for_no_one(
+    read_world: tuple[Api, World], kind: str
+) -> None:
+    api, world = read_world
     found = await api.data(USER_LOOKUPS[kind], {kind: _identifier(world.a, kind)}, key=world.admin.key)
     missing = await api.data(USER_LOOKUPS[kind], {kind: MISSING[kind]}, key=world.admin.key)
 
@@ -335,7 +361,10 @@ async def test_admin_may_look_anyone_up_and_gets_null_for_no_one(api: Api, world
     assert missing == {"user": None}
 
 
-async def test_admin_sees_a_users_nested_progress_as_that_users_not_their_own(api: Api, world: World) -> None:
+async def test_admin_sees_a_users_nested_progress_as_that_users_not_their_own(
+    read_world: tuple[Api, World],
+) -> None:
+    api, world = read_world
     data = await api.data(ADMIN_VIEW_OF_USER, {"email": world.a.email.upper()}, key=world.admin.key)
 
     user = data["user"]

@@ -23,7 +23,6 @@ nothing, and the controls' writes are idempotent or leave the rows that later ro
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,19 +45,10 @@ async def world(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[World]:
     """One seeded world per backend, shared by the module's tests (see the module docstring)."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("idor") / "idor.db"
-        shutil.copyfile(sqlite_template, path)
-        urls: AsyncIterator[str] = _one(f"sqlite:///{path}")
-    else:
-        urls = conftest._fresh_pg(pg_template)
-    async for url in urls:
-        async with api_with(url, **GENEROUS_LIMITS) as api:
-            yield await seed_world(api)
-
-
-async def _one(value: str) -> AsyncIterator[str]:
-    yield value
+    directory = tmp_path_factory.mktemp("idor")
+    database = conftest.fresh_database(request.param, pg_template, sqlite_template, directory)
+    async with database as url, api_with(url, **GENEROUS_LIMITS) as api:
+        yield await seed_world(api)
 
 
 # --- the paths ------------------------------------------------------------------------------------

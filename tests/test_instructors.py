@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from gql_progress.domain.progress import upsert_progress
 from gql_progress.domain.refs import UserRef
 from gql_progress.domain.teaching import CourseRef, assign_instructor, taught_course_ids
 from gql_progress.domain.viewer import Viewer
+from tests.seeded_world import read_only_world
 from tests.support import Api, SeededCourse, SeededUser
 from tests.test_cli import KEY, _me_email
 from tests.test_readme_examples import readme_examples
@@ -156,6 +158,19 @@ async def _world(api: Api) -> World:
         api.db, user_id=learner.pk, lesson_id=other_course.lesson_pks[0], changes={"notes": SECRET}
     )
     return World(admin, instructor, other_instructor, learner, other_learner, course, other_course)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def read_world(
+    request: pytest.FixtureRequest,
+    pg_template: str | None,
+    sqlite_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[tuple[Api, World]]:
+    """The world of the tests that only read it, seeded once per backend."""
+    directory = tmp_path_factory.mktemp("instructors")
+    async with read_only_world(request.param, pg_template, sqlite_template, directory, _world) as shared:
+        yield shared
 
 
 def _course(course: SeededCourse) -> dict[str, str]:
@@ -304,8 +319,10 @@ async def test_an_assignment_gives_nothing_once_the_user_is_no_longer_an_instruc
 # --- learnerProgress -------------------------------------------------------------------------------
 
 
-async def test_learner_progress_shows_the_learners_summary_and_lessons_in_that_course(api: Api) -> None:
-    world = await _world(api)
+async def test_learner_progress_shows_the_learners_summary_and_lessons_in_that_course(
+    read_world: tuple[Api, World],
+) -> None:
+    api, world = read_world
 
     data = await api.data(
         LEARNER_PROGRESS,
@@ -343,9 +360,9 @@ async def test_learner_progress_shows_the_learners_summary_and_lessons_in_that_c
     ],
 )
 async def test_learner_progress_access_and_refusals_answer_as_for_a_missing_course(
-    api: Api, caller: str, allowed: bool
+    read_world: tuple[Api, World], caller: str, allowed: bool
 ) -> None:
-    world = await _world(api)
+    api, world = read_world
     key = getattr(world, caller).key
     asked = {"learner": _user(world.learner), "course": _course(world.course)}
 
@@ -364,8 +381,10 @@ async def test_learner_progress_access_and_refusals_answer_as_for_a_missing_cour
 
 
 @pytest.mark.parametrize("caller", ["other_instructor", "learner", "other_learner"])
-async def test_learner_progress_refusals_do_not_tell_which_users_exist(api: Api, caller: str) -> None:
-    world = await _world(api)
+async def test_learner_progress_refusals_do_not_tell_which_users_exist(
+    read_world: tuple[Api, World], caller: str
+) -> None:
+    api, world = read_world
     key = getattr(world, caller).key
     course = _course(world.other_course if caller == "learner" else world.course)
     enrolled = world.learner if caller == "other_learner" else world.other_learner
@@ -389,8 +408,10 @@ async def test_learner_progress_refusals_do_not_tell_which_users_exist(api: Api,
     assert len(answers) == 1, answers
 
 
-async def test_an_instructor_cannot_tell_unknown_users_from_users_not_in_the_course(api: Api) -> None:
-    world = await _world(api)
+async def test_an_instructor_cannot_tell_unknown_users_from_users_not_in_the_course(
+    read_world: tuple[Api, World],
+) -> None:
+    api, world = read_world
     course = _course(world.course)
 
     answers = {
@@ -592,8 +613,10 @@ async def test_taught_courses_for_the_instructor_and_admins_only(api: Api) -> No
 # --- an instructor reaches nothing beyond the course they teach --------------------------------------
 
 
-async def test_instructor_reaches_no_list_of_a_learner_through_the_course(api: Api) -> None:
-    world = await _world(api)
+async def test_instructor_reaches_no_list_of_a_learner_through_the_course(
+    read_world: tuple[Api, World],
+) -> None:
+    api, world = read_world
 
     data = await api.data(LEARNERS_OWN_LISTS, {"slug": world.course.slug}, key=world.instructor.key)
     as_admin = await api.data(LEARNERS_OWN_LISTS, {"slug": world.course.slug}, key=world.admin.key)
@@ -619,8 +642,8 @@ async def test_instructor_reaches_no_list_of_a_learner_through_the_course(api: A
     assert as_admin["course"]["learners"]["nodes"][0]["user"]["enrollmentsConnection"]["totalCount"] == 2
 
 
-async def test_instructor_has_only_learner_rights_everywhere_else(api: Api) -> None:
-    world = await _world(api)
+async def test_instructor_has_only_learner_rights_everywhere_else(read_world: tuple[Api, World]) -> None:
+    api, world = read_world
     key = world.instructor.key
 
     node = await api.data(NODE, {"id": world.learner.id}, key=key)

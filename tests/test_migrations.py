@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from gql_progress.db import migrate
 from gql_progress.db.engine import Database
 from gql_progress.db.models import Base
+from tests import conftest
 from tests.conftest import REQUIRE_PG, _pg_admin, _pg_url
 
 APP_TABLES = set(Base.metadata.tables)
@@ -200,3 +201,131 @@ async def test_database_rejects_a_second_progress_row_for_the_same_user_and_less
         assert await _progress_count(db) == 2
     finally:
         await db.dispose()
+
+
+# --- the test databases themselves (tests/conftest.py) --------------------------------------------
+# Each PostgreSQL test gets a migrated database of its pytest process's pool: a clone of the
+# template, emptied between tests. These prove the emptying leaves nothing a test could see.
+
+
+async def _first_user_id(url: str) -> int:
+    db = Database(url)
+    try:
+        user_id, _ = await _user_and_lessons(db)
+        return user_id
+    finally:
+        await db.dispose()
+
+
+async def _row_counts(url: str) -> dict[str, int]:
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        tables = [
+            row["tablename"]
+            for row in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ]
+        return {table: await conn.fetchval(f'SELECT count(*) FROM "{table}"') for table in tables}
+    finally:
+        await conn.close()
+
+
+async def _exists(name: str) -> bool:
+    conn = await asyncpg.connect(conftest.PG_ADMIN_URL, timeout=5)
+    try:
+        return bool(await conn.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
+def _pool(pg_template: str | None) -> conftest.PgPool:
+    if pg_template is None:
+        pytest.skip("PostgreSQL is not reachable (set GQL_PROGRESS_REQUIRE_PG=1 to fail instead)")
+    return conftest._pools[pg_template]
+
+
+@pytest.mark.postgres_only
+async def test_a_reused_test_database_has_no_rows_and_its_sequences_start_again(
+    pg_template: str | None,
+) -> None:
+    pool = _pool(pg_template)
+    name = await pool.take()
+    url = _pg_url(name)
+    first = await _first_user_id(url)  # users, courses, lessons; their ids from the sequences
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        second = await conn.fetchval(
+            "INSERT INTO users (external_id, email, name, role, created_at)"
+            " VALUES ('ext-2', 'u2@example.com', 'U', 'LEARNER', CURRENT_TIMESTAMP) RETURNING id"
+        )
+    finally:
+        await conn.close()
+    assert second == first + 1
+    assert (await _row_counts(url))["users"] == 2
+    await pool.give_back(name)
+
+    again = await pool.take()
+    try:
+        assert again == name  # the same database, emptied
+        counts = await _row_counts(_pg_url(again))
+        assert counts.pop("alembic_version") == 1
+        assert set(counts.values()) == {0}, counts
+        assert await _first_user_id(_pg_url(again)) == first
+    finally:
+        await pool.give_back(again)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize(
+    "change",
+    [
+        "ALTER TABLE users ADD COLUMN extra integer",
+        "CREATE TABLE extra (id integer)",
+        "CREATE INDEX ix_extra ON courses (title)",
+        "ALTER TABLE users DROP CONSTRAINT uq_users_email",
+        "ALTER SEQUENCE users_id_seq INCREMENT BY 2",
+        "ALTER TABLE users ALTER COLUMN name SET DEFAULT 'x'",
+        "GRANT SELECT ON users TO PUBLIC",
+        "CREATE FUNCTION extra() RETURNS integer LANGUAGE sql AS 'SELECT 1'",
+        "CREATE SCHEMA extra",
+        "UPDATE alembic_version SET version_num = 'other'",
+        "DROP TABLE alembic_version",
+    ],
+)
+async def test_a_test_database_whose_shape_changed_is_dropped_not_reused(
+    pg_template: str | None, change: str
+) -> None:
+    pool = _pool(pg_template)
+    name = await pool.take()
+    conn = await asyncpg.connect(_pg_url(name), timeout=5)
+    try:
+        await conn.execute(change)
+    finally:
+        await conn.close()
+
+    await pool.give_back(name)
+
+    assert name not in pool.free
+    assert not await _exists(name)
+
+
+@pytest.mark.postgres_only
+async def test_a_test_database_still_in_use_is_dropped_not_reused(pg_template: str | None) -> None:
+    pool = _pool(pg_template)
+    name = await pool.take()
+    left_open = await asyncpg.connect(_pg_url(name), timeout=5)
+    try:
+        await pool.give_back(name)
+
+        assert name not in pool.free
+        assert not await _exists(name)
+        assert left_open.is_closed() or not await _alive(left_open)
+    finally:
+        left_open.terminate()
+
+
+async def _alive(conn: asyncpg.Connection) -> bool:
+    try:
+        await conn.fetchval("SELECT 1")
+    except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
+        return False
+    return True

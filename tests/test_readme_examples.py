@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import graphql
 import pytest
 
-from gql_progress.domain.demo import seed_demo
+from gql_progress.domain.demo import DemoKeys, seed_demo
+from tests.seeded_world import read_only_world
 from tests.support import Api
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -35,12 +38,49 @@ def _mutation_errors(data: dict[str, Any]) -> list[Any]:
     return [value for value in data.values() if isinstance(value, dict) and "code" in value]
 
 
-@pytest.mark.parametrize("index", range(len(readme_examples())))
-async def test_readme_example_returns_data(api: Api, index: int) -> None:
-    keys = await seed_demo(api.db)
+def _is_mutation(document: str) -> bool:
+    [operation] = graphql.parse(document).definitions
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    return operation.operation is graphql.OperationType.MUTATION
+
+
+QUERIES = [i for i, (document, _) in enumerate(readme_examples()) if not _is_mutation(document)]
+MUTATIONS = [i for i, (document, _) in enumerate(readme_examples()) if _is_mutation(document)]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def demo(
+    request: pytest.FixtureRequest,
+    pg_template: str | None,
+    sqlite_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[tuple[Api, DemoKeys]]:
+    """The demo data, loaded once per backend for the examples that only read it."""
+    directory = tmp_path_factory.mktemp("readme")
+    async with read_only_world(request.param, pg_template, sqlite_template, directory, _seed) as shared:
+        yield shared
+
+
+async def _seed(api: Api) -> DemoKeys:
+    return await seed_demo(api.db)
+
+
+async def _returns_data(api: Api, keys: DemoKeys, index: int) -> None:
     document, as_admin = readme_examples()[index]
     key = keys.admin.secret if as_admin else keys.learner.secret
     data = await api.data(document, key=key)
     assert data, data
     assert all(value is not None for value in data.values()), data
     assert not _mutation_errors(data), data
+
+
+@pytest.mark.parametrize("index", QUERIES)
+async def test_readme_query_example_returns_data(demo: tuple[Api, DemoKeys], index: int) -> None:
+    api, keys = demo
+    await _returns_data(api, keys, index)
+
+
+@pytest.mark.parametrize("index", MUTATIONS)
+async def test_readme_mutation_example_returns_data(api: Api, index: int) -> None:
+    # Each on demo data of its own: what one example writes is no other's business.
+    await _returns_data(api, await seed_demo(api.db), index)

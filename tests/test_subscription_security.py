@@ -449,6 +449,10 @@ async def test_each_subscription_leaves_one_access_record_and_its_metrics(sqlite
             async with connected(api, learner.key) as second:
                 await subscribe(second, "1", DEEP, {"c": course.id})
                 await next_message(second, "1")
+                # The record is written as the refusal ends, which may come just after the reply.
+                await until(
+                    lambda: len(subscription_records(logs.getvalue())) == 3, "the third record is written"
+                )
             written = logs.getvalue()
         ended = await scrape(api)
 

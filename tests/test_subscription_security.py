@@ -10,7 +10,6 @@ Withdrawing a credential runs on SQLite and PostgreSQL; the rest does not depend
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -30,7 +29,7 @@ from gql_progress.settings import LogFormat, SettingsError, load_settings
 from tests.apps import GENEROUS_LIMITS, api_with
 from tests.support import Api, SeededCourse, SeededUser
 from tests.test_observability import sample, samples, server_logging
-from tests.ws import AsgiWebSocket, Closed, init, next_data, next_message, subscribe
+from tests.ws import AsgiWebSocket, Closed, init, next_data, next_message, subscribe, subscribed, until
 
 RECHECK = 0.2
 ISSUER = "https://id.example.com/"
@@ -79,21 +78,6 @@ async def connected(api: Api, credential: str) -> AsyncIterator[AsgiWebSocket]:
     async with AsgiWebSocket(api.app) as ws:
         assert await init(ws, {"Authorization": f"Bearer {credential}"}) == {"type": "connection_ack"}
         yield ws
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    # Returns as soon as it holds; the bound is generous because CI machines are loaded.
-    for _ in range(2000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting until {what}")
-
-
-async def subscribed(api: Api, count: int) -> None:
-    """Until the app has ``count`` live subscriptions: a write before that would be missed."""
-    broker = api.app.state.live.broker
-    await until(lambda: broker.subscriber_count == count, f"{count} subscriptions are registered")
 
 
 async def enrolled(api: Api, role: UserRole = UserRole.LEARNER) -> tuple[SeededUser, SeededCourse]:

@@ -46,6 +46,8 @@ from tests.ws import (
     next_message,
     next_of_each,
     subscribe,
+    subscribed,
+    until,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -95,20 +97,6 @@ async def connected(app: Starlette, key: str) -> AsyncIterator[AsgiWebSocket]:
         ack = await init(ws, {"Authorization": f"Bearer {key}"})
         assert ack == {"type": "connection_ack"}
         yield ws
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting until {what}")
-
-
-async def subscribed(api: Api, count: int) -> None:
-    """Wait until the app has ``count`` live subscriptions: a write before that would be missed."""
-    broker = api.app.state.live.broker
-    await until(lambda: broker.subscriber_count == count, f"{count} subscriptions are registered")
 
 
 async def heartbeat(api: Api, user: SeededUser, lesson_id: str, video: int, **extra: Any) -> str:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import websockets
 from starlette.types import ASGIApp, Message
+
+if TYPE_CHECKING:
+    from tests.support import Api
 
 PROTOCOL = "graphql-transport-ws"
 WAIT_SECONDS = 10.0  # for what must arrive; a passing test never waits this long
@@ -186,3 +190,18 @@ async def next_data(
     assert not message["payload"].get("errors"), message
     data: dict[str, Any] = message["payload"]["data"]
     return data
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    # Returns as soon as it holds; the bound is generous because CI machines are loaded.
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
+async def subscribed(api: Api, count: int) -> None:
+    """Until the app has ``count`` live subscriptions: a write before that would be missed."""
+    broker = api.app.state.live.broker
+    await until(lambda: broker.subscriber_count == count, f"{count} subscriptions are registered")

@@ -1,7 +1,8 @@
 """Worlds seeded once and shared by the tests of a module, and the world of the IDOR matrix.
 
-``read_only_world``: a module-scoped fixture's world (its own database and running app) for
-tests that only read; it fails the module if any of them changed a row.
+``read_only_world`` (and ``read_only_world_fixture``, the module-scoped fixture made of it): a
+world with its own database and running app for tests that only read; it fails the module if
+any of them changed a row.
 
 ``seed_world``: a small world with a victim learner, intruders and one object of every per-learner
 kind, shared by the IDOR matrix (tests/test_idor_matrix.py) and the fuzzing (tests/test_fuzz.py).
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import insert, inspect, text
 
 from gql_progress.api.ids import encode_id
@@ -60,6 +62,24 @@ async def read_only_world(
         seeded = await every_row(api)
         yield api, world
         assert await every_row(api) == seeded, "a test of a read-only world changed rows"
+
+
+def read_only_world_fixture(name: str, seed: Callable[[Api], Awaitable[T]]) -> Any:
+    """A module-scoped fixture ``name``: ``seed``'s read-only world, once per backend, as
+    ``(api, world)``. Assign it to a module attribute: ``demo = read_only_world_fixture("demo", s)``."""
+
+    @pytest.fixture(scope="module", params=["sqlite", "postgresql"], name=name)
+    async def shared_world(
+        request: pytest.FixtureRequest,
+        pg_template: str | None,
+        sqlite_template: Path,
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> AsyncIterator[tuple[Api, T]]:
+        directory = tmp_path_factory.mktemp(name)
+        async with read_only_world(request.param, pg_template, sqlite_template, directory, seed) as shared:
+            yield shared
+
+    return shared_world
 
 
 # --- the victim's secrets: none may ever reach an intruder ---------------------------------------

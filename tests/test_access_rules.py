@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gql_progress.api.ids import encode_id
 from gql_progress.domain.progress import upsert_progress
-from tests.seeded_world import read_only_world
+from tests.seeded_world import read_only_world_fixture
 from tests.support import Api, SeededCourse, SeededUser
 
 SECRET = "private note of learner A"
@@ -189,17 +188,8 @@ async def world(api: Api) -> World:
     return await seed(api)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-async def read_world(
-    request: pytest.FixtureRequest,
-    pg_template: str | None,
-    sqlite_template: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[tuple[Api, World]]:
-    """The world the reads below share, seeded once per backend (they write nothing)."""
-    directory = tmp_path_factory.mktemp("access_rules")
-    async with read_only_world(request.param, pg_template, sqlite_template, directory, seed) as shared:
-        yield shared
+# The world the reads below share, seeded once per backend (they write nothing).
+read_world = read_only_world_fixture("read_world", seed)
 
 
 def value_at(data: Any, path: list[str | int]) -> Any:

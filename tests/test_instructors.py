@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from gql_progress.domain.progress import upsert_progress
 from gql_progress.domain.refs import UserRef
 from gql_progress.domain.teaching import CourseRef, assign_instructor, taught_course_ids
 from gql_progress.domain.viewer import Viewer
-from tests.seeded_world import read_only_world
+from tests.seeded_world import read_only_world_fixture
 from tests.support import Api, SeededCourse, SeededUser
 from tests.test_cli import KEY, _me_email
 from tests.test_readme_examples import readme_examples
@@ -160,17 +159,8 @@ async def _world(api: Api) -> World:
     return World(admin, instructor, other_instructor, learner, other_learner, course, other_course)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-async def read_world(
-    request: pytest.FixtureRequest,
-    pg_template: str | None,
-    sqlite_template: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[tuple[Api, World]]:
-    """The world of the tests that only read it, seeded once per backend."""
-    directory = tmp_path_factory.mktemp("instructors")
-    async with read_only_world(request.param, pg_template, sqlite_template, directory, _world) as shared:
-        yield shared
+# The world of the tests that only read it, seeded once per backend.
+read_world = read_only_world_fixture("read_world", _world)
 
 
 def _course(course: SeededCourse) -> dict[str, str]:

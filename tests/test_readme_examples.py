@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import graphql
 import pytest
 
 from gql_progress.domain.demo import DemoKeys, seed_demo
-from tests.seeded_world import read_only_world
+from tests.seeded_world import read_only_world_fixture
 from tests.support import Api
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -48,21 +47,12 @@ QUERIES = [i for i, (document, _) in enumerate(readme_examples()) if not _is_mut
 MUTATIONS = [i for i, (document, _) in enumerate(readme_examples()) if _is_mutation(document)]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-async def demo(
-    request: pytest.FixtureRequest,
-    pg_template: str | None,
-    sqlite_template: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[tuple[Api, DemoKeys]]:
-    """The demo data, loaded once per backend for the examples that only read it."""
-    directory = tmp_path_factory.mktemp("readme")
-    async with read_only_world(request.param, pg_template, sqlite_template, directory, _seed) as shared:
-        yield shared
-
-
 async def _seed(api: Api) -> DemoKeys:
     return await seed_demo(api.db)
+
+
+# The demo data, loaded once per backend for the examples that only read it.
+demo = read_only_world_fixture("demo", _seed)
 
 
 async def _returns_data(api: Api, keys: DemoKeys, index: int) -> None:

@@ -58,7 +58,7 @@ class PlainLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         manager = self.middleware_manager
-        wrapped = manager is not None and manager._middleware_resolvers is not None
+        wrapped = manager is not None and bool(manager.middlewares)
         self._leaves: PlainLeaves = {} if wrapped else self.plain_leaves
 
     def execute_field(

@@ -4,14 +4,27 @@ same data, same errors with the same paths, for good values and bad ones."""
 from __future__ import annotations
 
 import enum
+import inspect
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import strawberry
-from strawberry.extensions import SchemaExtension
+from graphql.execution import Executor
+from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.permission import BasePermission
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema_directive import Location
 
-from gql_progress.api.execution import PlainLeafExecutionContext, answer_plain_leaves_directly, plain_leaves
+from gql_progress.api import execution
+from gql_progress.api.execution import (
+    EXECUTE_FIELD_PARAMETERS,
+    PlainLeafExecutionContext,
+    answer_plain_leaves_directly,
+    execute_field_is_as_expected,
+    plain_leaves,
+)
 from gql_progress.api.schema import build_graphql_schema
 
 
@@ -148,3 +161,72 @@ def test_the_api_schema_executes_with_its_plain_leaves_answered_directly(product
     assert ("Lesson", "title") in leaves
     assert ("Progress", "completedAt") in leaves
     assert ("Lesson", "progress") not in leaves  # a resolver with an argument
+
+
+class Never(BasePermission):
+    message = "Not allowed"
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
+class Shout(FieldExtension):
+    def resolve(self, next_: Any, source: Any, info: Any, **kwargs: Any) -> Any:
+        return next_(source, info, **kwargs).upper()
+
+
+@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION])
+class Internal:
+    reason: str
+
+
+@strawberry.type
+class Guarded:
+    name: str
+    secret: str | None = strawberry.field(permission_classes=[Never])
+    loud: str = strawberry.field(extensions=[Shout()])
+    marked: str = strawberry.field(directives=[Internal(reason="x")])
+
+
+@strawberry.type
+class GuardedQuery:
+    @strawberry.field
+    def guarded(self) -> Guarded:
+        return Guarded(name="n", secret="hunter2", loud="quiet", marked="m")
+
+
+def test_a_permission_guarded_field_is_denied_not_answered_directly() -> None:
+    schema = strawberry.Schema(query=GuardedQuery)
+    answer_plain_leaves_directly(schema)
+    result = schema.execute_sync("{ guarded { name secret loud marked } }")
+    assert result.data == {"guarded": {"name": "n", "secret": None, "loud": "QUIET", "marked": "m"}}
+    assert [(e.message, e.path) for e in result.errors or []] == [("Not allowed", ["guarded", "secret"])]
+    # The fast path is on for this type: only the fields that declare something are left out.
+    assert {name for type_name, name in plain_leaves(schema._schema) if type_name == "Guarded"} == {"name"}
+
+
+def test_graphql_cores_execute_field_takes_the_parameters_the_override_passes() -> None:
+    # The fast path overrides a method graphql-core documents as private: an upgrade that changes
+    # it must fail here, not in production (where the schema would fall back with a warning).
+    assert tuple(inspect.signature(Executor.execute_field).parameters) == EXECUTE_FIELD_PARAMETERS
+    assert StrawberryGraphQLCoreExecutionContext.execute_field is Executor.execute_field
+    override = tuple(inspect.signature(PlainLeafExecutionContext.execute_field).parameters)
+    assert override == EXECUTE_FIELD_PARAMETERS
+    assert execute_field_is_as_expected()
+    # An execution context that overrides execute_field itself is not graphql-core's.
+    assert not execute_field_is_as_expected(PlainLeafExecutionContext)
+
+
+def test_with_an_unexpected_execute_field_the_schema_keeps_the_full_path_and_warns(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # graphql-core 3.2's parameters: its execute_field would be called with one argument too many.
+    monkeypatch.setattr(
+        execution, "EXECUTE_FIELD_PARAMETERS", ("self", "parent_type", "source", "field_nodes", "path")
+    )
+    schema = strawberry.Schema(query=Query)
+    with caplog.at_level(logging.WARNING, logger="gql_progress.execution"):
+        answer_plain_leaves_directly(schema)
+    assert schema.execution_context_class is StrawberryGraphQLCoreExecutionContext
+    assert "full, slower path" in caplog.text
+    assert schema.execute_sync("{ item(n: 0) { name count } }").data == {"item": {"name": "a", "count": 1}}

@@ -1,4 +1,5 @@
-"""Strawberry's ASGI view, with our context and orjson encoding."""
+"""Strawberry's ASGI view, with our context, orjson encoding, JSON refusals, and the statuses
+application/graphql-response+json asks for (media_types.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
@@ -27,12 +31,29 @@ from gql_progress.db.faults import RETRY_AFTER_SECONDS
 from gql_progress.db.models import UserRole
 from gql_progress.domain.viewer import Viewer
 from gql_progress.logs import request_id_var
+from gql_progress.media_types import ran_nothing_status, wants_graphql_response
 from gql_progress.observability import note_errors
 from gql_progress.settings import Settings
 
 # The viewer of a request made without a key; no user has id 0. No scopes: only public
 # documents (which need none, see api/scope_check.py) run without a key.
 ANONYMOUS = Viewer(user_id=0, role=UserRole.LEARNER, granted_scopes=frozenset())
+
+# Strawberry's reason for an unknown operationName quotes the name back to the caller.
+UNKNOWN_OPERATION = "The document has no operation of the name given in operationName"
+_REFUSAL_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+class _SubResponse(Response):
+    """What Strawberry merges into the answer (headers, a status if set), and whether the
+    request asked for application/graphql-response+json."""
+
+    def __init__(self, *, graphql_response: bool) -> None:
+        super().__init__()
+        # As Strawberry's own sub-response: no status yet, no Content-Length to merge.
+        self.status_code = None  # type: ignore[assignment]
+        del self.headers["content-length"]
+        self.graphql_response = graphql_response
 
 
 class ProgressGraphQLView(GraphQL[Context, None]):
@@ -60,6 +81,24 @@ class ProgressGraphQLView(GraphQL[Context, None]):
         self.settings = settings
         # What the sockets share with HTTP requests (gate, rate limits, metrics): set by create_app.
         self.socket_policy: SocketPolicy | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            # Strawberry answers its own request checks in text/plain. The gate
+            # (request_gate.py) refuses all it knows of before the view runs; this is the
+            # backstop, so that every refusal is JSON with a code.
+            response = _refusal(exc)
+        await response(scope, receive, send)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        asked = isinstance(request, Request) and wants_graphql_response(request.headers.get("accept"))
+        return _SubResponse(graphql_response=asked)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         if isinstance(request, WebSocket):
@@ -118,7 +157,18 @@ class ProgressGraphQLView(GraphQL[Context, None]):
             # clients, proxies and load balancers understand as "retry", not a 200 with errors.
             response.status_code = 503
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        elif isinstance(sub_response, _SubResponse) and sub_response.graphql_response:
+            status = ran_nothing_status(response_data) if isinstance(response_data, dict) else None
+            if status is not None:
+                response.status_code = status
         return response
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+
+def _refusal(exc: HTTPException) -> Response:
+    message = UNKNOWN_OPERATION if isinstance(exc.__cause__, CannotGetOperationTypeError) else exc.reason
+    error = {"message": message, "extensions": {"code": _REFUSAL_CODES.get(exc.status_code, "BAD_REQUEST")}}
+    headers = {"Allow": "GET, POST"} if exc.status_code == 405 else None
+    return JSONResponse({"data": None, "errors": [error]}, status_code=exc.status_code, headers=headers)

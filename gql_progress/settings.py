@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     webhooks_request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
     # The first retry waits this long; each later one twice as long as the one before.
     webhooks_retry_base_seconds: Annotated[float, Field(ge=0, le=86_400)] = 30.0
+    # Receivers must be on public addresses, over https (webhooks/addresses.py). Host names and
+    # CIDR ranges listed here, comma-separated, are let in too (on-premise receivers), and may
+    # use plain http. Metadata addresses (169.254.169.254…) are never let in.
+    webhooks_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Idempotency-Key (idempotency.py): how long a mutation's stored first response is replayed
     # for repeats of the request; older ones are ignored and purged.
@@ -134,6 +138,21 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("webhooks_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [entry.strip() for entry in value.split(",") if entry.strip()]
+        return value
+
+    @field_validator("webhooks_allowed_hosts")
+    @classmethod
+    def _known_hosts(cls, value: list[str]) -> list[str]:
+        from gql_progress.webhooks.addresses import AllowList
+
+        AllowList.parse(value)
         return value
 
     @field_validator("jwt_algorithms", "jwt_allowed_roles", mode="before")

@@ -28,6 +28,12 @@ GENEROUS_LIMITS = {
     "rate_limit_storage": "memory://",
 }
 
+# Webhook receivers in tests listen on 127.0.0.1 over http, and some tests register example.com
+# and example.org URLs on a machine that may have no DNS: the operator's allow-list
+# (GQL_PROGRESS_WEBHOOKS_ALLOWED_HOSTS) lets them in. Without it both are refused, as
+# tests/test_webhook_addresses.py shows.
+LOCAL_WEBHOOKS = {"webhooks_allowed_hosts": "127.0.0.1,example.com,example.org"}
+
 
 @asynccontextmanager
 async def running_app(database_url: str, **settings: Any) -> AsyncIterator[Starlette]:

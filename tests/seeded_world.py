@@ -23,7 +23,7 @@ from sqlalchemy import insert, inspect, text
 from gql_progress.api.ids import encode_id
 from gql_progress.db.models import CourseInstructor, UserRole
 from tests import conftest
-from tests.apps import GENEROUS_LIMITS, api_with
+from tests.apps import GENEROUS_LIMITS, LOCAL_WEBHOOKS, api_with
 from tests.support import Api, SeededCourse, SeededUser
 
 T = TypeVar("T")
@@ -57,7 +57,7 @@ async def read_only_world(
     Once they have run, every row must be as seeded (a test that wrote would make the others'
     answers depend on the order they ran in)."""
     database = conftest.fresh_database(backend, pg_template, sqlite_template, directory)
-    async with database as url, api_with(url, **GENEROUS_LIMITS) as api:
+    async with database as url, api_with(url, **GENEROUS_LIMITS, **LOCAL_WEBHOOKS) as api:
         world = await seed(api)
         seeded = await every_row(api)
         yield api, world

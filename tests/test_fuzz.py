@@ -26,7 +26,7 @@ import asyncio
 import base64
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import mutations, nodes, queries
 from sqlalchemy import inspect, text
+from starlette.applications import Starlette
 
 from gql_progress.api.ids import encode_id
+from tests.apps import GENEROUS_LIMITS, LOCAL_WEBHOOKS, running_app
 from tests.seeded_world import NOTES, PLAN_TITLE, VICTIM_NAME, World, seed_world
 from tests.support import Api
 
@@ -326,6 +328,13 @@ async def _fuzz(api: Api, *, mutation: bool, role: str) -> list[str]:
     values = _identifier_values(world, user.id if role == "admin" else None, learner=role != "admin")
     loop = asyncio.get_running_loop()
     return await asyncio.to_thread(_fuzz_fields, loop, fuzzer, fields, mutation=mutation, values=values)
+
+
+@pytest.fixture
+async def app(database_url: str) -> AsyncIterator[Starlette]:
+    """conftest's app, with the allow-list seed_world's webhook endpoint (on 127.0.0.1) needs."""
+    async with running_app(database_url, **GENEROUS_LIMITS, **LOCAL_WEBHOOKS) as running:
+        yield running
 
 
 @pytest.mark.parametrize("role", ["admin", "learner"])

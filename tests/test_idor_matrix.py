@@ -32,7 +32,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from tests import conftest
-from tests.apps import GENEROUS_LIMITS, api_with
+from tests.apps import GENEROUS_LIMITS, LOCAL_WEBHOOKS, api_with
 from tests.seeded_world import PLACEHOLDER, PLAN_TITLE, VICTIM_NAME, World, seed_world
 from tests.ws import AsgiWebSocket, init, next_message, subscribe
 
@@ -47,7 +47,7 @@ async def world(
     """One seeded world per backend, shared by the module's tests (see the module docstring)."""
     directory = tmp_path_factory.mktemp("idor")
     database = conftest.fresh_database(request.param, pg_template, sqlite_template, directory)
-    async with database as url, api_with(url, **GENEROUS_LIMITS) as api:
+    async with database as url, api_with(url, **GENEROUS_LIMITS, **LOCAL_WEBHOOKS) as api:
         yield await seed_world(api)
 
 

@@ -1,8 +1,10 @@
 """Webhooks: admins register endpoints; workers post each event to them, signed, retried, once.
 
 Deliveries go over real HTTP to a receiver served by uvicorn on 127.0.0.1 (in its own thread,
-so the CLI's own event loop can reach it too). Time is driven by a fake clock where back-off
-matters, so nothing here sleeps for a retry.
+so the CLI's own event loop can reach it too), which the apps and workers here allow
+(tests.apps.LOCAL_WEBHOOKS; tests/test_webhook_addresses.py shows that without it, nothing
+reaches it). Time is driven by a fake clock where back-off matters, so nothing here sleeps for
+a retry.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,10 +40,12 @@ from gql_progress.db.models import EventType, WebhookEndpoint
 from gql_progress.db.types import utcnow
 from gql_progress.domain.events import GAP_SETTLE, NewEvent, record_events
 from gql_progress.settings import SettingsError, load_settings
+from gql_progress.webhooks.addresses import AllowList
 from gql_progress.webhooks.delivery import LEASE_MARGIN, claim_due
 from gql_progress.webhooks.fanout import fan_out
 from gql_progress.webhooks.signing import signature_header
 from gql_progress.webhooks.worker import DrainReport, WebhookWorker, WorkerConfig
+from tests.apps import GENEROUS_LIMITS, LOCAL_WEBHOOKS, running_app
 from tests.support import Api, SeededCourse, SeededUser
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -137,6 +141,18 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/nobody-listens"
 
 
+@pytest.fixture
+async def app(database_url: str) -> AsyncIterator[Starlette]:
+    async with running_app(database_url, **GENEROUS_LIMITS, **LOCAL_WEBHOOKS) as running:
+        yield running
+
+
+@pytest.fixture
+async def pg_app(pg_database_url: str) -> AsyncIterator[Starlette]:
+    async with running_app(pg_database_url, **GENEROUS_LIMITS, **LOCAL_WEBHOOKS) as running:
+        yield running
+
+
 # --- the README's verification snippet ---------------------------------------------------------
 
 
@@ -167,7 +183,12 @@ class Clock:
 
 
 def worker(db: Database, clock: Callable[[], datetime] = utcnow, **config: Any) -> WebhookWorker:
-    settings: dict[str, Any] = {"retry_base_seconds": 0, "request_timeout_seconds": 5, **config}
+    settings: dict[str, Any] = {
+        "retry_base_seconds": 0,
+        "request_timeout_seconds": 5,
+        "allow_list": AllowList.parse(LOCAL_WEBHOOKS["webhooks_allowed_hosts"].split(",")),
+        **config,
+    }
     return WebhookWorker(db, WorkerConfig(**settings), clock=clock)
 
 
@@ -812,7 +833,10 @@ async def test_the_server_delivers_in_the_background_while_it_runs(
     database_url: str, receiver: Receiver
 ) -> None:
     settings = load_settings(
-        database_url=database_url, webhooks_enabled=True, webhooks_poll_interval_seconds=0.05
+        database_url=database_url,
+        webhooks_enabled=True,
+        webhooks_poll_interval_seconds=0.05,
+        **LOCAL_WEBHOOKS,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -854,6 +878,7 @@ async def test_deliver_once_from_the_command_line_delivers_what_is_due_and_exits
     await record(api.db, completed(learner), completed(learner))
     monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", database_url)
     monkeypatch.setenv("GQL_PROGRESS_WEBHOOKS_RETRY_BASE_SECONDS", "3600")
+    monkeypatch.setenv("GQL_PROGRESS_WEBHOOKS_ALLOWED_HOSTS", LOCAL_WEBHOOKS["webhooks_allowed_hosts"])
 
     # cli.main runs its own event loop (asyncio.run): off this test's loop, in a thread.
     assert await asyncio.to_thread(main, ["deliver", "--once"]) == 0

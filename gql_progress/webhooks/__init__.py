@@ -2,5 +2,6 @@
 
 ``endpoints`` manages registrations, ``fanout`` turns new events into delivery records,
 ``delivery`` claims due records and posts them, ``signing`` and ``payload`` say what is sent,
-and ``worker`` runs the loop (in the server's lifespan, or alone: ``gql-progress deliver``).
+``addresses`` says where it may go and ``connections`` only connects there, and ``worker`` runs
+the loop (in the server's lifespan, or alone: ``gql-progress deliver``).
 """

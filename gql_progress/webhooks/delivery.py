@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import select, update
 
 from gql_progress.db.engine import Database
 from gql_progress.db.models import Event, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
+from gql_progress.webhooks.addresses import AddressNotAllowed
+from gql_progress.webhooks.connections import ConnectionFailed, Connections
 from gql_progress.webhooks.payload import event_body, event_columns_query, event_global_id
 from gql_progress.webhooks.signing import (
     ATTEMPT_HEADER,
@@ -147,7 +148,7 @@ def _claimed(row: Any) -> Claimed:
     )
 
 
-async def post(client: httpx.AsyncClient, claimed: Claimed, now: datetime, deadline: float) -> Outcome:
+async def post(connections: Connections, claimed: Claimed, now: datetime, deadline: float) -> Outcome:
     """POST the event; any answer but a 2xx, a timeout or a network error is a failure."""
     timestamp = int(now.timestamp())
     headers = {
@@ -160,27 +161,21 @@ async def post(client: httpx.AsyncClient, claimed: Claimed, now: datetime, deadl
         SIGNATURE_HEADER: signature_header(claimed.secret, timestamp, claimed.body),
     }
     try:
-        # httpx's timeout bounds each phase (connect, each read); this bounds the whole request,
-        # so a receiver trickling bytes cannot outlive the claim's lease.
+        # The connection's timeouts bound each phase (connect, each read); this bounds the whole
+        # request, so a receiver trickling bytes cannot outlive the claim's lease.
         async with asyncio.timeout(deadline):
-            # Streamed and never read: only the status matters, and a receiver's body (of any
-            # size) is not ours to buffer. Redirects are not followed: a 3xx is a failure.
-            async with client.stream(
-                "POST", claimed.url, content=claimed.body, headers=headers, timeout=deadline
-            ) as response:
-                status_code = response.status_code
-    except (TimeoutError, httpx.TimeoutException):
+            status_code = await connections.send(claimed.url, claimed.body, headers, deadline)
+    # What an admin reads in lastError is the kind of failure, never the system's text about the
+    # network; a refused address is never connected to, so it reads the same whatever listens.
+    except AddressNotAllowed as exc:
+        return Outcome(None, f"delivery failed: {exc}")
+    except TimeoutError:
         return Outcome(None, f"no response within {deadline:g} s")
-    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
-        return Outcome(None, _error_text(exc))
+    except ConnectionFailed as exc:
+        return Outcome(None, f"connection failed: {exc}")
     if 200 <= status_code < 300:
         return Outcome(status_code, None)
     return Outcome(status_code, f"HTTP {status_code}")
-
-
-def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return text[:MAX_ERROR_LENGTH]
 
 
 async def record(

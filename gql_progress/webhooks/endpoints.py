@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import Row, case, delete, func, select
 
 from gql_progress.db.engine import Database
@@ -18,27 +19,36 @@ from gql_progress.db.models import Event, EventType, WebhookEndpoint
 from gql_progress.db.types import utcnow
 from gql_progress.domain.catalog import insert_returning, refuse_nul, update_returning
 from gql_progress.domain.errors import NotFound, ProblemList
+from gql_progress.webhooks.addresses import AllowList, may_register
 
 MIN_SECRET_LENGTH = 16
 MAX_SECRET_LENGTH = 200
 MAX_URL_LENGTH = 2000
 MAX_DESCRIPTION_LENGTH = 1000
+PLAIN_HTTP_REFUSED = "must use https (plain http only to hosts the server's operator allows)"
+# Whether the host did not resolve or resolved to an internal address, and to which, is not
+# said: the answer would map the internal network (and its DNS) for whoever asks.
+ADDRESS_REFUSED = (
+    "the address is not allowed: receivers must be on public addresses, or on hosts the "
+    "server's operator allows"
+)
 
 
-def _check_url(problems: ProblemList, url: str | None) -> None:
+def _check_url(problems: ProblemList, url: str | None) -> bool:
+    """Whether ``url`` is well formed (each problem is reported)."""
     if url is None:
         problems.add(("url",), "must not be null")
-        return
+        return False
     if len(url) > MAX_URL_LENGTH:
         problems.add(("url",), f"must be at most {MAX_URL_LENGTH} characters")
-        return
+        return False
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
         parts.port  # noqa: B018 -- raises ValueError for a port out of range or not a number
     except ValueError:
         problems.add(("url",), "must be an http or https URL")
-        return
+        return False
     if parts.scheme not in {"http", "https"} or not hostname or any(c.isspace() for c in url):
         problems.add(("url",), "must be an http or https URL")
     elif parts.username is not None or parts.password is not None:
@@ -46,6 +56,26 @@ def _check_url(problems: ProblemList, url: str | None) -> None:
         problems.add(("url",), "must not contain credentials (the signature authenticates requests)")
     elif parts.fragment:
         problems.add(("url",), "must not have a #fragment (it is never sent)")
+    else:
+        return True
+    return False
+
+
+async def _check_reachable(problems: ProblemList, url: str, allow: AllowList) -> None:
+    """The delivery's own rules (connections.py), applied to the host it will connect to, so an
+    endpoint that could never be delivered to is refused now. Deliveries check again."""
+    try:
+        # The parser the delivery uses: the host checked here is the host it connects to.
+        target = httpx.URL(url)
+        host = target.raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeDecodeError):
+        problems.add(("url",), "must be an http or https URL")
+        return
+    if target.scheme == "http" and not allow.permits_plain_http(host):
+        problems.add(("url",), PLAIN_HTTP_REFUSED)
+        return
+    if not await may_register(host, target.port or (80 if target.scheme == "http" else 443), allow):
+        problems.add(("url",), ADDRESS_REFUSED)
 
 
 def _check_event_types(problems: ProblemList, types: list[Any] | None) -> list[str]:
@@ -60,12 +90,12 @@ def _check_event_types(problems: ProblemList, types: list[Any] | None) -> list[s
     return [member.value for member in EventType if member.value in given]
 
 
-def validate(values: Mapping[str, Any]) -> dict[str, Any]:
+async def validate(values: Mapping[str, Any], allow: AllowList) -> dict[str, Any]:
     """The values to store; every bad field is reported at once (InvalidInput)."""
     problems = ProblemList()
     cleaned = dict(values)
-    if "url" in values:
-        _check_url(problems, values["url"])
+    if "url" in values and _check_url(problems, values["url"]):
+        await _check_reachable(problems, values["url"], allow)
     if "event_types" in values:
         cleaned["event_types"] = _check_event_types(problems, values["event_types"])
     if "secret" in values:
@@ -88,8 +118,9 @@ def _newest_event_id() -> Any:
     return select(func.coalesce(func.max(Event.id), 0)).scalar_subquery()
 
 
-async def create_endpoint(db: Database, values: Mapping[str, Any]) -> Row[Any]:
-    cleaned = validate({"description": "", "enabled": True, **values})
+async def create_endpoint(db: Database, values: Mapping[str, Any], allow: AllowList) -> Row[Any]:
+    """Register an endpoint; ``allow`` is the operator's allow-list for internal receivers."""
+    cleaned = await validate({"description": "", "enabled": True, **values}, allow)
     now = utcnow()
     async with db.write() as conn:
         return await insert_returning(
@@ -99,11 +130,13 @@ async def create_endpoint(db: Database, values: Mapping[str, Any]) -> Row[Any]:
         )
 
 
-async def update_endpoint(db: Database, endpoint_id: int, values: Mapping[str, Any]) -> Row[Any]:
+async def update_endpoint(
+    db: Database, endpoint_id: int, values: Mapping[str, Any], allow: AllowList
+) -> Row[Any]:
     """Change an endpoint. Re-enabling one moves it to the newest event: what happened while it
     was disabled is never sent (nor events from just before, if no worker had scheduled them yet).
     Deliveries scheduled before it was disabled resume."""
-    cleaned = validate(values)
+    cleaned = await validate(values, allow)
     if cleaned.get("enabled"):
         cleaned["cursor_event_id"] = case(
             (WebhookEndpoint.enabled.is_(False), _newest_event_id()),

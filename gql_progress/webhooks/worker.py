@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-
-import httpx
+from urllib.parse import urlsplit
 
 from gql_progress.db.engine import Database
 from gql_progress.db.models import WebhookDeliveryStatus
 from gql_progress.db.types import utcnow
 from gql_progress.settings import Settings
+from gql_progress.webhooks.addresses import AllowList
+from gql_progress.webhooks.connections import Connections
 from gql_progress.webhooks.delivery import (
     LEASE_MARGIN,
     Claimed,
@@ -44,6 +45,8 @@ class WorkerConfig:
     retry_base_seconds: float = 30.0
     # Deliveries one worker claims and sends at once.
     concurrency: int = 10
+    # Internal receivers the operator allows (addresses.py); public addresses need no entry.
+    allow_list: AllowList = field(default_factory=AllowList)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerConfig:
@@ -52,6 +55,7 @@ class WorkerConfig:
             max_attempts=settings.webhooks_max_attempts,
             request_timeout_seconds=settings.webhooks_request_timeout_seconds,
             retry_base_seconds=settings.webhooks_retry_base_seconds,
+            allow_list=AllowList.parse(settings.webhooks_allowed_hosts),
         )
 
 
@@ -96,27 +100,24 @@ class WebhookWorker:
 
     async def drain(self) -> DrainReport:
         """Deliver everything due now, including retries that fall due meanwhile; then return."""
-        async with self._http() as client:
-            return await self._drain(client)
+        async with self._connections() as connections:
+            return await self._drain(connections)
 
     async def run(self) -> None:
         """Drain, wait a poll interval, and again, until stop()."""
-        async with self._http() as client:
+        async with self._connections() as connections:
             while not self._stop.is_set():
                 try:
-                    await self._drain(client)
+                    await self._drain(connections)
                 except Exception:  # the database may be away for a moment; never end the loop
                     logger.exception("webhook delivery pass failed; the next poll tries again")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), self.config.poll_interval_seconds)
 
-    @contextlib.asynccontextmanager
-    async def _http(self) -> AsyncIterator[httpx.AsyncClient]:
-        limits = httpx.Limits(max_connections=self.config.concurrency * 2)
-        async with httpx.AsyncClient(follow_redirects=False, limits=limits) as client:
-            yield client
+    def _connections(self) -> Connections:
+        return Connections(self.config.allow_list, max_connections=self.config.concurrency * 2)
 
-    async def _drain(self, client: httpx.AsyncClient) -> DrainReport:
+    async def _drain(self, connections: Connections) -> DrainReport:
         report = DrainReport()
         after: int | None = None
         while not self._stop.is_set():
@@ -125,7 +126,7 @@ class WebhookWorker:
             after = fanned.last_event_id if fanned.full else None
             claimed = await claim_due(self.db, self.clock(), self.config.concurrency, self._lease)
             results = await asyncio.gather(
-                *(self._attempt(client, c) for c in claimed), return_exceptions=True
+                *(self._attempt(connections, c) for c in claimed), return_exceptions=True
             )
             for result in results:
                 if isinstance(result, BaseException):
@@ -137,9 +138,9 @@ class WebhookWorker:
                 break
         return report
 
-    async def _attempt(self, client: httpx.AsyncClient, claimed: Claimed) -> WebhookDeliveryStatus:
+    async def _attempt(self, connections: Connections, claimed: Claimed) -> WebhookDeliveryStatus:
         try:
-            outcome = await post(client, claimed, self.clock(), self.config.request_timeout_seconds)
+            outcome = await post(connections, claimed, self.clock(), self.config.request_timeout_seconds)
         except Exception as exc:  # a bug must cost this attempt, not the batch's other outcomes
             logger.exception("webhook delivery %s raised", claimed.delivery_id)
             outcome = Outcome(None, f"internal error: {type(exc).__name__}")
@@ -149,9 +150,23 @@ class WebhookWorker:
                 "webhook delivery %s of event %s to %s failed (attempt %s, now %s): %s",
                 claimed.delivery_id,
                 claimed.event_id,
-                claimed.url,
+                loggable_url(claimed.url),
                 claimed.attempt,
                 status,
                 outcome.error,
             )
         return status
+
+
+def loggable_url(url: str) -> str:
+    """Scheme, host (and port) and path: a query string or user info may hold a receiver's token,
+    and logs are read by more people than the admins who may see the URL."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return "<unparsable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}{parts.path}"

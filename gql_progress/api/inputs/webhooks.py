@@ -5,6 +5,10 @@ import strawberry
 from gql_progress.api.types.event_type import EventType
 
 _PARTIAL = "Omit to leave unchanged."
+_URL = (
+    "Where to POST events: an https URL whose host resolves to public addresses only. Plain "
+    "http and internal addresses are refused unless the server's operator allows the host."
+)
 _SECRET = (
     "The key every delivery is signed with (HMAC-SHA256), 16 to 200 characters; generate it "
     "randomly. It is never returned by the API."
@@ -13,7 +17,7 @@ _SECRET = (
 
 @strawberry.input(description="A new webhook endpoint.")
 class CreateWebhookEndpointInput:
-    url: str = strawberry.field(description="Where to POST events: an http or https URL.")
+    url: str = strawberry.field(description=_URL)
     event_types: list[EventType] = strawberry.field(description="The kinds of events to send (at least one).")
     secret: str = strawberry.field(description=_SECRET)
     description: str = strawberry.field(default="", description="A note on what the endpoint is for.")
@@ -23,7 +27,7 @@ class CreateWebhookEndpointInput:
 @strawberry.input(description="Changes to a webhook endpoint.")
 class UpdateWebhookEndpointInput:
     id: strawberry.ID = strawberry.field(description="The endpoint.")
-    url: str | None = strawberry.field(default=strawberry.UNSET, description=_PARTIAL)
+    url: str | None = strawberry.field(default=strawberry.UNSET, description=f"{_URL} {_PARTIAL}")
     event_types: list[EventType] | None = strawberry.field(
         default=strawberry.UNSET, description="Replaces the list; applies to later events. " + _PARTIAL
     )

@@ -18,6 +18,7 @@ from gql_progress.api.types.errors import ForbiddenError, NotFoundError, Validat
 from gql_progress.api.types.webhook_endpoint import WebhookEndpoint
 from gql_progress.domain.errors import DomainError
 from gql_progress.webhooks import endpoints
+from gql_progress.webhooks.addresses import AllowList
 
 
 @strawberry.type(description="The webhook endpoint as saved (its secret is never returned).")
@@ -43,6 +44,10 @@ DeleteWebhookEndpointResult = Annotated[
 ]
 
 
+def _allow_list(info: Info) -> AllowList:
+    return AllowList.parse(info.context.settings.webhooks_allowed_hosts)
+
+
 def _columns(data: object) -> dict[str, object]:
     values = given_columns(data, WEBHOOK_ENDPOINT_COLUMNS)
     if isinstance(values.get("event_types"), list):
@@ -65,7 +70,7 @@ class WebhookMutations:
     ) -> WebhookEndpointResult:
         try:
             info.context.viewer.require_admin()
-            row = await endpoints.create_endpoint(info.context.db, _columns(input))
+            row = await endpoints.create_endpoint(info.context.db, _columns(input), _allow_list(info))
         except DomainError as exc:
             return error_from(exc)  # type: ignore[return-value]
         return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_row(row))
@@ -81,7 +86,9 @@ class WebhookMutations:
         try:
             info.context.viewer.require_admin()
             endpoint_pk = decode_id(input.id, "WebhookEndpoint", ("id",))
-            row = await endpoints.update_endpoint(info.context.db, endpoint_pk, _columns(input))
+            row = await endpoints.update_endpoint(
+                info.context.db, endpoint_pk, _columns(input), _allow_list(info)
+            )
         except DomainError as exc:
             return error_from(exc)  # type: ignore[return-value]
         return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_row(row))

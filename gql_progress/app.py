@@ -27,11 +27,11 @@ from gql_progress.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gql_progress.idempotency import REPLAYED_HEADER, Idempotency
 from gql_progress.live.hub import LiveUpdates
 from gql_progress.logs import install_request_id_on_records, new_request_id, request_id_var
+from gql_progress.media_types import GraphQLResponseMedia
 from gql_progress.metrics import Metrics, metrics_endpoint
 from gql_progress.observability import ObservabilityMiddleware, note_admitted, note_caller, note_rejected
-from gql_progress.public_operations import is_public_document
 from gql_progress.rate_limits import RATE_LIMIT_HEADERS, RateLimiter
-from gql_progress.request_gate import RequestGate
+from gql_progress.request_gate import RequestGate, limit_refusal
 from gql_progress.settings import Settings, load_settings
 from gql_progress.unavailable import SETTLE_SECONDS, InFlight, UnavailableMiddleware
 from gql_progress.webhooks.worker import WebhookWorker, WorkerConfig
@@ -39,6 +39,7 @@ from gql_progress.webhooks.worker import WebhookWorker, WorkerConfig
 logger = logging.getLogger("gql_progress.app")
 
 REQUEST_ID_HEADER = "x-request-id"
+GRAPHQL_PATH = "/graphql"
 CREDENTIAL_REFUSED = "The API key or token is invalid, expired or revoked"
 
 
@@ -130,11 +131,18 @@ class AuthenticatedGraphQL:
             note_admitted(admitted, self.gate)
             receive = admitted.receive
             if scheme.lower() != "bearer" or not secret.strip():
-                # Without a key only public fields (verifyCertificate) may run.
+                # Without a key only documents valid against the public part of the schema
+                # (verifyCertificate) may run; anything else learns nothing of the rest.
                 query = admitted.query
-                if query is None or not is_public_document(query, admitted.operation_name):
+                if query is None or not self.gate.admits_without_key(query, admitted.operation_name):
                     message = "Send an API key or token: Authorization: Bearer <key or token>"
                     await unauthenticated(message)(scope, receive, send)
+                    return
+                # Aliases and cost, checked with a key in admit(), once the document is public.
+                limited = self.gate.check_limits(query, admitted.operation_name, admitted.variables)
+                if limited is not None:
+                    note_rejected()
+                    await limit_refusal(limited, request)(scope, receive, send)
                     return
             else:
                 caller = await self.authenticator.authenticate(secret.strip())
@@ -265,13 +273,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 expose_headers=[REQUEST_ID_HEADER, *RATE_LIMIT_HEADERS, REPLAYED_HEADER],
             )
         )
+    # Every answer of /graphql, the 503s below included, in the media type the request asked for.
+    middleware.append(Middleware(GraphQLResponseMedia, path=GRAPHQL_PATH))
     # Innermost: a database fault before GraphQL runs (the key lookup), or a request cancelled by
     # a stopping server, is a 503 to retry, not a bare 500.
     middleware.append(Middleware(UnavailableMiddleware, in_flight=in_flight))
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            # Every method reaches the gate, which answers the ones other than GET and POST with
+            # a JSON 405 and `Allow: GET, POST` (Starlette's own 405 is text/plain).
+            Route(GRAPHQL_PATH, graphql),
+            WebSocketRoute(GRAPHQL_PATH, graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *([Route("/metrics", metrics_endpoint(metrics, settings.metrics_token))] if metrics else []),

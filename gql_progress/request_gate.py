@@ -5,18 +5,29 @@
 - bodies are capped in size, checked on the declared length and again while reading;
 - one operation per request: JSON-array batches are refused;
 - mutations are not run over GET (GET must stay safe to repeat and to prefetch);
-- the document's tokens, depth, aliases and estimated cost are capped (see api/query_cost.py),
+- the document's tokens and nesting are capped and fragment cycles refused (api/document_shape.py),
+  with work linear in its size and no recursion, before anything recursive (validation,
+  execution, the cost walk) sees it;
+- a request without a key goes on only with a document valid against the public part of the
+  schema (public_operations.py); anything else is 401 before any message about the schema;
+- once the caller is known, its depth, aliases and estimated cost are capped (api/query_cost.py),
   measured with the request's variables.
 
+The request's parameters are checked here too (GraphQL over HTTP): ``query`` a string,
+``variables`` and ``extensions`` objects, ``operationName`` a string naming an operation of the
+document (not quoted back), no persisted-query hash without its document (not supported yet).
+
 Refusals are JSON with a stable ``extensions.code``; the document limits answer like GraphQL's
-own validation (HTTP 200, ``data: null``), the request-shape ones with their HTTP status.
+own validation (HTTP 200, ``data: null``; 400 when application/graphql-response+json is asked
+for, see media_types.py), the request-shape ones with their HTTP status (405 with ``Allow``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from graphql import (
@@ -32,12 +43,22 @@ from graphql import (
     SelectionSetNode,
     parse,
 )
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive
 
-from gql_progress.api.query_cost import measure
+from gql_progress.api.document_shape import measure_shape
+from gql_progress.api.query_cost import TooMuchWork, measure
+from gql_progress.media_types import wants_graphql_response
+from gql_progress.public_operations import PublicSchema
 from gql_progress.settings import Settings
+
+# The cost walk may visit each selection of a document a few times (once per page size a
+# fragment is spread under); past this many times its size, the document was built to be slow.
+WORK_PER_NODE = 16
+# Selections and argument values a keyless document may have (public_operations.py).
+MAX_PUBLIC_DOCUMENT_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -52,6 +73,8 @@ class Admitted:
     # selects, fragments followed, so ten aliased mutations are ten.
     operation_type: OperationType | None = None
     root_fields: int = 0
+    # The request's variables, for the cost limits checked once the caller is known.
+    variables: Any = None
 
 
 @dataclass(frozen=True)
@@ -62,28 +85,43 @@ class DocumentRefusal:
     message: str
 
 
-def refusal(status: int, code: str, message: str) -> Response:
+@dataclass
+class _Parsed:
+    """One document text, parsed and measured once (cached by its text): the document, or a
+    syntax error for GraphQL to report, or a refusal; and which operations of it a caller
+    without a key may run."""
+
+    document: DocumentNode | GraphQLError
+    refusal: DocumentRefusal | None = None
+    size: int = 0  # selections and argument values, fragments counted once
+    public: dict[str | None, bool] = field(default_factory=dict)
+
+
+def refusal(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
     body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def limit_refusal(refused: DocumentRefusal, request: Request) -> Response:
+    """A document over a limit answers like GraphQL's own validation: HTTP 200 under
+    application/json, 400 under application/graphql-response+json (media_types.py)."""
+    status = 400 if wants_graphql_response(request.headers.get("accept")) else 200
+    return refusal(status, refused.code, refused.message)
 
 
 class RequestGate:
     def __init__(self, schema: GraphQLSchema, settings: Settings) -> None:
         self.schema = schema
         self.settings = settings
-        self._parse = lru_cache(maxsize=256)(self._parse_uncached)
+        self.public_schema = PublicSchema(schema)
+        self._inspect = lru_cache(maxsize=256)(self._inspect_uncached)
 
     async def admit(self, request: Request) -> Admitted | Response:
+        payload: Any
         if request.method == "GET":
-            query = request.query_params.get("query")
-            operation_name = request.query_params.get("operationName")
-            variables: Any = None
-            raw_variables = request.query_params.get("variables")
-            if raw_variables:
-                try:
-                    variables = orjson.loads(raw_variables)
-                except orjson.JSONDecodeError:
-                    variables = None  # the view reports it
+            payload = _from_query_string(request.query_params)
+            if isinstance(payload, Response):
+                return payload
             receive = request.receive
         elif request.method == "POST":
             media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -106,16 +144,17 @@ class RequestGate:
                 )
             if not isinstance(payload, dict):
                 return refusal(400, "BAD_REQUEST", "The request body must be a JSON object")
-            query = payload.get("query") if isinstance(payload.get("query"), str) else None
-            name = payload.get("operationName")
-            operation_name = name if isinstance(name, str) else None
-            variables = payload.get("variables")
             receive = replay_body(body, request.receive)
         else:
-            return refusal(405, "METHOD_NOT_ALLOWED", "Use GET for queries or POST")
-        if query is None:
-            return Admitted(query=query, operation_name=operation_name, receive=receive)
-        refused = self._check_document(request.method, query, operation_name, variables)
+            return refusal(
+                405, "METHOD_NOT_ALLOWED", "Use GET for queries or POST", headers={"Allow": "GET, POST"}
+            )
+        parameters = _parameters(payload)
+        if isinstance(parameters, Response):
+            return parameters
+        query, operation_name, variables = parameters
+        keyless = not has_bearer_credential(request)
+        refused = self._check_document(request, query, operation_name, variables, keyless=keyless)
         if refused is not None:
             return refused
         operation_type, root_fields = self._shape(query, operation_name)
@@ -125,6 +164,7 @@ class RequestGate:
             receive=receive,
             operation_type=operation_type,
             root_fields=root_fields,
+            variables=variables,
         )
 
     async def _read_body(self, request: Request) -> bytes | None:
@@ -141,20 +181,63 @@ class RequestGate:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _parse_uncached(self, query: str) -> DocumentNode | GraphQLError:
+    def _inspect_uncached(self, query: str) -> _Parsed:
+        settings = self.settings
         try:
-            return parse(query, max_tokens=self.settings.max_query_tokens)
+            document = parse(query, max_tokens=settings.max_query_tokens)
         except GraphQLError as error:
-            return error
+            if "tokens" in error.message:
+                refusal = DocumentRefusal(
+                    "QUERY_TOO_LARGE", f"The document exceeds {settings.max_query_tokens} tokens"
+                )
+                return _Parsed(error, refusal)
+            if "nested too deeply" in error.message:
+                # graphql-core's parser stops itself before its recursion would.
+                return _Parsed(error, _too_deep(settings.max_query_nesting))
+            return _Parsed(error)  # a syntax error: GraphQL reports it with its location
+        except RecursionError:
+            # Should the parser's own guard ever be missing (it came in graphql-core 3.3).
+            return _Parsed(GraphQLError("nested too deeply"), _too_deep(settings.max_query_nesting))
+        shape = measure_shape(document)
+        if shape.cycle is not None:
+            # GraphQL's own rule and message (NoFragmentCyclesRule), given before anything
+            # recursive tries to expand the cycle.
+            refusal = DocumentRefusal(
+                "GRAPHQL_VALIDATION_FAILED",
+                f"Cannot spread fragment '{shape.cycle}' within itself (directly or via other fragments)",
+            )
+            return _Parsed(document, refusal)
+        if shape.nesting > settings.max_query_nesting:
+            return _Parsed(document, _too_deep(settings.max_query_nesting, shape.nesting))
+        return _Parsed(document, size=shape.work)
+
+    def _parse(self, query: str) -> DocumentNode | GraphQLError:
+        """The parsed document (cached by its text), or its syntax error."""
+        return self._inspect(query).document
 
     def _check_document(
-        self, method: str, query: str, operation_name: str | None, variables: Any
+        self, request: Request, query: str, operation_name: str | None, variables: Any, *, keyless: bool
     ) -> Response | None:
+        document = self._parse(query)
+        if isinstance(document, DocumentNode) and not _has_operation(document, operation_name):
+            # GraphQL's "Unknown operation named …" would quote the caller's input back to it.
+            if operation_name is None:
+                return refusal(400, "OPERATION_NOT_FOUND", "The document has no operation to run")
+            return refusal(
+                400, "OPERATION_NOT_FOUND", "The document has no operation of the name given in operationName"
+            )
         operation = self.operation(query, operation_name)
-        if method == "GET" and operation is not None and operation.operation is not OperationType.QUERY:
-            return refusal(405, "METHOD_NOT_ALLOWED", "Mutations must be sent with POST")
-        refused = self.check_document(query, operation_name, variables)
-        return None if refused is None else refusal(200, refused.code, refused.message)
+        mutating = operation is not None and operation.operation is not OperationType.QUERY
+        if request.method == "GET" and mutating:
+            message = "Only queries run over GET: send mutations with POST"
+            return refusal(405, "METHOD_NOT_ALLOWED", message, {"Allow": "POST"})
+        if keyless:
+            # Without a key, only what tells nothing about the schema is checked here; the app
+            # then admits public documents only (admits_without_key) and checks their limits.
+            refused = self.check_structure(query)
+        else:
+            refused = self.check_document(query, operation_name, variables)
+        return None if refused is None else limit_refusal(refused, request)
 
     def operation(self, query: str, operation_name: str | None) -> OperationDefinitionNode | None:
         """The operation of ``query`` that would run; None for a syntax error or no single one."""
@@ -164,25 +247,53 @@ class RequestGate:
     def check_document(
         self, query: str, operation_name: str | None, variables: Any
     ) -> DocumentRefusal | None:
-        """The document limits (tokens, depth, aliases, cost), for HTTP requests and WebSocket
-        subscribe messages alike (api/socket_guard.py)."""
-        document = self._parse(query)
-        if isinstance(document, GraphQLError):
-            if "tokens" in document.message:
-                return DocumentRefusal(
-                    "QUERY_TOO_LARGE", f"The document exceeds {self.settings.max_query_tokens} tokens"
-                )
-            return None  # a syntax error: GraphQL reports it with its location
-        cost = measure(
-            self.schema,
-            document,
-            operation_name,
-            variables if isinstance(variables, dict) else None,
-            self.settings.default_page_size,
-        )
+        """Every document limit, for a caller already known: WebSocket subscribe messages
+        (api/socket_guard.py) check them all at once."""
+        return self.check_structure(query) or self.check_limits(query, operation_name, variables)
+
+    def check_structure(self, query: str) -> DocumentRefusal | None:
+        """Tokens, nesting and fragment cycles: measured without the schema (so they tell a caller
+        nothing about it) and without recursion, in work linear in the document's size."""
+        return self._inspect(query).refusal
+
+    def admits_without_key(self, query: str, operation_name: str | None) -> bool:
+        """Whether a caller without a key may run this document (public_operations.py)."""
+        parsed = self._inspect(query)
+        if not isinstance(parsed.document, DocumentNode) or parsed.refusal is not None:
+            return False
+        if parsed.size > MAX_PUBLIC_DOCUMENT_SIZE:
+            # Public documents are a few lines; validating a large one costs more than linear
+            # time (graphql-core compares fields of the same name pairwise), without a key.
+            return False
+        verdict = parsed.public.get(operation_name)
+        if verdict is None:
+            verdict = self.public_schema.admits(parsed.document, operation_name)
+            parsed.public[operation_name] = verdict
+        return verdict
+
+    def check_limits(self, query: str, operation_name: str | None, variables: Any) -> DocumentRefusal | None:
+        """Depth, aliases and estimated cost, which read the schema's types: checked once the
+        caller is known, on a document check_structure admitted."""
+        parsed = self._inspect(query)
+        document = parsed.document
+        if not isinstance(document, DocumentNode) or parsed.refusal is not None:
+            return parsed.refusal
+        settings = self.settings
+        try:
+            cost = measure(
+                self.schema,
+                document,
+                operation_name,
+                variables if isinstance(variables, dict) else None,
+                settings.default_page_size,
+                max_work=WORK_PER_NODE * settings.max_query_tokens,
+            )
+        except TooMuchWork:
+            return DocumentRefusal(
+                "QUERY_TOO_COMPLEX", "The document reuses its fragments in too many ways to be measured"
+            )
         if cost is None:
             return None
-        settings = self.settings
         if cost.depth > settings.max_query_depth:
             return DocumentRefusal(
                 "QUERY_TOO_DEEP",
@@ -213,25 +324,100 @@ class RequestGate:
 
 def _count_root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> int:
     """Distinct response keys at the top level: fields that share one are merged and run once,
-    and a fragment must not hide mutations from the count. Meta fields (__typename) run nothing."""
+    and a fragment must not hide mutations from the count. Meta fields (__typename) run nothing.
+    Each fragment's keys are collected once, however often it is spread (the document has no
+    fragment cycle and bounded nesting: check_structure admitted it)."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    keys: set[str] = set()
+    fragment_keys: dict[str, frozenset[str]] = {}
 
-    def collect(selection_set: SelectionSetNode, seen: frozenset[str]) -> None:
+    def collect(selection_set: SelectionSetNode) -> set[str]:
+        keys: set[str] = set()
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 if not selection.name.value.startswith("__"):
                     keys.add((selection.alias or selection.name).value)
             elif isinstance(selection, InlineFragmentNode):
-                collect(selection.selection_set, seen)
+                keys |= collect(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
-                # A cycle is GraphQL's validation error to report; here it just stops.
-                if name in fragments and name not in seen:
-                    collect(fragments[name].selection_set, seen | {name})
+                if name in fragments:
+                    if name not in fragment_keys:
+                        fragment_keys[name] = frozenset(collect(fragments[name].selection_set))
+                    keys |= fragment_keys[name]
+        return keys
 
-    collect(operation.selection_set, frozenset())
-    return len(keys)
+    return len(collect(operation.selection_set))
+
+
+class Parameters(NamedTuple):
+    """GraphQL over HTTP's request parameters, each of its type."""
+
+    query: str
+    operation_name: str | None
+    variables: dict[str, Any] | None
+
+
+def _parameters(payload: Mapping[str, Any]) -> Parameters | Response:
+    """The request's parameters, or a 400 naming the one that is missing or of the wrong type
+    (before this, Strawberry answered those in text/plain, without a code)."""
+    extensions = payload.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        return refusal(400, "BAD_REQUEST", "`extensions` must be a JSON object or null")
+    query = payload.get("query")
+    if query is None or query == "":
+        if isinstance(extensions, dict) and "persistedQuery" in extensions:
+            # Apollo's clients recognise the code and send the whole document instead.
+            return refusal(
+                400,
+                "PERSISTED_QUERY_NOT_SUPPORTED",
+                "Persisted queries are not supported: send the whole document as `query`",
+            )
+        return refusal(400, "BAD_REQUEST", "Send the GraphQL document as the string `query`")
+    if not isinstance(query, str):
+        return refusal(400, "BAD_REQUEST", "`query` must be a string: the GraphQL document")
+    operation_name = payload.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        return refusal(400, "BAD_REQUEST", "`operationName` must be a string or null")
+    variables = payload.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        return refusal(400, "BAD_REQUEST", "`variables` must be a JSON object or null")
+    return Parameters(query, operation_name, variables)
+
+
+def _from_query_string(params: QueryParams) -> dict[str, Any] | Response:
+    """A GET's parameters, ``variables`` and ``extensions`` decoded from their JSON."""
+    payload: dict[str, Any] = {"query": params.get("query"), "operationName": params.get("operationName")}
+    for name in ("variables", "extensions"):
+        raw = params.get(name)
+        if raw:
+            try:
+                payload[name] = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                return refusal(400, "BAD_REQUEST", f"`{name}` is not valid JSON")
+    return payload
+
+
+def _has_operation(document: DocumentNode, operation_name: str | None) -> bool:
+    """Whether ``document`` has the operation to run: the one named ``operation_name``, or any
+    when no name is given (GraphQL itself asks for a name when there are several)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return bool(operations)
+    return any(o.name is not None and o.name.value == operation_name for o in operations)
+
+
+def has_bearer_credential(request: Request) -> bool:
+    """Whether the request carries ``Authorization: Bearer <something>`` (valid or not)."""
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(secret.strip())
+
+
+def _too_deep(limit: int, nesting: int | None = None) -> DocumentRefusal:
+    measured = "" if nesting is None else f" {nesting} levels"
+    return DocumentRefusal(
+        "QUERY_TOO_DEEP",
+        f"The document nests its selections, fragments and values{measured}; at most {limit}",
+    )
 
 
 def _operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     max_query_depth: Annotated[int, Field(ge=2, le=100)] = 12
     max_query_aliases: Annotated[int, Field(ge=0, le=10_000)] = 30
     max_query_cost: Annotated[int, Field(ge=100, le=100_000_000)] = 200_000
+    # Selection sets, fragment spreads, inline fragments and argument values nested within one
+    # another, fragments expanded: a guard for graphql-core's recursion (validation, execution),
+    # checked without the schema before the key. Fields alone are capped by max_query_depth.
+    max_query_nesting: Annotated[int, Field(ge=4, le=200)] = 64
     # Analytics (docs/analytics.md): a lesson needs this many starters to be ranked among the
     # hardest (a query may only raise it), and platformAnalytics' window at most this many days.
     analytics_min_sample: Annotated[int, Field(ge=1, le=1_000_000)] = 10

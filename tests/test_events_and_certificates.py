@@ -871,7 +871,7 @@ PUBLIC_DOCUMENTS = {
         None,
     ),
     "named-operation": (
-        'query Check { verifyCertificate(code: "nope") { learnerName } } query Other { me { id } }',
+        'query Check { verifyCertificate(code: "nope") { learnerName } } query Other { __typename }',
         "Check",
     ),
 }
@@ -911,6 +911,12 @@ PRIVATE_DOCUMENTS = {
         "B",
     ),
     "syntax-error": ("{ verifyCertificate(code: ", None),
+    # The whole document must be public: validating the private operation beside the public one
+    # would tell a caller without a key about the rest of the schema (issue 13, finding 3).
+    "public-operation-beside-a-private-one": (
+        'query Check { verifyCertificate(code: "nope") { learnerName } } query Other { me { id } }',
+        "Check",
+    ),
 }
 
 

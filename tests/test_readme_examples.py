@@ -10,6 +10,7 @@ import graphql
 import pytest
 
 from gql_progress.domain.demo import DemoKeys, seed_demo
+from tests.apps import api_with
 from tests.seeded_world import read_only_world_fixture
 from tests.support import Api
 
@@ -71,6 +72,8 @@ async def test_readme_query_example_returns_data(demo: tuple[Api, DemoKeys], ind
 
 
 @pytest.mark.parametrize("index", MUTATIONS)
-async def test_readme_mutation_example_returns_data(api: Api, index: int) -> None:
-    # Each on demo data of its own: what one example writes is no other's business.
-    await _returns_data(api, await seed_demo(api.db), index)
+async def test_readme_mutation_example_returns_data(database_url: str, index: int) -> None:
+    # Each on demo data of its own: what one example writes is no other's business. The webhook
+    # example's made-up host is allowed as the README says to allow it.
+    async with api_with(database_url, webhooks_allowed_hosts="platform.example.com") as api:
+        await _returns_data(api, await seed_demo(api.db), index)

@@ -8,8 +8,11 @@
   items): an estimate, which is what a limit needs.
 
 The walk uses the schema's types, so it knows which fields return lists, and the request's
-variables, so `first: $n` counts as what the client sent. Fragment cycles are not followed (the
-validation that runs later rejects them with a proper error).
+variables, so `first: $n` counts as what the client sent. It runs on documents whose nesting
+api/document_shape.py has bounded and found free of fragment cycles. Each fragment is walked once
+per page size it is spread under and its result reused: a fragment spread twice by a fragment
+spread twice… costs one walk, not 2^n (its cost still counts every use). ``work`` counts the
+selections visited, so a test can check the walk stays linear in the document's size.
 """
 
 from __future__ import annotations
@@ -43,11 +46,16 @@ DEFAULT_LIST_SIZE = 20
 _LIST_ARGUMENTS = ("ids", "lessonIds", "requests")
 
 
+class TooMuchWork(Exception):
+    """The walk would visit more selections than the document's size justifies."""
+
+
 @dataclass(frozen=True)
 class DocumentCost:
     depth: int
     aliases: int
     cost: int
+    work: int
 
 
 def measure(
@@ -56,9 +64,11 @@ def measure(
     operation_name: str | None,
     variables: Mapping[str, Any] | None,
     default_page_size: int,
+    max_work: int,
 ) -> DocumentCost | None:
     """The cost of the operation that would run; None when there is no single such operation
-    (GraphQL's own validation then says what is wrong)."""
+    (GraphQL's own validation then says what is wrong). Raises TooMuchWork past ``max_work``
+    selections visited: only a document built to make the walk slow gets there."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
@@ -73,9 +83,19 @@ def measure(
     if root is None:
         return None
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    walker = _Walker(schema, fragments, variables or {}, default_page_size)
-    cost, depth = walker.selection_set(operation.selection_set, root, page=None, seen=frozenset())
-    return DocumentCost(depth=depth, aliases=walker.aliases, cost=cost)
+    walker = _Walker(schema, fragments, variables or {}, default_page_size, max_work)
+    measured = walker.selection_set(operation.selection_set, root, page=None)
+    return DocumentCost(depth=measured.depth, aliases=measured.aliases, cost=measured.cost, work=walker.work)
+
+
+@dataclass(frozen=True, slots=True)
+class _Measured:
+    cost: int
+    depth: int
+    aliases: int
+
+
+_NOTHING = _Measured(0, 0, 0)
 
 
 class _Walker:
@@ -85,46 +105,58 @@ class _Walker:
         fragments: dict[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
         default_page: int,
+        max_work: int,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
         self.default_page = default_page
-        self.aliases = 0
+        self.max_work = max_work
+        self.work = 0
+        # A fragment's measure depends only on the page size waiting for its lists.
+        self._fragment_measures: dict[tuple[str, int | None], _Measured] = {}
 
-    def selection_set(
-        self, selections: SelectionSetNode, parent: Any, page: int | None, seen: frozenset[str]
-    ) -> tuple[int, int]:
-        """(cost, depth) of the selections on ``parent``; ``page`` is a connection's `first`
-        waiting for the list (edges, nodes) it applies to."""
-        cost = depth = 0
+    def selection_set(self, selections: SelectionSetNode, parent: Any, page: int | None) -> _Measured:
+        """Cost, depth and aliases of the selections on ``parent``; ``page`` is a connection's
+        `first` waiting for the list (edges, nodes) it applies to."""
+        cost = depth = aliases = 0
         for selection in selections.selections:
+            self.work += 1
+            if self.work > self.max_work:
+                raise TooMuchWork
             if isinstance(selection, FieldNode):
-                field_cost, field_depth = self.field(selection, parent, page, seen)
+                measured = self.field(selection, parent, page)
             elif isinstance(selection, InlineFragmentNode):
                 on = self._type_named(selection.type_condition, parent)
-                field_cost, field_depth = self.selection_set(selection.selection_set, on, page, seen)
+                measured = self.selection_set(selection.selection_set, on, page)
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in seen:
-                    continue
-                on = self._type_named(fragment.type_condition, parent)
-                field_cost, field_depth = self.selection_set(fragment.selection_set, on, page, seen | {name})
+                measured = self.fragment(selection.name.value, parent, page)
             else:  # pragma: no cover - the AST has no other selection kinds
                 continue
-            cost += field_cost
-            depth = max(depth, field_depth)
-        return cost, depth
+            cost += measured.cost
+            aliases += measured.aliases
+            depth = max(depth, measured.depth)
+        return _Measured(cost, depth, aliases)
 
-    def field(self, node: FieldNode, parent: Any, page: int | None, seen: frozenset[str]) -> tuple[int, int]:
-        if node.alias is not None:
-            self.aliases += 1
+    def fragment(self, name: str, parent: Any, page: int | None) -> _Measured:
+        fragment = self.fragments.get(name)
+        if fragment is None:  # validation reports the unknown fragment
+            return _NOTHING
+        key = (name, page)
+        measured = self._fragment_measures.get(key)
+        if measured is None:
+            on = self._type_named(fragment.type_condition, parent)
+            measured = self.selection_set(fragment.selection_set, on, page)
+            self._fragment_measures[key] = measured
+        return measured
+
+    def field(self, node: FieldNode, parent: Any, page: int | None) -> _Measured:
+        aliases = 0 if node.alias is None else 1
         definition = None
         if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
             definition = parent.fields.get(node.name.value)
         if definition is None:  # __typename, an unknown field (validation reports it), a union
-            return 1, 1
+            return _Measured(1, 1, aliases)
         returned = definition.type
         if isinstance(returned, GraphQLNonNull):
             returned = returned.of_type
@@ -142,9 +174,9 @@ class _Walker:
         elif child_page is None:
             child_page = page if node.selection_set is not None and _is_connection_part(returned) else None
         if node.selection_set is None:
-            return multiplier, 1
-        child_cost, child_depth = self.selection_set(node.selection_set, returned, child_page, seen)
-        return multiplier * (1 + child_cost), 1 + child_depth
+            return _Measured(multiplier, 1, aliases)
+        child = self.selection_set(node.selection_set, returned, child_page)
+        return _Measured(multiplier * (1 + child.cost), 1 + child.depth, aliases + child.aliases)
 
     def _type_named(self, condition: Any, default: Any) -> Any:
         if condition is None:

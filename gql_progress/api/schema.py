@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, ParserCache
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StreamResult
 from strawberry.tools import merge_types
@@ -39,6 +39,7 @@ from gql_progress.api.queries.viewer import ViewerQueries
 from gql_progress.api.queries.webhooks import WebhookQueries
 from gql_progress.api.scope_check import RequireScopes
 from gql_progress.api.subscriptions.progress import ProgressSubscriptions
+from gql_progress.api.validation import CachedValidation, hide_suggestions_in_execution
 from gql_progress.api.websocket import ShapeStreamedErrors
 
 Query = merge_types(
@@ -152,8 +153,9 @@ def build_graphql_schema(*, production: bool = False, **extra: Any) -> strawberr
         RequireScopes,
         # Clients send the same few documents over and over: parse and validate each once.
         # (factories: the caches themselves are module-level and shared by every request).
+        # Validation hides graphql-core's "Did you mean …?" in production (api/validation.py).
         lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        lambda: CachedValidation(hide_suggestions=production),
     ]
     if production:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
@@ -165,6 +167,8 @@ def build_graphql_schema(*, production: bool = False, **extra: Any) -> strawberr
         **extra,
     )
     answer_plain_leaves_directly(schema)
+    if production:
+        hide_suggestions_in_execution(schema)
     return schema
 
 

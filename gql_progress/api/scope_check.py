@@ -16,7 +16,7 @@ from strawberry.types.graphql import OperationType
 
 from gql_progress.domain.errors import Forbidden
 from gql_progress.domain.scopes import Scope
-from gql_progress.public_operations import is_public_document
+from gql_progress.public_operations import runs_public_operation
 
 OPERATION_SCOPES = {
     OperationType.QUERY: Scope.PROGRESS_READ,
@@ -31,7 +31,7 @@ class RequireScopes(SchemaExtension):
         needed = OPERATION_SCOPES[execution.operation_type]
         viewer = execution.context.viewer
         if needed not in viewer.scopes:
-            query = execution.query
-            if query is None or not is_public_document(query, execution.operation_name):
+            document = execution.graphql_document
+            if document is None or not runs_public_operation(document, execution.operation_name):
                 raise Forbidden(f"This operation needs the {needed.value} scope, which the key lacks")
         yield None

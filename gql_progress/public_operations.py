@@ -16,11 +16,12 @@ from graphql import (
     FieldNode,
     GraphQLObjectType,
     GraphQLSchema,
-    OperationDefinitionNode,
     OperationType,
     specified_rules,
     validate,
 )
+
+from gql_progress.api.document_shape import selected_operation
 
 PUBLIC_FIELDS = frozenset({"verifyCertificate", "__typename"})
 
@@ -29,12 +30,10 @@ def runs_public_operation(document: DocumentNode, operation_name: str | None) ->
     """The operation of ``document`` that would run is a query whose top-level selections are
     all public fields (aliases allowed; fragments at the top level are not, to keep the check
     obviously right)."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
-    if len(operations) != 1 or operations[0].operation is not OperationType.QUERY:
+    operation = selected_operation(document, operation_name)
+    if operation is None or operation.operation is not OperationType.QUERY:
         return False
-    selections = operations[0].selection_set.selections
+    selections = operation.selection_set.selections
     return all(isinstance(s, FieldNode) and s.name.value in PUBLIC_FIELDS for s in selections)
 
 

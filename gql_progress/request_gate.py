@@ -48,7 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive
 
-from gql_progress.api.document_shape import measure_shape
+from gql_progress.api.document_shape import measure_shape, selected_operation
 from gql_progress.api.query_cost import TooMuchWork, measure
 from gql_progress.media_types import wants_graphql_response
 from gql_progress.public_operations import PublicSchema
@@ -421,10 +421,7 @@ def _too_deep(limit: int, nesting: int | None = None) -> DocumentRefusal:
 
 
 def _operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
-    return operations[0] if len(operations) == 1 else None
+    return selected_operation(document, operation_name)
 
 
 def replay_body(body: bytes, then: Receive) -> Receive:

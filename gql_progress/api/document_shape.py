@@ -33,6 +33,15 @@ from graphql import (
 )
 
 
+def selected_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
+    """The operation that would run: the one named ``operation_name``, or the only one; None when
+    there is no single such operation (GraphQL's own checks then say what is wrong)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
+    return operations[0] if len(operations) == 1 else None
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentShape:
     """What the gate needs to know about a document before anything recursive runs on it."""

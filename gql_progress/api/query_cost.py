@@ -35,11 +35,12 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
-    OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     VariableNode,
 )
+
+from gql_progress.api.document_shape import selected_operation
 
 DEFAULT_LIST_SIZE = 20
 # Arguments whose list length is the number of items a field returns.
@@ -69,12 +70,9 @@ def measure(
     """The cost of the operation that would run; None when there is no single such operation
     (GraphQL's own validation then says what is wrong). Raises TooMuchWork past ``max_work``
     selections visited: only a document built to make the walk slow gets there."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
-    if len(operations) != 1:
+    operation = selected_operation(document, operation_name)
+    if operation is None:
         return None
-    operation = operations[0]
     root = {
         OperationType.QUERY: schema.query_type,
         OperationType.MUTATION: schema.mutation_type,

@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import dataset, load, machine, plan, report, statements, verify
-from bench.operations import FLOOR_PATHS, OPERATIONS
-from bench.servers import RssSampler, Server, free_port
+from bench import dataset, load, machine, peer, plan, report, statements, verify
+from bench.operations import FLOOR_PATHS, OPERATIONS, PEER_OPERATIONS
+from bench.servers import RssSampler, Server, UvicornServer, free_port
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432"
 WORK = Path(__file__).resolve().parent / ".work"
@@ -32,6 +32,13 @@ class Options:
     concurrencies: tuple[int, ...]
     wrk_threads: int
     write_results: bool
+    postgraphile: bool
+
+    @property
+    def runs_peer(self) -> bool:
+        """PostGraphile runs when asked for and some chosen operation is one it answers."""
+        chosen = OPERATIONS.keys() if self.operations is None else self.operations
+        return self.postgraphile and bool(chosen & PEER_OPERATIONS.keys())
 
 
 def parse(argv: list[str]) -> Options:
@@ -45,6 +52,9 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--ops", help=f"comma-separated subset of {','.join(OPERATIONS)}")
     parser.add_argument("--concurrency", default="32,64", help="comma-separated connection counts")
     parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument(
+        "--no-postgraphile", action="store_true", help="leave out the PostGraphile peer (no npm install)"
+    )
     parser.add_argument(
         "--no-results", action="store_true", help="print only; leave RESULTS.md alone (implied by --quick)"
     )
@@ -66,6 +76,7 @@ def parse(argv: list[str]) -> Options:
         concurrencies=tuple(int(c) for c in args.concurrency.split(",")),
         wrk_threads=args.wrk_threads,
         write_results=not (args.no_results or args.quick),
+        postgraphile=not args.no_postgraphile,
     )
 
 
@@ -87,9 +98,23 @@ def measure(
     return report.Measurement(step=step, runs=runs, peak_rss_bytes=rss.peak_bytes, other_cores=other)
 
 
+def operation_confs(directory: Path) -> dict[tuple[str, str], Path]:
+    """The wrk input of every (server, operation): PostGraphile gets its own documents."""
+    confs: dict[tuple[str, str], Path] = {}
+    for server, operations in ((plan.GQL, OPERATIONS), (plan.PEER, PEER_OPERATIONS)):
+        folder = directory / ("postgraphile" if server == plan.PEER else "ours")
+        for name, operation in operations.items():
+            confs[(server, name)] = load.write_operation_conf(operation, folder)
+    for name in FLOOR_PATHS:
+        confs[(plan.FLOOR, name)] = confs[(plan.GQL, name)]
+    return confs
+
+
 def run(options: Options) -> int:
     started_at, started = report.now(), time.monotonic()
     wrk_binary = load.ensure_wrk()
+    installed = peer.install(WORK) if options.runs_peer else None
+    peer_version = installed.describe() if installed else None
     size = dataset.Size.for_scale(options.scale)
     maintenance_url, url = dataset.database_urls(options.pg_url, options.db_name)
     work = WORK / options.db_name
@@ -99,12 +124,17 @@ def run(options: Options) -> int:
         all_full=options.all_full,
         operations=options.operations,
         concurrencies=options.concurrencies,
+        peer=installed is not None,
     )
     say(f"{len(steps)} load steps, {sum(s.seconds for s in steps)} s of load; scale {options.scale:g}")
 
-    gql = Server(plan.GQL, "gql_progress.app:create_app", free_port(), work / "gql_progress.log")
-    floor = Server(plan.FLOOR, "bench.floor:create_app", free_port(), work / "floor.log")
-    servers = {plan.GQL: gql, plan.FLOOR: floor}
+    gql = UvicornServer(plan.GQL, "gql_progress.app:create_app", free_port(), work / "gql_progress.log")
+    floor = UvicornServer(plan.FLOOR, "bench.floor:create_app", free_port(), work / "floor.log")
+    servers: dict[str, Server] = {plan.GQL: gql, plan.FLOOR: floor}
+    if installed is not None:
+        servers[plan.PEER] = peer.PostGraphileServer(
+            plan.PEER, installed, free_port(), work / "postgraphile.log"
+        )
     asyncio.run(dataset.create_database(maintenance_url, options.db_name))
     try:
         say(f"database {options.db_name}: migrating and loading {size}")
@@ -119,22 +149,35 @@ def run(options: Options) -> int:
         costs = asyncio.run(statements.measure(url, samples))
         say(", ".join(f"{name} {cost.statements:g}" for name, cost in costs.items()))
 
-        say(f"starting gql_progress on :{gql.port} and the floor on :{floor.port}")
+        if plan.PEER in servers:
+            # PostGraphile reads the schema at start-up: the computed columns must exist by then.
+            asyncio.run(peer.add_summary_columns(url))
+        say(", ".join(f"{server.name} on :{server.port}" for server in servers.values()))
         for server in servers.values():
             server.start(url)
         comparisons = asyncio.run(verify.compare(gql.base_url, floor.base_url, samples))
+        if plan.PEER in servers:
+            peer_url = servers[plan.PEER].base_url
+            comparisons += asyncio.run(
+                verify.compare_peer(gql.base_url, peer_url, samples, list(PEER_OPERATIONS))
+            )
         for comparison in comparisons:
-            say(f"floor check {comparison.operation}: {'equal' if comparison.equal else comparison.detail}")
-        if not all(c.equal for c in comparisons):
-            say("the floor does not answer what gql_progress answers: fix bench/floor.py first")
+            outcome = "equal" if comparison.equal else comparison.detail
+            say(f"{comparison.system} check {comparison.operation}: {outcome}")
+        different = {c.system for c in comparisons if not c.equal}
+        if different:
+            fix = {plan.FLOOR: "bench/floor.py", plan.PEER: "bench/postgraphile/ or bench/peer_shape.py"}
+            for system in sorted(different):
+                say(f"{system} does not answer what gql_progress answers: fix {fix[system]} first")
             return 1
 
         wrk = load.Wrk(wrk_binary, workload.directory, threads=options.wrk_threads)
-        confs = {name: load.write_operation_conf(op, work / "ops") for name, op in OPERATIONS.items()}
+        confs = operation_confs(work / "ops")
         measurements = []
         for index, step in enumerate(steps, 1):
             say(f"[{index}/{len(steps)}] {step.server} {step.operation} c{step.connections} {step.label()}")
-            m = measure(step, servers[step.server], wrk, confs[step.operation], index * 100, options.db_name)
+            conf = confs[(step.server, step.operation)]
+            m = measure(step, servers[step.server], wrk, conf, index * 100, options.db_name)
             median = m.median
             say(
                 f"    {median.rps:,.1f} req/s, p50 {median.p50_ms:.1f} ms, p99 {median.p99_ms:.1f} ms, "
@@ -158,6 +201,7 @@ def run(options: Options) -> int:
         plan=plan.describe(options.quick, options.all_full),
         wrk_threads=options.wrk_threads,
         comparisons=comparisons,
+        peer=peer_version,
         wall_seconds=time.monotonic() - started,
     )
     text = report.render(context, measurements, costs)

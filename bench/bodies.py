@@ -14,6 +14,10 @@ def variables(kind: RequestKind, sample: Sample, rng: random.Random) -> dict[str
         return {"slug": sample.slug}
     if kind is RequestKind.NONE:
         return {}
+    if kind is RequestKind.SLUG_USER:
+        return {"slug": sample.slug, "userId": sample.user_id}
+    if kind is RequestKind.USER:
+        return {"userId": sample.user_id}
     if kind is RequestKind.HEARTBEAT:
         position = rng.randint(0, 3600)
         return {

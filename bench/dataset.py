@@ -230,7 +230,8 @@ async def export_workload(url: str, size: Size, directory: Path) -> Workload:
 def _write_workload(
     directory: Path, courses: list[tuple[int, str, list[int]]], pairs: list[tuple[int, int]]
 ) -> None:
-    """courses.tsv: id, slug, lesson count, lesson ids; pairs.tsv: learner key, course id."""
+    """courses.tsv: id, slug, lesson count, lesson ids; pairs.tsv: learner key, course id, learner
+    id (for PostGraphile, which takes the learner as a variable)."""
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "courses.tsv").open("w") as out:
         for course_id, slug, lessons in courses:
@@ -238,7 +239,7 @@ def _write_workload(
             out.write(f"{course_id}\t{slug}\t{len(lessons)}\t{ids}\n")
     with (directory / "pairs.tsv").open("w") as out:
         for user_id, course_id in pairs:
-            out.write(f"{api_key(user_id)}\t{course_id}\n")
+            out.write(f"{api_key(user_id)}\t{course_id}\t{user_id}\n")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The benchmarked operations: GraphQL documents, how a response is judged, what each one reads.
 
 One source of truth for the wrk scripts (which receive the documents as files), the in-process
-statement counts and the floor comparison.
+statement counts and the floor and PostGraphile comparisons. PostGraphile's documents for Q0, Q1
+and Q3 (``PEER_OPERATIONS``) ask its generated schema for the same content; bench/peer_shape.py
+maps its answers to ours.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ MARK_LESSONS = '"lessons"%s*:%s*%[%s*{'
 MARK_DASHBOARD = '"enrollments"%s*:%s*%[%s*{'
 MARK_UPSERT = '"__typename"%s*:%s*"UpsertProgressSuccess"'
 MARK_BULK = '"failed"%s*:%s*0%s*,'
+MARK_PEER_COURSE = '"courseBySlug"%s*:%s*{%s*"title"'
+MARK_PEER_LESSONS = '"lessonsByCourseId"%s*:%s*{%s*"nodes"%s*:%s*%[%s*{'
+MARK_PEER_DASHBOARD = '"enrollmentsByUserId"%s*:%s*{%s*"nodes"%s*:%s*%[%s*{'
 
 
 class RequestKind(StrEnum):
@@ -61,6 +66,9 @@ class RequestKind(StrEnum):
     NONE = "none"  # {}
     HEARTBEAT = "heartbeat"  # {lessonId (random lesson of the course), video, last, minutes}
     BULK = "bulk"  # {ids (all lessons of the course), completed (random true/false)}
+    # PostGraphile has no notion of our keys: the learner is a variable (and no key is checked).
+    SLUG_USER = "slug_user"  # {slug, userId}
+    USER = "user"  # {userId}
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,54 @@ OPERATIONS: dict[str, Operation] = {
             ((RequestKind.BULK, BULK_COMPLETION),),
         ),
         Operation("MIX", "90 % Q1, 10 % M1", Pool.SHORT, (MARK_LESSONS, MARK_UPSERT), (_PAGE, _BEAT)),
+    )
+}
+
+# PostGraphile's generated schema (amber preset, bench/postgraphile/): Course.summary(userId) and
+# Enrollment.summary are SQL computed columns (bench/postgraphile/summary.sql); a lesson's progress
+# record is the one of lessonProgressesByLessonId that matches the learner (unique on user and
+# lesson); removed lessons are left out by condition, as gql_progress leaves them out.
+PEER_COURSE_TITLE = "query CourseTitle($slug: String!) { courseBySlug(slug: $slug) { title } }"
+
+PEER_COURSE_PAGE = (
+    "query CoursePage($slug: String!, $userId: Int!) { courseBySlug(slug: $slug) { title "
+    "summary(userId: $userId) { completionPercentage completedLessons totalLessons } "
+    "lessonsByCourseId(condition: {removedAt: null}, orderBy: POSITION_ASC) { nodes { "
+    "id title kind durationSeconds isRequired "
+    "lessonProgressesByLessonId(condition: {userId: $userId}) { nodes { "
+    "completed progressPercentage videoPositionSeconds lastPositionSeconds completedAt } } } } } }"
+)
+
+PEER_DASHBOARD = (
+    "query Dashboard($userId: Int!) { userByRowId(rowId: $userId) { "
+    "enrollmentsByUserId(orderBy: [ENROLLED_AT_ASC, PRIMARY_KEY_ASC]) { nodes { "
+    "courseByCourseId { title } summary { completionPercentage } } } } }"
+)
+
+PEER_OPERATIONS: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        Operation(
+            "Q0",
+            OPERATIONS["Q0"].description,
+            Pool.ANY,
+            (MARK_PEER_COURSE,),
+            ((RequestKind.SLUG, PEER_COURSE_TITLE),),
+        ),
+        Operation(
+            "Q1",
+            OPERATIONS["Q1"].description,
+            Pool.SHORT,
+            (MARK_PEER_LESSONS,),
+            ((RequestKind.SLUG_USER, PEER_COURSE_PAGE),),
+        ),
+        Operation(
+            "Q3",
+            "the dashboard: userByRowId { enrollmentsByUserId … }",
+            Pool.ANY,
+            (MARK_PEER_DASHBOARD,),
+            ((RequestKind.USER, PEER_DASHBOARD),),
+        ),
     )
 }
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import RunResult
-from bench.plan import FLOOR, GQL, Step
+from bench.operations import PEER_OPERATIONS
+from bench.plan import FLOOR, GQL, PEER, Step
 from bench.statements import Cost
 from bench.verify import Comparison
 
@@ -50,6 +51,7 @@ class Context:
     plan: str
     wrk_threads: int
     comparisons: list[Comparison]
+    peer: str | None  # what PostGraphile run, when it ran: "PostGraphile 5.1.5 on Node v22.23.3"
     wall_seconds: float
 
 
@@ -93,95 +95,126 @@ def as_json(measurements: list[Measurement], costs: dict[str, Cost]) -> dict[str
     }
 
 
+# Row order within an (operation, concurrency) group.
+SYSTEMS = (GQL, PEER, FLOOR)
+
+
+def _ratio(ours: Measurement, other: Measurement | None) -> str:
+    if other is None or not other.median.rps:
+        return "–"
+    return f"{ours.median.rps / other.median.rps:.2f}"
+
+
 def table(measurements: list[Measurement], costs: dict[str, Cost]) -> str:
+    """One row per system and operation; gql_progress's row carries the ratios to the others."""
     header = (
-        "| op | c | gql req/s | p50 ms | p99 ms | floor req/s | floor p50 | floor p99 | gql/floor "
-        "| SQL stmts/req | peak RSS MiB | runs (gql req/s) | other CPU | valid |"
+        "| op | c | system | req/s | p50 ms | p99 ms | gql/PostGraphile | gql/floor "
+        "| SQL stmts/req | peak RSS MiB | runs (req/s) | other CPU | valid |"
     )
     lines = [header, "|" + "---|" * header.count(" | ") + "---|"]
-    floors = {(m.step.operation, m.step.connections): m for m in measurements if m.step.server == FLOOR}
-    for m in measurements:
-        if m.step.server != GQL:
-            continue
-        run = m.median
-        floor = floors.get((m.step.operation, m.step.connections))
-        floor_cells = ["–", "–", "–", "–"]
-        if floor is not None:
-            f = floor.median
-            ratio = run.rps / f.rps if f.rps else 0.0
-            floor_cells = [_rate(f.rps), _ms(f.p50_ms), _ms(f.p99_ms), f"{ratio:.2f}"]
-        valid = [m] + ([floor] if floor is not None else [])
-        invalid = [x for x in valid if not x.valid]
-        status = (
-            "yes"
-            if not invalid
-            else "NO: " + ", ".join(f"{x.step.server} {x.errors} errors" for x in invalid)
-        )
-        runs = "/".join(_rate(r.rps) for r in m.runs) + f" ({m.step.label()})"
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    m.step.operation,
-                    str(m.step.connections),
-                    _rate(run.rps),
-                    _ms(run.p50_ms),
-                    _ms(run.p99_ms),
-                    *floor_cells,
-                    _stmts(costs.get(m.step.operation)),
-                    f"{m.peak_rss_bytes / MIB:.0f}",
-                    runs,
-                    f"{max(m.other_cores, floor.other_cores if floor else 0.0):.2f}",
-                    status,
+    by_key = {(m.step.server, m.step.operation, m.step.connections): m for m in measurements}
+    groups = list(dict.fromkeys((m.step.operation, m.step.connections) for m in measurements))
+    for operation, connections in groups:
+        for system in SYSTEMS:
+            m = by_key.get((system, operation, connections))
+            if m is None:
+                continue
+            run = m.median
+            ratios = ["–", "–"]
+            if system == GQL:
+                ratios = [
+                    _ratio(m, by_key.get((PEER, operation, connections))),
+                    _ratio(m, by_key.get((FLOOR, operation, connections))),
                 ]
-            )
-            + " |"
-        )
+            runs = "/".join(_rate(r.rps) for r in m.runs) + f" ({m.step.label()})"
+            cells = [
+                operation,
+                str(connections),
+                system,
+                _rate(run.rps),
+                _ms(run.p50_ms),
+                _ms(run.p99_ms),
+                *ratios,
+                _stmts(costs.get(operation)) if system == GQL else "–",
+                f"{m.peak_rss_bytes / MIB:.0f}",
+                runs,
+                f"{m.other_cores:.2f}",
+                "yes" if m.valid else f"NO: {m.errors} errors",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+def _rps_at_c32(measurements: list[Measurement]) -> dict[tuple[str, str], float]:
+    return {(m.step.server, m.step.operation): m.median.rps for m in measurements if m.step.connections == 32}
+
+
+def _check(label: str, met: bool | None, value: str) -> str:
+    mark = "n/a" if met is None else ("met" if met else "NOT met")
+    return f"- {label}: {value} — {mark}"
+
+
 def targets(measurements: list[Measurement], costs: dict[str, Cost]) -> list[str]:
-    """The issue's targets, each with the measured value and whether it is met."""
+    """Issue 3's targets, each with the measured value and whether it is met."""
     by_key = {(m.step.server, m.step.operation, m.step.connections): m.median for m in measurements}
-
-    def rps(server: str, op: str) -> float | None:
-        run = by_key.get((server, op, 32))
-        return run.rps if run else None
-
+    rates = _rps_at_c32(measurements)
     out = []
 
-    def check(label: str, met: bool | None, value: str) -> None:
-        mark = "n/a" if met is None else ("met" if met else "NOT met")
-        out.append(f"- {label}: {value} — {mark}")
-
     for op, share in (("Q1", 0.5), ("M1", 0.6)):
-        ours, floor = rps(GQL, op), rps(FLOOR, op)
+        ours, floor = rates.get((GQL, op)), rates.get((FLOOR, op))
         if ours is not None and floor:
-            check(f"{op} ≥ {share} × floor at c32", ours / floor >= share, f"{ours / floor:.2f} × floor")
+            out.append(
+                _check(f"{op} ≥ {share} × floor at c32", ours / floor >= share, f"{ours / floor:.2f} × floor")
+            )
     q1, q2, m1, m2 = (costs.get(k) for k in ("Q1", "Q2", "M1", "M2"))
     if q1 and q2:
-        check(
-            "Q1 and Q2 statements identical and ≤ 4",
-            q1.statements == q2.statements and q1.statements <= 4,
-            f"Q1 {q1.statements:g}, Q2 {q2.statements:g}",
+        out.append(
+            _check(
+                "Q1 and Q2 statements identical and ≤ 4",
+                q1.statements == q2.statements and q1.statements <= 4,
+                f"Q1 {q1.statements:g}, Q2 {q2.statements:g}",
+            )
         )
     if m1:
-        check(
-            "M1 ≤ 3 statements, in one transaction",
-            m1.statements <= 3 and m1.transactions <= 1,
-            f"{m1.statements:g} in {m1.transactions:g} transactions",
+        out.append(
+            _check(
+                "M1 ≤ 3 statements, in one transaction",
+                m1.statements <= 3 and m1.transactions <= 1,
+                f"{m1.statements:g} in {m1.transactions:g} transactions",
+            )
         )
     if m2:
         # Issue 3's number. The event log (issue 5) and the certificate insert of a course's
         # final completion add one each, which is why it is not met (bench/RESULTS.md).
-        check("M2 ≤ 6 statements", m2.statements <= 6, f"{m2.statements:g}")
-    r1, r2 = rps(GQL, "Q1"), rps(GQL, "Q2")
+        out.append(_check("M2 ≤ 6 statements", m2.statements <= 6, f"{m2.statements:g}"))
+    r1, r2 = rates.get((GQL, "Q1")), rates.get((GQL, "Q2"))
     if r1 and r2:
-        check("Q2 costs < 3 × Q1 per request (c32)", r1 / r2 < 3, f"{r1 / r2:.2f} ×")
+        out.append(_check("Q2 costs < 3 × Q1 per request (c32)", r1 / r2 < 3, f"{r1 / r2:.2f} ×"))
     for op in ("Q1", "M1"):
         run = by_key.get((GQL, op, 32))
         if run:
-            check(f"{op} p99 at c32 < 100 ms", run.p99_ms < 100, f"{run.p99_ms:.0f} ms")
+            out.append(_check(f"{op} p99 at c32 < 100 ms", run.p99_ms < 100, f"{run.p99_ms:.0f} ms"))
+    return out
+
+
+def peer_targets(measurements: list[Measurement]) -> list[str]:
+    """Issue 14's throughput ratios that this run measures (its p99 targets are issue 3's too)."""
+    rates = _rps_at_c32(measurements)
+    out = []
+    for op in PEER_OPERATIONS:
+        ours, theirs = rates.get((GQL, op)), rates.get((PEER, op))
+        if ours is not None and theirs:
+            out.append(
+                _check(
+                    f"{op} ≥ 1.0 × PostGraphile at c32", ours >= theirs, f"{ours / theirs:.2f} × PostGraphile"
+                )
+            )
+    for op, share in (("Q1", 0.6), ("M1", 0.5)):
+        ours, floor = rates.get((GQL, op)), rates.get((FLOOR, op))
+        if ours is not None and floor:
+            out.append(
+                _check(f"{op} ≥ {share} × floor at c32", ours / floor >= share, f"{ours / floor:.2f} × floor")
+            )
     return out
 
 
@@ -196,26 +229,46 @@ def failures(measurements: list[Measurement]) -> list[str]:
     return out
 
 
-def render(context: Context, measurements: list[Measurement], costs: dict[str, Cost]) -> str:
-    rows = context.rows
-    comparisons = "; ".join(
+def _comparisons(comparisons: list[Comparison], system: str) -> str:
+    return "; ".join(
         f"{c.operation} {'equal' if c.equal else 'DIFFERENT'} for {c.samples} samples"
         + (" (lastAccessedAt aside)" if c.operation == "M1" else "")
         + (f": {c.detail}" if c.detail else "")
-        for c in context.comparisons
+        for c in comparisons
+        if c.system == system
     )
+
+
+def _peer_lines(context: Context) -> list[str]:
+    if context.peer is None:
+        return []
+    return [
+        f"- PostGraphile: {context.peer}, amber preset, one process, at most 10 database connections, "
+        "summary fields as SQL computed columns (bench/postgraphile/). It runs with **no "
+        "authentication**: its Q1 and Q3 documents take the learner id as a variable where "
+        "gql_progress checks the learner's API key and derives the learner from it; no rate limit, "
+        "access log or metrics either.",
+        f"- PostGraphile check (its answers mapped to our shape by bench/peer_shape.py): "
+        f"{_comparisons(context.comparisons, PEER)}.",
+    ]
+
+
+def render(context: Context, measurements: list[Measurement], costs: dict[str, Cost]) -> str:
+    rows = context.rows
     noise = [m.other_cores for m in measurements]
     minutes, seconds = divmod(round(context.wall_seconds), 60)
     parts = [
         f"### {context.started:%Y-%m-%d %H:%M} UTC · {context.commit} · scale {context.scale:g}",
         "",
         f"- Machine: {context.machine}. wrk -t{context.wrk_threads}, the servers (2 uvicorn workers "
-        "each) and PostgreSQL share the cores.",
+        "each for gql_progress and the floor, one Node process for PostGraphile) and PostgreSQL "
+        "share the cores.",
         f"- Dataset: {rows.get('users', 0):,} learners, {rows.get('courses', 0):,} courses, "
         f"{rows.get('lessons', 0):,} lessons, {rows.get('enrollments', 0):,} enrollments, "
         f"{rows.get('lesson_progress', 0):,} progress rows (loaded in {context.load_seconds:.0f} s).",
         f"- Plan: {context.plan}.",
-        f"- Floor check: {comparisons}.",
+        f"- Floor check: {_comparisons(context.comparisons, FLOOR)}.",
+        *_peer_lines(context),
         f"- Other load on the machine during the runs: mean {statistics.fmean(noise) if noise else 0:.2f}, "
         f"max {max(noise, default=0):.2f} cores (processes other than this run's).",
         f"- Wall time of the whole run: {minutes} min {seconds:02d} s.",
@@ -226,6 +279,9 @@ def render(context: Context, measurements: list[Measurement], costs: dict[str, C
         "",
         *targets(measurements, costs),
     ]
+    against_peer = peer_targets(measurements)
+    if against_peer:
+        parts += ["", "Targets (issue 14):", "", *against_peer]
     failed = failures(measurements)
     if failed:
         parts += ["", "Invalid runs (first failure of each):", "", *failed]

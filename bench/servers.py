@@ -1,6 +1,8 @@
-"""The servers under test, run as in production: uvicorn, 2 workers, uvloop, httptools, no access log.
+"""The servers under test and how they are started, checked and stopped.
 
-Also samples their memory: the resident set of the worker processes, summed, read from /proc.
+gql_progress and the floor run as in production: uvicorn, 2 workers, uvloop, httptools, no access
+log; PostGraphile (bench/peer.py) is one Node process. Also samples their memory: the resident
+set of the processes that serve requests, summed, read from /proc.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -29,47 +30,107 @@ def free_port() -> int:
         return port
 
 
-@dataclass
 class Server:
-    name: str
-    app: str  # "module:factory"
-    port: int
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    """A server under test: a process started from a command, ready once it answers.
+
+    Subclasses say how to run it (command, environment), how to ask it whether it is ready and
+    which processes do its work (for memory sampling).
+    """
+
+    def __init__(self, name: str, port: int, log_path: Path, cwd: Path = REPO) -> None:
+        self.name = name
+        self.port = port
+        self.log_path = log_path
+        self.cwd = cwd
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self, database_url: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def answers(self) -> bool:
+        """True once the server answers a request (it may still be starting its workers)."""
+        raise NotImplementedError
+
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests."""
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        return self.answers()
+
     def start(self, database_url: str, timeout_s: float = 60.0) -> None:
-        env = {
-            **os.environ,
-            "GQL_PROGRESS_MODE": "production",
-            "GQL_PROGRESS_DATABASE_URL": database_url,
-        }
-        command = [
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=self.cwd,
+                env=self.environment(database_url),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start-up:\n{self.log_tail()}")
+            if self.ready():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not become ready in {timeout_s:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+class UvicornServer(Server):
+    """An ASGI app factory ("module:factory") as production runs it."""
+
+    def __init__(self, name: str, app: str, port: int, log_path: Path) -> None:
+        super().__init__(name, port, log_path)
+        self.app = app
+
+    def command(self) -> list[str]:
+        return [
             sys.executable, "-m", "uvicorn", self.app, "--factory",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--workers", str(WORKERS), "--loop", "uvloop", "--http", "httptools",
             "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited at start-up:\n{self.log_tail()}")
-            if self._healthy() and len(self.worker_pids()) == WORKERS:
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not become ready in {timeout_s:.0f} s:\n{self.log_tail()}")
 
-    def _healthy(self) -> bool:
+    def environment(self, database_url: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "GQL_PROGRESS_MODE": "production",
+            "GQL_PROGRESS_DATABASE_URL": database_url,
+        }
+
+    def answers(self) -> bool:
         try:
             return httpx.get(f"{self.base_url}/healthz", timeout=1.0).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def ready(self) -> bool:
+        return self.answers() and len(self.worker_pids()) == WORKERS
 
     def worker_pids(self) -> list[int]:
         """The uvicorn workers: children of the master, less multiprocessing's resource tracker."""
@@ -90,22 +151,6 @@ class Server:
             if ppid == master and b"resource_tracker" not in cmdline:
                 pids.append(int(entry.name))
         return sorted(pids)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
 
 
 def rss_bytes(pids: list[int]) -> int:

@@ -1,8 +1,12 @@
-"""The floor must answer what gql_progress answers: compare their responses for sample pairs.
+"""The floor and PostGraphile must answer what gql_progress answers: compare for sample pairs.
 
-Q1: both bodies parsed and compared whole. M1: the same heartbeat sent to both (gql_progress
-first, then the floor, so both write the same record); equal except lastAccessedAt, which is
-the time of each write.
+Floor, Q1: both bodies parsed and compared whole. M1: the same heartbeat sent to both
+(gql_progress first, then the floor, so both write the same record); equal except
+lastAccessedAt, which is the time of each write.
+
+PostGraphile, Q0, Q1 and Q3: its body, mapped to our shape (bench/peer_shape.py: names and
+formats, never values), compared whole with ours. gql_progress is asked with the learner's key,
+PostGraphile with the learner's id as a variable.
 """
 
 from __future__ import annotations
@@ -13,13 +17,15 @@ from typing import Any
 
 import httpx
 
-from bench import bodies
+from bench import bodies, peer_shape
 from bench.dataset import Sample
-from bench.operations import FLOOR_PATHS, OPERATIONS
+from bench.operations import FLOOR_PATHS, OPERATIONS, PEER_OPERATIONS
+from bench.plan import FLOOR, PEER
 
 
 @dataclass(frozen=True)
 class Comparison:
+    system: str  # plan.FLOOR or plan.PEER, compared with gql_progress
     operation: str
     samples: int
     equal: bool
@@ -86,5 +92,38 @@ async def compare(gql_url: str, floor_url: str, samples: list[Sample]) -> list[C
                 if difference:
                     difference = f"{sample.slug} as user {sample.user_id}: {difference}"
                     break
-            results.append(Comparison(name, len(samples), difference is None, difference or ""))
+            results.append(Comparison(FLOOR, name, len(samples), difference is None, difference or ""))
+    return results
+
+
+async def compare_peer(
+    gql_url: str, peer_url: str, samples: list[Sample], operations: list[str]
+) -> list[Comparison]:
+    rng = random.Random(7)
+    results = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for name in operations:
+            ours_kind, ours_document = OPERATIONS[name].requests[0]
+            peer_kind, peer_document = PEER_OPERATIONS[name].requests[0]
+            difference = None
+            for sample in samples:
+                headers = bodies.headers(sample)
+                ours = await client.post(
+                    f"{gql_url}/graphql",
+                    json=bodies.body(ours_kind, ours_document, sample, rng),
+                    headers=headers,
+                )
+                peer = await client.post(
+                    f"{peer_url}/graphql",
+                    json=bodies.body(peer_kind, peer_document, sample, rng),
+                    headers=headers,
+                )
+                if ours.status_code != peer.status_code:
+                    difference = f"HTTP {ours.status_code} vs {peer.status_code}: {peer.text[:300]}"
+                else:
+                    difference = first_difference(ours.json(), peer_shape.as_ours(name, peer.json()))
+                if difference:
+                    difference = f"{sample.slug} as user {sample.user_id}: {difference}"
+                    break
+            results.append(Comparison(PEER, name, len(samples), difference is None, difference or ""))
     return results

@@ -4,15 +4,16 @@
 --
 -- Every request takes a random (learner, enrolled course) pair from WORK_DIR/pairs.tsv, presents
 -- the learner's own key and builds its body from the operation's document and that pair's
--- variables. Every response is checked: a non-2xx status, a body with "errors" or an error
+-- variables (PostGraphile's documents take the learner id as a variable; it ignores the key).
+-- Every response is checked: a non-2xx status, a body with "errors" or an error
 -- __typename, or a body without one of the operation's markers counts as a failure. done()
 -- prints one line, "BENCH_RESULT {json}", that bench/load.py reads.
 
-local kinds = {}        -- { {kind = "slug" | "none" | "heartbeat" | "bulk", doc = json string} }
+local kinds = {}        -- { {kind = "slug" | "none" | "heartbeat" | "bulk" | "slug_user" | "user", doc = json string} }
 local second_share = 0  -- probability of the second request kind (MIX)
 local markers = {}      -- Lua patterns; a good body matches one of them
 local courses = {}      -- course id -> { slug, ids = {lesson ids}, ids_json }
-local chosen = {}       -- { {key, course} } drawn from for each request
+local chosen = {}       -- { {key, course, user} } drawn from for each request
 
 -- Per-thread counters, read by done() through thread:get().
 responses, non2xx, gql_errors, bad_bodies, first_failure = 0, 0, 0, 0, ""
@@ -47,7 +48,7 @@ function init(args)
         elseif name == "marker" then
             table.insert(markers, rest)
         elseif name == "request" then
-            local kind, doc = rest:match("^(%w+)\t(.*)$")
+            local kind, doc = rest:match("^([%w_]+)\t(.*)$")
             table.insert(kinds, { kind = kind, doc = doc })
         end
     end
@@ -63,21 +64,25 @@ function init(args)
         end
     end
     for _, line in ipairs(lines(dir .. "/pairs.tsv")) do
-        local key, course = line:match("^([^\t]+)\t(%d+)$")
+        local key, course, user = line:match("^([^\t]+)\t(%d+)\t(%d+)$")
         course = tonumber(course)
         if courses[course] then
-            table.insert(chosen, { key = key, course = course })
+            table.insert(chosen, { key = key, course = course, user = user })
         end
     end
     assert(#chosen > 0, "no (learner, course) pair for pool " .. pool)
     wrk.method = "POST"
 end
 
-local function body_for(kind, doc, course)
+local function body_for(kind, doc, course, user)
     if kind == "slug" then
         return '{"query":' .. doc .. ',"variables":{"slug":"' .. course.slug .. '"}}'
     elseif kind == "none" then
         return '{"query":' .. doc .. ',"variables":{}}'
+    elseif kind == "slug_user" then
+        return '{"query":' .. doc .. ',"variables":{"slug":"' .. course.slug .. '","userId":' .. user .. '}}'
+    elseif kind == "user" then
+        return '{"query":' .. doc .. ',"variables":{"userId":' .. user .. '}}'
     elseif kind == "heartbeat" then
         local lesson = course.ids[math.random(#course.ids)]
         local position = math.random(0, 3600)
@@ -97,7 +102,7 @@ function request()
         spec = kinds[2]
     end
     local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. pair.key }
-    return wrk.format("POST", wrk.path, headers, body_for(spec.kind, spec.doc, courses[pair.course]))
+    return wrk.format("POST", wrk.path, headers, body_for(spec.kind, spec.doc, courses[pair.course], pair.user))
 end
 
 local function fail(reason, body)

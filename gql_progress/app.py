@@ -23,6 +23,7 @@ from gql_progress.api.view import ProgressGraphQLView
 from gql_progress.auth import Authenticated, Authenticator
 from gql_progress.auth.jwt import JwtVerifier
 from gql_progress.db.engine import Database
+from gql_progress.graphiql.page import graphiql_files
 from gql_progress.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gql_progress.idempotency import REPLAYED_HEADER, Idempotency
 from gql_progress.live.hub import LiveUpdates
@@ -287,6 +288,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *([Route("/metrics", metrics_endpoint(metrics, settings.metrics_token))] if metrics else []),
+            # GraphiQL's files, wherever the view serves its page (development mode).
+            *([graphiql_files()] if view.graphql_ide else []),
         ],
         middleware=middleware,
         lifespan=lifespan,

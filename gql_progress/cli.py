@@ -82,7 +82,12 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     print(f"  admin   (admin@example.com):   {keys.admin.secret}")
     print(f"  learner (learner@example.com): {keys.learner.secret}")
     print(f"  instructor (instructor@example.com, teaches intro-to-sql): {keys.instructor.secret}")
-    print('In GraphiQL, open Headers and paste: {"Authorization": "Bearer <key>"}')
+    if not settings.production:  # which serves no GraphiQL
+        from gql_progress.graphiql.page import graphiql_link
+
+        # The key rides in the link's fragment, which the browser keeps to itself.
+        print("GraphiQL as the learner (for another key, replace the part after #key=):")
+        print(f"  {graphiql_link(settings.host, settings.port, keys.learner.secret)}")
     return 0
 
 

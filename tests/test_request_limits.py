@@ -246,3 +246,4 @@ async def test_production_serves_no_graphiql(production_api: Api) -> None:
     response = await production_api.client.get("/graphql", headers={"Accept": "text/html"})
     assert "graphiql" not in response.text.lower()
     assert response.status_code in {400, 401}
+    assert (await production_api.client.get("/graphiql/boot.js")).status_code == 404

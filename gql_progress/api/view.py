@@ -30,6 +30,7 @@ from gql_progress.db.engine import Database
 from gql_progress.db.faults import RETRY_AFTER_SECONDS
 from gql_progress.db.models import UserRole
 from gql_progress.domain.viewer import Viewer
+from gql_progress.graphiql.page import graphiql_page
 from gql_progress.logs import request_id_var
 from gql_progress.media_types import ran_nothing_status, wants_graphql_response
 from gql_progress.observability import note_errors
@@ -95,6 +96,11 @@ class ProgressGraphQLView(GraphQL[Context, None]):
             # backstop, so that every refusal is JSON with a code.
             response = _refusal(exc)
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Ours, not Strawberry's stock page: that one loads GraphiQL from a CDN (blank offline)
+        # and introspects without the key; this one is served from here (graphiql/page.py).
+        return graphiql_page()
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         asked = isinstance(request, Request) and wants_graphql_response(request.headers.get("accept"))

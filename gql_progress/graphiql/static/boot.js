@@ -11,10 +11,12 @@
   var url = window.location.origin + window.location.pathname;
   var auth = key ? { Authorization: "Bearer " + key } : {};
 
+  // Short lines: the query editor is about 40 characters wide on a laptop.
   var withKey = [
-    "# Signed in with the API key from this page's address (#key=…), sent as the",
-    "# Authorization header (see Headers below). Run with Ctrl-Enter or the ▶ button;",
-    "# the Docs button (top left) lists every type and field.",
+    "# Signed in with the key in this page's",
+    "# address (#key=…): see Headers below.",
+    "# Ctrl-Enter or ▶ runs the query; Docs",
+    "# (top left) lists the schema.",
     "{",
     "  me {",
     "    name",
@@ -24,10 +26,12 @@
     "",
   ].join("\n");
   var withoutKey = [
-    "# No API key in this page's address. Open the link that `gql-progress seed-demo`",
-    "# printed (http://127.0.0.1:8000/graphql#key=<key>), or add",
-    '#   {"Authorization": "Bearer <key>"}',
-    "# under Headers below, then re-fetch the schema (the ⟳ button, bottom left).",
+    "# No API key in this page's address.",
+    "# Open the link `gql-progress seed-demo`",
+    "# printed (…/graphql#key=<key>), or add",
+    '# {"Authorization": "Bearer <key>"}',
+    "# under Headers below, then re-fetch the",
+    "# schema (⟳, bottom left).",
     "{",
     "  me {",
     "    name",

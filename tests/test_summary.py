@@ -1,12 +1,23 @@
-"""The completion rule of gql_progress.domain.summary.summarize."""
+"""The completion rule of gql_progress.domain.summary: summarize, and the counts in Python and SQL."""
 
 from __future__ import annotations
 
-import pytest
-from hypothesis import example, given
-from hypothesis import strategies as st
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from gql_progress.domain.summary import CourseCounts, summarize
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import bindparam, delete, insert, update
+
+from gql_progress.api.loaders import Loaders
+from gql_progress.db.engine import Database
+from gql_progress.db.models import MAX_MINUTES, Lesson, LessonProgress
+from gql_progress.db.summaries import course_facts
+from gql_progress.domain.summary import CourseCounts, CourseSummary, count_course, summarize
+from tests.support import Api
 
 # Lesson positions go up to 1_000_000 (catalog._validate_lesson), so a course can hold that many.
 MAX_LESSONS = 1_000_001
@@ -125,3 +136,118 @@ def test_is_complete_iff_percentage_is_100(counts: CourseCounts) -> None:
 
     if counts.total_lessons > 0:
         assert summary.is_complete == (summary.completion_percentage == 100.0)
+
+
+# The rule in Python and in SQL (count_course and count_courses) on the same rows: random lessons
+# (required or not, removed or current) and random records of two learners, on both databases.
+USERS = 2
+LESSONS_PER_COURSE = (4, 4, 3, 0)  # the last course never has a lesson
+RANDOM_SETS = 40
+
+_lesson_state = st.tuples(st.booleans(), st.booleans())  # (is_required, removed)
+_record = st.none() | st.tuples(
+    st.booleans(),  # completed
+    st.integers(0, MAX_MINUTES),  # time_spent_minutes
+    st.none() | st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1), timezones=st.just(UTC)),
+)
+
+
+@dataclass(frozen=True)
+class _World:
+    user_ids: list[int]
+    course_ids: list[int]
+    lesson_ids: list[int]  # every course's, in course order
+
+
+async def _world(api: Api) -> _World:
+    users = [await api.user() for _ in range(USERS)]
+    courses = [await api.course(lessons=n) for n in LESSONS_PER_COURSE]
+    return _World(
+        [u.pk for u in users], [c.pk for c in courses], [pk for c in courses for pk in c.lesson_pks]
+    )
+
+
+async def _store(db: Database, world: _World, lessons: list[Any], records: list[Any]) -> None:
+    removed = datetime(2024, 1, 1, tzinfo=UTC)
+    async with db.write() as conn:
+        await conn.execute(
+            update(Lesson).where(Lesson.id == bindparam("lesson")),
+            [
+                {"lesson": pk, "is_required": required, "removed_at": removed if gone else None}
+                for pk, (required, gone) in zip(world.lesson_ids, lessons, strict=True)
+            ],
+        )
+        await conn.execute(delete(LessonProgress))
+        rows = [
+            {
+                "user_id": user_id,
+                "lesson_id": lesson_id,
+                "completed": record[0],
+                "completed_at": removed if record[0] else None,
+                "time_spent_minutes": record[1],
+                "last_accessed_at": record[2],
+            }
+            for (user_id, lesson_id), record in zip(
+                [(u, pk) for u in world.user_ids for pk in world.lesson_ids], records, strict=True
+            )
+            if record is not None
+        ]
+        if rows:
+            await conn.execute(insert(LessonProgress), rows)
+
+
+async def _summaries_both_ways(api: Api, world: _World) -> tuple[list[CourseSummary], list[CourseSummary]]:
+    """(in SQL, in memory) through the request's loader, with the statements each way cost."""
+    pairs = [(u, c) for u in world.user_ids for c in world.course_ids]
+
+    in_sql = Loaders(api.db)
+    api.db.statements.reset()
+    from_sql = await in_sql.summary_by_user_course.load_many(pairs)
+    assert api.db.statements.count == 1  # the aggregate, for every pair
+
+    in_memory = Loaders(api.db)
+    await asyncio.gather(
+        in_memory.lessons_by_course.load_many(world.course_ids),
+        in_memory.progress_by_user_course.load_many(pairs),
+    )
+    api.db.statements.reset()
+    from_memory = await in_memory.summary_by_user_course.load_many(pairs)
+    assert api.db.statements.count == 0  # counted from the rows the request had loaded
+
+    # The write path (domain/completion.py) counts the rows of course_facts in Python too.
+    async with api.db.read() as conn:
+        for user_id in world.user_ids:
+            facts = await course_facts(conn, user_id, world.course_ids)
+            for course_id, f in facts.items():
+                written = summarize(count_course(user_id, course_id, f.lessons, f.records))
+                assert written == from_sql[pairs.index((user_id, course_id))]
+    return from_sql, from_memory
+
+
+async def test_sql_and_python_counts_agree_on_random_lessons_and_records(api: Api) -> None:
+    world = await _world(api)
+    loop = asyncio.get_running_loop()
+    records = USERS * len(world.lesson_ids)
+
+    @settings(
+        max_examples=RANDOM_SETS,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(
+        lessons=st.lists(_lesson_state, min_size=len(world.lesson_ids), max_size=len(world.lesson_ids)),
+        records=st.lists(_record, min_size=records, max_size=records),
+    )
+    @example(lessons=[(True, False)] * len(world.lesson_ids), records=[(True, 1, None)] * records)
+    @example(lessons=[(False, True)] * len(world.lesson_ids), records=[(False, 0, None)] * records)
+    def agree(lessons: list[Any], records: list[Any]) -> None:
+        async def check() -> None:
+            await _store(api.db, world, lessons, records)
+            from_sql, from_memory = await _summaries_both_ways(api, world)
+            assert from_sql == from_memory
+
+        asyncio.run_coroutine_threadsafe(check(), loop).result(timeout=60)
+
+    # Hypothesis drives from a worker thread; the database is used on the test's event loop.
+    await asyncio.to_thread(agree)

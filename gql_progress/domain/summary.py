@@ -1,4 +1,9 @@
-"""What "complete" and "completion percentage" mean for a learner in a course: defined once here."""
+"""What "complete" and "completion percentage" mean for a learner in a course: defined once here.
+
+Progress is counted two ways, written side by side below and held to the same answers by a
+property test (tests/test_summary.py): ``count_course`` over rows a request has in memory, and
+``count_courses``, one SQL aggregate for many (user, course) pairs when it has not.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import BindParameter, ColumnElement, SQLColumnExpression, and_, bindparam, case, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gql_progress.db.models import Lesson, LessonProgress
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,96 @@ def count_course(
         total_time_spent_minutes=time_spent,
         last_accessed_at=last_accessed,
     )
+
+
+def _count_if(condition: SQLColumnExpression[bool]) -> ColumnElement[int]:
+    return func.sum(case((condition, 1), else_=0))
+
+
+# count_course in SQL. What counts is the same: a course's current lessons (removed_at null), and
+# the user's records on those lessons only. Each course's lessons are counted once and joined to
+# each learner's aggregates over their records, so a pair costs no lesson rows of its own.
+# Built once, as the loaders' statements are (api/loaders/lessons_by_course.py says why).
+_COURSES: BindParameter[list[int]] = bindparam("courses", expanding=True)
+_CURRENT_LESSONS = (
+    select(
+        Lesson.course_id,
+        func.count().label("total"),
+        _count_if(Lesson.is_required).label("required"),
+    )
+    .where(Lesson.course_id.in_(_COURSES), Lesson.removed_at.is_(None))
+    .group_by(Lesson.course_id)
+    .cte("current_lessons")
+)
+_RECORDS = (
+    select(
+        LessonProgress.user_id,
+        Lesson.course_id,
+        func.count().label("recorded"),
+        _count_if(LessonProgress.completed).label("completed"),
+        _count_if(and_(LessonProgress.completed, Lesson.is_required)).label("completed_required"),
+        func.sum(LessonProgress.time_spent_minutes).label("time_spent"),
+        func.max(LessonProgress.last_accessed_at).label("last_accessed_at"),
+    )
+    .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+    .where(
+        LessonProgress.user_id.in_(bindparam("users", expanding=True)),
+        Lesson.course_id.in_(_COURSES),
+        Lesson.removed_at.is_(None),
+    )
+    .group_by(LessonProgress.user_id, Lesson.course_id)
+    .cte("learner_records")
+)
+# A course without records among these users comes back once, with a null user.
+_COUNTS = select(
+    _CURRENT_LESSONS.c.course_id,
+    _CURRENT_LESSONS.c.total,
+    _CURRENT_LESSONS.c.required,
+    _RECORDS.c.user_id,
+    _RECORDS.c.recorded,
+    _RECORDS.c.completed,
+    _RECORDS.c.completed_required,
+    _RECORDS.c.time_spent,
+    _RECORDS.c.last_accessed_at,
+).select_from(_CURRENT_LESSONS.outerjoin(_RECORDS, _RECORDS.c.course_id == _CURRENT_LESSONS.c.course_id))
+
+
+async def count_courses(
+    conn: AsyncConnection, pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], CourseCounts]:
+    """count_course for each (user id, course id) pair, in one statement; only the counts travel.
+
+    Every pair gets an answer (zeros for a course without current lessons).
+    """
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    lessons: dict[int, tuple[int, int]] = {}
+    records: dict[tuple[int, int], Any] = {}
+    parameters = {"users": sorted({u for u, _ in wanted}), "courses": sorted({c for _, c in wanted})}
+    for row in await conn.execute(_COUNTS, parameters):
+        lessons[row.course_id] = (int(row.total), int(row.required))
+        if row.user_id is not None:
+            records[(row.user_id, row.course_id)] = row
+    counts = {}
+    for user_id, course_id in wanted:
+        total, required = lessons.get(course_id, (0, 0))
+        found = records.get((user_id, course_id))
+        if found is None:
+            counts[(user_id, course_id)] = CourseCounts(user_id, course_id, total, required)
+            continue
+        counts[(user_id, course_id)] = CourseCounts(
+            user_id=user_id,
+            course_id=course_id,
+            total_lessons=total,
+            required_lessons=required,
+            completed_lessons=int(found.completed),
+            completed_required_lessons=int(found.completed_required),
+            in_progress_lessons=int(found.recorded) - int(found.completed),
+            total_time_spent_minutes=int(found.time_spent),
+            last_accessed_at=found.last_accessed_at,
+        )
+    return counts
 
 
 def counted_lessons(counts: CourseCounts) -> tuple[int, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +26,10 @@ from gql_progress.api.loaders.progress_by_user_course import ProgressByUserCours
 from gql_progress.api.loaders.progress_by_user_lesson import ProgressByUserLessonLoader
 from gql_progress.api.loaders.study_plan_by_id import StudyPlanByIdLoader
 from gql_progress.api.loaders.study_plan_instance_by_id import StudyPlanInstanceByIdLoader
+from gql_progress.api.loaders.summary_by_user_course import SummaryByUserCourseLoader
 from gql_progress.api.loaders.user_by_id import UserByIdLoader
 from gql_progress.db.engine import Database
-from gql_progress.domain.summary import CourseSummary, count_course, summarize
+from gql_progress.domain.summary import CourseSummary
 from gql_progress.domain.viewer import Viewer
 
 
@@ -54,6 +54,7 @@ class Loaders:
     items_by_bundle: ItemsByBundleLoader = field(init=False)
     certificate_by_id: CertificateByIdLoader = field(init=False)
     certificate_by_user_course: CertificateByUserCourseLoader = field(init=False)
+    summary_by_user_course: SummaryByUserCourseLoader = field(init=False)
 
     def __post_init__(self) -> None:
         self.user_by_id = UserByIdLoader(self.db)
@@ -74,14 +75,12 @@ class Loaders:
         self.items_by_bundle = ItemsByBundleLoader(self.db)
         self.certificate_by_id = CertificateByIdLoader(self.db)
         self.certificate_by_user_course = CertificateByUserCourseLoader(self.db)
+        self.summary_by_user_course = SummaryByUserCourseLoader(
+            self.db, self.lessons_by_course, self.progress_by_user_course
+        )
 
     async def summary(self, user_id: int, course_id: int) -> CourseSummary:
-        """From the same batches a course page loads anyway: no extra statement for it."""
-        lessons, records = await asyncio.gather(
-            self.lessons_by_course.load(course_id),
-            self.progress_by_user_course.load((user_id, course_id)),
-        )
-        return summarize(count_course(user_id, course_id, lessons, records.values()))
+        return await self.summary_by_user_course.load((user_id, course_id))
 
     # Nested connections (api/nested_pages.py): a pair of loaders per ChildRows, made when the
     # request first pages it, so a new nested connection needs no field here.

@@ -2,31 +2,52 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+SUM    := $(shell cksum < pyproject.toml | cut -d' ' -f1)
+# Running needs the runtime dependencies only; the dev extras (pytest, mypy, ruff, hypothesis…)
+# are installed by the targets that use them. Each stamp is redone when pyproject.toml changes.
+STAMP     := $(VENV)/.installed-run-$(SUM)
+DEV_STAMP := $(VENV)/.installed-dev-$(SUM)
+PIP       := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test install lint typecheck schema schema-check clean
+.PHONY: run test install install-dev lint typecheck schema schema-check clean
 
-run: install ## migrate the SQLite database, load demo data, serve GraphiQL on :8000
+# `PORT=8080 make run` when 8000 is taken (seed-demo's link and the server both follow it).
+ifdef PORT
+run: export GQL_PROGRESS_PORT := $(PORT)
+endif
+run: install ## migrate the SQLite database, load demo data, serve GraphiQL on :8000 (or $PORT)
 	$(BIN)/gql-progress migrate
 	$(BIN)/gql-progress seed-demo
 	$(BIN)/gql-progress serve
 
-test: install lint typecheck schema-check ## lint, types, schema drift, then the test suite
+test: install-dev lint typecheck schema-check ## lint, types, schema drift, then the test suite
 	$(BIN)/pytest
 
 install: $(STAMP)
 
-$(STAMP):
+install-dev: $(DEV_STAMP)
+
+define venv
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "gql_progress needs Python >= 3.11; run: make PYTHON=python3.11 ...")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	@rm -f $(VENV)/.installed-* && touch $@
+endef
 
-lint: install
+$(STAMP):
+	$(venv)
+	$(PIP) -e .
+	@rm -f $(VENV)/.installed-run-* && touch $@
+
+# The dev extras include everything running needs: one pip run, and both stamps are current.
+$(DEV_STAMP):
+	$(venv)
+	$(PIP) -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@ $(STAMP)
+
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install
+typecheck: install-dev
 	$(BIN)/mypy
 
 schema: install ## regenerate schema.graphql from the code

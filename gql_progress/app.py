@@ -23,6 +23,7 @@ from gql_progress.api.view import ProgressGraphQLView
 from gql_progress.auth import Authenticated, Authenticator
 from gql_progress.auth.jwt import JwtVerifier
 from gql_progress.db.engine import Database
+from gql_progress.db.revision import refuse_a_schema_behind, schema_revision
 from gql_progress.graphiql.page import graphiql_files
 from gql_progress.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gql_progress.idempotency import REPLAYED_HEADER, Idempotency
@@ -42,6 +43,9 @@ logger = logging.getLogger("gql_progress.app")
 REQUEST_ID_HEADER = "x-request-id"
 GRAPHQL_PATH = "/graphql"
 CREDENTIAL_REFUSED = "The API key or token is invalid, expired or revoked"
+# What a browser page on an allowed origin may always send and read (CORS).
+API_REQUEST_HEADERS = ("authorization", "content-type", REQUEST_ID_HEADER, IDEMPOTENCY_HEADER)
+API_RESPONSE_HEADERS = (REQUEST_ID_HEADER, *RATE_LIMIT_HEADERS, REPLAYED_HEADER)
 
 
 class RequestIdMiddleware:
@@ -216,15 +220,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def readyz(_: Request) -> Response:
         try:
             await db.ping()
+            revision = await schema_revision(db)
         except Exception:
             logger.exception("readiness check failed")
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        if revision.behind:
+            # Every request would fail on a missing table or column: say why, not just "ok".
+            body = {"status": "unavailable", "database": "behind", "reason": revision.problem()}
+            return JSONResponse(body, status_code=503)
         return JSONResponse({"status": "ok", "database": "reachable"})
 
     in_flight = InFlight()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # A database behind the code's migrations fails every request: refuse to start on it
+        # (gql-progress serve checks first and says so in one line).
+        await refuse_a_schema_behind(db, logger)
         # Before anything else: once the server answers, its writes reach every subscriber.
         live = LiveUpdates(db, settings) if settings.live_updates_enabled else None
         if live:
@@ -270,8 +282,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", REQUEST_ID_HEADER, IDEMPOTENCY_HEADER],
-                expose_headers=[REQUEST_ID_HEADER, *RATE_LIMIT_HEADERS, REPLAYED_HEADER],
+                # The headers the API reads or sends itself, then the operator's (by default the
+                # ones tracing and GraphQL clients add: a preflight naming any other gets 400).
+                allow_headers=[*API_REQUEST_HEADERS, *settings.cors_allow_headers],
+                expose_headers=[*API_RESPONSE_HEADERS, *settings.cors_expose_headers],
             )
         )
     # Every answer of /graphql, the 503s below included, in the media type the request asked for.

@@ -1,4 +1,4 @@
-"""The gql-progress command: serve, migrate, seed-demo, create-user, create-api-key,
+"""The gql-progress command: serve, migrate, status, seed-demo, create-user, create-api-key,
 list-api-keys, revoke-api-key, deliver, export-schema."""
 
 from __future__ import annotations
@@ -41,14 +41,21 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from gql_progress.logs import install_request_id_on_records, logging_config
     from gql_progress.metrics import clear_multiprocess_dir
+    from gql_progress.ports import listen_problem
 
+    host, port = args.host or settings.host, args.port or settings.port
+    # Both would otherwise end in uvicorn's traceback (a busy port, or the lifespan's refusal).
+    refusal = listen_problem(host, port) or _schema_problem(settings)
+    if refusal is not None:
+        print(f"gql-progress: {refusal}", file=sys.stderr)
+        return 1
     install_request_id_on_records()
     clear_multiprocess_dir()  # PROMETHEUS_MULTIPROC_DIR, when set: this run's counts only
     uvicorn.run(
         "gql_progress.app:create_app",
         factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
         # Applied by uvicorn in every worker process (a configuration made here would not be).
@@ -63,16 +70,123 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema_problem(settings: Settings) -> str | None:
+    """A database behind this code's migrations, told in one line; an unreachable one is only
+    warned about (the server starts and /readyz reports it until the database answers)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gql_progress.db.revision import schema_revision
+
+    try:
+        revision = _run_with_db(settings, schema_revision)
+    except (OSError, SQLAlchemyError) as exc:
+        print(
+            f"gql-progress: warning: cannot read the database at {_safe_url(settings)}: "
+            f"{_first_line(exc)}; starting anyway",
+            file=sys.stderr,
+        )
+        return None
+    problem = revision.problem()
+    if problem is not None and not revision.behind:
+        print(f"gql-progress: warning: {problem}", file=sys.stderr)
+        return None
+    return problem
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from gql_progress.db import migrate
+    from gql_progress.db.engine import Database
+    from gql_progress.db.revision import schema_revision
 
-    _run_with_db(settings, lambda db: migrate.upgrade(db, args.revision))
-    print(f"database at {_safe_url(settings)} migrated to {args.revision}")
-    return 0
+    url = _safe_url(settings)
+    try:
+        target = migrate.target_revisions(args.revision)
+    except ValueError as exc:
+        print(f"gql-progress: {exc}", file=sys.stderr)
+        return 1
+    wanted = (", ".join(target) or "base") + (" (head)" if migrate.is_head(target) else "")
+
+    def report(step: migrate.Step) -> None:
+        print(f"  {'applied' if step.upgraded else 'reverted'} {step.revision}  {step.title}", flush=True)
+
+    async def run(db: Database) -> int:
+        try:
+            before = await schema_revision(db)
+        except Exception as exc:
+            print(f"gql-progress: cannot read the database at {url}: {_first_line(exc)}", file=sys.stderr)
+            return 1
+        if not before.known:
+            print(f"gql-progress: {before.problem()}; nothing was changed", file=sys.stderr)
+            return 1
+        if set(before.current) == set(target):
+            print(f"database at {url} is already at {wanted}; nothing to do")
+            return 0
+        downgrading = migrate.is_downgrade(before.current, target)
+        if downgrading and not args.downgrade:
+            print(
+                f"gql-progress: refusing to downgrade {url} from {before.current_text} to {wanted}: "
+                "a downgrade drops tables and columns with their data; to do it anyway, run "
+                f"gql-progress migrate {args.revision} --downgrade",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{'downgrading' if downgrading else 'upgrading'} {url} from {before.current_text} to {wanted}")
+        action = migrate.downgrade if downgrading else migrate.upgrade
+        try:
+            await action(db, ",".join(target) or "base", on_step=report)
+        except Exception as exc:
+            # The run's steps share one transaction, which the failure rolled back: say where
+            # the database is, as it says, rather than assume it.
+            print(f"gql-progress: migrating failed: {_first_line(exc)}", file=sys.stderr)
+            with contextlib.suppress(Exception):
+                failed_at = (await schema_revision(db)).current_text
+                print(f"gql-progress: the database is at {failed_at}", file=sys.stderr)
+            return 1
+        # What the database says, not what was asked.
+        after = await schema_revision(db)
+        head = " (head)" if migrate.is_head(after.current) else ""
+        print(f"database at {url} is now at {after.current_text}{head}")
+        return 0 if set(after.current) == set(target) else 1
+
+    return _run_with_db(settings, run)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def cmd_status(settings: Settings, _: argparse.Namespace) -> int:
+    from gql_progress.db.status import DatabaseStatus, database_status
+
+    url = _safe_url(settings)
+    try:
+        status: DatabaseStatus = _run_with_db(settings, database_status)
+    except Exception as exc:
+        print(f"database  {url}")
+        print(f"gql-progress: cannot read the database: {_first_line(exc)}", file=sys.stderr)
+        return 1
+    revision = status.revision
+    if revision.up_to_date:
+        state = "up to date"
+    elif revision.behind:
+        state = "behind: run gql-progress migrate"
+    else:
+        state = "unknown to this version"
+    print(f"database  {url}")
+    print(f"revision  {revision.current_text} (expected {revision.expected_text}: {state})")
+
+    def count(value: int | None) -> str:
+        return "-" if value is None else str(value)
+
+    print(f"users     {count(status.users)}")
+    print(f"courses   {count(status.courses)}")
+    print(f"progress  {count(status.progress_rows)} lesson progress rows")
+    return 0 if revision.up_to_date else 1
 
 
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from gql_progress.domain.demo import seed_demo
+    from gql_progress.domain.demo import DEMO_CERTIFICATE_CODE, seed_demo
 
     if settings.production and not args.force:
         print("refusing to load demo data in production mode (use --force)", file=sys.stderr)
@@ -82,6 +196,7 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     print(f"  admin   (admin@example.com):   {keys.admin.secret}")
     print(f"  learner (learner@example.com): {keys.learner.secret}")
     print(f"  instructor (instructor@example.com, teaches intro-to-sql): {keys.instructor.secret}")
+    print(f'Certificate to verify (no key needed): verifyCertificate(code: "{DEMO_CERTIFICATE_CODE}")')
     if not settings.production:  # which serves no GraphiQL
         from gql_progress.graphiql.page import graphiql_link
 
@@ -222,9 +337,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="worker processes")
     serve.set_defaults(handler=cmd_serve)
 
-    migrate = commands.add_parser("migrate", help="apply database migrations")
-    migrate.add_argument("revision", nargs="?", default="head")
+    migrate = commands.add_parser(
+        "migrate", help="upgrade the database to a revision (default: head), printing each step"
+    )
+    migrate.add_argument("revision", nargs="?", default="head", help="head, base or a revision id")
+    migrate.add_argument(
+        "--downgrade", action="store_true", help="allow going down to an older revision (drops data)"
+    )
     migrate.set_defaults(handler=cmd_migrate)
+
+    status = commands.add_parser(
+        "status", help="the database, its revision against the expected one, and row counts"
+    )
+    status.set_defaults(handler=cmd_status)
 
     seed = commands.add_parser("seed-demo", help="load demo data and print demo API keys")
     seed.add_argument("--force", action="store_true", help="allow in production mode")

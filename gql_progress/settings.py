@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,21 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "GQL_PROGRESS_"
+
+# Sent by browsers' tracing (W3C trace context, Sentry) and GraphQL clients (Apollo).
+CORS_ALLOW_HEADERS = (
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "sentry-trace",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "x-apollo-operation-name",
+    "apollo-require-preflight",
+)
+# W3C trace context's answer to traceparent, when a tracing proxy or middleware adds it.
+CORS_EXPOSE_HEADERS = ("traceresponse",)
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
 
 
 class Mode(StrEnum):
@@ -136,6 +152,18 @@ class Settings(BaseSettings):
 
     # Browser origins allowed to call the API (CORS), comma-separated; empty: none.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Request headers those pages may send beyond the ones the API reads (authorization,
+    # content-type, x-request-id, idempotency-key: always allowed). A preflight naming any other
+    # header is refused, and the browser then never sends the request: tracing and GraphQL
+    # client libraries add theirs to every request.
+    cors_allow_headers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(CORS_ALLOW_HEADERS)
+    )
+    # Response headers those pages may read beyond the API's own (x-request-id, Retry-After,
+    # RateLimit-*, Idempotent-Replayed: always exposed), e.g. a tracing proxy's.
+    cors_expose_headers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(CORS_EXPOSE_HEADERS)
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -143,6 +171,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("cors_allow_headers", "cors_expose_headers", mode="before")
+    @classmethod
+    def _split_headers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip().lower() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("cors_allow_headers", "cors_expose_headers")
+    @classmethod
+    def _header_names(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not _HEADER_NAME.fullmatch(name)]
+        if bad:
+            raise ValueError(f"not a header name: {bad[0]!r}; list names separated by commas")
+        return [name.lower() for name in value]
 
     @field_validator("webhooks_allowed_hosts", mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -12,6 +13,11 @@ from gql_progress.settings import load_settings
 
 target_metadata = Base.metadata
 
+# `alembic upgrade head` from a shell reads alembic.ini: its logging section makes Alembic say
+# which revision it runs. gql-progress migrate has no file and prints the steps itself.
+if context.config.config_file_name is not None:
+    fileConfig(context.config.config_file_name, disable_existing_loggers=False)
+
 
 def run_on(connection: Connection) -> None:
     context.configure(
@@ -20,6 +26,8 @@ def run_on(connection: Connection) -> None:
         # SQLite cannot ALTER most things; batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # gql_progress.db.migrate's report of each revision applied, when it asked for one.
+        on_version_apply=context.config.attributes.get("on_version_apply"),
     )
     with context.begin_transaction():
         context.run_migrations()

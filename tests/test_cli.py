@@ -6,22 +6,33 @@ cli.main runs its own event loop (asyncio.run), so the tests that call it are pl
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import socket
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from gql_progress.app import create_app
 from gql_progress.cli import main
+from gql_progress.db import migrate
 from gql_progress.db.engine import Database
-from gql_progress.domain.demo import seed_demo
-from gql_progress.settings import load_settings
+from gql_progress.db.revision import schema_revision
+from gql_progress.domain.demo import DEMO_CERTIFICATE_CODE, seed_demo
+from gql_progress.settings import load_settings, with_async_driver
+from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = re.compile(r"gqlp_[A-Za-z0-9_-]+")
+REVISIONS = [script.revision for script in reversed(list(migrate.scripts().walk_revisions()))]
+HEAD = REVISIONS[-1]
 DEMO_TABLES = ("users", "courses", "lessons", "enrollments", "lesson_progress")
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -38,8 +49,14 @@ def db_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def migrated(db_file: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     assert main(["migrate"]) == 0
-    assert "migrated to head" in capsys.readouterr().out
+    assert capsys.readouterr().out.rstrip().endswith(f"is now at {HEAD} (head)")
     return db_file
+
+
+def _revision(path: Path) -> str | None:
+    with closing(sqlite3.connect(path)) as conn:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return None if row is None else str(row[0])
 
 
 def _counts(path: Path, tables: tuple[str, ...] = DEMO_TABLES) -> dict[str, int]:
@@ -79,12 +96,37 @@ async def _me_email(database_url: str, key: str) -> tuple[int, str | None]:
 # --- migrate and seed-demo ---------------------------------------------------------------------
 
 
-def test_migrate_creates_the_database_file(db_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_migrate_creates_the_database_file_printing_each_revision_it_applies(
+    db_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["migrate"]) == 0
 
-    assert "migrated to head" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"upgrading sqlite+aiosqlite:///{db_file} from none to {HEAD} (head)"
+    assert [line.split()[:2] for line in lines[1:-1]] == [["applied", r] for r in REVISIONS]
+    assert lines[1].endswith("initial schema: users, courses, lessons, enrollments, progress, api keys")
+    assert lines[-1] == f"database at sqlite+aiosqlite:///{db_file} is now at {HEAD} (head)"
     assert db_file.exists()
     assert _counts(db_file) == dict.fromkeys(DEMO_TABLES, 0)
+    assert _revision(db_file) == HEAD
+
+
+def test_migrate_again_says_there_is_nothing_to_do(
+    migrated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate"]) == 0
+
+    assert capsys.readouterr().out == (
+        f"database at sqlite+aiosqlite:///{migrated} is already at {HEAD} (head); nothing to do\n"
+    )
+
+
+def test_seed_demo_prints_the_demo_certificate_code(
+    migrated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["seed-demo"]) == 0
+
+    assert f'verifyCertificate(code: "{DEMO_CERTIFICATE_CODE}")' in capsys.readouterr().out
 
 
 def test_seed_demo_prints_an_admin_and_a_learner_key(
@@ -97,7 +139,7 @@ def test_seed_demo_prints_an_admin_and_a_learner_key(
     assert admin != learner
     counts = _counts(migrated)
     assert counts["users"] == 3  # admin, learner and the demo course's instructor
-    assert counts["courses"] == 3
+    assert counts["courses"] == 4
 
 
 def test_seed_demo_twice_issues_new_keys_without_duplicating_demo_data(
@@ -236,3 +278,184 @@ def test_repository_schema_graphql_is_up_to_date_with_the_code(capsys: pytest.Ca
     assert main(["export-schema", "--check", "--path", str(REPO / "schema.graphql")]) == 0, (
         capsys.readouterr().err
     )
+
+
+# --- migrate, status and serve: what they say is what the database is ----------------------------
+
+
+async def _cli(*argv: str) -> int:
+    """main() in a thread: it runs its own event loop, and this test's loop is running."""
+    return await asyncio.to_thread(main, list(argv))
+
+
+async def _revision_of(url: str) -> tuple[str, ...]:
+    db = Database(url)
+    try:
+        return (await schema_revision(db)).current
+    finally:
+        await db.dispose()
+
+
+async def test_migrate_refuses_a_downgrade_without_the_flag_and_changes_nothing(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", database_url)
+
+    assert await _cli("migrate", "base") == 1
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert line.startswith(f"gql-progress: refusing to downgrade {_masked(database_url)} from {HEAD} to base")
+    assert line.endswith("run gql-progress migrate base --downgrade")
+    assert await _revision_of(database_url) == (HEAD,)
+
+
+async def test_migrate_downgrades_with_the_flag_reverting_each_revision_then_upgrades_again(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", database_url)
+    url = _masked(database_url)
+
+    assert await _cli("migrate", "0005", "--downgrade") == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"downgrading {url} from {HEAD} to 0005"
+    assert [line.split()[:2] for line in lines[1:-1]] == [["reverted", r] for r in reversed(REVISIONS[5:])]
+    assert lines[-1] == f"database at {url} is now at 0005"
+    assert await _revision_of(database_url) == ("0005",)
+
+    assert await _cli("migrate", "base", "--downgrade") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"database at {url} is now at none"
+    assert await _revision_of(database_url) == ()
+
+    assert await _cli("migrate") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines[1:-1]] == [["applied", r] for r in REVISIONS]
+    assert await _revision_of(database_url) == (HEAD,)
+
+
+def test_migrate_to_an_unknown_revision_is_one_line_and_changes_nothing(
+    migrated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate", "nope"]) == 1
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"gql-progress: unknown revision 'nope'; known: base, {', '.join(REVISIONS)} (head)\n"
+    )
+    assert _revision(migrated) == HEAD
+
+
+def test_migrate_leaves_a_database_at_a_revision_it_does_not_know_alone(
+    migrated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with closing(sqlite3.connect(migrated)) as conn, conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+
+    assert main(["migrate"]) == 1
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (
+        "gql-progress: the database is at revision 9999, which this version of gql-progress does not"
+        f" know (it expects {HEAD}); nothing was changed"
+    )
+    assert _revision(migrated) == "9999"
+
+
+def _masked(url: str) -> str:
+    return make_url(with_async_driver(url)).render_as_string(hide_password=True)
+
+
+async def test_status_shows_the_masked_url_the_revisions_and_the_counts(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = Database(database_url)
+    try:
+        await seed_demo(db)
+        async with db.read() as conn:
+            progress = await conn.scalar(text("SELECT count(*) FROM lesson_progress"))
+    finally:
+        await db.dispose()
+    # PostgreSQL here trusts every local connection, so a password changes nothing but the URL.
+    with_password = database_url.replace("postgres@", "postgres:s3cret-pw@")
+    monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", with_password)
+
+    assert await _cli("status") == 0
+
+    out = capsys.readouterr().out
+    assert "s3cret-pw" not in out
+    assert out.splitlines() == [
+        f"database  {_masked(with_password)}",
+        f"revision  {HEAD} (expected {HEAD}: up to date)",
+        "users     3",
+        "courses   4",
+        f"progress  {progress} lesson progress rows",
+    ]
+    assert progress
+    if "postgres" in database_url:
+        assert ":***@" in out
+
+
+async def test_status_of_a_database_behind_says_so_and_exits_1(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _downgrade(database_url, REVISIONS[-2])
+    monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", database_url)
+
+    assert await _cli("status") == 1
+
+    assert f"revision  {REVISIONS[-2]} (expected {HEAD}: behind: run gql-progress migrate)" in (
+        capsys.readouterr().out.splitlines()
+    )
+
+
+async def _downgrade(url: str, revision: str) -> None:
+    db = Database(url)
+    try:
+        await migrate.downgrade(db, revision)
+    finally:
+        await db.dispose()
+
+
+def _serve(database_url: str, port: int) -> subprocess.CompletedProcess[str]:
+    """A real `gql-progress serve` that is expected to refuse; it must not start."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GQL_PROGRESS_")}
+    env |= {"GQL_PROGRESS_DATABASE_URL": database_url, "GQL_PROGRESS_WEBHOOKS_ENABLED": "false"}
+    command = [sys.executable, "-m", "gql_progress", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.slow
+def test_serve_on_a_busy_port_says_so_in_one_line_naming_another_and_exits_1(migrated: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+
+        result = _serve(f"sqlite:///{migrated}", port)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    suggested = re.fullmatch(
+        rf"gql-progress: port {port} is in use on 127\.0\.0\.1: pick another, "
+        r"e\.g\. PORT=(\d+) make run \(or serve --port \1\)",
+        line,
+    )
+    assert suggested is not None, line
+    assert int(suggested.group(1)) != port
+
+
+@pytest.mark.slow
+async def test_serve_refuses_a_database_behind_in_one_line_naming_migrate(database_url: str) -> None:
+    await _downgrade(database_url, REVISIONS[-2])
+
+    result = await asyncio.to_thread(_serve, database_url, free_port())
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"gql-progress: the database is at revision {REVISIONS[-2]}, this version needs {HEAD}:"
+        " run gql-progress migrate"
+    ]

@@ -3,7 +3,7 @@ item kind, bundle progress, a study plan with two instances. Loading it twice ch
 
 from __future__ import annotations
 
-from gql_progress.domain.demo import seed_demo
+from gql_progress.domain.demo import COMPLETED_COURSE, DEMO_CERTIFICATE_CODE, seed_demo
 from tests.support import Api
 
 BUNDLE = """
@@ -51,3 +51,34 @@ async def test_the_demo_study_plan_has_two_instances_sharing_the_learners_progre
     first, second = data["me"]["studyPlanInstances"]["nodes"]
     assert first["completedResources"] == second["completedResources"]
     assert len(first["completedResources"]) == 1  # the SQL course's first lesson, completed in the demo
+
+
+CERTIFICATE = """
+query($code: String!) {
+  verifyCertificate(code: $code) { learnerName courseTitle }
+  me { enrollmentsConnection { nodes { status course { slug } certificate { code } } } }
+}
+"""
+
+
+async def test_the_demo_learner_completed_a_course_whose_certificate_has_the_fixed_demo_code(
+    api: Api,
+) -> None:
+    await seed_demo(api.db)
+    keys = await seed_demo(api.db)  # a second load issues no second certificate
+    data = await api.data(CERTIFICATE, {"code": DEMO_CERTIFICATE_CODE}, key=keys.learner.secret)
+
+    assert data["verifyCertificate"] == {"learnerName": "Lee Learner", "courseTitle": "Git Basics"}
+    [completed] = [
+        e for e in data["me"]["enrollmentsConnection"]["nodes"] if e["course"]["slug"] == COMPLETED_COURSE
+    ]
+    assert completed == {
+        "status": "COMPLETED",
+        "course": {"slug": COMPLETED_COURSE},
+        "certificate": {"code": DEMO_CERTIFICATE_CODE},
+    }
+    # The event log tells the code the certificate has.
+    events = await api.data(
+        "{ events(types: [CERTIFICATE_ISSUED]) { nodes { data } } }", key=keys.admin.secret
+    )
+    assert [e["data"]["code"] for e in events["events"]["nodes"]] == [DEMO_CERTIFICATE_CODE]

@@ -6,6 +6,9 @@ the migrations themselves: upgrade, downgrade to base, and upgrade again.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,6 +30,7 @@ from tests import conftest
 from tests.conftest import REQUIRE_PG, _pg_admin, _pg_url
 
 APP_TABLES = set(Base.metadata.tables)
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -329,3 +333,38 @@ async def _alive(conn: asyncpg.Connection) -> bool:
     except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
         return False
     return True
+
+
+# --- what a migration run tells ---------------------------------------------------------------
+
+
+async def test_each_revision_is_reported_as_it_is_applied_and_reverted(empty_db: Database) -> None:
+    steps: list[migrate.Step] = []
+    revisions = [script.revision for script in reversed(list(migrate.scripts().walk_revisions()))]
+
+    await migrate.upgrade(empty_db, on_step=steps.append)
+
+    assert [(s.revision, s.upgraded) for s in steps] == [(r, True) for r in revisions]
+    assert steps[0].title == "initial schema: users, courses, lessons, enrollments, progress, api keys"
+    assert all(s.title for s in steps)
+
+    steps.clear()
+    await migrate.downgrade(empty_db, revisions[-3], on_step=steps.append)
+
+    assert [(s.revision, s.upgraded) for s in steps] == [(r, False) for r in reversed(revisions[-2:])]
+
+
+@pytest.mark.slow
+def test_alembic_from_a_shell_logs_each_revision_with_alembic_ini(tmp_path: Path) -> None:
+    """`alembic upgrade head` reads alembic.ini, whose logging section migrations/env.py loads."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GQL_PROGRESS_")}
+    env["GQL_PROGRESS_DATABASE_URL"] = f"sqlite:///{tmp_path / 'shell.db'}"
+    alembic = Path(sys.executable).parent / "alembic"
+
+    result = subprocess.run(
+        [str(alembic), "upgrade", "0002"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Running upgrade  -> 0001, initial schema" in result.stderr
+    assert "Running upgrade 0001 -> 0002" in result.stderr

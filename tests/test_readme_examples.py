@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +80,79 @@ async def test_readme_mutation_example_returns_data(database_url: str, index: in
     # example's made-up host is allowed as the README says to allow it.
     async with api_with(database_url, webhooks_allowed_hosts="platform.example.com") as api:
         await _returns_data(api, await seed_demo(api.db), index)
+
+
+# --- the README's curl commands, as a shell on a bare machine expands them ------------------------
+
+
+def readme_curl_commands() -> list[str]:
+    """Each ```sh block of the README that is one curl command to the API."""
+    blocks = re.findall(r"```sh\n(curl .*?)```", README.read_text(), flags=re.S)
+    return [block for block in blocks if "127.0.0.1:8000/graphql" in block]
+
+
+def _expand(command: str, key: str, bin_dir: Path) -> list[str]:
+    """curl's arguments after the shell's quoting, variables and command substitutions, in a
+    shell whose PATH holds only python3 (no uuidgen, no curl): what the user's shell passes."""
+    printed = subprocess.run(
+        ["/bin/sh", "-c", "printf '%s\\0' " + command.removeprefix("curl ")],
+        env={"PATH": str(bin_dir), "KEY": key},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert printed.stderr == "", printed.stderr  # e.g. "uuidgen: not found"
+    return printed.stdout.split("\0")[:-1]
+
+
+def _request(argv: list[str]) -> tuple[dict[str, str], str]:
+    """The headers and body of curl's -H and -d options."""
+    headers: dict[str, str] = {}
+    body = ""
+    options = iter(argv)
+    for argument in options:
+        if argument == "-H":
+            name, _, value = next(options).partition(":")
+            if value.strip():  # curl drops a header whose value is empty
+                headers[name.strip()] = value.strip()
+        elif argument == "-d":
+            body = next(options)
+    return headers, body
+
+
+@pytest.fixture
+def bare_path(tmp_path: Path) -> Path:
+    (tmp_path / "python3").symlink_to(sys.executable)
+    return tmp_path
+
+
+def test_readme_has_curl_examples_for_a_key_none_and_an_idempotency_key() -> None:
+    commands = readme_curl_commands()
+    assert any("verifyCertificate" in c for c in commands)
+    assert any("Idempotency-Key" in c for c in commands)
+    assert any("$KEY" in c for c in commands)
+
+
+@pytest.mark.parametrize("index", range(len(readme_curl_commands())))
+async def test_readme_curl_example_works_on_a_bare_machine(
+    database_url: str, bare_path: Path, index: int
+) -> None:
+    command = readme_curl_commands()[index]
+    async with api_with(database_url) as api:
+        keys = await seed_demo(api.db)
+        argv = await asyncio.to_thread(_expand, command, keys.learner.secret, bare_path)
+        headers, body = _request(argv)
+        first = await api.client.post("/graphql", content=body, headers=headers)
+        again = await api.client.post("/graphql", content=body, headers=headers)
+
+    assert first.status_code == 200, first.text
+    data = first.json()["data"]
+    assert data
+    assert all(value is not None for value in data.values()), data
+    assert not _mutation_errors(data), data
+    if "Idempotency-Key" in command:
+        # The key really was sent: the retry is the stored first answer, not a second run.
+        assert again.headers.get("idempotent-replayed") == "true"
+        assert again.json() == first.json()
+    if "verifyCertificate" in command:
+        assert data["verifyCertificate"]["learnerName"] == "Lee Learner"

@@ -1,6 +1,6 @@
 """Demo data for `make run`: courses with video, article and quiz lessons, a bundle holding every
-kind of item, a learner with progress and a study plan run twice, and an instructor teaching the
-SQL course.
+kind of item, a learner with progress, a completed course with a certificate and a study plan run
+twice, and an instructor teaching the SQL course.
 
 Idempotent: objects are looked up by their natural keys (slug, external id) and created only
 when missing. Keys cannot be recovered from their hashes, so each run issues fresh demo keys
@@ -19,7 +19,10 @@ from gql_progress.db.engine import Database
 from gql_progress.db.models import (
     ApiKey,
     Bundle,
+    Certificate,
     Course,
+    Event,
+    EventType,
     Lesson,
     LessonKind,
     Product,
@@ -109,7 +112,28 @@ COURSES: list[dict[str, Any]] = [
             ("Quiz: charts", LessonKind.QUIZ, None, True),
         ],
     },
+    # Last, so that the lessons above keep the ids the README's examples name.
+    {
+        "course": {
+            "slug": "git-basics",
+            "product_id": "prod-git-101",
+            "title": "Git Basics",
+            "description": "Commits, branches and merges.",
+            "expected_completion_days": 7,
+            "certificate_enabled": True,
+        },
+        "lessons": [
+            ("Why version control?", LessonKind.VIDEO, 300, True),
+            ("Commits and history", LessonKind.ARTICLE, None, True),
+            ("Branches and merges", LessonKind.VIDEO, 480, True),
+        ],
+    },
 ]
+# The learner has completed this course: its certificate's code is fixed, so that the README's
+# verifyCertificate example works as written. Real codes are random (domain/certificates.py);
+# seed-demo refuses to run in production.
+COMPLETED_COURSE = "git-basics"
+DEMO_CERTIFICATE_CODE = "demo-certificate-git-basics"
 
 
 PRODUCTS = [
@@ -151,6 +175,9 @@ async def seed_demo(db: Database) -> DemoKeys:
         fresh = fresh or created
     if fresh:
         await _progress(db, learner, courses["intro-to-sql"])
+    _, created = await catalog.enroll(db, learner, courses[COMPLETED_COURSE])
+    if created:
+        await _completed_with_certificate(db, learner, courses[COMPLETED_COURSE])
     await _bundle(db, learner, courses)
     await _study_plan(db, learner, courses)
     await teaching.assign_instructor(  # keeps an existing assignment
@@ -263,3 +290,32 @@ async def _progress(db: Database, learner: int, course_id: int) -> None:
             "notes": "Inner vs outer joins: rewatch from 2:30.",
         },
     )
+
+
+async def _completed_with_certificate(db: Database, learner: int, course_id: int) -> None:
+    """Every lesson completed through the write pipeline (which completes the enrollment and
+    issues the certificate), then the certificate's code, here and in its event, made fixed."""
+    async with db.read() as conn:
+        lessons = (await conn.execute(select(Lesson.id).where(Lesson.course_id == course_id))).scalars().all()
+    await set_completion(db, user_id=learner, requested=[(str(i), i) for i in lessons], completed=True)
+    async with db.write() as conn:
+        await conn.execute(
+            update(Certificate)
+            .where(Certificate.user_id == learner, Certificate.course_id == course_id)
+            .values(code=DEMO_CERTIFICATE_CODE)
+        )
+        issued = (
+            await conn.execute(
+                select(Event.id, Event.data).where(
+                    Event.type == EventType.CERTIFICATE_ISSUED,
+                    Event.user_id == learner,
+                    Event.course_id == course_id,
+                )
+            )
+        ).all()
+        for event_id, data in issued:
+            await conn.execute(
+                update(Event)
+                .where(Event.id == event_id)
+                .values(data={**(data or {}), "code": DEMO_CERTIFICATE_CODE})
+            )

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from graphql import OperationType
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -17,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from gql_progress.api.compiled.runner import CompiledReads
 from gql_progress.api.schema import shared_graphql_schema
 from gql_progress.api.socket_guard import SocketPolicy
 from gql_progress.api.view import ProgressGraphQLView
@@ -33,7 +35,7 @@ from gql_progress.media_types import GraphQLResponseMedia
 from gql_progress.metrics import Metrics, metrics_endpoint
 from gql_progress.observability import ObservabilityMiddleware, note_admitted, note_caller, note_rejected
 from gql_progress.rate_limits import RATE_LIMIT_HEADERS, RateLimiter
-from gql_progress.request_gate import RequestGate, limit_refusal
+from gql_progress.request_gate import Admitted, RequestGate, limit_refusal
 from gql_progress.settings import Settings, load_settings
 from gql_progress.unavailable import SETTLE_SECONDS, InFlight, UnavailableMiddleware
 from gql_progress.webhooks.worker import WebhookWorker, WorkerConfig
@@ -97,12 +99,14 @@ class AuthenticatedGraphQL:
         gate: RequestGate,
         rate_limiter: RateLimiter,
         idempotency: Idempotency,
+        compiled: CompiledReads | None = None,
     ) -> None:
         self.view = view
         self.authenticator = authenticator
         self.gate = gate
         self.rate_limiter = rate_limiter
         self.idempotency = idempotency
+        self.compiled = compiled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -173,10 +177,35 @@ class AuthenticatedGraphQL:
             if keyed is not None:
                 await self.idempotency.serve(keyed, scope, send, self.view)
                 return
+            if (
+                caller is not None
+                and self.compiled is not None
+                and await self._answer_compiled(admitted, caller, scope, receive, send)
+            ):
+                return
             await self.view(scope, receive, send)
         except ClientDisconnect:
             # The caller hung up before sending its whole body: nobody is left to answer.
             logger.debug("client disconnected before the request body arrived")
+
+    async def _answer_compiled(
+        self, admitted: Admitted, caller: Authenticated, scope: Scope, receive: Receive, send: Send
+    ) -> bool:
+        """Answer a read from its compiled statement (api/compiled); False: the view answers."""
+        assert self.compiled is not None
+        query = admitted.query
+        if query is None or admitted.operation_type is not OperationType.QUERY:
+            return False
+        document = self.gate.document(query)
+        if document is None:
+            return False
+        body = await self.compiled.answer(
+            query, document, admitted.operation_name, admitted.variables, caller.viewer
+        )
+        if body is None:
+            return False
+        await Response(body, media_type="application/json")(scope, receive, send)
+        return True
 
     def _is_ide_page(self, request: Request) -> bool:
         return (
@@ -195,6 +224,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pool_size=settings.db_pool_size,
         pool_timeout_seconds=settings.db_pool_timeout_seconds,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        prepared_statements=settings.db_prepared_statements,
     )
     schema = shared_graphql_schema(settings.production)
     view = ProgressGraphQLView(schema, db=db, settings=settings)
@@ -210,7 +240,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         metrics.watch_pool(db.engine)
     idempotency = Idempotency(db, settings.idempotency_ttl_seconds)
     gate = RequestGate(schema._schema, settings)
-    graphql = AuthenticatedGraphQL(view, authenticator, gate, rate_limiter, idempotency)
+    # Compiled reads build the response in PostgreSQL; SQLite answers through the resolvers.
+    compiled = CompiledReads(db, schema._schema) if settings.compiled_reads and not db.is_sqlite else None
+    graphql = AuthenticatedGraphQL(view, authenticator, gate, rate_limiter, idempotency, compiled)
     # Subscriptions pass the same document limits and spend from the same budgets.
     view.socket_policy = SocketPolicy(gate, rate_limiter, metrics, settings)
 
@@ -309,6 +341,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.compiled = compiled
     app.state.authenticator = authenticator
     app.state.settings = settings
     return app

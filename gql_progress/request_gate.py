@@ -211,6 +211,11 @@ class RequestGate:
             return _Parsed(document, _too_deep(settings.max_query_nesting, shape.nesting))
         return _Parsed(document, size=shape.work)
 
+    def document(self, query: str) -> DocumentNode | None:
+        """The parsed document the gate admitted (cached by its text); None for a syntax error."""
+        parsed = self._inspect(query).document
+        return parsed if isinstance(parsed, DocumentNode) else None
+
     def _parse(self, query: str) -> DocumentNode | GraphQLError:
         """The parsed document (cached by its text), or its syntax error."""
         return self._inspect(query).document

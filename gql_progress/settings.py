@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     # another, fragments expanded: a guard for graphql-core's recursion (validation, execution),
     # checked without the schema before the key. Fields alone are capped by max_query_depth.
     max_query_nesting: Annotated[int, Field(ge=4, le=200)] = 64
+    # Reads answered by one SQL statement that builds the JSON in PostgreSQL (api/compiled),
+    # where the document's fields allow; off: every request takes the resolver path.
+    compiled_reads: bool = True
+    # Server-side prepared statements (asyncpg's per-connection cache). Turn off behind a
+    # pooler in transaction mode (PgBouncer), where a connection changes between transactions.
+    db_prepared_statements: bool = True
     # Analytics (docs/analytics.md): a lesson needs this many starters to be ranked among the
     # hardest (a query may only raise it), and platformAnalytics' window at most this many days.
     analytics_min_sample: Annotated[int, Field(ge=1, le=1_000_000)] = 10

@@ -16,7 +16,15 @@ from gql_progress.api.loaders import Loaders
 from gql_progress.db.engine import Database
 from gql_progress.db.models import MAX_MINUTES, Lesson, LessonProgress
 from gql_progress.db.summaries import course_facts
-from gql_progress.domain.summary import CourseCounts, CourseSummary, count_course, summarize
+from gql_progress.domain.summary import (
+    CourseCounts,
+    CourseSummary,
+    completion_percentage_sql,
+    count_course,
+    counted_lessons_sql,
+    is_complete_sql,
+    summarize,
+)
 from tests.support import Api
 
 # Lesson positions go up to 1_000_000 (catalog._validate_lesson), so a course can hold that many.
@@ -251,3 +259,48 @@ async def test_sql_and_python_counts_agree_on_random_lessons_and_records(api: Ap
 
     # Hypothesis drives from a worker thread; the database is used on the test's event loop.
     await asyncio.to_thread(agree)
+
+
+# --- the SQL twins the compiled reads use (domain/summary.py, api/compiled) --------------------------
+
+
+@pytest.mark.postgres_only
+async def test_the_sql_twins_of_counted_lessons_percentage_and_is_complete_agree_with_python(
+    pg_database_url: str,
+) -> None:
+    """counted_lessons_sql, completion_percentage_sql and is_complete_sql evaluated by PostgreSQL
+    on many random consistent counts (ties such as 1 of 32 included) equal summarize()."""
+    cases = st.lists(consistent_counts(max_lessons=2_000), min_size=200, max_size=200)
+    db = Database(pg_database_url, pool_size=1)
+    loop = asyncio.get_running_loop()
+    try:
+
+        @settings(max_examples=15, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(cases)
+        @example([_counts(total=32, completed=1), _counts(total=20_000, completed=19_999)] * 100)
+        def check(batch: list[CourseCounts]) -> None:
+            asyncio.run_coroutine_threadsafe(_compare(db, batch), loop).result(timeout=60)
+
+        # Hypothesis drives from a worker thread; the database is used on the test's event loop.
+        await asyncio.to_thread(check)
+    finally:
+        await db.dispose()
+
+
+async def _compare(db: Database, batch: list[CourseCounts]) -> None:
+    done, needed = counted_lessons_sql("c.total", "c.required", "c.completed", "c.completed_required")
+    rows = ", ".join(
+        f"({c.total_lessons}, {c.required_lessons}, {c.completed_lessons}, {c.completed_required_lessons})"
+        for c in batch
+    )
+    sql = (
+        f"SELECT {completion_percentage_sql(done, needed)}, {is_complete_sql(done, needed)} "
+        f"FROM (VALUES {rows}) AS c(total, required, completed, completed_required)"
+    )
+    async with db.read() as conn:
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        answers = await driver.fetch(sql)
+    for counts, (percentage, complete) in zip(batch, answers, strict=True):
+        expected = summarize(counts)
+        assert (percentage, complete) == (expected.completion_percentage, expected.is_complete), counts

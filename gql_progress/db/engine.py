@@ -32,10 +32,14 @@ class StatementCounter:
 
     def _on_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if not statement.startswith("BEGIN"):
-            self.count += 1
-            tally = request_statements.get()
-            if tally is not None:
-                tally.count += 1
+            self.record()
+
+    def record(self) -> None:
+        """One statement sent, including those sent on the driver directly (compiled reads)."""
+        self.count += 1
+        tally = request_statements.get()
+        if tally is not None:
+            tally.count += 1
 
 
 class StatementTally:
@@ -125,6 +129,7 @@ class Database:
         pool_timeout_seconds: float = 30.0,
         sqlite_busy_timeout_ms: int = 30_000,
         live_channel: str | None = None,
+        prepared_statements: bool = True,
     ):
         self.url = with_async_driver(url)
         # Live updates: writes notify this channel (PostgreSQL NOTIFY, or on SQLite the
@@ -149,7 +154,16 @@ class Database:
         else:
             # hide_parameters: a failed statement's message (logged with its traceback) must not
             # carry the values it bound: notes, key hashes, anything a learner wrote.
-            self.engine = create_async_engine(self.url, hide_parameters=True, **pool)
+            # Without prepared statements (a transaction-pooling PgBouncer hands each transaction
+            # another server connection, where a statement prepared earlier does not exist),
+            # neither asyncpg nor SQLAlchemy's asyncpg adapter may cache one.
+            unprepared = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+            self.engine = create_async_engine(
+                self.url,
+                hide_parameters=True,
+                connect_args={} if prepared_statements else unprepared,
+                **pool,
+            )
             discard_closed_connections(self.engine)
         # Writers on SQLite take the write lock when they begin. A deferred transaction that
         # reads first and then writes cannot wait for the lock (SQLite answers "database is

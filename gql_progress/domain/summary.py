@@ -183,6 +183,17 @@ def counted_lessons(counts: CourseCounts) -> tuple[int, int]:
     return counts.completed_lessons, counts.total_lessons
 
 
+def counted_lessons_sql(
+    total: str, required: str, completed: str, completed_required: str
+) -> tuple[str, str]:
+    """counted_lessons in SQL, over the four counts' SQL expressions: (done, needed). The
+    compiled reads (api/compiled) use it; tests/test_summary.py holds it to the Python."""
+    return (
+        f"(CASE WHEN {required} > 0 THEN {completed_required} ELSE {completed} END)",
+        f"(CASE WHEN {required} > 0 THEN {required} ELSE {total} END)",
+    )
+
+
 def summarize(counts: CourseCounts) -> CourseSummary:
     done, needed = counted_lessons(counts)
     complete = needed > 0 and done >= needed
@@ -203,10 +214,28 @@ def summarize(counts: CourseCounts) -> CourseSummary:
 
 
 def completion_percentage(done: int, needed: int) -> float:
-    """done / needed × 100 rounded to 2 decimals; 100 only when all are done, 0 when none is needed."""
+    """done / needed × 100 rounded to 2 decimals; 100 only when all are done, 0 when none is needed.
+
+    Rounded half up in integers (hundredths of a percent), not with ``round()`` on a float: the
+    same digits then come out of SQL (completion_percentage_sql), where a float's rounding
+    differs (1 of 32 is 3.13 in both; Python's round(3.125, 2) alone says 3.12)."""
     if needed <= 0:
         return 0.0
     if done >= needed:
         return 100.0
+    hundredths = (done * 20_000 + needed) // (2 * needed)
     # 100 means complete: rounding must never turn 19,999 of 20,000 into 100.
-    return min(99.99, round(done * 100.0 / needed, 2))
+    return min(9_999, hundredths) / 100
+
+
+def completion_percentage_sql(done: str, needed: str) -> str:
+    """completion_percentage in SQL over two integer expressions, as a float8."""
+    return (
+        f"(CASE WHEN {needed} <= 0 THEN 0::float8 WHEN {done} >= {needed} THEN 100::float8 "
+        f"ELSE least(9999, ({done}::bigint * 20000 + {needed}) / (2 * {needed}::bigint))::float8 / 100 END)"
+    )
+
+
+def is_complete_sql(done: str, needed: str) -> str:
+    """summarize's is_complete in SQL: a course without lessons is never complete."""
+    return f"({needed} > 0 AND {done} >= {needed})"

@@ -50,11 +50,13 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-schema: install ## regenerate schema.graphql from the code
+schema: install ## regenerate schema.graphql and possible-types.json from the code
 	$(BIN)/gql-progress export-schema
+	$(BIN)/gql-progress export-possible-types
 
 schema-check: install
 	$(BIN)/gql-progress export-schema --check
+	$(BIN)/gql-progress export-possible-types --check
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,5 +1,5 @@
 """The gql-progress command: serve, migrate, status, seed-demo, create-user, create-api-key,
-list-api-keys, revoke-api-key, deliver, export-schema."""
+list-api-keys, revoke-api-key, deliver, export-schema, export-possible-types."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from gql_progress.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
 DEFAULT_SCHEMA_PATH = Path("schema.graphql")
+# Apollo Client's possibleTypes (docs/clients.md), checked for drift like the schema.
+DEFAULT_POSSIBLE_TYPES_PATH = Path("possible-types.json")
 
 
 def _run_with_db(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
@@ -304,15 +306,23 @@ def cmd_deliver(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_export_schema(_: Settings, args: argparse.Namespace) -> int:
     from gql_progress.api.schema import build_graphql_schema
 
-    text = build_graphql_schema().as_str() + "\n"
-    path = Path(args.path)
-    if args.check:
+    return _export(Path(args.path), build_graphql_schema().as_str() + "\n", args.check, "export-schema")
+
+
+def cmd_export_possible_types(_: Settings, args: argparse.Namespace) -> int:
+    from gql_progress.api.possible_types import possible_types_json
+    from gql_progress.api.schema import build_graphql_schema
+
+    text = possible_types_json(build_graphql_schema().as_str())
+    return _export(Path(args.path), text, args.check, "export-possible-types")
+
+
+def _export(path: Path, text: str, check: bool, command: str) -> int:
+    """Write ``text`` to ``path`` or, with ``check``, fail unless the file already holds it."""
+    if check:
         current = path.read_text() if path.exists() else ""
         if current != text:
-            print(
-                f"{path} is out of date with the code; run: gql-progress export-schema",
-                file=sys.stderr,
-            )
+            print(f"{path} is out of date with the code; run: gql-progress {command}", file=sys.stderr)
             return 1
         print(f"{path} is up to date")
         return 0
@@ -392,6 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--check", action="store_true", help="fail if the file is stale")
     export.add_argument("--path", default=str(DEFAULT_SCHEMA_PATH))
     export.set_defaults(handler=cmd_export_schema)
+
+    possible = commands.add_parser(
+        "export-possible-types",
+        help="write possible-types.json, the interfaces' and unions' members for client caches",
+    )
+    possible.add_argument("--check", action="store_true", help="fail if the file is stale")
+    possible.add_argument("--path", default=str(DEFAULT_POSSIBLE_TYPES_PATH))
+    possible.set_defaults(handler=cmd_export_possible_types)
     return parser
 
 

@@ -6,6 +6,7 @@ cli.main runs its own event loop (asyncio.run), so the tests that call it are pl
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import socket
@@ -15,11 +16,13 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+import graphql
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from gql_progress.api.schema import build_graphql_schema
 from gql_progress.app import create_app
 from gql_progress.cli import main
 from gql_progress.db import migrate
@@ -276,6 +279,54 @@ def test_export_schema_check_fails_when_the_file_is_missing(tmp_path: Path) -> N
 def test_repository_schema_graphql_is_up_to_date_with_the_code(capsys: pytest.CaptureFixture[str]) -> None:
     """Schema drift: if this fails, run `gql-progress export-schema` and commit schema.graphql."""
     assert main(["export-schema", "--check", "--path", str(REPO / "schema.graphql")]) == 0, (
+        capsys.readouterr().err
+    )
+
+
+# --- export-possible-types -----------------------------------------------------------------------
+
+
+def test_export_possible_types_check_fails_on_a_stale_file_and_passes_after_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "possible-types.json"
+    path.write_text('{"Error": ["NotFoundError"]}\n')
+
+    assert main(["export-possible-types", "--check", "--path", str(path)]) == 1
+    assert "run: gql-progress export-possible-types" in capsys.readouterr().err
+
+    assert main(["export-possible-types", "--path", str(path)]) == 0
+    assert main(["export-possible-types", "--check", "--path", str(path)]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert main(["export-possible-types", "--check", "--path", str(tmp_path / "missing.json")]) == 1
+
+
+def test_possible_types_are_what_apollos_generator_makes_from_introspection() -> None:
+    """The map Apollo's documentation builds from an introspection result (every type with
+    possibleTypes, mapped to their names): the same, in name order."""
+    schema = graphql.build_schema(build_graphql_schema().as_str())
+    # As a client reads it: JSON, where every type has possibleTypes (null but for abstract ones).
+    introspection = json.loads(json.dumps(graphql.introspection_from_schema(schema)))
+    from_introspection = {
+        t["name"]: sorted(s["name"] for s in t["possibleTypes"])
+        for t in introspection["__schema"]["types"]
+        if t["possibleTypes"]
+    }
+
+    written = json.loads((REPO / "possible-types.json").read_text())
+
+    assert written == from_introspection
+    assert list(written) == sorted(written)
+    # What the README's `... on Error { code message }` needs the cache to know.
+    assert {"NotFoundError", "ValidationError", "ForbiddenError"} <= set(written["Error"])
+    assert "Contest" in written["Node"]  # through Product, an interface implementing Node
+
+
+def test_repository_possible_types_json_is_up_to_date_with_the_code(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Drift: if this fails, run `gql-progress export-possible-types` and commit the file."""
+    assert main(["export-possible-types", "--check", "--path", str(REPO / "possible-types.json")]) == 0, (
         capsys.readouterr().err
     )
 

@@ -10,13 +10,9 @@ The audit needs Node.js and npm: its pinned packages (tests/http_audit) are inst
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import hashlib
 import json
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +23,7 @@ import pytest
 from gql_progress.auth import issue_api_key
 from gql_progress.domain.scopes import Scope
 from gql_progress.media_types import GRAPHQL_RESPONSE, wants_graphql_response
+from tests.npm import npm_installed
 from tests.servers import serve
 from tests.support import Api
 
@@ -358,35 +355,10 @@ async def test_refusals_before_graphql_take_the_asked_media_type_and_drop_data(a
 # --- graphql-http's server audit, against a real server process ------------------------------------
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-
-
 @pytest.fixture(scope="session")
 def http_audit() -> Path:
     """tests/http_audit/audit.mjs, its packages installed (``npm ci``, once per lockfile)."""
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        if _ci():
-            pytest.fail("CI=true but npm or node is missing: the GraphQL over HTTP audit must run in CI")
-        pytest.skip("npm or node is not installed: graphql-http's server audit needs them")
-    lockfile = (AUDIT_DIR / "package-lock.json").read_bytes()
-    stamp = AUDIT_DIR / "node_modules" / f".installed-{hashlib.sha256(lockfile).hexdigest()[:16]}"
-    # Test workers start together: one installs, the others wait for it and find it done.
-    lock_path = (
-        Path(tempfile.gettempdir())
-        / f"gql-progress-npm-{hashlib.sha256(bytes(AUDIT_DIR)).hexdigest()[:16]}.lock"
-    )
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not stamp.exists():
-            subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=AUDIT_DIR,
-                check=True,
-                timeout=300,
-            )
-            stamp.touch()
+    npm_installed(AUDIT_DIR, "the GraphQL over HTTP audit")
     return AUDIT_DIR / "audit.mjs"
 
 

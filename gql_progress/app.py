@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from gql_progress.api.compiled.planner import Paging
 from gql_progress.api.compiled.runner import CompiledReads
 from gql_progress.api.schema import shared_graphql_schema
 from gql_progress.api.socket_guard import SocketPolicy
@@ -241,7 +242,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     idempotency = Idempotency(db, settings.idempotency_ttl_seconds)
     gate = RequestGate(schema._schema, settings)
     # Compiled reads build the response in PostgreSQL; SQLite answers through the resolvers.
-    compiled = CompiledReads(db, schema._schema) if settings.compiled_reads and not db.is_sqlite else None
+    paging = Paging(settings.default_page_size, settings.max_page_size)
+    compiled = (
+        CompiledReads(db, schema._schema, paging) if settings.compiled_reads and not db.is_sqlite else None
+    )
     graphql = AuthenticatedGraphQL(view, authenticator, gate, rate_limiter, idempotency, compiled)
     # Subscriptions pass the same document limits and spend from the same budgets.
     view.socket_policy = SocketPolicy(gate, rate_limiter, metrics, settings)

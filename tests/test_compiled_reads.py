@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bench.operations import COURSE_PAGE, COURSE_TITLE, DASHBOARD
-from gql_progress.api.compiled.declarations import TYPES, Nested
+from gql_progress.api.compiled.declarations import TYPES, Nested, Paged, Value
 from gql_progress.api.compiled.runner import CompiledReads
 from gql_progress.api.ids import decode_id
 from gql_progress.auth.keys import issue_api_key
 from gql_progress.domain.demo import DemoKeys, seed_demo
 from gql_progress.domain.scopes import Scope
-from tests.apps import api_with
+from tests.apps import GENEROUS_LIMITS, api_with
 from tests.conftest import pg_database
 from tests.support import Api
 
@@ -51,12 +51,21 @@ class Pair:
         return fast.json(), slow.json()
 
 
+# Random documents are large: the rate and document limits stay out of the comparison.
+ROOMY = {
+    **GENEROUS_LIMITS,
+    "max_query_aliases": 10_000,
+    "max_query_cost": 100_000_000,
+    "max_query_depth": 100,
+}
+
+
 @pytest.fixture(scope="module")
 async def pair(pg_template: str | None) -> AsyncIterator[Pair]:
     async with (
         pg_database(pg_template) as url,
-        api_with(url) as compiled,
-        api_with(url, compiled_reads=False) as resolvers,
+        api_with(url, **ROOMY) as compiled,
+        api_with(url, compiled_reads=False, **ROOMY) as resolvers,
     ):
         keys = await seed_demo(compiled.db)
         await _more_data(compiled, keys)
@@ -140,7 +149,40 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool]] = {
         {"x": True},
         False,
     ),
-    "connection": ("{ me { enrollmentsConnection(first: 2) { totalCount } } }", None, False),
+    "connection": ("{ me { enrollmentsConnection(first: 2) { totalCount } } }", None, True),
+    "readme-dashboard": (
+        "{ me { name enrollmentsConnection(first: 20) { totalCount nodes { status course { slug title } "
+        "summary { completionPercentage lastAccessedAt } } } } }",
+        None,
+        True,
+    ),
+    "connection-every-field": (
+        "query($n: Int, $a: String) { me { enrollmentsConnection(first: $n, after: $a) { __typename "
+        "totalCount pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor } "
+        "edges { __typename cursor node { id status } } nodes { id } } } }",
+        {"n": 1, "a": "Y3Vyc29yOjE="},
+        True,
+    ),
+    "lessons-connection-pages": (
+        'query($a: String) { course(slug: "intro-to-sql") { lessonsConnection(first: 2, after: $a) { '
+        "edges { cursor node { title progressStatus progress { status } } } "
+        "pageInfo { hasNextPage endCursor } } } }",
+        {"a": "Y3Vyc29yOjE="},
+        True,
+    ),
+    "courses-first-zero": (
+        "{ courses(first: 0) { totalCount nodes { slug } pageInfo { hasNextPage startCursor } } }",
+        None,
+        True,
+    ),
+    "courses-default-page": (
+        "{ courses { totalCount edges { cursor node { slug summary { completionPercentage } } } } }",
+        None,
+        True,
+    ),
+    "first-over-the-maximum": ("{ courses(first: 1000) { totalCount } }", None, False),
+    "first-negative": ("query($n: Int) { courses(first: $n) { totalCount } }", {"n": -1}, False),
+    "bad-cursor": ('{ courses(after: "nope") { totalCount } }', None, False),
     "course-by-id": ('{ course(id: "Q291cnNlOjE=") { title } }', None, False),
     "missing-variable": (COURSE_TITLE, {}, False),
     "wrong-variable-type": (COURSE_TITLE, {"slug": 5}, False),
@@ -180,22 +222,33 @@ async def test_a_key_without_the_read_scope_is_refused_as_before(pair: Pair) -> 
 # --- random selections of the declared fields ------------------------------------------------------
 
 
+PAGES = ["", "(first: 0)", "(first: 1)", "(first: 3)", '(first: 2, after: "Y3Vyc29yOjE=")']
+
+
 def _selection(type_name: str, depth: int) -> st.SearchStrategy[str]:
     """A selection set of declared fields of ``type_name`` (aliases, __typename, fragments)."""
     fields = TYPES[type_name]
-    leaves = sorted(name for name, field in fields.items() if not isinstance(field, Nested))
-    nested = sorted(name for name, field in fields.items() if isinstance(field, Nested)) if depth < 3 else []
+    leaves = sorted(name for name, field in fields.items() if isinstance(field, Value))
+    deeper = (
+        sorted(name for name, field in fields.items() if not isinstance(field, Value)) if depth < 3 else []
+    )
 
     def one(name: str) -> st.SearchStrategy[str]:
         field = fields[name]
         alias = st.sampled_from(["", f"{name}Alias: "])
         if isinstance(field, Nested):
+            inner = _selection(field.type_name, depth + 1)
+            return st.builds(lambda a, i: f"{a}{name} {{ {i} }}", alias, inner)
+        if isinstance(field, Paged):
+            # The alias names the arguments: one response key never has two sets of them.
             return st.builds(
-                lambda a, inner: f"{a}{name} {{ {inner} }}", alias, _selection(field.type_name, depth + 1)
+                lambda page, i: f"{name}P{page}: {name}{PAGES[page]} {{ {i} }}",
+                st.integers(0, len(PAGES) - 1),
+                _connection(field.node_type, depth + 1),
             )
         return st.builds(lambda a: f"{a}{name}", alias)
 
-    item = st.sampled_from(["__typename", *leaves, *nested]).flatmap(
+    item = st.sampled_from(["__typename", *leaves, *deeper]).flatmap(
         lambda name: st.just("__typename") if name == "__typename" else one(name)
     )
     items = st.lists(item, min_size=1, max_size=6)
@@ -207,6 +260,23 @@ def _selection(type_name: str, depth: int) -> st.SearchStrategy[str]:
     return st.lists(wrapped, min_size=1, max_size=2).map(" ".join)
 
 
+def _connection(node_type: str, depth: int) -> st.SearchStrategy[str]:
+    parts = st.sampled_from(
+        [
+            "totalCount",
+            "__typename",
+            "pageInfo { hasNextPage hasPreviousPage startCursor endCursor __typename }",
+            "edges { cursor __typename node { NODE } }",
+            "nodes { NODE }",
+        ]
+    )
+    return st.builds(
+        lambda chosen, node: " ".join(dict.fromkeys(chosen)).replace("NODE", node),
+        st.lists(parts, min_size=1, max_size=4),
+        _selection(node_type, depth),
+    )
+
+
 ROOTS = st.one_of(
     st.builds(
         lambda s, slug: f'{{ course(slug: "{slug}") {{ {s} }} }}',
@@ -214,6 +284,7 @@ ROOTS = st.one_of(
         st.sampled_from(SLUGS[:3]),
     ),
     st.builds(lambda s: f"{{ me {{ {s} }} }}", _selection("User", 0)),
+    st.builds(lambda s: f"{{ courses(first: 3) {{ {s} }} }}", _connection("Course", 1)),
 )
 
 
@@ -222,5 +293,6 @@ ROOTS = st.one_of(
 async def test_random_selections_answer_alike(pair: Pair, document: str, who: str) -> None:
     before = pair.plans.answered
     fast, slow = await pair.both(document, None, getattr(pair.keys, who).secret)
+    assert "errors" not in fast, fast
     assert fast == slow, document
     assert pair.plans.answered == before + 1, "every selection of declared fields compiles"

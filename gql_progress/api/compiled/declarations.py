@@ -48,7 +48,19 @@ class Nested:
     order_by: Callable[[str], str] | None = None
 
 
-Field = Value | Nested
+@dataclass(frozen=True, slots=True)
+class Paged:
+    """A cursor connection (``first``/``after``, api/pagination.py): keyset pages of ``node_type``
+    rows from ``source`` in ``key`` order, the cursor being the key, with ``totalCount``,
+    ``edges``, ``nodes`` and ``pageInfo``."""
+
+    node_type: str
+    source: Callable[[Scope, str], str]
+    subject: Callable[[Scope, str], str]
+    key: str
+
+
+Field = Value | Nested | Paged
 
 
 def column(name: str) -> Value:
@@ -105,6 +117,14 @@ def _counted(s: Scope) -> tuple[str, str]:
     return counted_lessons_sql(f"{a}.total", f"{a}.required", f"{a}.completed", f"{a}.completed_required")
 
 
+# Query.courses: every course by id, progress below them the caller's.
+ALL_COURSES = Paged(
+    "Course",
+    source=lambda _p, a: f"FROM courses {a} WHERE true",
+    subject=_same_subject,
+    key="id",
+)
+
 TYPES: dict[str, dict[str, Field]] = {
     "Course": {
         "id": node_id("Course"),
@@ -134,6 +154,15 @@ TYPES: dict[str, dict[str, Field]] = {
             many=False,
             source=_summary_source(lambda p: f"{p.alias}.id"),
             subject=_same_subject,
+        ),
+        # Course.lessonsConnection: the same lessons, paged by position (the cursor).
+        "lessonsConnection": Paged(
+            "Lesson",
+            source=lambda p, a: (
+                f"FROM lessons {a} WHERE {a}.course_id = {p.alias}.id AND {a}.removed_at IS NULL"
+            ),
+            subject=_same_subject,
+            key="position",
         ),
     },
     "Lesson": {
@@ -210,6 +239,13 @@ TYPES: dict[str, dict[str, Field]] = {
             source=lambda p, a: f"FROM enrollments {a} WHERE {a}.user_id = {p.alias}.id",
             subject=lambda _p, a: f"{a}.user_id",
             order_by=lambda a: f"{a}.enrolled_at, {a}.id",
+        ),
+        # Oldest first by id (api/queries/enrollment_listing.py), the caller's own.
+        "enrollmentsConnection": Paged(
+            "Enrollment",
+            source=lambda p, a: f"FROM enrollments {a} WHERE {a}.user_id = {p.alias}.id",
+            subject=lambda _p, a: f"{a}.user_id",
+            key="id",
         ),
     },
     "Enrollment": {

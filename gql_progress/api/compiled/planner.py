@@ -14,6 +14,7 @@ subject's records exactly as the resolvers choose the subject.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,44 +24,68 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    IntValueNode,
+    NullValueNode,
     OperationType,
     SelectionSetNode,
     StringValueNode,
+    ValueNode,
     VariableNode,
+    get_named_type,
     specified_rules,
     validate,
 )
 
-from gql_progress.api.compiled.declarations import TYPES, Nested, Scope, Value
-from gql_progress.api.compiled.sql import json_object, text_literal
+from gql_progress.api.compiled.declarations import ALL_COURSES, TYPES, Nested, Paged, Scope, Value
+from gql_progress.api.compiled.sql import cursor_sql, json_object, text_literal
 from gql_progress.api.document_shape import selected_operation
+from gql_progress.api.pagination import decode_cursor
 from gql_progress.api.validation import STRAWBERRY_RULES
+from gql_progress.domain.errors import InvalidInput
 
 
 class NotCompiled(Exception):
     """The document (or this request's variables) takes the resolver path."""
 
 
+class Kind(enum.Enum):
+    """What a bound parameter is, and how the request's value is checked and converted."""
+
+    TEXT = "text"  # a string without U+0000 (course slugs)
+    FIRST = "first"  # a page size: null means the default, else 0 ..= the maximum
+    AFTER = "after"  # a cursor from this API, or null
+
+
 @dataclass(frozen=True, slots=True)
 class Parameter:
     """Where a bound parameter's value comes from: a variable of the request, or a literal."""
 
+    kind: Kind
     variable: str | None = None
-    literal: str | None = None
+    literal: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    default_page_size: int
+    max_page_size: int
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     sql: str
-    # $2, $3…: the root fields' arguments ($1 is always the caller's user id).
+    # $2, $3…: the fields' arguments ($1 is always the caller's user id).
     parameters: tuple[Parameter, ...]
     defaults: Mapping[str, Any]
+    paging: Paging
 
     def bind(self, viewer_id: int, variables: Mapping[str, Any] | None) -> list[Any]:
-        """The statement's arguments; NotCompiled when a variable is not what the plan needs (a
-        missing or mistyped variable: the resolver path reports it as GraphQL does)."""
+        """The statement's arguments; NotCompiled when a value is not what the plan needs (a
+        missing or mistyped variable, a page size out of range, a bad cursor: the resolver
+        path reports it exactly as it always has)."""
         values: list[Any] = [viewer_id]
         for parameter in self.parameters:
             if parameter.variable is None:
@@ -69,16 +94,37 @@ class Plan:
                 value = variables[parameter.variable]
             else:
                 value = self.defaults.get(parameter.variable)
+            values.append(self._converted(parameter.kind, value))
+        return values
+
+    def _converted(self, kind: Kind, value: Any) -> Any:
+        if kind is Kind.TEXT:
             if not isinstance(value, str) or "\x00" in value:
                 # The resolver answers a slug holding U+0000 with null without asking PostgreSQL.
                 raise NotCompiled
-            values.append(value)
-        return values
+            return value
+        if kind is Kind.FIRST:
+            if value is None:
+                return self.paging.default_page_size
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise NotCompiled
+            if not 0 <= value <= self.paging.max_page_size:
+                raise NotCompiled
+            return value
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise NotCompiled
+        try:
+            return decode_cursor(value)
+        except InvalidInput:
+            raise NotCompiled from None
 
 
 class Planner:
-    def __init__(self, schema: GraphQLSchema) -> None:
+    def __init__(self, schema: GraphQLSchema, paging: Paging) -> None:
         self.schema = schema
+        self.paging = paging
 
     def plan(self, document: DocumentNode, operation_name: str | None) -> Plan:
         operation = selected_operation(document, operation_name)
@@ -91,17 +137,15 @@ class Planner:
             if definition.directives:
                 raise NotCompiled
             if definition.default_value is not None:
-                if not isinstance(definition.default_value, StringValueNode):
-                    raise NotCompiled
-                defaults[definition.variable.name.value] = definition.default_value.value
+                defaults[definition.variable.name.value] = _literal(definition.default_value)
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        builder = _Builder(fragments)
+        builder = _Builder(self.schema, fragments)
         if operation.directives:
             raise NotCompiled
         data = builder.root(operation.selection_set)
         # The caller's id as a one-row table: every subquery may refer to it, used or not.
         sql = f"SELECT json_build_object('data', {data})::text FROM (VALUES ($1::bigint)) AS caller(id)"
-        return Plan(sql=sql, parameters=tuple(builder.parameters), defaults=defaults)
+        return Plan(sql=sql, parameters=tuple(builder.parameters), defaults=defaults, paging=self.paging)
 
 
 # The caller's user id: the first parameter of every plan, in the statement's one-row FROM.
@@ -109,7 +153,8 @@ VIEWER = "caller.id"
 
 
 class _Builder:
-    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
+    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
+        self.schema = schema
         self.fragments = fragments
         self.parameters: list[Parameter] = []
         self._aliases = 0
@@ -136,6 +181,10 @@ class _Builder:
                 )
             elif name == "course":
                 pairs.append((key, self._course(nodes)))
+            elif name == "courses":
+                pairs.append(
+                    (key, self._paged("Query", "courses", ALL_COURSES, nodes, Scope("caller", VIEWER)))
+                )
             else:
                 raise NotCompiled
         return json_object(pairs)
@@ -145,15 +194,7 @@ class _Builder:
         arguments = nodes[0].arguments or ()
         if len(arguments) != 1 or arguments[0].name.value != "slug":
             raise NotCompiled
-        value = arguments[0].value
-        if isinstance(value, StringValueNode):
-            parameter = Parameter(literal=value.value)
-        elif isinstance(value, VariableNode):
-            parameter = Parameter(variable=value.name.value)
-        else:
-            raise NotCompiled
-        self.parameters.append(parameter)
-        placeholder = f"${len(self.parameters) + 1}::text"
+        placeholder = self._bound(Kind.TEXT, arguments[0].value, "text")
         scope = Scope(self._alias(), VIEWER)
         source = f"FROM courses {scope.alias} WHERE {scope.alias}.slug = {placeholder}"
         return self._object("Course", nodes, source, scope)
@@ -175,12 +216,103 @@ class _Builder:
             field = declared.get(name)
             if field is None:
                 raise NotCompiled
+            if isinstance(field, Paged):
+                pairs.append((key, self._paged(type_name, name, field, children, scope)))
+                continue
             _no_arguments(children)
             if isinstance(field, Value):
                 pairs.append((key, field.sql(scope)))
             else:
                 pairs.append((key, self._nested(field, children, scope)))
         return json_object(pairs)
+
+    def _paged(self, parent_type: str, name: str, field: Paged, nodes: list[FieldNode], parent: Scope) -> str:
+        """A connection page: keyset rows after the cursor, one look-ahead row for hasNextPage
+        (api/pagination.connection_from_rows), counted only when totalCount is asked."""
+        arguments = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
+        if set(arguments) - {"first", "after"}:
+            raise NotCompiled
+        first = self._bound(Kind.FIRST, arguments.get("first"), "int")
+        after = self._bound(Kind.AFTER, arguments.get("after"), "bigint")
+        connection_type = _named(self.schema, parent_type, name)
+        edge_type = _named(self.schema, connection_type, "edges")
+        alias = self._alias()
+        key = f"{alias}.{field.key}"
+        scope = Scope(alias, field.subject(parent, alias))
+        on_page = f"{alias}.rn__ <= {first}"
+        pairs = []
+        for response_key, children in self._collect_merged(nodes, connection_type).items():
+            child = children[0].name.value
+            _no_arguments(children)
+            if child == "__typename":
+                pairs.append((response_key, text_literal(connection_type)))
+            elif child == "totalCount":
+                pairs.append((response_key, f"(SELECT count(*) {field.source(parent, self._alias())})"))
+            elif child == "nodes":
+                node = self._fields(field.node_type, children, scope)
+                pairs.append(
+                    (
+                        response_key,
+                        f"coalesce(json_agg({node} ORDER BY {key}) FILTER (WHERE {on_page}), '[]'::json)",
+                    )
+                )
+            elif child == "edges":
+                edge = self._edge(edge_type, field.node_type, children, scope, key)
+                pairs.append(
+                    (
+                        response_key,
+                        f"coalesce(json_agg({edge} ORDER BY {key}) FILTER (WHERE {on_page}), '[]'::json)",
+                    )
+                )
+            elif child == "pageInfo":
+                pairs.append((response_key, self._page_info(children, key, on_page, first, after)))
+            else:
+                raise NotCompiled
+        rows = (
+            f"(SELECT {alias}.*, row_number() OVER (ORDER BY {key}) AS rn__ {field.source(parent, alias)} "
+            f"AND ({after} IS NULL OR {key} > {after}) ORDER BY {key} LIMIT {first} + 1) {alias}"
+        )
+        # GROUP BY (): one row whatever the page holds, even when no field aggregates.
+        return f"(SELECT {json_object(pairs)} FROM {rows} GROUP BY ())"
+
+    def _edge(self, edge_type: str, node_type: str, nodes: list[FieldNode], scope: Scope, key: str) -> str:
+        pairs = []
+        for response_key, children in self._collect_merged(nodes, edge_type).items():
+            child = children[0].name.value
+            if child == "__typename":
+                pairs.append((response_key, text_literal(edge_type)))
+            elif child == "cursor":
+                pairs.append((response_key, cursor_sql(key)))
+            elif child == "node":
+                pairs.append((response_key, self._fields(node_type, children, scope)))
+            else:
+                raise NotCompiled
+        return json_object(pairs)
+
+    def _page_info(self, nodes: list[FieldNode], key: str, on_page: str, first: str, after: str) -> str:
+        values = {
+            "__typename": text_literal("PageInfo"),
+            "hasNextPage": f"count(*) > {first}",
+            "hasPreviousPage": f"{after} IS NOT NULL",
+            "startCursor": cursor_sql(f"min({key}) FILTER (WHERE {on_page})"),
+            "endCursor": cursor_sql(f"max({key}) FILTER (WHERE {on_page})"),
+        }
+        pairs = []
+        for response_key, children in self._collect_merged(nodes, "PageInfo").items():
+            child = children[0].name.value
+            if child not in values:
+                raise NotCompiled
+            pairs.append((response_key, values[child]))
+        return json_object(pairs)
+
+    def _bound(self, kind: Kind, value: ValueNode | None, sql_type: str) -> str:
+        """A placeholder for an argument: a variable's value or a literal, checked at bind."""
+        if isinstance(value, VariableNode):
+            parameter = Parameter(kind, variable=value.name.value)
+        else:
+            parameter = Parameter(kind, literal=None if value is None else _literal(value))
+        self.parameters.append(parameter)
+        return f"${len(self.parameters) + 1}::{sql_type}"
 
     def _nested(self, field: Nested, nodes: list[FieldNode], parent: Scope) -> str:
         alias = self._alias()
@@ -231,6 +363,31 @@ class _Builder:
     def _alias(self) -> str:
         self._aliases += 1
         return f"t{self._aliases}"
+
+
+def _literal(value: ValueNode) -> Any:
+    """A constant argument's value as a variable would carry it (checked at bind like one)."""
+    if isinstance(value, StringValueNode):
+        return value.value
+    if isinstance(value, IntValueNode):
+        return int(value.value)
+    if isinstance(value, NullValueNode):
+        return None
+    raise NotCompiled
+
+
+def _named(schema: GraphQLSchema, type_name: str, field_name: str) -> str:
+    """The name of the type a field returns (lists and non-null unwrapped)."""
+    parent = schema.get_type(type_name)
+    if not isinstance(parent, GraphQLObjectType) or field_name not in parent.fields:
+        raise NotCompiled
+    named: str = get_named_type(parent.fields[field_name].type).name
+    return named
+
+
+def _page_list(item: str, key: str, on_page: str) -> str:
+    """The page's items in key order, the look-ahead row left out."""
+    return f"coalesce(json_agg({item} ORDER BY {key}) FILTER (WHERE {on_page}), '[]'::json)"
 
 
 def _no_arguments(nodes: list[FieldNode]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from graphql import DocumentNode, GraphQLSchema
 
-from gql_progress.api.compiled.planner import NotCompiled, Plan, Planner
+from gql_progress.api.compiled.planner import NotCompiled, Paging, Plan, Planner
 from gql_progress.db.engine import Database
 from gql_progress.db.faults import database_fault
 from gql_progress.domain.scopes import Scope
@@ -29,9 +29,9 @@ PLAN_CACHE_SIZE = 256
 
 
 class CompiledReads:
-    def __init__(self, db: Database, schema: GraphQLSchema) -> None:
+    def __init__(self, db: Database, schema: GraphQLSchema, paging: Paging) -> None:
         self.db = db
-        self.planner = Planner(schema)
+        self.planner = Planner(schema, paging)
         self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
         # Requests answered by a plan: the differential tests check the compiled path ran.
         self.answered = 0

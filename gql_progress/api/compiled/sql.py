@@ -25,6 +25,11 @@ def global_id(type_name: str, pk: str) -> str:
     return f"encode(convert_to('{type_name}:' || {pk}, 'UTF8'), 'base64')"
 
 
+def cursor_sql(pk: str) -> str:
+    """api/pagination.encode_cursor in SQL: base64 of ``cursor:pk``; NULL for a NULL key."""
+    return f"encode(convert_to('cursor:' || {pk}, 'UTF8'), 'base64')"
+
+
 def text_literal(value: str) -> str:
     """A constant string; only ever called with names from our own schema."""
     assert "'" not in value, value

@@ -33,11 +33,13 @@ from graphql import (
     SelectionSetNode,
     StringValueNode,
     ValueNode,
+    VariableDefinitionNode,
     VariableNode,
     get_named_type,
     specified_rules,
     validate,
 )
+from graphql.execution.values import get_variable_values
 
 from gql_progress.api.compiled.declarations import ALL_COURSES, TYPES, Nested, Paged, Scope, Value
 from gql_progress.api.compiled.sql import cursor_sql, json_object, text_literal
@@ -79,21 +81,24 @@ class Plan:
     sql: str
     # $2, $3…: the fields' arguments ($1 is always the caller's user id).
     parameters: tuple[Parameter, ...]
-    defaults: Mapping[str, Any]
+    schema: GraphQLSchema
+    variable_definitions: tuple[VariableDefinitionNode, ...]
     paging: Paging
 
     def bind(self, viewer_id: int, variables: Mapping[str, Any] | None) -> list[Any]:
         """The statement's arguments; NotCompiled when a value is not what the plan needs (a
-        missing or mistyped variable, a page size out of range, a bad cursor: the resolver
+        variable GraphQL would refuse, a page size out of range, a bad cursor: the resolver
         path reports it exactly as it always has)."""
+        coerced: Mapping[str, Any] = {}
+        if self.variable_definitions:
+            # GraphQL's own coercion: missing non-null variables, wrong types, defaults.
+            result = get_variable_values(self.schema, self.variable_definitions, dict(variables or {}), 1)
+            if isinstance(result, list):
+                raise NotCompiled
+            coerced = result.coerced
         values: list[Any] = [viewer_id]
         for parameter in self.parameters:
-            if parameter.variable is None:
-                value: Any = parameter.literal
-            elif variables is not None and parameter.variable in variables:
-                value = variables[parameter.variable]
-            else:
-                value = self.defaults.get(parameter.variable)
+            value = parameter.literal if parameter.variable is None else coerced.get(parameter.variable)
             values.append(self._converted(parameter.kind, value))
         return values
 
@@ -132,20 +137,26 @@ class Planner:
             raise NotCompiled
         if validate(self.schema, document, (*specified_rules, *STRAWBERRY_RULES), max_errors=1):
             raise NotCompiled  # the resolver path reports the errors
-        defaults: dict[str, Any] = {}
-        for definition in operation.variable_definitions or ():
-            if definition.directives:
-                raise NotCompiled
-            if definition.default_value is not None:
-                defaults[definition.variable.name.value] = _literal(definition.default_value)
+        if any(definition.directives for definition in operation.variable_definitions or ()):
+            raise NotCompiled
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         builder = _Builder(self.schema, fragments)
         if operation.directives:
             raise NotCompiled
         data = builder.root(operation.selection_set)
+        if not builder.reads_beyond_the_caller:
+            # `me { id name … }` alone: the key lookup already read the caller's row and the
+            # resolvers answer from it with no statement; a compiled one would add one.
+            raise NotCompiled
         # The caller's id as a one-row table: every subquery may refer to it, used or not.
         sql = f"SELECT json_build_object('data', {data})::text FROM (VALUES ($1::bigint)) AS caller(id)"
-        return Plan(sql=sql, parameters=tuple(builder.parameters), defaults=defaults, paging=self.paging)
+        return Plan(
+            sql=sql,
+            parameters=tuple(builder.parameters),
+            schema=self.schema,
+            variable_definitions=tuple(operation.variable_definitions or ()),
+            paging=self.paging,
+        )
 
 
 # The caller's user id: the first parameter of every plan, in the statement's one-row FROM.
@@ -158,6 +169,8 @@ class _Builder:
         self.fragments = fragments
         self.parameters: list[Parameter] = []
         self._aliases = 0
+        # Whether any field needs more than the caller's own user row.
+        self.reads_beyond_the_caller = False
 
     def root(self, selection_set: SelectionSetNode) -> str:
         pairs = []
@@ -194,6 +207,7 @@ class _Builder:
         arguments = nodes[0].arguments or ()
         if len(arguments) != 1 or arguments[0].name.value != "slug":
             raise NotCompiled
+        self.reads_beyond_the_caller = True
         placeholder = self._bound(Kind.TEXT, arguments[0].value, "text")
         scope = Scope(self._alias(), VIEWER)
         source = f"FROM courses {scope.alias} WHERE {scope.alias}.slug = {placeholder}"
@@ -229,6 +243,7 @@ class _Builder:
     def _paged(self, parent_type: str, name: str, field: Paged, nodes: list[FieldNode], parent: Scope) -> str:
         """A connection page: keyset rows after the cursor, one look-ahead row for hasNextPage
         (api/pagination.connection_from_rows), counted only when totalCount is asked."""
+        self.reads_beyond_the_caller = True
         arguments = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
         if set(arguments) - {"first", "after"}:
             raise NotCompiled
@@ -315,6 +330,7 @@ class _Builder:
         return f"${len(self.parameters) + 1}::{sql_type}"
 
     def _nested(self, field: Nested, nodes: list[FieldNode], parent: Scope) -> str:
+        self.reads_beyond_the_caller = True
         alias = self._alias()
         scope = Scope(alias, field.subject(parent, alias))
         source = field.source(parent, alias)

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 import coredis
 from graphql import OperationType
 from limits import RateLimitItem
-from limits.aio.storage import MemoryStorage, MovingWindowSupport, RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.storage import RedisStorage
 from limits.errors import StorageError
 from starlette.datastructures import Address
 from starlette.responses import JSONResponse, Response
@@ -36,6 +35,7 @@ from starlette.types import Message, Send
 
 from gql_progress.auth import Authenticated
 from gql_progress.db.models import UserRole
+from gql_progress.rate_windows import LocalWindows, WindowStore
 from gql_progress.request_gate import Admitted
 from gql_progress.settings import Settings, parse_rate
 
@@ -118,10 +118,10 @@ class RateLimiter:
             UserRole.ADMIN: parse_rate(settings.rate_limit_admin),
         }
         self._pool: coredis.ConnectionPool | None = None
-        self._storage: MemoryStorage | RedisStorage
+        self._storage: WindowStore
         uri = settings.rate_limit_storage
         if uri == "memory://":
-            self._storage = MemoryStorage()
+            self._storage = LocalWindows()
         else:
             # Our own pool, handed to the storage (its documented `connection_pool` option):
             # the storage has no close(), and sockets left to the garbage collector raise
@@ -137,7 +137,6 @@ class RateLimiter:
                 key_prefix=settings.rate_limit_key_prefix,
                 connection_pool=self._pool,  # type: ignore[arg-type]  # typed as scalar options only
             )
-        self._limiter = MovingWindowRateLimiter(self._storage)
         self._last_warning = -math.inf
 
     async def check(
@@ -158,10 +157,13 @@ class RateLimiter:
         else:
             identity, role = caller.principal, caller.viewer.role  # the key, or a JWT's user
         rate = self._rates[role]
+        # The moving-window strategy of `limits` (MovingWindowRateLimiter.hit, get_window_stats),
+        # on either store: the same keys in Redis as before.
+        key, window = rate.key_for(identity), rate.get_expiry()
         try:
-            allowed = await self._limiter.hit(rate, identity, cost=cost)
-            stats = await self._limiter.get_window_stats(rate, identity)
-            reset_seconds = max(0, math.ceil(stats.reset_time - time.time()))
+            allowed = await self._storage.acquire_entry(key, rate.amount, window, amount=cost)
+            window_start, counted = await self._storage.get_moving_window(key, rate.amount, window)
+            reset_seconds = max(0, math.ceil(window_start + window - time.time()))
             retry_after = None
             if not allowed:
                 retry_after = await self._retry_after(rate, identity, cost, reset_seconds)
@@ -172,7 +174,7 @@ class RateLimiter:
             allowed=allowed,
             rate=rate,
             cost=cost,
-            remaining=max(0, stats.remaining),
+            remaining=max(0, rate.amount - counted),
             reset_seconds=reset_seconds,
             retry_after=retry_after,
             anonymous=caller is None,
@@ -188,7 +190,7 @@ class RateLimiter:
         # room for it. The storage counts a shorter window directly, so search for t (this
         # runs only for refused requests).
         window = rate.get_expiry()
-        storage: MovingWindowSupport = self._storage
+        storage = self._storage
         key = rate.key_for(identity)
         low, high = 1, window
         while low < high:

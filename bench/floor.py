@@ -26,23 +26,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+# The app's own SQL renderings of timestamps and global ids (the compiled reads use them too), so
+# the floor's JSON is built exactly as the API's.
+from gql_progress.api.compiled.sql import global_id, iso_utc
+
 KEY_PREFIX = "gqlp_"
-
-
-def iso_utc(column: str) -> str:
-    """SQL for Python's ``datetime.isoformat()`` of an aware UTC value (what the API sends)."""
-    local = f"({column} AT TIME ZONE 'UTC')"
-    return (
-        f"CASE WHEN {column} IS NULL THEN NULL ELSE "
-        f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
-        f"|| CASE WHEN date_trunc('second', {local}) = {local} THEN '' ELSE to_char({local}, '.US') END "
-        "|| '+00:00' END"
-    )
-
-
-def global_id(type_name: str, column: str) -> str:
-    """SQL for the API's opaque id: base64 of "Type:pk"."""
-    return f"encode(convert_to('{type_name}:' || {column}, 'UTF8'), 'base64')"
 
 
 # The course page. The key, the course and its lessons, each lesson's progress record of the

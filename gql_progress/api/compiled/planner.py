@@ -179,28 +179,21 @@ class _Builder:
             if name == "__typename":
                 pairs.append((key, text_literal("Query")))
             elif name == "me":
-                _no_arguments(nodes)
-                scope = Scope(self._alias(), VIEWER)
-                pairs.append(
-                    (
-                        key,
-                        self._object(
-                            "User",
-                            nodes,
-                            f"FROM users {scope.alias} WHERE {scope.alias}.id = {VIEWER}",
-                            scope,
-                        ),
-                    )
-                )
+                pairs.append((key, self._me(nodes)))
             elif name == "course":
                 pairs.append((key, self._course(nodes)))
             elif name == "courses":
-                pairs.append(
-                    (key, self._paged("Query", "courses", ALL_COURSES, nodes, Scope("caller", VIEWER)))
-                )
+                caller = Scope("caller", VIEWER)
+                pairs.append((key, self._paged("Query", "courses", ALL_COURSES, nodes, caller)))
             else:
                 raise NotCompiled
         return json_object(pairs)
+
+    def _me(self, nodes: list[FieldNode]) -> str:
+        _no_arguments(nodes)
+        scope = Scope(self._alias(), VIEWER)
+        source = f"FROM users {scope.alias} WHERE {scope.alias}.id = {VIEWER}"
+        return self._object("User", nodes, source, scope)
 
     def _course(self, nodes: list[FieldNode]) -> str:
         # course(slug:) only; course(id:) and userId take the resolver path.

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from graphql import OperationType
 from starlette.applications import Starlette
@@ -24,8 +25,10 @@ from gql_progress.api.schema import shared_graphql_schema
 from gql_progress.api.socket_guard import SocketPolicy
 from gql_progress.api.view import ProgressGraphQLView
 from gql_progress.auth import Authenticated, Authenticator
+from gql_progress.auth.credential_cache import CredentialCache
 from gql_progress.auth.jwt import JwtVerifier
 from gql_progress.db.engine import Database
+from gql_progress.db.listener import PgListener, asyncpg_dsn
 from gql_progress.db.revision import refuse_a_schema_behind, schema_revision
 from gql_progress.graphiql.page import graphiql_files
 from gql_progress.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -44,6 +47,9 @@ from gql_progress.webhooks.worker import WebhookWorker, WorkerConfig
 logger = logging.getLogger("gql_progress.app")
 
 REQUEST_ID_HEADER = "x-request-id"
+# Start-up waits this long for the LISTEN connection, so that a server that answers requests
+# also delivers their live updates; past it the server starts anyway and keeps trying.
+LISTEN_WAIT_SECONDS = 10.0
 GRAPHQL_PATH = "/graphql"
 CREDENTIAL_REFUSED = "The API key or token is invalid, expired or revoked"
 # What a browser page on an allowed origin may always send and read (CORS).
@@ -229,11 +235,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     schema = shared_graphql_schema(settings.production)
     view = ProgressGraphQLView(schema, db=db, settings=settings)
+    # One LISTEN connection per process on PostgreSQL, for whatever follows a channel below.
+    listener = None if db.is_sqlite else PgListener(asyncpg_dsn(db.url))
+    credentials: CredentialCache[Any] | None = None
+    if listener is not None and settings.api_key_cache_seconds > 0:
+        credentials = CredentialCache(db, settings.api_key_cache_seconds)
+        listener.follow(credentials.follower())
+    live = LiveUpdates(db, settings, listener) if settings.live_updates_enabled else None
     authenticator = Authenticator(
         db,
         settings.api_key_touch_interval_seconds,
         tokens=JwtVerifier(settings),
         accept_legacy_keys=settings.api_key_legacy_enabled,
+        cache=credentials,
     )
     rate_limiter = RateLimiter(settings)
     metrics = Metrics(max_operations=settings.metrics_max_operations) if settings.metrics_enabled else None
@@ -274,9 +288,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # (gql-progress serve checks first and says so in one line).
         await refuse_a_schema_behind(db, logger)
         # Before anything else: once the server answers, its writes reach every subscriber.
-        live = LiveUpdates(db, settings) if settings.live_updates_enabled else None
         if live:
-            await live.start()
+            live.start()
+        if listener is not None and listener.following:
+            await listener.start(LISTEN_WAIT_SECONDS)
         app.state.live = live
         flusher = asyncio.create_task(authenticator.flush_periodically())
         webhooks = (
@@ -305,7 +320,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 logger.exception("could not record API key use at shutdown")
             await rate_limiter.close()
             if live:
-                await live.stop()
+                live.stop()
+            if listener is not None:
+                await listener.stop()
             await db.dispose()
             if metrics:
                 metrics.close()
@@ -347,5 +364,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.db = db
     app.state.compiled = compiled
     app.state.authenticator = authenticator
+    app.state.credentials = credentials
     app.state.settings = settings
     return app

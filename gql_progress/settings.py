@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 30_000
     # API keys' lastUsedAt is written in one batch this often, so requests stay read-only.
     api_key_touch_interval_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
+    # PostgreSQL: a checked key (or a token's user) is reused this long unless a revocation or a
+    # change to the user drops it first, in every process (auth/credential_cache.py); 0: never.
+    api_key_cache_seconds: Annotated[float, Field(ge=0, le=3600)] = 30
     # Keys from before the checksummed format (auth/keys.py) keep working while this is true.
     api_key_legacy_enabled: bool = True
     # Bearer JWTs from the platform's identity provider (auth/jwt.py); off while no algorithm is

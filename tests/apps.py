@@ -16,7 +16,9 @@ from tests.support import Api
 
 # No lastUsedAt flush and no webhook worker in the background: their statements would land in
 # the statement counts; the webhook tests run their workers themselves, when they choose.
-QUIET = {"api_key_touch_interval_seconds": 3600, "webhooks_enabled": False}
+# Every request looks its key up (no credential cache), so the statement counts the tests assert
+# are each request's own; tests/test_credential_cache.py runs the cache.
+QUIET = {"api_key_touch_interval_seconds": 3600, "webhooks_enabled": False, "api_key_cache_seconds": 0}
 
 # Rate limits stay on (every request goes through the check) but out of the way: the tests of
 # the limits themselves build apps with small ones.

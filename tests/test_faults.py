@@ -231,6 +231,8 @@ async def _app(url: str, **settings: Any) -> AsyncIterator[Starlette]:
             api_key_touch_interval_seconds=3600,
             rate_limit_learner=GENEROUS_RATE,
             rate_limit_admin=GENEROUS_RATE,
+            # Each request looks its key up: the tests exhaust the pool at that lookup too.
+            api_key_cache_seconds=0,
             **settings,
         )
     )
@@ -312,6 +314,50 @@ async def _until(condition: Callable[[], Awaitable[bool]], what: str, within: fl
     while not await condition():
         assert time.monotonic() < deadline, f"timed out waiting until {what}"
         await asyncio.sleep(0.02)
+
+
+COURSE_TITLES = "query($slug: String!) { course(slug: $slug) { title lessons { title } } }"
+
+
+@pytest.mark.postgres_only
+async def test_a_full_direct_pool_refuses_compiled_reads_fast_with_service_busy(pg_database_url: str) -> None:
+    one_connection = {"db_pool_size": 1, "db_pool_timeout_seconds": 0.2}
+    async with _app(pg_database_url, **one_connection) as app, _client(app) as http:
+        api = Api(client=http, db=app.state.db, app=app)
+        learner = await api.user()
+        course = await api.course(lessons=2)
+        await api.enroll(learner, course)
+        page = {"slug": course.slug}
+        assert (await api.data(COURSE_TITLES, page, key=learner.key))["course"]["title"]
+        assert app.state.compiled.answered == 1  # the compiled path, on the direct pool
+
+        locker = await asyncpg.connect(pg_database_url)
+        try:
+            await locker.execute("BEGIN")
+            await locker.execute("LOCK TABLE courses IN ACCESS EXCLUSIVE MODE")
+            # Takes the direct pool's one connection and waits on the lock with it.
+            held = asyncio.create_task(api.post(COURSE_TITLES, page, key=learner.key))
+
+            async def waiting() -> bool:
+                count = await locker.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                return bool(count)
+
+            await _until(waiting, "the first read holds the only direct connection")
+            started = time.monotonic()
+            behind = await api.post(COURSE_TITLES, page, key=learner.key)
+            elapsed = time.monotonic() - started
+            assert not held.done()
+            await locker.execute("ROLLBACK")
+        finally:
+            await locker.close()
+
+        assert elapsed < 3, elapsed  # the pool timeout, not the lock's duration
+        _assert_masked_busy(behind)
+        assert (await asyncio.wait_for(held, 30)).json()["data"]["course"]["title"]
+        assert (await api.data(COURSE_TITLES, page, key=learner.key))["course"]["title"]
 
 
 async def test_a_full_pool_refuses_the_requests_behind_it_fast_with_service_busy_and_is_whole_after(

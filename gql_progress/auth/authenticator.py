@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, select, update
 
+from gql_progress.auth.credential_cache import CredentialCache
 from gql_progress.auth.jwt import JwtVerifier, TokenClaims, looks_like_jwt
 from gql_progress.auth.keys import hash_key, key_format
 from gql_progress.db.engine import Database
@@ -47,8 +48,9 @@ class Authenticator:
     """Turns a bearer credential into a Viewer with at most one SELECT per request.
 
     What can be refused without the database is: a JWT by its signature and claims, a key by
-    its shape and checksum (keys.py). Keys are not cached, so a revoked key is refused on its
-    next request in every process.
+    its shape and checksum (keys.py). With a ``cache`` (PostgreSQL), what a key or a token's
+    subject found is kept until a revocation or a change to the user says otherwise
+    (credential_cache.py); without one, every request looks it up.
 
     ``lastUsedAt`` is not written per request: the keys used since the last flush are
     remembered and written in one UPDATE every ``touch_interval`` seconds (and at shutdown),
@@ -62,8 +64,10 @@ class Authenticator:
         *,
         tokens: JwtVerifier | None = None,
         accept_legacy_keys: bool = True,
+        cache: CredentialCache[Row[Any]] | None = None,
     ) -> None:
         self._db = db
+        self._cache = cache
         self._touch_interval = touch_interval_seconds
         self._used: set[int] = set()
         self._tokens = tokens
@@ -75,8 +79,8 @@ class Authenticator:
             return None if claims is None else await self._token_user(claims)
         if key_format(credential, accept_legacy=self._accept_legacy_keys) is None:
             return None
-        async with self._db.read() as conn:
-            row = (await conn.execute(_KEY_HOLDER, {"key_hash": hash_key(credential)})).first()
+        key_hash = hash_key(credential)
+        row = await self._looked_up(key_hash, _KEY_HOLDER, {"key_hash": key_hash})
         if row is None:
             return None
         self._used.add(row.api_key_id)
@@ -88,9 +92,21 @@ class Authenticator:
         )
         return Authenticated(viewer=viewer, user=row)
 
-    async def _token_user(self, claims: TokenClaims) -> Authenticated | None:
+    async def _looked_up(self, digest: str, query: Any, parameters: dict[str, str]) -> Row[Any] | None:
+        """The row ``query`` finds for a credential, from the cache when it holds it."""
+        cache = self._cache
+        if cache is not None and (row := cache.get(digest)) is not None:
+            return row
+        epoch = self._db.credentials_epoch
         async with self._db.read() as conn:
-            row = (await conn.execute(_TOKEN_SUBJECT, {"subject": claims.subject})).first()
+            row = (await conn.execute(query, parameters)).first()
+        if cache is not None and row is not None:
+            cache.put(digest, row, row.id, epoch)
+        return row
+
+    async def _token_user(self, claims: TokenClaims) -> Authenticated | None:
+        # The subject's users row is cached; the viewer is rebuilt from each token's own claims.
+        row = await self._looked_up(f"sub:{claims.subject}", _TOKEN_SUBJECT, {"subject": claims.subject})
         if row is None:
             logger.info("bearer token refused: no user with the token's sub")
             return None

@@ -151,11 +151,13 @@ async def issue_api_key(
 async def revoke_api_key(db: Database, viewer: Viewer, key_id: int) -> Row[Any]:
     """Revoke a key: any key for an admin, the caller's own keys for anyone else. Another user's
     key answers NotFound, exactly as a key that does not exist. Revoking twice keeps the first
-    time. The next request with the key is refused: nothing caches keys."""
+    time. The next request with the key is refused, in this process and (by the database's
+    notice) in every other (auth/credential_cache.py)."""
     condition = ApiKey.id == key_id
     if not viewer.is_admin:
         condition = condition & (ApiKey.user_id == viewer.user_id)
     async with db.write() as conn:
+        db.note_credentials_changed(conn)
         row = (
             await conn.execute(
                 update(ApiKey)

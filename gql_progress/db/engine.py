@@ -14,6 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from gql_progress.db.direct import DirectPool
+from gql_progress.db.listener import asyncpg_dsn
 from gql_progress.settings import with_async_driver
 
 
@@ -68,6 +70,8 @@ class WriteScope:
 
     live_channel: str | None
     committed: list[str] = field(default_factory=list)
+    # Set by Database.note_credentials_changed(): the commit bumps Database.credentials_epoch.
+    credentials_changed: bool = False
 
 
 _SCOPE_KEY = "gql_progress.write_scope"
@@ -138,6 +142,10 @@ class Database:
         self.on_committed: Callable[[Sequence[str]], None] | None = None
         self.is_sqlite = self.url.startswith("sqlite")
         self.statements = StatementCounter()
+        self._direct: DirectPool | None = None
+        # Bumped when a write that revoked a key (or changed a user) commits in this process:
+        # credentials cached before then are looked up again (auth/credential_cache.py).
+        self.credentials_epoch = 0
         # A fixed pool: overflow connections are closed when returned, so under load the
         # server kept opening new PostgreSQL sessions (bench: ~0.15 per request). A request
         # that finds it empty waits pool_timeout_seconds, then fails with SERVICE_BUSY
@@ -165,6 +173,12 @@ class Database:
                 **pool,
             )
             discard_closed_connections(self.engine)
+            self._direct = DirectPool(
+                asyncpg_dsn(self.url),
+                max_size=pool_size,
+                timeout_seconds=pool_timeout_seconds,
+                prepared_statements=prepared_statements,
+            )
         # Writers on SQLite take the write lock when they begin. A deferred transaction that
         # reads first and then writes cannot wait for the lock (SQLite answers "database is
         # locked" at once to avoid a deadlock); an immediate one waits up to busy_timeout.
@@ -226,8 +240,7 @@ class Database:
             finally:
                 info.pop(_SCOPE_KEY, None)
         # Reached only once the commit succeeded: a rolled-back write announces nothing.
-        if scope.committed and self.on_committed is not None:
-            self.on_committed(scope.committed)
+        self._committed(scope)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AmbientTransaction]:
@@ -251,6 +264,19 @@ class Database:
             if ambient.rollback_only:
                 await transaction.rollback()
                 return
+        self._committed(scope)
+
+    def note_credentials_changed(self, conn: AsyncConnection) -> None:
+        """The write transaction of ``conn`` revokes or changes a credential: once it commits,
+        nothing cached from before is used again in this process."""
+        scope = write_scope(conn)
+        if scope is None:
+            raise RuntimeError("note_credentials_changed() outside a write transaction")
+        scope.credentials_changed = True
+
+    def _committed(self, scope: WriteScope) -> None:
+        if scope.credentials_changed:
+            self.credentials_epoch += 1
         if scope.committed and self.on_committed is not None:
             self.on_committed(scope.committed)
 
@@ -258,7 +284,16 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
 
+    @property
+    def direct(self) -> DirectPool:
+        """asyncpg's pool for statements sent on the driver directly (PostgreSQL only)."""
+        if self._direct is None:
+            raise RuntimeError("SQLite has no direct pool")
+        return self._direct
+
     async def dispose(self) -> None:
+        if self._direct is not None:
+            await self._direct.close()
         await self.engine.dispose()
 
 

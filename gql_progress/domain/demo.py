@@ -188,6 +188,7 @@ async def seed_demo(db: Database) -> DemoKeys:
     )
 
     async with db.write() as conn:
+        db.note_credentials_changed(conn)
         await conn.execute(
             update(ApiKey)
             .where(

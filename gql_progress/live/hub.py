@@ -5,44 +5,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gql_progress.db.engine import Database
+from gql_progress.db.listener import Follower, PgListener
 from gql_progress.live.broker import Broker
-from gql_progress.live.listener import PgListener, asyncpg_dsn
 from gql_progress.live.notify import decode
 from gql_progress.settings import Settings
 
-# Start-up waits this long for the LISTEN connection, so that a server that answers requests
-# also delivers their updates; past it the server starts anyway and keeps trying.
-_LISTEN_WAIT_SECONDS = 10.0
-
 
 class LiveUpdates:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    """``listener``: the process's LISTEN connection on PostgreSQL (started by the app after
+    this follows its channel); None on SQLite."""
+
+    def __init__(self, db: Database, settings: Settings, listener: PgListener | None) -> None:
         self._db = db
         self._channel = settings.live_channel
-        self._listener: PgListener | None = None
-        if db.is_sqlite:
+        self._uses_listener = listener is not None
+        if listener is None:
             # SQLite has no NOTIFY: this process announces its own commits, and only to itself.
             self.broker = Broker(settings.live_queue_size)
         else:
             self.broker = Broker(settings.live_queue_size, available=False)
-            self._listener = PgListener(
-                asyncpg_dsn(db.url),
-                settings.live_channel,
-                on_payload=self._publish,
-                on_listening=self.broker.resume,
-                on_lost=self.broker.suspend,
+            listener.follow(
+                Follower(
+                    settings.live_channel,
+                    on_payload=self._publish,
+                    on_listening=self.broker.resume,
+                    on_lost=self.broker.suspend,
+                )
             )
 
-    async def start(self) -> None:
+    def start(self) -> None:
         self._db.live_channel = self._channel
-        if self._listener is not None:
-            await self._listener.start(_LISTEN_WAIT_SECONDS)
-        else:
+        if not self._uses_listener:
             self._db.on_committed = self._publish_committed
 
-    async def stop(self) -> None:
-        if self._listener is not None:
-            await self._listener.stop()
+    def stop(self) -> None:
         self._db.on_committed = None
         self._db.live_channel = None
 

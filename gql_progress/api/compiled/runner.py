@@ -5,7 +5,7 @@ else, and every request whose document has no plan, goes to the resolver path un
 cache holds the misses too, so an uncompilable document is inspected once.
 
 The statement goes to asyncpg directly (SQLAlchemy's per-statement cost showed in the profile),
-on a pooled connection of the app's engine; asyncpg prepares it once per connection (its
+on the database's direct pool (db/direct.py); asyncpg prepares it once per connection (its
 statement cache), unless ``GQL_PROGRESS_DB_PREPARED_STATEMENTS`` turns that off.
 """
 
@@ -69,10 +69,7 @@ class CompiledReads:
         except NotCompiled:
             return None
         try:
-            async with self.db.read() as conn:
-                raw = await conn.get_raw_connection()
-                driver: Any = raw.driver_connection
-                body: str = await driver.fetchval(plan.sql, *arguments)
+            body: str = await self.db.direct.fetchval(plan.sql, *arguments)
         except Exception as error:
             if database_fault(error) is not None:
                 raise  # busy or unreachable: the resolvers would meet the same (503 either way)

@@ -1,12 +1,14 @@
-"""One dedicated PostgreSQL connection per server process, LISTENing on the live channel.
+"""One dedicated PostgreSQL connection per server process, LISTENing on every channel the
+process follows (live updates, credential changes).
 
 Not a pooled connection: LISTEN belongs to a session, and a pool would hand the session to
 requests (and reset it with UNLISTEN *). Notifications arrive at asyncpg's callback, in this
-event loop, and go straight to the broker.
+event loop, and go straight to the channel's follower.
 
-A dropped connection loses whatever was notified meanwhile, so ``on_lost`` runs (the hub ends
-every subscription: their clients must re-read) and the listener reconnects with back-off.
-A peer that vanished without closing the socket is noticed by a periodic ``SELECT 1``.
+A dropped connection loses whatever was notified meanwhile, so every follower's ``on_lost`` runs
+(the live hub ends every subscription, the credential cache empties) and the listener reconnects
+with back-off. A peer that vanished without closing the socket is noticed by a periodic
+``SELECT 1``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -32,24 +35,37 @@ def asyncpg_dsn(sqlalchemy_url: str) -> str:
     return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+@dataclass(frozen=True)
+class Follower:
+    """What one channel's notifications go to, and who must know when they may be missed."""
+
+    channel: str
+    on_payload: Callable[[str], None]
+    on_listening: Callable[[], None]
+    on_lost: Callable[[], None]
+
+
 class PgListener:
-    def __init__(
-        self,
-        dsn: str,
-        channel: str,
-        *,
-        on_payload: Callable[[str], None],
-        on_listening: Callable[[], None],
-        on_lost: Callable[[], None],
-    ) -> None:
+    def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        self._channel = channel
-        self._on_payload = on_payload
-        self._on_listening = on_listening
-        self._on_lost = on_lost
+        self._followers: list[Follower] = []
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+
+    def follow(self, follower: Follower) -> None:
+        """Listen on ``follower.channel`` too; before start()."""
+        if self._task is not None:
+            raise RuntimeError("follow() after the listener started")
+        self._followers.append(follower)
+
+    @property
+    def following(self) -> bool:
+        return bool(self._followers)
+
+    @property
+    def listening(self) -> bool:
+        return self._listening.is_set()
 
     async def start(self, wait_seconds: float) -> bool:
         """Start listening in the background; whether it listens within ``wait_seconds``.
@@ -57,11 +73,11 @@ class PgListener:
         The server starts either way (like /readyz, it reports a database that is down rather
         than refusing to run); subscriptions fail until the listener connects.
         """
-        self._task = asyncio.create_task(self._run(), name="gql_progress live listener")
+        self._task = asyncio.create_task(self._run(), name="gql_progress listener")
         try:
             await asyncio.wait_for(self._listening.wait(), wait_seconds)
         except TimeoutError:
-            logger.warning("live updates: not listening yet (PostgreSQL unreachable?); retrying")
+            logger.warning("listener: not listening yet (PostgreSQL unreachable?); retrying")
             return False
         return True
 
@@ -79,7 +95,7 @@ class PgListener:
             try:
                 conn = await asyncpg.connect(self._dsn, timeout=10)
             except Exception as exc:  # whatever it was, the next attempt may succeed
-                logger.warning("live updates: cannot connect to listen (%s); retrying in %.1fs", exc, delay)
+                logger.warning("listener: cannot connect to listen (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX_SECONDS)
                 continue
@@ -87,32 +103,39 @@ class PgListener:
                 await self._listen(conn)
                 delay = _RETRY_FIRST_SECONDS
             except Exception as exc:  # never let the listener die: reconnect instead
-                logger.warning("live updates: listening connection lost (%s)", exc)
+                logger.warning("listener: listening connection lost (%s)", exc)
             finally:
                 was_listening = self._listening.is_set()
                 self._listening.clear()
                 # terminate(), not close(): close() waits on a server that may be gone.
                 conn.terminate()
                 if was_listening and not self._stopping:
-                    self._on_lost()
+                    for follower in self._followers:
+                        follower.on_lost()
             await asyncio.sleep(delay)
 
     async def _listen(self, conn: Any) -> None:
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _conn: lost.set())
-        await conn.add_listener(self._channel, self._deliver)
+        for follower in self._followers:
+            await conn.add_listener(follower.channel, self._deliverer(follower))
         self._listening.set()
-        self._on_listening()
-        logger.info("live updates: listening on channel %s", self._channel)
+        for follower in self._followers:
+            follower.on_listening()
+        logger.info("listening on %s", ", ".join(f.channel for f in self._followers))
         while not lost.is_set():
             try:
                 await asyncio.wait_for(lost.wait(), _HEALTH_CHECK_SECONDS)
             except TimeoutError:
                 await conn.fetchval("SELECT 1", timeout=10)  # raises when the server is gone
-        logger.warning("live updates: listening connection closed")
+        logger.warning("listener: listening connection closed")
 
-    def _deliver(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        try:
-            self._on_payload(payload)
-        except Exception:  # one bad notice must not stop the others
-            logger.exception("live updates: could not deliver a notification")
+    @staticmethod
+    def _deliverer(follower: Follower) -> Callable[[Any, int, str, str], None]:
+        def deliver(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            try:
+                follower.on_payload(payload)
+            except Exception:  # one bad notice must not stop the others
+                logger.exception("listener: could not deliver a notification on %s", follower.channel)
+
+        return deliver

@@ -1,0 +1,68 @@
+"""asyncpg's own pool, for the statements the hot read path sends on the driver directly.
+
+A compiled read (api/compiled) is one statement whose result is the response body: SQLAlchemy's
+checkout, events and result wrapping cost more CPU than asyncpg's own round trip (about 0.1 ms a
+request, bench/RESULTS.md ladder step 12), so those statements skip it. Everything else keeps
+the engine's pool (db/engine.py).
+
+The pool is created at first use and opens connections as they are needed, up to the engine's
+pool size: a process holds at most twice ``GQL_PROGRESS_DB_POOL_SIZE`` connections, plus its
+listener. A connection returned to it is not reset (no ``RESET ALL`` round trip per request):
+these statements are single read-only SELECTs in autocommit that leave no session state behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+
+class DirectPoolTimeout(PoolTimeoutError):
+    """Every direct connection stayed in use for the pool timeout (SERVICE_BUSY, db/faults.py)."""
+
+
+async def _keep_session(_connection: Any) -> None:
+    """The pool's reset: nothing to undo (see the module's docstring)."""
+
+
+class DirectPool:
+    def __init__(self, dsn: str, *, max_size: int, timeout_seconds: float, prepared_statements: bool) -> None:
+        self._dsn = dsn
+        self._max_size = max_size
+        self._timeout = timeout_seconds
+        # Without server-side prepared statements (a transaction-pooling PgBouncer), asyncpg must
+        # not cache any: each statement is prepared unnamed and used at once.
+        self._statement_cache_size = 256 if prepared_statements else 0
+        self._pool: asyncpg.Pool | None = None
+        self._creating = asyncio.Lock()
+
+    async def fetchval(self, sql: str, *arguments: Any) -> Any:
+        pool = self._pool or await self._created()
+        try:
+            connection = await pool.acquire(timeout=self._timeout)
+        except TimeoutError:
+            raise DirectPoolTimeout("no direct connection became free in time") from None
+        try:
+            return await connection.fetchval(sql, *arguments)
+        finally:
+            await pool.release(connection)
+
+    async def _created(self) -> asyncpg.Pool:
+        async with self._creating:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    self._dsn,
+                    min_size=0,
+                    max_size=self._max_size,
+                    statement_cache_size=self._statement_cache_size,
+                    reset=_keep_session,
+                )
+            return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

@@ -31,6 +31,7 @@ from gql_progress.db.engine import Database
 from gql_progress.db.listener import PgListener, asyncpg_dsn
 from gql_progress.db.revision import refuse_a_schema_behind, schema_revision
 from gql_progress.graphiql.page import graphiql_files
+from gql_progress.heap import freeze_startup_heap
 from gql_progress.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gql_progress.idempotency import REPLAYED_HEADER, Idempotency
 from gql_progress.live.hub import LiveUpdates
@@ -298,6 +299,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebhookWorker(db, WorkerConfig.from_settings(settings)) if settings.webhooks_enabled else None
         )
         delivering = asyncio.create_task(webhooks.run()) if webhooks else None
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -49,7 +49,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive
 
 from gql_progress.api.document_shape import measure_shape, selected_operation
-from gql_progress.api.query_cost import TooMuchWork, measure
+from gql_progress.api.query_cost import DocumentCost, TooMuchWork, measure
 from gql_progress.media_types import wants_graphql_response
 from gql_progress.public_operations import PublicSchema
 from gql_progress.settings import Settings
@@ -95,6 +95,8 @@ class _Parsed:
     refusal: DocumentRefusal | None = None
     size: int = 0  # selections and argument values, fragments counted once
     public: dict[str | None, bool] = field(default_factory=dict)
+    # Costs that read no variable, by operation name: the same for every request (query_cost.py).
+    costs: dict[str | None, DocumentCost] = field(default_factory=dict)
 
 
 def refusal(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -284,21 +286,25 @@ class RequestGate:
         if not isinstance(document, DocumentNode) or parsed.refusal is not None:
             return parsed.refusal
         settings = self.settings
-        try:
-            cost = measure(
-                self.schema,
-                document,
-                operation_name,
-                variables if isinstance(variables, dict) else None,
-                settings.default_page_size,
-                max_work=WORK_PER_NODE * settings.max_query_tokens,
-            )
-        except TooMuchWork:
-            return DocumentRefusal(
-                "QUERY_TOO_COMPLEX", "The document reuses its fragments in too many ways to be measured"
-            )
+        cost = parsed.costs.get(operation_name)
         if cost is None:
-            return None
+            try:
+                cost = measure(
+                    self.schema,
+                    document,
+                    operation_name,
+                    variables if isinstance(variables, dict) else None,
+                    settings.default_page_size,
+                    max_work=WORK_PER_NODE * settings.max_query_tokens,
+                )
+            except TooMuchWork:
+                return DocumentRefusal(
+                    "QUERY_TOO_COMPLEX", "The document reuses its fragments in too many ways to be measured"
+                )
+            if cost is None:
+                return None
+            if not cost.read_variables:
+                parsed.costs[operation_name] = cost
         if cost.depth > settings.max_query_depth:
             return DocumentRefusal(
                 "QUERY_TOO_DEEP",

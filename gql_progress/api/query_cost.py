@@ -57,6 +57,9 @@ class DocumentCost:
     aliases: int
     cost: int
     work: int
+    # Whether a variable's value (a page size, a list's length) entered the measure: when not,
+    # the document's cost is the same for every request that sends it, and may be reused.
+    read_variables: bool = False
 
 
 def measure(
@@ -83,7 +86,13 @@ def measure(
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     walker = _Walker(schema, fragments, variables or {}, default_page_size, max_work)
     measured = walker.selection_set(operation.selection_set, root, page=None)
-    return DocumentCost(depth=measured.depth, aliases=measured.aliases, cost=measured.cost, work=walker.work)
+    return DocumentCost(
+        depth=measured.depth,
+        aliases=measured.aliases,
+        cost=measured.cost,
+        work=walker.work,
+        read_variables=walker.read_variables,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +120,7 @@ class _Walker:
         self.default_page = default_page
         self.max_work = max_work
         self.work = 0
+        self.read_variables = False
         # A fragment's measure depends only on the page size waiting for its lists.
         self._fragment_measures: dict[tuple[str, int | None], _Measured] = {}
 
@@ -183,6 +193,7 @@ class _Walker:
 
     def _value(self, value: Any) -> Any:
         if isinstance(value, VariableNode):
+            self.read_variables = True
             return self.variables.get(value.name.value)
         return value
 

@@ -64,7 +64,7 @@ class Authenticator:
         *,
         tokens: JwtVerifier | None = None,
         accept_legacy_keys: bool = True,
-        cache: CredentialCache[Row[Any]] | None = None,
+        cache: CredentialCache[Authenticated | Row[Any]] | None = None,
     ) -> None:
         self._db = db
         self._cache = cache
@@ -80,7 +80,13 @@ class Authenticator:
         if key_format(credential, accept_legacy=self._accept_legacy_keys) is None:
             return None
         key_hash = hash_key(credential)
-        row = await self._looked_up(key_hash, _KEY_HOLDER, {"key_hash": key_hash})
+        cache = self._cache
+        if cache is not None and isinstance(known := cache.get(key_hash), Authenticated):
+            self._used.add(known.user.api_key_id)
+            return known
+        epoch = self._db.credentials_epoch
+        async with self._db.read() as conn:
+            row = (await conn.execute(_KEY_HOLDER, {"key_hash": key_hash})).first()
         if row is None:
             return None
         self._used.add(row.api_key_id)
@@ -90,26 +96,25 @@ class Authenticator:
             api_key_id=row.api_key_id,
             granted_scopes=parse_scopes(row.api_key_scopes),
         )
-        return Authenticated(viewer=viewer, user=row)
-
-    async def _looked_up(self, digest: str, query: Any, parameters: dict[str, str]) -> Row[Any] | None:
-        """The row ``query`` finds for a credential, from the cache when it holds it."""
-        cache = self._cache
-        if cache is not None and (row := cache.get(digest)) is not None:
-            return row
-        epoch = self._db.credentials_epoch
-        async with self._db.read() as conn:
-            row = (await conn.execute(query, parameters)).first()
-        if cache is not None and row is not None:
-            cache.put(digest, row, row.id, epoch)
-        return row
+        authenticated = Authenticated(viewer=viewer, user=row)
+        if cache is not None:
+            cache.put(key_hash, authenticated, row.id, epoch)
+        return authenticated
 
     async def _token_user(self, claims: TokenClaims) -> Authenticated | None:
         # The subject's users row is cached; the viewer is rebuilt from each token's own claims.
-        row = await self._looked_up(f"sub:{claims.subject}", _TOKEN_SUBJECT, {"subject": claims.subject})
-        if row is None:
-            logger.info("bearer token refused: no user with the token's sub")
-            return None
+        digest = f"sub:{claims.subject}"
+        cache = self._cache
+        row = cache.get(digest) if cache is not None else None
+        if not isinstance(row, Row):
+            epoch = self._db.credentials_epoch
+            async with self._db.read() as conn:
+                row = (await conn.execute(_TOKEN_SUBJECT, {"subject": claims.subject})).first()
+            if row is None:
+                logger.info("bearer token refused: no user with the token's sub")
+                return None
+            if cache is not None:
+                cache.put(digest, row, row.id, epoch)
         # The role claim only where the settings honour it; the scopes claim only narrows.
         viewer = Viewer(
             user_id=row.id,

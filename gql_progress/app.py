@@ -147,6 +147,9 @@ class AuthenticatedGraphQL:
                 return
             note_admitted(admitted, self.gate)
             receive = admitted.receive
+            if admitted.query_string is not None:
+                scope = {**scope, "query_string": admitted.query_string}
+                request = Request(scope, receive)
             if scheme.lower() != "bearer" or not secret.strip():
                 # Without a key only documents valid against the public part of the schema
                 # (verifyCertificate) may run; anything else learns nothing of the rest.

@@ -15,7 +15,8 @@
 
 The request's parameters are checked here too (GraphQL over HTTP): ``query`` a string,
 ``variables`` and ``extensions`` objects, ``operationName`` a string naming an operation of the
-document (not quoted back), no persisted-query hash without its document (not supported yet).
+document (not quoted back). A document named by its hash (persisted_documents.py) is looked up
+first, and the request rewritten to carry its text: everything after sees the text.
 
 Refusals are JSON with a stable ``extensions.code``; the document limits answer like GraphQL's
 own validation (HTTP 200, ``data: null``; 400 when application/graphql-response+json is asked
@@ -28,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 import orjson
 from graphql import (
@@ -51,6 +53,7 @@ from starlette.types import Message, Receive
 from gql_progress.api.document_shape import measure_shape, selected_operation
 from gql_progress.api.query_cost import DocumentCost, TooMuchWork, measure
 from gql_progress.media_types import wants_graphql_response
+from gql_progress.persisted_documents import PersistedDocuments, PersistedRefusal, load_manifest
 from gql_progress.public_operations import PublicSchema
 from gql_progress.settings import Settings
 
@@ -75,6 +78,8 @@ class Admitted:
     root_fields: int = 0
     # The request's variables, for the cost limits checked once the caller is known.
     variables: Any = None
+    # A GET whose document was named by its hash: the query string carrying its text instead.
+    query_string: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,12 @@ class RequestGate:
         self.settings = settings
         self.public_schema = PublicSchema(schema)
         self._inspect = lru_cache(maxsize=256)(self._inspect_uncached)
+        manifest = settings.trusted_documents_file
+        self.persisted = PersistedDocuments(
+            automatic=settings.persisted_queries_enabled,
+            store_bytes=settings.persisted_queries_store_bytes,
+            trusted=load_manifest(manifest) if manifest is not None else None,
+        )
 
     async def admit(self, request: Request) -> Admitted | Response:
         payload: Any
@@ -151,6 +162,21 @@ class RequestGate:
             return refusal(
                 405, "METHOD_NOT_ALLOWED", "Use GET for queries or POST", headers={"Allow": "GET, POST"}
             )
+        extensions = payload.get("extensions")
+        if extensions is not None and not isinstance(extensions, dict):
+            return refusal(400, "BAD_REQUEST", "`extensions` must be a JSON object or null")
+        sent = payload.get("query")
+        found = self.persisted.resolve(sent, extensions, payload.get("documentId"))
+        if isinstance(found, PersistedRefusal):
+            return refusal(found.status, found.code, found.message)
+        query_string: bytes | None = None
+        if found is not None and found is not sent:
+            # Named by its hash: from here on the request carries the text, for the view too.
+            payload = {**payload, "query": found}
+            if request.method == "POST":
+                receive = replay_body(orjson.dumps(payload), request.receive)
+            else:
+                query_string = (request.url.query + "&" + urlencode({"query": found})).encode()
         parameters = _parameters(payload)
         if isinstance(parameters, Response):
             return parameters
@@ -167,6 +193,7 @@ class RequestGate:
             operation_type=operation_type,
             root_fields=root_fields,
             variables=variables,
+            query_string=query_string,
         )
 
     async def _read_body(self, request: Request) -> bytes | None:
@@ -371,18 +398,8 @@ class Parameters(NamedTuple):
 def _parameters(payload: Mapping[str, Any]) -> Parameters | Response:
     """The request's parameters, or a 400 naming the one that is missing or of the wrong type
     (before this, Strawberry answered those in text/plain, without a code)."""
-    extensions = payload.get("extensions")
-    if extensions is not None and not isinstance(extensions, dict):
-        return refusal(400, "BAD_REQUEST", "`extensions` must be a JSON object or null")
     query = payload.get("query")
     if query is None or query == "":
-        if isinstance(extensions, dict) and "persistedQuery" in extensions:
-            # Apollo's clients recognise the code and send the whole document instead.
-            return refusal(
-                400,
-                "PERSISTED_QUERY_NOT_SUPPORTED",
-                "Persisted queries are not supported: send the whole document as `query`",
-            )
         return refusal(400, "BAD_REQUEST", "Send the GraphQL document as the string `query`")
     if not isinstance(query, str):
         return refusal(400, "BAD_REQUEST", "`query` must be a string: the GraphQL document")
@@ -397,7 +414,11 @@ def _parameters(payload: Mapping[str, Any]) -> Parameters | Response:
 
 def _from_query_string(params: QueryParams) -> dict[str, Any] | Response:
     """A GET's parameters, ``variables`` and ``extensions`` decoded from their JSON."""
-    payload: dict[str, Any] = {"query": params.get("query"), "operationName": params.get("operationName")}
+    payload: dict[str, Any] = {
+        "query": params.get("query"),
+        "operationName": params.get("operationName"),
+        "documentId": params.get("documentId"),
+    }
     for name in ("variables", "extensions"):
         raw = params.get(name)
         if raw:

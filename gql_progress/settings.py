@@ -11,6 +11,8 @@ from limits import RateLimitItem, parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gql_progress.persisted_documents import load_manifest
+
 ENV_PREFIX = "GQL_PROGRESS_"
 
 # Sent by browsers' tracing (W3C trace context, Sentry) and GraphQL clients (Apollo).
@@ -93,6 +95,12 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: Annotated[int, Field(ge=0, le=600)] = 30
     # What one request may ask for (request_gate.py): checked before the key or any SQL.
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 256 * 1024
+    # Persisted documents (persisted_documents.py): Apollo's automatic persisted queries, held
+    # per process within this many bytes of document text…
+    persisted_queries_enabled: bool = True
+    persisted_queries_store_bytes: Annotated[int, Field(ge=0, le=1024 * 1024 * 1024)] = 16 * 1024 * 1024
+    # …or only the documents of this manifest (trusted documents): anything else is refused.
+    trusted_documents_file: Path | None = None
     max_query_tokens: Annotated[int, Field(ge=100, le=1_000_000)] = 5_000
     max_query_depth: Annotated[int, Field(ge=2, le=100)] = 12
     max_query_aliases: Annotated[int, Field(ge=0, le=10_000)] = 30
@@ -261,6 +269,13 @@ class Settings(BaseSettings):
 
         if value is not None:
             load_jwks(value)
+        return value
+
+    @field_validator("trusted_documents_file")
+    @classmethod
+    def _readable_manifest(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            load_manifest(value)
         return value
 
     @field_validator("database_url")

@@ -7,11 +7,11 @@ A mutation names the domain errors it may raise::
     async def enroll(self, info: Info, …) -> EnrollResult:
         …  # raise freely; return the success payload
 
-Those errors are returned as their GraphQL error type (api/error_data.py); any other exception
-goes on to the error policy as before (a domain error with its code, anything else masked).
-``check_declared_errors``, run by the schema factory, proves that each declared error's type is
-a member of the union in the resolver's return annotation, so a mismatch fails the build instead
-of a request.
+Those errors are returned as their GraphQL error type (api/error_data.py). Any other exception
+goes on to the error policy (api/error_policy.py): an undeclared domain error as a top-level error
+with its code, anything else masked. ``check_declared_errors``, run by the schema factory, proves
+that each declared error's type is a member of the union in the resolver's return annotation, so
+a mismatch fails the build; before, it failed the request that hit it, as an internal error.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from gql_progress.api.mutations.catalog import CatalogMutations
 from gql_progress.api.mutations.enrollment import EnrollmentMutations
 from gql_progress.api.mutations.instructors import InstructorMutations
 from gql_progress.api.mutations.progress import ProgressMutations
+from gql_progress.api.mutations.raises import check_declared_errors
 from gql_progress.api.mutations.study_plans import StudyPlanMutations
 from gql_progress.api.mutations.webhooks import WebhookMutations
 from gql_progress.api.queries.analytics import AnalyticsQueries
@@ -159,6 +160,8 @@ def build_graphql_schema(*, production: bool = False, **extra: Any) -> strawberr
     ]
     if production:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    # A mutation that could raise an error its union lacks fails here, not in a request.
+    check_declared_errors(Mutation)
     schema = ProgressSchema(
         query=Query,
         mutation=Mutation,

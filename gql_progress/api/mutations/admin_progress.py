@@ -7,6 +7,7 @@ import strawberry
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_into, try_decode_id
 from gql_progress.api.mutations.progress import BulkSetCompletionSuccess, bulk_success
+from gql_progress.api.mutations.raises import raises
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.enrollment import Enrollment
 from gql_progress.api.types.errors import (
@@ -14,10 +15,9 @@ from gql_progress.api.types.errors import (
     NotEnrolledError,
     NotFoundError,
     ValidationError,
-    error_from,
 )
 from gql_progress.domain import admin_progress
-from gql_progress.domain.errors import DomainError, ProblemList
+from gql_progress.domain.errors import Forbidden, InvalidInput, NotEnrolled, NotFound, ProblemList
 
 
 @strawberry.input(description="Whose progress in which course to clear, and why.")
@@ -71,28 +71,26 @@ class AdminProgressMutations:
             "already issued is kept, and a PROGRESS_RESET event records the reason."
         )
     )
+    @raises(InvalidInput, NotFound, NotEnrolled, Forbidden)
     async def reset_progress(
         self,
         info: Info,
         input: Annotated[ResetProgressInput, strawberry.argument(description="What to reset.")],
     ) -> ResetProgressResult:
-        try:
-            info.context.viewer.require_admin()
-            problems = ProblemList()
-            user_pk = decode_into(problems, input.user_id, "User", ("userId",))
-            course_pk = decode_into(problems, input.course_id, "Course", ("courseId",))
-            problems.raise_if_any()
-            assert user_pk is not None
-            assert course_pk is not None
-            result = await admin_progress.reset_progress(
-                info.context.db,
-                actor_user_id=info.context.viewer.user_id,
-                user_id=user_pk,
-                course_id=course_pk,
-                reason=input.reason,
-            )
-        except DomainError as exc:
-            return error_from(exc)  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        problems = ProblemList()
+        user_pk = decode_into(problems, input.user_id, "User", ("userId",))
+        course_pk = decode_into(problems, input.course_id, "Course", ("courseId",))
+        problems.raise_if_any()
+        assert user_pk is not None
+        assert course_pk is not None
+        result = await admin_progress.reset_progress(
+            info.context.db,
+            actor_user_id=info.context.viewer.user_id,
+            user_id=user_pk,
+            course_id=course_pk,
+            reason=input.reason,
+        )
         return ResetProgressPayload(
             enrollment=Enrollment.from_row(result.enrollment), cleared_records=result.cleared_records
         )
@@ -106,24 +104,22 @@ class AdminProgressMutations:
             "a sequential course's order does not bind an admin."
         )
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def grant_completion(
         self,
         info: Info,
         input: Annotated[GrantCompletionInput, strawberry.argument(description="What to grant.")],
     ) -> GrantCompletionResult:
-        try:
-            info.context.viewer.require_admin()
-            problems = ProblemList()
-            user_pk = decode_into(problems, input.user_id, "User", ("userId",))
-            problems.raise_if_any()
-            assert user_pk is not None
-            result = await admin_progress.grant_completion(
-                info.context.db,
-                actor_user_id=info.context.viewer.user_id,
-                user_id=user_pk,
-                requested=[(raw, try_decode_id(raw, "Lesson")) for raw in input.lesson_ids],
-                reason=input.reason,
-            )
-        except DomainError as exc:
-            return error_from(exc)  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        problems = ProblemList()
+        user_pk = decode_into(problems, input.user_id, "User", ("userId",))
+        problems.raise_if_any()
+        assert user_pk is not None
+        result = await admin_progress.grant_completion(
+            info.context.db,
+            actor_user_id=info.context.viewer.user_id,
+            user_id=user_pk,
+            requested=[(raw, try_decode_id(raw, "Lesson")) for raw in input.lesson_ids],
+            reason=input.reason,
+        )
         return bulk_success(result, user_pk)

@@ -9,10 +9,11 @@ import strawberry
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_id
 from gql_progress.api.inputs.bundles import UserRefInput, user_ref
+from gql_progress.api.mutations.raises import raises
 from gql_progress.api.types.api_key import ApiKey, ApiKeyScope
-from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError, error_from
+from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.auth.keys import issue_api_key, revoke_api_key
-from gql_progress.domain.errors import DomainError, NotFound, ProblemList
+from gql_progress.domain.errors import Forbidden, InvalidInput, NotFound, ProblemList
 from gql_progress.domain.refs import users_by_ref
 
 
@@ -48,6 +49,7 @@ class ApiKeyMutations:
             "allows; a scope the role cannot hold is a ValidationError. The secret is returned once."
         )
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def create_api_key(
         self,
         info: Info,
@@ -60,20 +62,17 @@ class ApiKeyMutations:
             strawberry.argument(description="What the key may do; null: everything the user's role allows."),
         ] = None,
     ) -> CreateApiKeyResult:
-        try:
-            info.context.viewer.require_admin()
-            problems = ProblemList()
-            ref = user_ref(problems, user, ("user",))
-            problems.raise_if_any()
-            assert ref is not None
-            async with info.context.db.read() as conn:
-                user_id = (await users_by_ref(conn, [ref])).get(ref)
-            if user_id is None:
-                raise NotFound("user")
-            wanted = None if scopes is None else [scope.to_domain() for scope in scopes]
-            issued = await issue_api_key(info.context.db, user_id, label, wanted)
-        except DomainError as exc:
-            return error_from(exc, input_path=())  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        problems = ProblemList()
+        ref = user_ref(problems, user, ("user",))
+        problems.raise_if_any()
+        assert ref is not None
+        async with info.context.db.read() as conn:
+            user_id = (await users_by_ref(conn, [ref])).get(ref)
+        if user_id is None:
+            raise NotFound("user")
+        wanted = None if scopes is None else [scope.to_domain() for scope in scopes]
+        issued = await issue_api_key(info.context.db, user_id, label, wanted)
         return CreateApiKeyPayload(api_key=ApiKey.from_row(issued.row), secret=issued.secret)
 
     @strawberry.mutation(
@@ -83,14 +82,12 @@ class ApiKeyMutations:
             "Revoking a revoked key changes nothing."
         )
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def revoke_api_key(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The key to revoke.")],
     ) -> RevokeApiKeyResult:
-        try:
-            key_pk = decode_id(id, "ApiKey", ("id",))
-            row = await revoke_api_key(info.context.db, info.context.viewer, key_pk)
-        except DomainError as exc:
-            return error_from(exc, input_path=())  # type: ignore[return-value]
+        key_pk = decode_id(id, "ApiKey", ("id",))
+        row = await revoke_api_key(info.context.db, info.context.viewer, key_pk)
         return ApiKeyPayload(api_key=ApiKey.from_row(row))

@@ -24,6 +24,7 @@ from gql_progress.api.inputs.bundles import (
     user_ref,
 )
 from gql_progress.api.inputs.given import given_columns
+from gql_progress.api.mutations.raises import raises
 from gql_progress.api.subjects import caller_identity
 from gql_progress.api.types.bundle import Bundle
 from gql_progress.api.types.errors import (
@@ -32,11 +33,18 @@ from gql_progress.api.types.errors import (
     NotEnrolledError,
     NotFoundError,
     ValidationError,
-    error_from,
 )
 from gql_progress.api.types.product import Product, product_from_row, try_decode_product_id
 from gql_progress.domain import bundles
-from gql_progress.domain.errors import DomainError, FieldProblem, InvalidInput, NotFound, ProblemList
+from gql_progress.domain.errors import (
+    Conflict,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    NotEnrolled,
+    NotFound,
+    ProblemList,
+)
 
 _FAILURES = ValidationError | ConflictError | NotFoundError | ForbiddenError
 
@@ -90,67 +98,59 @@ ProductCompletionResult = Annotated[
 @strawberry.type
 class BundleMutations:
     @strawberry.mutation(description="Create a product that is not a course (admin).")
+    @raises(InvalidInput, Conflict, NotFound, Forbidden)
     async def create_product(
         self,
         info: Info,
         input: Annotated[CreateProductInput, strawberry.argument(description="What to write.")],
     ) -> ProductResult:
-        try:
-            info.context.viewer.require_admin()
-            row = await bundles.create_product(info.context.db, given_columns(input, PRODUCT_COLUMNS))
-        except DomainError as exc:
-            return error_from(exc)  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        row = await bundles.create_product(info.context.db, given_columns(input, PRODUCT_COLUMNS))
         return ProductPayload(product=product_from_row(row))
 
     @strawberry.mutation(description="Change a product's fields (admin).")
+    @raises(InvalidInput, Conflict, NotFound, Forbidden)
     async def update_product(
         self,
         info: Info,
         input: Annotated[UpdateProductInput, strawberry.argument(description="What to write.")],
     ) -> ProductResult:
-        try:
-            info.context.viewer.require_admin()
-            decoded = try_decode_product_id(input.id)
-            if decoded is None:
-                raise InvalidInput([FieldProblem(("id",), "is not a product id")])
-            kind, pk = decoded
-            columns = given_columns(input, [c for c in PRODUCT_COLUMNS if c != "kind"])
-            row = await bundles.update_product(info.context.db, pk, columns, kind=kind)
-        except DomainError as exc:
-            return error_from(exc)  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        decoded = try_decode_product_id(input.id)
+        if decoded is None:
+            raise InvalidInput([FieldProblem(("id",), "is not a product id")])
+        kind, pk = decoded
+        columns = given_columns(input, [c for c in PRODUCT_COLUMNS if c != "kind"])
+        row = await bundles.update_product(info.context.db, pk, columns, kind=kind)
         return ProductPayload(product=product_from_row(row))
 
     @strawberry.mutation(description="Create a bundle, optionally with its items (admin).")
+    @raises(InvalidInput, Conflict, NotFound, Forbidden)
     async def create_bundle(
         self,
         info: Info,
         input: Annotated[CreateBundleInput, strawberry.argument(description="What to write.")],
     ) -> BundleResult:
-        try:
-            info.context.viewer.require_admin()
-            problems = ProblemList()
-            items = None if input.items is None else item_refs(problems, input.items, ("items",))
-            values = given_columns(input, BUNDLE_COLUMNS)
-            row = await bundles.create_bundle(info.context.db, values, items, reported=problems)
-        except DomainError as exc:
-            return error_from(exc)  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        problems = ProblemList()
+        items = None if input.items is None else item_refs(problems, input.items, ("items",))
+        values = given_columns(input, BUNDLE_COLUMNS)
+        row = await bundles.create_bundle(info.context.db, values, items, reported=problems)
         return BundlePayload(bundle=Bundle.from_row(row))
 
     @strawberry.mutation(description="Change a bundle's own fields (admin).")
+    @raises(InvalidInput, Conflict, NotFound, Forbidden)
     async def update_bundle(
         self,
         info: Info,
         input: Annotated[UpdateBundleInput, strawberry.argument(description="What to write.")],
     ) -> BundleResult:
-        try:
-            info.context.viewer.require_admin()
-            problems = ProblemList()
-            pk = decode_into(problems, input.id, "Bundle", ("id",))
-            problems.raise_if_any()
-            assert pk is not None
-            row = await bundles.update_bundle(info.context.db, pk, given_columns(input, BUNDLE_COLUMNS))
-        except DomainError as exc:
-            return error_from(exc)  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        problems = ProblemList()
+        pk = decode_into(problems, input.id, "Bundle", ("id",))
+        problems.raise_if_any()
+        assert pk is not None
+        row = await bundles.update_bundle(info.context.db, pk, given_columns(input, BUNDLE_COLUMNS))
         return BundlePayload(bundle=Bundle.from_row(row))
 
     @strawberry.mutation(
@@ -159,6 +159,7 @@ class BundleMutations:
             "call. Learners already enrolled in the bundle are enrolled in its new courses."
         )
     )
+    @raises(InvalidInput, Conflict, NotFound, Forbidden)
     async def set_bundle_items(
         self,
         info: Info,
@@ -167,15 +168,12 @@ class BundleMutations:
             list[BundleItemInput], strawberry.argument(description="Every item, in order (up to 200).")
         ],
     ) -> BundleResult:
-        try:
-            info.context.viewer.require_admin()
-            problems = ProblemList()
-            pk = decode_into(problems, bundle_id, "Bundle", ("bundleId",))
-            refs = item_refs(problems, items, ("items",))
-            # A bundleId that did not decode is among the reported problems: nothing is looked up.
-            row = await bundles.set_bundle_items(info.context.db, pk or 0, refs, reported=problems)
-        except DomainError as exc:
-            return error_from(exc, input_path=())  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        problems = ProblemList()
+        pk = decode_into(problems, bundle_id, "Bundle", ("bundleId",))
+        refs = item_refs(problems, items, ("items",))
+        # A bundleId that did not decode is among the reported problems: nothing is looked up.
+        row = await bundles.set_bundle_items(info.context.db, pk or 0, refs, reported=problems)
         return BundlePayload(bundle=Bundle.from_row(row))
 
     @strawberry.mutation(
@@ -184,26 +182,24 @@ class BundleMutations:
             "already enrolled in keep their enrollment; enrolling again returns the first one."
         )
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def enroll_in_bundle(
         self,
         info: Info,
         bundle: Annotated[BundleRefInput, strawberry.argument(description="The bundle.")],
         user: Annotated[UserRefInput, strawberry.argument(description="The user to enroll.")],
     ) -> EnrollInBundleResult:
-        try:
-            info.context.viewer.require_admin()
-            problems = ProblemList()
-            bundle_key = bundle_ref(problems, bundle, ("bundle",))
-            user_key = user_ref(problems, user, ("user",))
-            problems.raise_if_any()
-            assert bundle_key is not None
-            assert user_key is not None
-            row, created = await bundles.enroll_in_bundle(info.context.db, bundle_key, user_key)
-            bundle_row = await info.context.loaders.bundle_by_id.load(row.bundle_id)
-            if bundle_row is None:  # deleted in between: report it rather than crash
-                raise NotFound("bundle")
-        except DomainError as exc:
-            return error_from(exc, input_path=())  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        problems = ProblemList()
+        bundle_key = bundle_ref(problems, bundle, ("bundle",))
+        user_key = user_ref(problems, user, ("user",))
+        problems.raise_if_any()
+        assert bundle_key is not None
+        assert user_key is not None
+        row, created = await bundles.enroll_in_bundle(info.context.db, bundle_key, user_key)
+        bundle_row = await info.context.loaders.bundle_by_id.load(row.bundle_id)
+        if bundle_row is None:  # deleted in between: report it rather than crash
+            raise NotFound("bundle")
         return EnrollInBundlePayload(
             bundle=Bundle.from_row(bundle_row), enrolled_at=row.enrolled_at, created=created
         )
@@ -215,29 +211,27 @@ class BundleMutations:
             "turns true, kept while it stays true, cleared when it turns false."
         )
     )
+    @raises(InvalidInput, NotFound, NotEnrolled, Forbidden)
     async def set_product_completion(
         self,
         info: Info,
         input: Annotated[SetProductCompletionInput, strawberry.argument(description="What to write.")],
     ) -> ProductCompletionResult:
-        try:
-            problems = ProblemList()
-            product_key = product_ref(problems, input.product, ("product",))
-            user_key = None if input.user is None else user_ref(problems, input.user, ("user",))
-            problems.raise_if_any()
-            assert product_key is not None
-            row = await bundles.set_product_completion(
-                info.context.db,
-                info.context.viewer,
-                await caller_identity(info),
-                product_key,
-                user_key,
-                input.completed,
-            )
-            product_row = await info.context.loaders.product_by_id.load(row.product_pk)
-            assert product_row is not None
-        except DomainError as exc:
-            return error_from(exc)  # type: ignore[return-value]
+        problems = ProblemList()
+        product_key = product_ref(problems, input.product, ("product",))
+        user_key = None if input.user is None else user_ref(problems, input.user, ("user",))
+        problems.raise_if_any()
+        assert product_key is not None
+        row = await bundles.set_product_completion(
+            info.context.db,
+            info.context.viewer,
+            await caller_identity(info),
+            product_key,
+            user_key,
+            input.completed,
+        )
+        product_row = await info.context.loaders.product_by_id.load(row.product_pk)
+        assert product_row is not None
         return ProductCompletionPayload(
             product=product_from_row(product_row), completed=row.completed, completed_at=row.completed_at
         )

@@ -6,10 +6,11 @@ import strawberry
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_id
+from gql_progress.api.mutations.raises import raises
 from gql_progress.api.types.enrollment import Enrollment
-from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError, error_from
+from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.domain import catalog
-from gql_progress.domain.errors import DomainError
+from gql_progress.domain.errors import Forbidden, InvalidInput, NotFound
 
 
 @strawberry.type(description="The enrollment, new or existing.")
@@ -31,17 +32,15 @@ class EnrollmentMutations:
     @strawberry.mutation(
         description="Enroll a user in a course (admin). Enrolling again returns the existing enrollment."
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def enroll(
         self,
         info: Info,
         course_id: Annotated[strawberry.ID, strawberry.argument(description="The course.")],
         user_id: Annotated[strawberry.ID, strawberry.argument(description="The user to enroll.")],
     ) -> EnrollResult:
-        try:
-            info.context.viewer.require_admin()
-            course_pk = decode_id(course_id, "Course", ("courseId",))
-            user_pk = decode_id(user_id, "User", ("userId",))
-            row, created = await catalog.enroll(info.context.db, user_pk, course_pk)
-        except DomainError as exc:
-            return error_from(exc, input_path=())  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        course_pk = decode_id(course_id, "Course", ("courseId",))
+        user_pk = decode_id(user_id, "User", ("userId",))
+        row, created = await catalog.enroll(info.context.db, user_pk, course_pk)
         return EnrollPayload(enrollment=Enrollment.from_row(row), created=created)

@@ -10,11 +10,12 @@ import strawberry
 from gql_progress.api.context import Info
 from gql_progress.api.inputs.bundles import UserRefInput, user_ref
 from gql_progress.api.inputs.instructors import CourseRefInput, course_ref
+from gql_progress.api.mutations.raises import raises
 from gql_progress.api.types.course import Course
-from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError, error_from
+from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.api.types.user import User
 from gql_progress.domain import teaching
-from gql_progress.domain.errors import DomainError, ProblemList
+from gql_progress.domain.errors import Forbidden, InvalidInput, NotFound, ProblemList
 from gql_progress.domain.refs import UserRef
 from gql_progress.domain.teaching import CourseRef
 
@@ -72,16 +73,12 @@ class InstructorMutations:
             "nothing and answers created: false."
         )
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def assign_instructor(
         self, info: Info, course: CourseArgument, user: UserArgument
     ) -> AssignInstructorResult:
-        try:
-            course_key, user_key = _refs(info, course, user)
-            done = await teaching.assign_instructor(
-                info.context.db, info.context.viewer, course_key, user_key
-            )
-        except DomainError as exc:
-            return error_from(exc, input_path=())  # type: ignore[return-value]
+        course_key, user_key = _refs(info, course, user)
+        done = await teaching.assign_instructor(info.context.db, info.context.viewer, course_key, user_key)
         assert done.assigned_at is not None
         return AssignInstructorPayload(
             course=Course.from_row(done.course, subject_user_id=info.context.viewer.user_id),
@@ -96,16 +93,12 @@ class InstructorMutations:
             "someone who does not teach the course changes nothing and answers removed: false."
         )
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def unassign_instructor(
         self, info: Info, course: CourseArgument, user: UserArgument
     ) -> UnassignInstructorResult:
-        try:
-            course_key, user_key = _refs(info, course, user)
-            done = await teaching.unassign_instructor(
-                info.context.db, info.context.viewer, course_key, user_key
-            )
-        except DomainError as exc:
-            return error_from(exc, input_path=())  # type: ignore[return-value]
+        course_key, user_key = _refs(info, course, user)
+        done = await teaching.unassign_instructor(info.context.db, info.context.viewer, course_key, user_key)
         return UnassignInstructorPayload(
             course=Course.from_row(done.course, subject_user_id=info.context.viewer.user_id),
             user=User.from_row(done.user),

@@ -8,6 +8,7 @@ from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_into, try_decode_id
 from gql_progress.api.inputs.given import given_columns
 from gql_progress.api.inputs.progress import BulkSetCompletionInput, UpsertProgressInput
+from gql_progress.api.mutations.raises import raises
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.errors import (
@@ -17,12 +18,12 @@ from gql_progress.api.types.errors import (
     NotFoundError,
     SequenceError,
     ValidationError,
-    error_from,
 )
 from gql_progress.api.types.progress import Progress
 from gql_progress.domain.bulk_completion import BulkResult, set_completion
-from gql_progress.domain.errors import DomainError, Forbidden, InvalidInput, NotFound, ProblemList
+from gql_progress.domain.errors import Forbidden, InvalidInput, NotEnrolled, NotFound, ProblemList
 from gql_progress.domain.progress import WRITABLE_COLUMNS, upsert_progress, validate_changes
+from gql_progress.domain.sequence import OutOfSequence
 from gql_progress.domain.summary import CourseSummary as DomainSummary
 
 
@@ -99,34 +100,32 @@ class ProgressMutations:
             "true, kept while it stays true, cleared when it turns false."
         )
     )
+    @raises(InvalidInput, NotFound, NotEnrolled, Forbidden, OutOfSequence)
     async def upsert_progress(
         self,
         info: Info,
         input: Annotated[UpsertProgressInput, strawberry.argument(description="What to write.")],
     ) -> UpsertProgressResult:
         changes = given_columns(input, WRITABLE_COLUMNS)
-        try:
-            problems = ProblemList()
-            lesson_pk = decode_into(problems, input.lesson_id, "Lesson", ("lessonId",))
-            user_pk = decode_into(problems, input.user_id, "User", ("userId",))
-            instance_pk = decode_into(problems, input.instance_id, "StudyPlanInstance", ("instanceId",))
-            if problems.problems:
-                # Report the fields' problems with the ids'; otherwise upsert_progress checks
-                # them, once, on the heartbeat's hot path.
-                problems.problems += validate_changes(changes).problems
-                problems.raise_if_any()
-            assert lesson_pk is not None
-            user_pk = info.context.viewer.subject(user_pk)
-            write = await upsert_progress(
-                info.context.db,
-                user_id=user_pk,
-                lesson_id=lesson_pk,
-                changes=changes,
-                instance_id=instance_pk,
-                actor_user_id=info.context.viewer.user_id,
-            )
-        except DomainError as exc:
-            return error_from(exc)  # type: ignore[return-value]  # upsert raises no Conflict
+        problems = ProblemList()
+        lesson_pk = decode_into(problems, input.lesson_id, "Lesson", ("lessonId",))
+        user_pk = decode_into(problems, input.user_id, "User", ("userId",))
+        instance_pk = decode_into(problems, input.instance_id, "StudyPlanInstance", ("instanceId",))
+        if problems.problems:
+            # Report the fields' problems with the ids'; otherwise upsert_progress checks
+            # them, once, on the heartbeat's hot path.
+            problems.problems += validate_changes(changes).problems
+            problems.raise_if_any()
+        assert lesson_pk is not None
+        user_pk = info.context.viewer.subject(user_pk)
+        write = await upsert_progress(
+            info.context.db,
+            user_id=user_pk,
+            lesson_id=lesson_pk,
+            changes=changes,
+            instance_id=instance_pk,
+            actor_user_id=info.context.viewer.user_id,
+        )
         return UpsertProgressSuccess(progress=Progress.from_row(write.record), known_summary=write.summary)
 
     @strawberry.mutation(
@@ -136,23 +135,21 @@ class ProgressMutations:
             "rules of upsertProgress apply."
         )
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def bulk_set_completion(
         self,
         info: Info,
         input: Annotated[BulkSetCompletionInput, strawberry.argument(description="What to write.")],
     ) -> BulkSetCompletionResult:
-        try:
-            user_pk = requested_subject(info, input.user_id)
-            requested = [(raw, try_decode_id(raw, "Lesson")) for raw in input.lesson_ids]
-            result = await set_completion(
-                info.context.db,
-                user_id=user_pk,
-                requested=requested,
-                completed=input.completed,
-                actor_user_id=info.context.viewer.user_id,
-            )
-        except (InvalidInput, NotFound, Forbidden) as exc:
-            return error_from(exc)  # type: ignore[return-value]
+        user_pk = requested_subject(info, input.user_id)
+        requested = [(raw, try_decode_id(raw, "Lesson")) for raw in input.lesson_ids]
+        result = await set_completion(
+            info.context.db,
+            user_id=user_pk,
+            requested=requested,
+            completed=input.completed,
+            actor_user_id=info.context.viewer.user_id,
+        )
         return bulk_success(result, user_pk)
 
 

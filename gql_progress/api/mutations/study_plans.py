@@ -8,12 +8,13 @@ from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_id, decode_into
 from gql_progress.api.inputs.given import given_columns
 from gql_progress.api.inputs.study_plans import CreateStudyPlanInput, UpdateStudyPlanInput
+from gql_progress.api.mutations.raises import raises
 from gql_progress.api.subjects import requested_subject
-from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError, error_from
+from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.api.types.study_plan import StudyPlan
 from gql_progress.api.types.study_plan_instance import StudyPlanInstance
 from gql_progress.domain import study_plans
-from gql_progress.domain.errors import DomainError, ProblemList
+from gql_progress.domain.errors import Forbidden, InvalidInput, NotFound, ProblemList
 
 
 @strawberry.type(description="The study plan as saved.")
@@ -57,20 +58,16 @@ class StudyPlanMutations:
             "Every bad field is reported at once."
         )
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def create_study_plan(
         self,
         info: Info,
         input: Annotated[CreateStudyPlanInput, strawberry.argument(description="What to write.")],
     ) -> StudyPlanResult:
-        try:
-            owner = requested_subject(info, input.user_id)
-            problems = ProblemList()
-            values = _plan_values(problems, input)
-            row = await study_plans.create_plan(
-                info.context.db, user_id=owner, values=values, problems=problems
-            )
-        except DomainError as exc:
-            return error_from(exc)  # type: ignore[return-value]
+        owner = requested_subject(info, input.user_id)
+        problems = ProblemList()
+        values = _plan_values(problems, input)
+        row = await study_plans.create_plan(info.context.db, user_id=owner, values=values, problems=problems)
         return StudyPlanPayload(study_plan=StudyPlan.from_row(row))
 
     @strawberry.mutation(
@@ -79,25 +76,21 @@ class StudyPlanMutations:
             "plan is NOT_FOUND, as one that does not exist."
         )
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def update_study_plan(
         self,
         info: Info,
         input: Annotated[UpdateStudyPlanInput, strawberry.argument(description="What to write.")],
     ) -> StudyPlanResult:
-        try:
-            problems = ProblemList()
-            plan_pk = decode_into(problems, input.id, "StudyPlan", ("id",))
-            values = _plan_values(problems, input)
-            if plan_pk is None:
-                # No plan to update: still report the other fields' problems with the id's.
-                study_plans.validate_plan(problems, values)
-                problems.raise_if_any()
-            assert plan_pk is not None
-            row = await study_plans.update_plan(
-                info.context.db, info.context.viewer, plan_pk, values, problems
-            )
-        except DomainError as exc:
-            return error_from(exc)  # type: ignore[return-value]
+        problems = ProblemList()
+        plan_pk = decode_into(problems, input.id, "StudyPlan", ("id",))
+        values = _plan_values(problems, input)
+        if plan_pk is None:
+            # No plan to update: still report the other fields' problems with the id's.
+            study_plans.validate_plan(problems, values)
+            problems.raise_if_any()
+        assert plan_pk is not None
+        row = await study_plans.update_plan(info.context.db, info.context.viewer, plan_pk, values, problems)
         return StudyPlanPayload(study_plan=StudyPlan.from_row(row))
 
     @strawberry.mutation(
@@ -106,14 +99,12 @@ class StudyPlanMutations:
             "several instances of one plan. Another learner's plan is NOT_FOUND."
         )
     )
+    @raises(InvalidInput, NotFound)
     async def start_study_plan_instance(
         self,
         info: Info,
         plan_id: Annotated[strawberry.ID, strawberry.argument(description="The study plan.")],
     ) -> StartStudyPlanInstanceResult:
-        try:
-            plan_pk = decode_id(plan_id, "StudyPlan", ("planId",))
-            row = await study_plans.start_instance(info.context.db, info.context.viewer, plan_pk)
-        except DomainError as exc:
-            return error_from(exc, input_path=())  # type: ignore[return-value]
+        plan_pk = decode_id(plan_id, "StudyPlan", ("planId",))
+        row = await study_plans.start_instance(info.context.db, info.context.viewer, plan_pk)
         return StudyPlanInstancePayload(study_plan_instance=StudyPlanInstance.from_row(row))

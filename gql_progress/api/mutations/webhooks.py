@@ -14,9 +14,10 @@ from gql_progress.api.inputs.webhooks import (
     CreateWebhookEndpointInput,
     UpdateWebhookEndpointInput,
 )
-from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError, error_from
+from gql_progress.api.mutations.raises import raises
+from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.api.types.webhook_endpoint import WebhookEndpoint
-from gql_progress.domain.errors import DomainError
+from gql_progress.domain.errors import Forbidden, InvalidInput, NotFound
 from gql_progress.webhooks import endpoints
 from gql_progress.webhooks.addresses import AllowList
 
@@ -63,34 +64,30 @@ class WebhookMutations:
             "happen from now on, each POSTed as JSON and signed with the secret."
         )
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def create_webhook_endpoint(
         self,
         info: Info,
         input: Annotated[CreateWebhookEndpointInput, strawberry.argument(description="What to write.")],
     ) -> WebhookEndpointResult:
-        try:
-            info.context.viewer.require_admin()
-            row = await endpoints.create_endpoint(info.context.db, _columns(input), _allow_list(info))
-        except DomainError as exc:
-            return error_from(exc)  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        row = await endpoints.create_endpoint(info.context.db, _columns(input), _allow_list(info))
         return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_row(row))
 
     @strawberry.mutation(
         description="Change a webhook endpoint (admin): URL, event types, secret, description, enabled."
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def update_webhook_endpoint(
         self,
         info: Info,
         input: Annotated[UpdateWebhookEndpointInput, strawberry.argument(description="What to write.")],
     ) -> WebhookEndpointResult:
-        try:
-            info.context.viewer.require_admin()
-            endpoint_pk = decode_id(input.id, "WebhookEndpoint", ("id",))
-            row = await endpoints.update_endpoint(
-                info.context.db, endpoint_pk, _columns(input), _allow_list(info)
-            )
-        except DomainError as exc:
-            return error_from(exc)  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        endpoint_pk = decode_id(input.id, "WebhookEndpoint", ("id",))
+        row = await endpoints.update_endpoint(
+            info.context.db, endpoint_pk, _columns(input), _allow_list(info)
+        )
         return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_row(row))
 
     @strawberry.mutation(
@@ -99,15 +96,13 @@ class WebhookMutations:
             "keep the records, set enabled to false instead."
         )
     )
+    @raises(InvalidInput, NotFound, Forbidden)
     async def delete_webhook_endpoint(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint to remove.")],
     ) -> DeleteWebhookEndpointResult:
-        try:
-            info.context.viewer.require_admin()
-            endpoint_pk = decode_id(id, "WebhookEndpoint", ("id",))
-            await endpoints.delete_endpoint(info.context.db, endpoint_pk)
-        except DomainError as exc:
-            return error_from(exc, input_path=())  # type: ignore[return-value]
+        info.context.viewer.require_admin()
+        endpoint_pk = decode_id(id, "WebhookEndpoint", ("id",))
+        await endpoints.delete_endpoint(info.context.db, endpoint_pk)
         return DeleteWebhookEndpointPayload(deleted_id=id)

@@ -6,6 +6,7 @@ import strawberry
 from sqlalchemy import select
 
 from gql_progress.api.context import Info
+from gql_progress.api.error_data import error_from, validation_error
 from gql_progress.api.ids import decode_id
 from gql_progress.api.inputs.bundles import (
     BundleProgressRequestInput,
@@ -19,7 +20,6 @@ from gql_progress.api.subjects import caller_identity
 from gql_progress.api.types.bundle import Bundle
 from gql_progress.api.types.bundle_progress import BundleProgress, BundleProgressResult
 from gql_progress.api.types.enums import ProductKind
-from gql_progress.api.types.errors import error_from
 from gql_progress.api.types.product import Product, product_from_row, try_decode_product_id
 from gql_progress.db.models import Bundle as BundleRow
 from gql_progress.db.models import Product as ProductRow
@@ -133,7 +133,7 @@ class BundleQueries:
             None if user is None else user_ref(problems, user, ("user",)),
         )
         if problems.problems:
-            return error_from(InvalidInput(problems.problems), input_path=())  # type: ignore[return-value]
+            return validation_error(InvalidInput(problems.problems), ())
         (outcome,) = await bundle_progress_batch(
             info.context.db,
             info.context.viewer,
@@ -166,7 +166,7 @@ class BundleQueries:
             bundle = bundle_ref(problems, request.bundle, (*path, "bundle"))
             user = None if request.user is None else user_ref(problems, request.user, (*path, "user"))
             if problems.problems or bundle is None:
-                results[index] = error_from(InvalidInput(problems.problems), input_path=())  # type: ignore[assignment]
+                results[index] = validation_error(InvalidInput(problems.problems), ())
             else:
                 valid.append((index, (bundle, user)))
         outcomes = await bundle_progress_batch(

@@ -12,6 +12,7 @@ import strawberry
 from sqlalchemy import Select, select
 
 from gql_progress.api.context import Info
+from gql_progress.api.error_data import error_from
 from gql_progress.api.inputs.bundles import UserRefInput, user_ref
 from gql_progress.api.inputs.instructors import CourseRefInput, course_ref
 from gql_progress.api.loaders.child_rows import ChildRows, no_filter
@@ -20,7 +21,6 @@ from gql_progress.api.pagination import Connection
 from gql_progress.api.subjects import caller_identity
 from gql_progress.api.types.course import Course
 from gql_progress.api.types.course_learner_status import CourseLearnerStatus
-from gql_progress.api.types.errors import error_from
 from gql_progress.api.types.learner_progress import LearnerProgress, LearnerProgressResult
 from gql_progress.api.types.user import User
 from gql_progress.api.visibility import empty_connection

@@ -1,12 +1,11 @@
-"""Errors as data: mutation results are unions of a success payload and these types."""
+"""Errors as data: mutation results are unions of a success payload and these types.
+
+Which domain error becomes which of them is api/error_data.py's table.
+"""
 
 from __future__ import annotations
 
 import strawberry
-
-from gql_progress.api.ids import encode_id
-from gql_progress.domain import errors as domain
-from gql_progress.domain.sequence import OutOfSequence
 
 
 @strawberry.interface(
@@ -68,37 +67,3 @@ class ItemError:
         description="INVALID_ID, NOT_FOUND, NOT_ENROLLED or OUT_OF_SEQUENCE (stable, machine-readable)."
     )
     message: str = strawberry.field(description="What went wrong, in words for a person.")
-
-
-def error_from(
-    exc: domain.DomainError, input_path: tuple[str, ...] = ("input",)
-) -> ValidationError | NotFoundError | ForbiddenError | NotEnrolledError | ConflictError | SequenceError:
-    """The GraphQL error type for a domain failure; field paths are given in the API's names."""
-    if isinstance(exc, domain.InvalidInput):
-        return ValidationError(
-            code=exc.code,
-            message=exc.message,
-            fields=[
-                FieldError(path=[*input_path, *(camel(p) for p in problem.path)], message=problem.message)
-                for problem in exc.problems
-            ],
-        )
-    if isinstance(exc, domain.NotFound):
-        return NotFoundError(code=exc.code, message=exc.message)
-    if isinstance(exc, domain.Forbidden):
-        return ForbiddenError(code=exc.code, message=exc.message)
-    if isinstance(exc, domain.NotEnrolled):
-        return NotEnrolledError(code=exc.code, message=exc.message)
-    if isinstance(exc, OutOfSequence):
-        missing = strawberry.ID(encode_id("Lesson", exc.missing_lesson_id))
-        return SequenceError(code=exc.code, message=exc.message, missing_lesson_id=missing)
-    if isinstance(exc, domain.Conflict):
-        return ConflictError(
-            code=exc.code, message=exc.message, path=[*input_path, *(camel(p) for p in exc.path)]
-        )
-    raise exc
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)

@@ -86,7 +86,7 @@ def signing_keys(document: object, *, skip_unusable: bool) -> list[SigningKey]:
         except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError):
             if skip_unusable:
                 continue
-            raise ValueError(f"key {kid!r} is not an RSA or EC public key") from None
+            raise ValueError(f"key {kid!r} is not an RSA or EC public signing key") from None
         declared = data.get("alg")
         keys.append(
             SigningKey(

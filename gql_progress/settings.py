@@ -85,7 +85,16 @@ class Settings(BaseSettings):
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=list)
     jwt_secret: SecretStr | None = None  # HS256/384/512, at least 32 bytes
     jwt_public_key_file: Path | None = None  # RS*/PS*/ES*: one PEM public key…
-    jwt_jwks_file: Path | None = None  # …or a JWK set, each key picked by the token's kid
+    jwt_jwks_file: Path | None = None  # …or a JWK set, each key picked by the token's kid…
+    # …or the identity provider's JWKS URL (auth/jwks.py): one source of RS*/PS*/ES* keys, so
+    # which key signed a token never depends on which source answered first. Fetched when a
+    # token first needs it, again in the background once older than the cache age, and when a
+    # token names an unknown kid — but at most one fetch per min-refresh interval, whatever
+    # tokens arrive, so made-up kids cannot turn the server against the provider.
+    jwt_jwks_url: str | None = None
+    jwt_jwks_cache_seconds: Annotated[float, Field(ge=1, le=86_400)] = 300.0
+    jwt_jwks_min_refresh_seconds: Annotated[float, Field(ge=0.1, le=86_400)] = 30.0
+    jwt_jwks_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     # A claim naming the caller's role, honoured only for the roles listed; otherwise (and
@@ -278,6 +287,18 @@ class Settings(BaseSettings):
             load_manifest(value)
         return value
 
+    @field_validator("jwt_jwks_url", mode="before")
+    @classmethod
+    def _empty_url_is_unset(cls, value: object) -> object:
+        return (value.strip() or None) if isinstance(value, str) else value
+
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str | None) -> str | None:
+        from gql_progress.auth.jwks import check_jwks_url
+
+        return None if value is None else check_jwks_url(value)
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -325,20 +346,29 @@ class Settings(BaseSettings):
         from gql_progress.auth.jwt import HMAC_ALGORITHMS
 
         name = f"{ENV_PREFIX}JWT_"
+        key_sources = [
+            source
+            for source, given in (
+                ("PUBLIC_KEY_FILE", self.jwt_public_key_file),
+                ("JWKS_FILE", self.jwt_jwks_file),
+                ("JWKS_URL", self.jwt_jwks_url),
+            )
+            if given
+        ]
         if not self.jwt_algorithms:
-            if self.jwt_secret or self.jwt_public_key_file or self.jwt_jwks_file:
+            if self.jwt_secret or key_sources:
                 raise ValueError(f"{name}ALGORITHMS must list the algorithms to accept (e.g. RS256)")
             return self
         if not self.jwt_issuer or not self.jwt_audience:
             raise ValueError(f"{name}ISSUER and {name}AUDIENCE are required when JWTs are accepted")
-        if self.jwt_public_key_file and self.jwt_jwks_file:
-            raise ValueError(f"set {name}PUBLIC_KEY_FILE or {name}JWKS_FILE, not both")
+        if len(key_sources) > 1:
+            raise ValueError(f"set only one of {name}PUBLIC_KEY_FILE, {name}JWKS_FILE or {name}JWKS_URL")
         if any(a in HMAC_ALGORITHMS for a in self.jwt_algorithms) and not self.jwt_secret:
             raise ValueError(f"{name}SECRET is required for HS* algorithms")
-        if any(a not in HMAC_ALGORITHMS for a in self.jwt_algorithms) and not (
-            self.jwt_public_key_file or self.jwt_jwks_file
-        ):
-            raise ValueError(f"{name}PUBLIC_KEY_FILE or {name}JWKS_FILE is required for RS*, PS*, ES*")
+        if any(a not in HMAC_ALGORITHMS for a in self.jwt_algorithms) and not key_sources:
+            raise ValueError(
+                f"{name}PUBLIC_KEY_FILE, {name}JWKS_FILE or {name}JWKS_URL is required for RS*, PS*, ES*"
+            )
         return self
 
     @property

@@ -397,7 +397,7 @@ def test_jwt_settings_are_checked_at_start_up(tmp_path: Path, pem_file: Path, jw
         ({**base, "jwt_algorithms": "RS256", "jwt_jwks_file": not_pem}, "JWT_JWKS_FILE"),
         (
             {**base, "jwt_algorithms": "RS256", "jwt_public_key_file": pem_file, "jwt_jwks_file": jwks_file},
-            "not both",
+            "only one of",
         ),
         ({"jwt_algorithms": "RS256", "jwt_public_key_file": pem_file}, "JWT_ISSUER"),
         ({**base, "jwt_public_key_file": pem_file}, "JWT_ALGORITHMS"),

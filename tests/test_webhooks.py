@@ -28,6 +28,7 @@ import orjson
 import pytest
 import uvicorn
 from sqlalchemy import select, text
+from standardwebhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -156,16 +157,23 @@ async def pg_app(pg_database_url: str) -> AsyncIterator[Starlette]:
 # --- the README's verification snippet ---------------------------------------------------------
 
 
-def readme_verifier() -> Callable[..., bool]:
-    """``verify_signature`` from the README's Webhooks section, run as a receiver would paste it."""
+def readme_function(name: str) -> Callable[..., Any]:
+    """A function of the README's Webhooks section's Python snippets, run as a receiver would
+    paste it: ``verify_delivery`` (Standard Webhooks) or ``verify_signature`` (our header)."""
     readme = README.read_text()
-    section = readme[readme.index("### Webhooks") :]
-    match = re.search(r"```python\n(.*?)```", section, flags=re.S)
-    assert match is not None, "the Webhooks section has no Python snippet"
-    namespace: dict[str, Any] = {}
-    exec(match.group(1), namespace)
-    verify: Callable[..., bool] = namespace["verify_signature"]
-    return verify
+    section = readme[readme.index("### Webhooks") : readme.index("### Subscriptions")]
+    for snippet in re.findall(r"```python\n(.*?)```", section, flags=re.S):
+        if f"def {name}(" in snippet:
+            namespace: dict[str, Any] = {}
+            exec(snippet, namespace)
+            function: Callable[..., Any] = namespace[name]
+            return function
+    raise AssertionError(f"the Webhooks section has no Python snippet defining {name}")
+
+
+def readme_verifier() -> Callable[..., bool]:
+    """``verify_signature`` from the README, for the X-GQL-Progress-Signature header."""
+    return readme_function("verify_signature")
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -336,6 +344,89 @@ async def test_an_event_is_posted_with_its_ids_and_a_signature_the_readme_snippe
     assert delivery["eventId"] == body["id"]
     assert delivery["eventType"] == "LESSON_COMPLETED"
     assert delivery["endpoint"] == {"id": endpoint["id"], "url": url}
+
+
+# A secret in the Standard Webhooks form (whsec_ + base64 of 32 random bytes), as the README
+# recommends; SECRET is the other kind, a plain string.
+WHSEC = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+
+
+@pytest.mark.parametrize("secret", [WHSEC, SECRET], ids=["whsec", "plain"])
+async def test_every_attempt_verifies_with_the_standard_webhooks_package_and_the_readme_snippet(
+    api: Api, receiver: Receiver, secret: str
+) -> None:
+    admin = await api.admin()
+    learner = await api.user()
+    clock = Clock()
+    url = receiver.url(Script(statuses=[500]))  # two attempts: a retry is signed anew
+    await register(api, admin, url, ["LESSON_COMPLETED"], secret=secret)
+    await record(api.db, completed(learner, await api.course(1)), now=clock())
+
+    await worker(api.db, clock, retry_base_seconds=10).drain()
+    clock.advance(10)
+    await worker(api.db, clock, retry_base_seconds=10).drain()
+
+    requests = receiver.at(url)
+    assert len(requests) == 2
+    verify_delivery = readme_function("verify_delivery")
+    whsec = secret if secret.startswith("whsec_") else "whsec_" + base64.b64encode(secret.encode()).decode()
+    for request in requests:
+        headers = request.headers
+        # The official verifier, as a receiver in Python uses it, on the bytes as received.
+        assert Webhook(whsec).verify(request.body, headers) == request.json
+        assert verify_delivery(secret, request.body, headers) == request.json
+        # webhook-id is the event's id on every attempt (receivers deduplicate on it), and the
+        # timestamp is the one our own header signs.
+        assert headers["webhook-id"] == headers["x-gql-progress-event-id"] == request.json["id"]
+        assert headers["webhook-timestamp"] == headers["x-gql-progress-timestamp"]
+        assert headers["webhook-signature"].startswith("v1,")
+        # Our own header is unchanged beside it: keyed with the secret's text, whsec_ or not.
+        assert readme_verifier()(secret, request.body, headers["x-gql-progress-signature"])
+
+        tampered = request.body.replace(b"LESSON_COMPLETED", b"LESSON_UNCOMPLETED")
+        other_id = {**headers, "webhook-id": "RXZlbnQ6OTk5"}
+        stale = {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 600)}
+        other_secret = "whsec_" + base64.b64encode(bytes(32)).decode()
+        for body, sent, key in [
+            (tampered, headers, whsec),
+            (request.body, other_id, whsec),
+            (request.body, stale, whsec),
+            (request.body, headers, other_secret),
+        ]:
+            with pytest.raises(WebhookVerificationError):
+                Webhook(key).verify(body, sent)
+        if secret == WHSEC:
+            # Keyed with the decoded bytes, as every verifier decodes a whsec_ secret, not its
+            # text: given the text as raw bytes, the verifier refuses.
+            with pytest.raises(WebhookVerificationError):
+                Webhook(secret.encode()).verify(request.body, headers)
+    assert {r.headers["webhook-id"] for r in requests} == {requests[0].headers["webhook-id"]}
+    # Each attempt signs its own timestamp, so a captured one cannot be replayed past its time.
+    assert int(requests[1].headers["webhook-timestamp"]) == int(requests[0].headers["webhook-timestamp"]) + 10
+    assert requests[0].headers["webhook-signature"] != requests[1].headers["webhook-signature"]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "whsec_not base64 at all!!",
+        "whsec_" + base64.b64encode(b"fifteen bytes!!").decode(),  # too short a key
+        "whsec_",
+    ],
+)
+async def test_a_whsec_secret_must_be_base64_of_enough_bytes(api: Api, secret: str) -> None:
+    admin = await api.admin()
+    payload = {"url": "https://example.com/hook", "eventTypes": ["LESSON_COMPLETED"], "secret": secret}
+
+    result = (await api.data(CREATE, {"input": payload}, key=admin.key))["createWebhookEndpoint"]
+
+    assert result["__typename"] == "ValidationError", result
+    [problem] = result["fields"]
+    assert problem["path"] == ["input", "secret"]
+    # Without padding, as the verifiers accept it, the same key is fine.
+    unpadded = {**payload, "secret": WHSEC.rstrip("=")}
+    created = (await api.data(CREATE, {"input": unpadded}, key=admin.key))["createWebhookEndpoint"]
+    assert created["__typename"] == "WebhookEndpointPayload"
 
 
 async def test_an_event_without_course_lesson_or_actor_sends_nulls(api: Api, receiver: Receiver) -> None:

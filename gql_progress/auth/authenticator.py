@@ -75,7 +75,7 @@ class Authenticator:
 
     async def authenticate(self, credential: str) -> Authenticated | None:
         if looks_like_jwt(credential):
-            claims = self._tokens.verify(credential) if self._tokens is not None else None
+            claims = await self._tokens.verify(credential) if self._tokens is not None else None
             return None if claims is None else await self._token_user(claims)
         if key_format(credential, accept_legacy=self._accept_legacy_keys) is None:
             return None

@@ -1,7 +1,8 @@
 """Bearer JWTs from the platform's identity provider, verified with PyJWT.
 
 What is trusted comes from the settings, never from the token: the algorithms, the key for each
-algorithm family (the HMAC secret for HS*, the PEM public key or the JWKS for RS*/PS*/ES*), the
+algorithm family (the HMAC secret for HS*; for RS*/PS*/ES* the PEM public key, the JWKS file or
+the keys published at the JWKS URL), the
 issuer and the audience. So ``alg: none`` is never accepted, and a token signed HS256 with the
 RSA public key as its HMAC secret (algorithm confusion) is refused: HS* tokens are checked with
 the configured secret only, and only when HS256 is listed at all.
@@ -22,6 +23,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from gql_progress.auth.jwks import RemoteKeySet, SigningKey, pick, signing_keys
 from gql_progress.db.models import UserRole
 from gql_progress.domain.scopes import Scope, parse_scopes
 from gql_progress.settings import Settings
@@ -63,7 +65,7 @@ def load_public_key(path: Path) -> PublicKey:
     return key
 
 
-def load_jwks(path: Path) -> jwt.PyJWKSet:
+def load_jwks(path: Path) -> list[SigningKey]:
     """The keys of a JWKS file ({"keys": [...]}), ValueError saying what is wrong."""
     try:
         data = json.loads(path.read_text())
@@ -72,17 +74,9 @@ def load_jwks(path: Path) -> jwt.PyJWKSet:
     except ValueError:
         raise ValueError(f"{path} is not JSON") from None
     try:
-        keys = jwt.PyJWKSet.from_dict(data)
-    except (jwt.PyJWTError, AttributeError, TypeError, KeyError):
-        raise ValueError(f"{path} is not a JWK set with usable public keys") from None
-    for key in keys.keys:
-        if key.key_type not in {"RSA", "EC"} or not isinstance(
-            key.key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey
-        ):
-            raise ValueError(f"{path}: key {key.key_id!r} is not an RSA or EC public key")
-    if len(keys.keys) > 1 and any(not key.key_id for key in keys.keys):
-        raise ValueError(f"{path}: with several keys, each needs a kid")
-    return keys
+        return signing_keys(data, skip_unusable=False)
+    except ValueError as exc:
+        raise ValueError(f"{path} {exc}" if str(exc).startswith("is ") else f"{path}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -93,7 +87,8 @@ class TokenClaims:
 
 
 class JwtVerifier:
-    """Checks tokens against the settings; ``verify`` is pure CPU, no database."""
+    """Checks tokens against the settings; ``verify`` uses no database, and the network only to
+    fetch the identity provider's keys from a JWKS URL (jwks.py: cached, refetches bounded)."""
 
     def __init__(self, settings: Settings) -> None:
         self.algorithms = tuple(settings.jwt_algorithms)
@@ -102,6 +97,16 @@ class JwtVerifier:
             load_public_key(settings.jwt_public_key_file) if settings.jwt_public_key_file else None
         )
         self._jwks = load_jwks(settings.jwt_jwks_file) if settings.jwt_jwks_file else None
+        self.remote_keys = (
+            RemoteKeySet(
+                settings.jwt_jwks_url,
+                max_age_seconds=settings.jwt_jwks_cache_seconds,
+                min_interval_seconds=settings.jwt_jwks_min_refresh_seconds,
+                timeout_seconds=settings.jwt_jwks_timeout_seconds,
+            )
+            if settings.jwt_jwks_url
+            else None
+        )
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._leeway = settings.jwt_leeway_seconds
@@ -112,7 +117,7 @@ class JwtVerifier:
     def enabled(self) -> bool:
         return bool(self.algorithms)
 
-    def verify(self, token: str) -> TokenClaims | None:
+    async def verify(self, token: str) -> TokenClaims | None:
         if not self.enabled or len(token) > MAX_TOKEN_LENGTH:
             return self._refuse("JWTs are not accepted" if not self.enabled else "token too long")
         try:
@@ -123,7 +128,7 @@ class JwtVerifier:
         if not isinstance(algorithm, str) or algorithm not in self.algorithms:
             return self._refuse(f"algorithm {str(algorithm)[:20]!r} is not accepted")
         kid = header.get("kid")
-        key = self._key_for(algorithm, kid if isinstance(kid, str) else None)
+        key = await self._key_for(algorithm, kid if isinstance(kid, str) else None)
         if key is None:
             return self._refuse(f"no key for algorithm {algorithm} and kid {str(kid)[:64]!r}")
         try:
@@ -143,29 +148,24 @@ class JwtVerifier:
             return self._refuse("sub is not a user id")
         return TokenClaims(subject=subject, role=self._role(claims), scopes=self._scopes(claims))
 
-    def _key_for(self, algorithm: str, kid: str | None) -> Any:
+    async def _key_for(self, algorithm: str, kid: str | None) -> Any:
         if algorithm in HMAC_ALGORITHMS:
             # Only ever the configured secret: never a public key used as an HMAC secret.
             return self._secret
         wanted = rsa.RSAPublicKey if algorithm in RSA_ALGORITHMS else ec.EllipticCurvePublicKey
         key: Any = None
-        if self._jwks is not None:
-            candidates = self._jwks.keys
-            if kid is not None:
-                candidates = [k for k in candidates if k.key_id == kid]
-            elif len(candidates) != 1:
-                return None  # several keys and no kid: refuse rather than guess
-            if len(candidates) != 1:
-                return None
-            jwk = candidates[0]
+        if self._jwks is not None or self.remote_keys is not None:
+            jwk = pick(self._jwks, kid) if self._jwks is not None else await self._remote_key(kid)
             # A key published for one algorithm is used for that algorithm only.
-            declared = jwk._jwk_data.get("alg")
-            if declared is not None and declared != algorithm:
+            if jwk is None or (jwk.algorithm is not None and jwk.algorithm != algorithm):
                 return None
             key = jwk.key
         elif self._public_key is not None:
             key = self._public_key
         return key if isinstance(key, wanted) else None
+
+    async def _remote_key(self, kid: str | None) -> SigningKey | None:
+        return await self.remote_keys.key(kid) if self.remote_keys is not None else None
 
     def _role(self, claims: dict[str, Any]) -> UserRole | None:
         if self._role_claim is None:

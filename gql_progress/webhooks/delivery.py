@@ -13,7 +13,8 @@ has one writer at a time: ``db.write()`` begins IMMEDIATE, so the claim is alrea
 
 Delivery is at least once: a 2xx is recorded at once and never retried, but a worker that dies
 between the receiver's 2xx and that record sends it again after the lease. Receivers that must
-not act twice keep the event id (the X-GQL-Progress-Event-Id header, also ``id`` in the body).
+not act twice keep the event id (the X-GQL-Progress-Event-Id and webhook-id headers, also ``id``
+in the body).
 """
 
 from __future__ import annotations
@@ -35,8 +36,12 @@ from gql_progress.webhooks.signing import (
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,
     SIGNATURE_HEADER,
+    STANDARD_ID_HEADER,
+    STANDARD_SIGNATURE_HEADER,
+    STANDARD_TIMESTAMP_HEADER,
     TIMESTAMP_HEADER,
     signature_header,
+    standard_signature,
 )
 
 # Past the request's own deadline, time to record its outcome before anyone may claim it again.
@@ -159,6 +164,13 @@ async def post(connections: Connections, claimed: Claimed, now: datetime, deadli
         TIMESTAMP_HEADER: str(timestamp),
         ATTEMPT_HEADER: str(claimed.attempt),
         SIGNATURE_HEADER: signature_header(claimed.secret, timestamp, claimed.body),
+        # Standard Webhooks: its id is what receivers deduplicate on, the same on every
+        # attempt, so it is the event's id, like X-GQL-Progress-Event-Id.
+        STANDARD_ID_HEADER: claimed.event_id,
+        STANDARD_TIMESTAMP_HEADER: str(timestamp),
+        STANDARD_SIGNATURE_HEADER: standard_signature(
+            claimed.secret, claimed.event_id, timestamp, claimed.body
+        ),
     }
     try:
         # The connection's timeouts bound each phase (connect, each read); this bounds the whole

@@ -20,8 +20,12 @@ from gql_progress.db.types import utcnow
 from gql_progress.domain.catalog import insert_returning, refuse_nul, update_returning
 from gql_progress.domain.errors import NotFound, ProblemList
 from gql_progress.webhooks.addresses import AllowList, may_register
+from gql_progress.webhooks.signing import STANDARD_SECRET_PREFIX, whsec_key
 
 MIN_SECRET_LENGTH = 16
+# A whsec_ secret is used as its decoded bytes (signing.py): as many as the other secrets'
+# characters at least, the Standard Webhooks specification asking for 24 to 64.
+MIN_KEY_BYTES = 16
 MAX_SECRET_LENGTH = 200
 MAX_URL_LENGTH = 2000
 MAX_DESCRIPTION_LENGTH = 1000
@@ -102,6 +106,13 @@ async def validate(values: Mapping[str, Any], allow: AllowList) -> dict[str, Any
         secret = values["secret"]
         if secret is None or not MIN_SECRET_LENGTH <= len(secret) <= MAX_SECRET_LENGTH:
             problems.add(("secret",), f"must be {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters long")
+        elif secret.startswith(STANDARD_SECRET_PREFIX) and len(whsec_key(secret) or b"") < MIN_KEY_BYTES:
+            # Otherwise we would sign with the text while the receiver's verifier decodes it.
+            problems.add(
+                ("secret",),
+                f"a secret starting with {STANDARD_SECRET_PREFIX} must be the base64 of at least "
+                f"{MIN_KEY_BYTES} random bytes after it (the Standard Webhooks form)",
+            )
     if "description" in values:
         if values["description"] is None:
             problems.add(("description",), "must not be null")

@@ -11,7 +11,10 @@ _URL = (
 )
 _SECRET = (
     "The key every delivery is signed with (HMAC-SHA256), 16 to 200 characters; generate it "
-    "randomly. It is never returned by the API."
+    "randomly. It is never returned by the API. Preferably in the Standard Webhooks form, "
+    "`whsec_` and the base64 of at least 16 random bytes: Standard Webhooks verifiers then take "
+    "it as it is. Any other secret's Standard Webhooks form is `whsec_` and the base64 of its "
+    "UTF-8 bytes; the X-GQL-Progress-Signature header is keyed with the secret's UTF-8 bytes."
 )
 
 

@@ -39,7 +39,7 @@ CLIENTS_MD = REPO / "docs" / "clients.md"
 README = REPO / "README.md"
 # What each recipe stands for in docs/clients.md: the comment naming its file, then its code.
 DOC_BLOCK = re.compile(r"<!-- (tests/client_recipes/[\w.-]+) -->\n```\w+\n(.*?)```", flags=re.S)
-RECIPE_FILES = ("fetch.mjs", "apollo.mjs", "urql.mjs", "subscription.mjs", "python_gql.py")
+RECIPE_FILES = ("fetch.mjs", "apollo.mjs", "apq.mjs", "urql.mjs", "subscription.mjs", "python_gql.py")
 WAIT_SECONDS = 15.0  # for what must happen; a passing test never waits this long
 
 HEARTBEAT_LESSON = "TGVzc29uOjQ="  # "Joins explained" of intro-to-sql, the README's heartbeat
@@ -215,6 +215,22 @@ async def test_the_apollo_recipe_keeps_code_and_message_of_error_union_members(
     assert len(results) == 3, results
     assert results[0].items() >= BUNDLE.items()
     assert results[1:] == [NO_BUNDLE, NO_LESSON]
+
+
+async def test_the_apollo_persisted_queries_recipe_sends_the_document_once_then_its_hash(
+    demo: Demo, node: str, tmp_path: Path
+) -> None:
+    cwd = workspace(tmp_path, {"apq.mjs": recipe("apq.mjs"), "fetch-log.mjs": recipe("fetch-log.mjs")})
+
+    lines = await run(node, "--import", "./fetch-log.mjs", "apq.mjs", cwd=cwd, env=demo.env())
+
+    assert lines == [
+        "fetch GET hash only",  # unknown to the server: PERSISTED_QUERY_NOT_FOUND
+        "fetch POST with the document",  # registered
+        '{"__typename":"User","name":"Lee Learner"}',
+        "fetch GET hash only",  # known: answered from the hash alone
+        '{"__typename":"User","name":"Lee Learner"}',
+    ]
 
 
 async def test_without_possible_types_apollo_drops_the_error_fields(

@@ -87,6 +87,18 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+def _cacheable(send: Send, seconds: int) -> Send:
+    """``send``, marking a 200 answer as cacheable by anyone for ``seconds``."""
+    directive = f"public, max-age={seconds}".encode()
+
+    async def send_cacheable(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 200:
+            message["headers"] = [*message.get("headers", []), (b"cache-control", directive)]
+        await send(message)
+
+    return send_cacheable
+
+
 def unauthenticated(message: str) -> Response:
     body = {
         "data": None,
@@ -108,8 +120,10 @@ class AuthenticatedGraphQL:
         rate_limiter: RateLimiter,
         idempotency: Idempotency,
         compiled: CompiledReads | None = None,
+        public_cache_seconds: int = 0,
     ) -> None:
         self.view = view
+        self.public_cache_seconds = public_cache_seconds
         self.authenticator = authenticator
         self.gate = gate
         self.rate_limiter = rate_limiter
@@ -164,6 +178,10 @@ class AuthenticatedGraphQL:
                     note_rejected()
                     await limit_refusal(limited, request)(scope, receive, send)
                     return
+                if request.method == "GET" and self.public_cache_seconds > 0:
+                    # A public read by GET (often by hash, persisted_documents.py) is the same
+                    # for everyone: a CDN or the browser may keep it for a while.
+                    send = _cacheable(send, self.public_cache_seconds)
             else:
                 caller = await self.authenticator.authenticate(secret.strip())
                 if caller is None:
@@ -264,7 +282,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     compiled = (
         CompiledReads(db, schema._schema, paging) if settings.compiled_reads and not db.is_sqlite else None
     )
-    graphql = AuthenticatedGraphQL(view, authenticator, gate, rate_limiter, idempotency, compiled)
+    graphql = AuthenticatedGraphQL(
+        view,
+        authenticator,
+        gate,
+        rate_limiter,
+        idempotency,
+        compiled,
+        public_cache_seconds=settings.public_cache_seconds,
+    )
     # Subscriptions pass the same document limits and spend from the same budgets.
     view.socket_policy = SocketPolicy(gate, rate_limiter, metrics, settings)
 

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     persisted_queries_store_bytes: Annotated[int, Field(ge=0, le=1024 * 1024 * 1024)] = 16 * 1024 * 1024
     # …or only the documents of this manifest (trusted documents): anything else is refused.
     trusted_documents_file: Path | None = None
+    # Answers to public reads by GET (verifyCertificate without a key) say a CDN or browser may
+    # keep them this long (Cache-Control: public, max-age); 0: no such header.
+    public_cache_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
     max_query_tokens: Annotated[int, Field(ge=100, le=1_000_000)] = 5_000
     max_query_depth: Annotated[int, Field(ge=2, le=100)] = 12
     max_query_aliases: Annotated[int, Field(ge=0, le=10_000)] = 30

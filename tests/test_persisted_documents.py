@@ -85,6 +85,12 @@ async def test_a_public_read_runs_by_hash_over_get_without_a_key(api: Api) -> No
 
     assert fetched.status_code == 200
     assert fetched.json() == {"data": {"verifyCertificate": None}}
+    # The same for everyone: a CDN may keep it. An answer for a key's holder may not.
+    assert fetched.headers["cache-control"] == "public, max-age=60"
+    with_key = await get(api, {"extensions": json.dumps(by_hash(VERIFY))}, learner.key)
+    posted = await post(api, {"extensions": by_hash(VERIFY)})
+    assert "cache-control" not in with_key.headers
+    assert "cache-control" not in posted.headers
 
 
 async def test_limits_apply_to_a_persisted_document_as_to_its_text(pg_database_url: str) -> None:

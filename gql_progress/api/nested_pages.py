@@ -13,7 +13,8 @@ A new nested connection is a ``ChildRows`` at module level and one call in its r
         query=no_filter(select(*Enrollment.__table__.c)), parent=Enrollment.user_id, key=Enrollment.id
     )
     ...
-    return await nested_connection(info, ENROLLMENTS_OF_USER, self.pk, first, after, to_node)
+    page = PageArguments(first, after, last, before)
+    return await nested_connection(info, ENROLLMENTS_OF_USER, self.pk, page, to_node)
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, TypeVar
 from gql_progress.api.context import Info
 from gql_progress.api.loaders.child_pages import PageKey
 from gql_progress.api.loaders.child_rows import KEY, ChildRows
-from gql_progress.api.pagination import Connection, PageRequest, connection_from_rows, page_request
+from gql_progress.api.pagination import Connection, PageArguments, PageRequest, connection_from_rows
 
 NodeT = TypeVar("NodeT")
 
@@ -53,7 +54,7 @@ async def load_page(
     lesson_listing.py) can refuse bad arguments before queuing anything.
     """
     loaders = info.context.loaders
-    key = PageKey(parent, where, request.limit, request.after_pk)
+    key = PageKey(parent, where, request.limit, request.after_pk, request.before_pk, request.backward)
     page_rows = await loaders.child_pages(rows).load(key)
     counts = loaders.child_counts(rows)
     return NestedPage(page_rows, request, lambda: counts.load((parent, where)))
@@ -63,11 +64,10 @@ async def nested_connection(
     info: Info,
     rows: ChildRows[Any],
     parent: int,
-    first: int | None,
-    after: str | None,
+    arguments: PageArguments,
     to_node: Callable[[Any], NodeT],
     where: Hashable = None,
 ) -> Connection[NodeT]:
     """``parent``'s page of ``rows`` as a connection of ``to_node(row)``."""
-    page = await load_page(info, rows, parent, page_request(info, first, after), where)
+    page = await load_page(info, rows, parent, arguments.request(info), where)
     return page.connection(to_node)

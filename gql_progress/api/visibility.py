@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from gql_progress.api.context import Info
-from gql_progress.api.pagination import Connection, connection_from_rows, page_request
+from gql_progress.api.pagination import Connection, PageArguments, connection_from_rows
 
 NodeT = TypeVar("NodeT")
 
@@ -18,9 +18,9 @@ async def _zero() -> int:
     return 0
 
 
-def empty_connection(info: Info, first: int | None, after: str | None) -> Connection[Any]:
+def empty_connection(info: Info, paging: PageArguments) -> Connection[Any]:
     """The page of an empty list; bad ``first``/``after`` are refused as for any list."""
-    return connection_from_rows([], page_request(info, first, after), lambda row: 0, lambda row: row, _zero)
+    return connection_from_rows([], paging.request(info), lambda row: 0, lambda row: row, _zero)
 
 
 def owns_or_admin(info: Info, owner_id: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Row, func, select
@@ -23,10 +23,14 @@ class PageKey:
     filter: Hashable
     limit: int
     after: int | None  # the key the page starts after
+    before: int | None = None  # the key the page ends before
+    backward: bool = False  # the last `limit` rows (descending), not the first
 
 
 Key = PageKey
-Result = list[Row[Any]]  # at most limit + 1 rows in key order; the extra one says "more follow"
+# At most limit + 1 rows in key order (descending for a backward page); the extra one says
+# "more follow" (or precede).
+Result = list[Row[Any]]
 
 
 class ChildPagesLoader(BatchLoader[Key, Result]):
@@ -38,25 +42,30 @@ class ChildPagesLoader(BatchLoader[Key, Result]):
         # Parents asking for the same page (size, cursor, filter) share one statement. The
         # number of distinct pages is bounded by the document's arguments, never by the number
         # of parents; one request usually has exactly one.
-        groups: dict[tuple[Hashable, int, int | None], set[int]] = defaultdict(set)
+        groups: dict[PageKey, set[int]] = defaultdict(set)
         for key in keys:
-            groups[key.filter, key.limit, key.after].add(key.parent)
+            groups[replace(key, parent=0)].add(key.parent)
         found: dict[Key, Result] = {}
         async with self.db.read() as conn:
-            for (filter, limit, after), parents in groups.items():
-                result = await conn.execute(self._statement(filter, sorted(parents), limit, after))
+            for page, parents in groups.items():
+                result = await conn.execute(self._statement(page, sorted(parents)))
                 for row in result:
-                    found.setdefault(PageKey(getattr(row, PARENT), filter, limit, after), []).append(row)
+                    found.setdefault(replace(page, parent=getattr(row, PARENT)), []).append(row)
         return [found.get(key, []) for key in keys]
 
-    def _statement(self, filter: Hashable, parents: list[int], limit: int, after: int | None) -> Any:
-        # Each parent's first limit + 1 rows past the cursor: ROW_NUMBER restarts per parent,
-        # which plain LIMIT cannot do across parents (SQLite ≥ 3.25 and PostgreSQL have it).
+    def _statement(self, page: PageKey, parents: list[int]) -> Any:
+        # Each parent's first (or, backward, last) limit + 1 rows within the cursors: ROW_NUMBER
+        # restarts per parent, which plain LIMIT cannot do across parents (SQLite ≥ 3.25 and
+        # PostgreSQL have it).
         key = self.rows.key
-        ranked = self.rows.of_parents(filter, parents).add_columns(
-            func.row_number().over(partition_by=self.rows.parent, order_by=key).label(RANK)
+        order = key.desc() if page.backward else key
+        ranked = self.rows.of_parents(page.filter, parents).add_columns(
+            func.row_number().over(partition_by=self.rows.parent, order_by=order).label(RANK)
         )
-        if after is not None:
-            ranked = ranked.where(key > within_column(key, after))
+        if page.after is not None:
+            ranked = ranked.where(key > within_column(key, page.after))
+        if page.before is not None:
+            ranked = ranked.where(key < within_column(key, page.before))
         pages = ranked.subquery()
-        return select(pages).where(pages.c[RANK] <= limit + 1).order_by(pages.c[PARENT], pages.c[KEY])
+        in_order = pages.c[KEY].desc() if page.backward else pages.c[KEY]
+        return select(pages).where(pages.c[RANK] <= page.limit + 1).order_by(pages.c[PARENT], in_order)

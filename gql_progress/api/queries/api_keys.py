@@ -9,7 +9,15 @@ from sqlalchemy import select
 
 from gql_progress.api.context import Info
 from gql_progress.api.inputs.bundles import UserRefInput, user_ref
-from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument, page_request, paginate
+from gql_progress.api.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    Connection,
+    FirstArgument,
+    LastArgument,
+    page_request,
+    paginate,
+)
 from gql_progress.api.subjects import caller_identity
 from gql_progress.api.types.api_key import ApiKey
 from gql_progress.auth.keys import API_KEY_COLUMNS
@@ -49,9 +57,11 @@ class ApiKeyQueries:
         ] = False,
         first: FirstArgument = None,
         after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[ApiKey]:
         viewer = info.context.viewer
-        page = page_request(info, first, after)
+        page = page_request(info, first, after, last, before)
         query = select(*API_KEY_COLUMNS)
         if user is not None or not viewer.is_admin:
             problems = ProblemList()

@@ -15,7 +15,15 @@ from gql_progress.api.inputs.bundles import (
     bundle_ref,
     user_ref,
 )
-from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument, page_request, paginate
+from gql_progress.api.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    Connection,
+    FirstArgument,
+    LastArgument,
+    page_request,
+    paginate,
+)
 from gql_progress.api.subjects import caller_identity
 from gql_progress.api.types.bundle import Bundle
 from gql_progress.api.types.bundle_progress import BundleProgress, BundleProgressResult
@@ -61,9 +69,14 @@ class BundleQueries:
 
     @strawberry.field(description="All bundles, in creation order, a page at a time.")
     async def bundles(
-        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+        self,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[Bundle]:
-        page = page_request(info, first, after)
+        page = page_request(info, first, after, last, before)
         return await paginate(info, select(*BundleRow.__table__.c), BundleRow.id, page, Bundle.from_row)
 
     @strawberry.field(description="A product by exactly one of id or productId; null when there is none.")
@@ -106,8 +119,10 @@ class BundleQueries:
         ] = None,
         first: FirstArgument = None,
         after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[Product]:
-        page = page_request(info, first, after)
+        page = page_request(info, first, after, last, before)
         query = select(*ProductRow.__table__.c)
         if kind is not None:
             query = query.where(ProductRow.kind == kind.value)

@@ -7,7 +7,15 @@ from sqlalchemy import bindparam, select
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_id
-from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument, page_request, paginate
+from gql_progress.api.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    Connection,
+    FirstArgument,
+    LastArgument,
+    page_request,
+    paginate,
+)
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.course import USER_ID_HELP, Course
 from gql_progress.api.types.lesson import Lesson
@@ -49,8 +57,10 @@ class CatalogQueries:
         info: Info,
         first: FirstArgument = None,
         after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[Course]:
-        page = page_request(info, first, after)
+        page = page_request(info, first, after, last, before)
         viewer_id = info.context.viewer.user_id
         return await paginate(
             info,

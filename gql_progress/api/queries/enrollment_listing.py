@@ -7,7 +7,7 @@ from sqlalchemy import select
 from gql_progress.api.context import Info
 from gql_progress.api.loaders.child_rows import ChildRows, no_filter
 from gql_progress.api.nested_pages import nested_connection
-from gql_progress.api.pagination import Connection
+from gql_progress.api.pagination import Connection, PageArguments
 from gql_progress.api.types.enrollment import Enrollment
 from gql_progress.db.models import Enrollment as EnrollmentRow
 
@@ -19,7 +19,5 @@ ENROLLMENTS_OF_USER = ChildRows[None](
 )
 
 
-async def enrollments_connection(
-    info: Info, user_id: int, first: int | None, after: str | None
-) -> Connection[Enrollment]:
-    return await nested_connection(info, ENROLLMENTS_OF_USER, user_id, first, after, Enrollment.from_row)
+async def enrollments_connection(info: Info, user_id: int, paging: PageArguments) -> Connection[Enrollment]:
+    return await nested_connection(info, ENROLLMENTS_OF_USER, user_id, paging, Enrollment.from_row)

@@ -28,7 +28,8 @@ class EventQueries:
             "The event log, oldest first, a page at a time (admin). A consumer that polls keeps "
             "the last endCursor and passes it as `after` next time: it sees each event once, in "
             "order. A page stops before an event whose predecessor is still being committed "
-            "(hasNextPage stays true), so no cursor ever moves past an event not yet visible."
+            "(hasNextPage stays true), so no cursor ever moves past an event not yet visible. "
+            "Forward only: a backward page could end past an event still being committed."
         )
     )
     async def events(

@@ -17,7 +17,7 @@ from gql_progress.api.inputs.bundles import UserRefInput, user_ref
 from gql_progress.api.inputs.instructors import CourseRefInput, course_ref
 from gql_progress.api.loaders.child_rows import ChildRows, no_filter
 from gql_progress.api.nested_pages import nested_connection
-from gql_progress.api.pagination import Connection
+from gql_progress.api.pagination import Connection, PageArguments
 from gql_progress.api.subjects import caller_identity
 from gql_progress.api.types.course import Course
 from gql_progress.api.types.course_learner_status import CourseLearnerStatus
@@ -83,32 +83,27 @@ async def _may_see_learners(info: Info, course_id: int) -> bool:
 
 
 async def course_learners(
-    info: Info, course_id: int, status: CourseLearnerStatus | None, first: int | None, after: str | None
+    info: Info, course_id: int, status: CourseLearnerStatus | None, paging: PageArguments
 ) -> Connection[LearnerProgress]:
     if not await _may_see_learners(info, course_id):
-        return empty_connection(info, first, after)
+        return empty_connection(info, paging)
     return await nested_connection(
-        info, LEARNERS_OF_COURSE, course_id, first, after, LearnerProgress.from_enrollment, status
+        info, LEARNERS_OF_COURSE, course_id, paging, LearnerProgress.from_enrollment, status
     )
 
 
-async def course_instructors(
-    info: Info, course_id: int, first: int | None, after: str | None
-) -> Connection[User]:
+async def course_instructors(info: Info, course_id: int, paging: PageArguments) -> Connection[User]:
     if not await _may_see_learners(info, course_id):
-        return empty_connection(info, first, after)
-    return await nested_connection(info, INSTRUCTORS_OF_COURSE, course_id, first, after, User.from_row)
+        return empty_connection(info, paging)
+    return await nested_connection(info, INSTRUCTORS_OF_COURSE, course_id, paging, User.from_row)
 
 
-async def taught_courses(
-    info: Info, user_id: int, first: int | None, after: str | None
-) -> Connection[Course]:
+async def taught_courses(info: Info, user_id: int, paging: PageArguments) -> Connection[Course]:
     return await nested_connection(
         info,
         COURSES_TAUGHT_BY,
         user_id,
-        first,
-        after,
+        paging,
         lambda row: Course.from_row(row, subject_user_id=user_id),
     )
 

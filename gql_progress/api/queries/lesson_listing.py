@@ -7,7 +7,7 @@ from sqlalchemy import select
 from gql_progress.api.context import Info
 from gql_progress.api.loaders.child_rows import ChildRows, no_filter
 from gql_progress.api.nested_pages import load_page
-from gql_progress.api.pagination import Connection, page_request
+from gql_progress.api.pagination import Connection, PageArguments
 from gql_progress.api.selection import selects_on_nodes
 from gql_progress.api.types.lesson import Lesson
 from gql_progress.db.models import Lesson as LessonRow
@@ -21,9 +21,9 @@ CURRENT_LESSONS_OF_COURSE = ChildRows[None](
 
 
 async def lessons_connection(
-    info: Info, course_id: int, subject_user_id: int, first: int | None, after: str | None
+    info: Info, course_id: int, subject_user_id: int, paging: PageArguments
 ) -> Connection[Lesson]:
-    request = page_request(info, first, after)
+    request = paging.request(info)
     if not selects_on_nodes(info, ("progress", "progressStatus")):
         page = await load_page(info, CURRENT_LESSONS_OF_COURSE, course_id, request)
         return page.connection(lambda row: Lesson.from_row(row, subject_user_id=subject_user_id))

@@ -6,7 +6,14 @@ import strawberry
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_id, try_decode_id
-from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument
+from gql_progress.api.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    Connection,
+    FirstArgument,
+    LastArgument,
+    PageArguments,
+)
 from gql_progress.api.queries.progress_listing import progress_connection
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.completion_status import LessonCompletion
@@ -35,9 +42,13 @@ class ProgressQueries:
         user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID)] = None,
         first: FirstArgument = None,
         after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[Progress]:
         subject = requested_subject(info, user_id)
-        return await progress_connection(info, subject, course_id, lesson_id, first, after)
+        return await progress_connection(
+            info, subject, course_id, lesson_id, PageArguments(first, after, last, before)
+        )
 
     @strawberry.field(
         description=(

@@ -10,7 +10,7 @@ from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_optional_id
 from gql_progress.api.loaders.child_rows import ChildRows
 from gql_progress.api.nested_pages import nested_connection
-from gql_progress.api.pagination import Connection, page_request, paginate
+from gql_progress.api.pagination import Connection, PageArguments, paginate
 from gql_progress.api.types.progress import Progress
 from gql_progress.db.models import Lesson, LessonProgress
 from gql_progress.db.progress import PROGRESS_COLUMNS
@@ -33,12 +33,11 @@ async def progress_connection(
     user_id: int,
     course_id: str | None,
     lesson_id: str | None,
-    first: int | None,
-    after: str | None,
+    paging: PageArguments,
 ) -> Connection[Progress]:
     course_pk = decode_optional_id(course_id, "Course", ("courseId",))
     lesson_pk = decode_optional_id(lesson_id, "Lesson", ("lessonId",))
-    page = page_request(info, first, after)
+    page = paging.request(info)
     query = _records(course_pk).where(LessonProgress.user_id == user_id)
     if lesson_pk is not None:
         query = query.where(LessonProgress.lesson_id == lesson_pk)
@@ -46,10 +45,8 @@ async def progress_connection(
 
 
 async def user_progress_connection(
-    info: Info, user_id: int, course_id: str | None, first: int | None, after: str | None
+    info: Info, user_id: int, course_id: str | None, paging: PageArguments
 ) -> Connection[Progress]:
     """User.progress: the same records and pages, batched with the other users of the request."""
     course_pk = decode_optional_id(course_id, "Course", ("courseId",))
-    return await nested_connection(
-        info, PROGRESS_OF_USER, user_id, first, after, Progress.from_row, course_pk
-    )
+    return await nested_connection(info, PROGRESS_OF_USER, user_id, paging, Progress.from_row, course_pk)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from gql_progress.api.context import Info
 from gql_progress.api.loaders.child_rows import ChildRows, no_filter
 from gql_progress.api.nested_pages import nested_connection
-from gql_progress.api.pagination import Connection
+from gql_progress.api.pagination import Connection, PageArguments
 from gql_progress.api.types.study_plan import StudyPlan
 from gql_progress.api.types.study_plan_instance import StudyPlanInstance
 from gql_progress.db.models import StudyPlan as StudyPlanRow
@@ -28,19 +28,13 @@ INSTANCES_OF_PLAN = ChildRows[None](
 )
 
 
-async def plans_of_user(
-    info: Info, user_id: int, first: int | None, after: str | None
-) -> Connection[StudyPlan]:
-    return await nested_connection(info, PLANS_OF_USER, user_id, first, after, StudyPlan.from_row)
+async def plans_of_user(info: Info, user_id: int, paging: PageArguments) -> Connection[StudyPlan]:
+    return await nested_connection(info, PLANS_OF_USER, user_id, paging, StudyPlan.from_row)
 
 
-async def instances_of_user(
-    info: Info, user_id: int, first: int | None, after: str | None
-) -> Connection[StudyPlanInstance]:
-    return await nested_connection(info, INSTANCES_OF_USER, user_id, first, after, StudyPlanInstance.from_row)
+async def instances_of_user(info: Info, user_id: int, paging: PageArguments) -> Connection[StudyPlanInstance]:
+    return await nested_connection(info, INSTANCES_OF_USER, user_id, paging, StudyPlanInstance.from_row)
 
 
-async def instances_of_plan(
-    info: Info, plan_id: int, first: int | None, after: str | None
-) -> Connection[StudyPlanInstance]:
-    return await nested_connection(info, INSTANCES_OF_PLAN, plan_id, first, after, StudyPlanInstance.from_row)
+async def instances_of_plan(info: Info, plan_id: int, paging: PageArguments) -> Connection[StudyPlanInstance]:
+    return await nested_connection(info, INSTANCES_OF_PLAN, plan_id, paging, StudyPlanInstance.from_row)

@@ -8,7 +8,14 @@ import strawberry
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_id
-from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument
+from gql_progress.api.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    Connection,
+    FirstArgument,
+    LastArgument,
+    PageArguments,
+)
 from gql_progress.api.queries.study_plan_listing import plans_of_user
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.study_plan import StudyPlan
@@ -67,5 +74,9 @@ class StudyPlanQueries:
         user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID)] = None,
         first: FirstArgument = None,
         after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[StudyPlan]:
-        return await plans_of_user(info, requested_subject(info, user_id), first, after)
+        return await plans_of_user(
+            info, requested_subject(info, user_id), PageArguments(first, after, last, before)
+        )

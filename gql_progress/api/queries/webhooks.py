@@ -9,7 +9,15 @@ from sqlalchemy import Select, select
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_optional_id
-from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument, page_request, paginate
+from gql_progress.api.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    Connection,
+    FirstArgument,
+    LastArgument,
+    page_request,
+    paginate,
+)
 from gql_progress.api.types.webhook_delivery import WebhookDelivery, WebhookDeliveryStatus
 from gql_progress.api.types.webhook_endpoint import WebhookEndpoint
 from gql_progress.db.models import Event
@@ -59,10 +67,15 @@ async def webhook_delivery_node(info: Info, pk: int) -> WebhookDelivery | None:
 class WebhookQueries:
     @strawberry.field(description="The registered webhook endpoints, oldest first (admin).")
     async def webhook_endpoints(
-        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+        self,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[WebhookEndpoint]:
         info.context.viewer.require_admin()
-        page = page_request(info, first, after)
+        page = page_request(info, first, after, last, before)
         return await paginate(info, _endpoints(), EndpointRow.id, page, WebhookEndpoint.from_row)
 
     @strawberry.field(
@@ -79,10 +92,12 @@ class WebhookQueries:
         ] = None,
         first: FirstArgument = None,
         after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[WebhookDelivery]:
         info.context.viewer.require_admin()
         endpoint_pk = decode_optional_id(endpoint_id, "WebhookEndpoint", ("endpointId",))
-        page = page_request(info, first, after)
+        page = page_request(info, first, after, last, before)
         query = _deliveries()
         if endpoint_pk is not None:
             query = query.where(DeliveryRow.endpoint_id == endpoint_pk)

@@ -9,7 +9,14 @@ from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import encode_id
-from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument
+from gql_progress.api.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    Connection,
+    FirstArgument,
+    LastArgument,
+    PageArguments,
+)
 from gql_progress.api.selection import selects_any
 from gql_progress.api.subjects import subject_user
 from gql_progress.api.types.course_learner_status import CourseLearnerStatus
@@ -113,11 +120,18 @@ class Course(Node):
         )
     )
     async def lessons_connection(
-        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+        self,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[Annotated[Lesson, strawberry.lazy("gql_progress.api.types.lesson")]]:
         from gql_progress.api.queries.lesson_listing import lessons_connection
 
-        return await lessons_connection(info, self.pk, self.subject_user_id, first, after)
+        return await lessons_connection(
+            info, self.pk, self.subject_user_id, PageArguments(first, after, last, before)
+        )
 
     @strawberry.field(description="The user's summary of this course (zeros when nothing is recorded).")
     async def summary(
@@ -153,13 +167,15 @@ class Course(Node):
         info: Info,
         first: FirstArgument = None,
         after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
         status: Annotated[
             CourseLearnerStatus | None, strawberry.argument(description="Only learners in this state.")
         ] = None,
     ) -> Connection[Annotated[LearnerProgress, strawberry.lazy("gql_progress.api.types.learner_progress")]]:
         from gql_progress.api.queries.instructors import course_learners
 
-        return await course_learners(info, self.pk, status, first, after)
+        return await course_learners(info, self.pk, status, PageArguments(first, after, last, before))
 
     @strawberry.field(
         description=(
@@ -168,8 +184,13 @@ class Course(Node):
         )
     )
     async def instructors(
-        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+        self,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[Annotated[User, strawberry.lazy("gql_progress.api.types.user")]]:
         from gql_progress.api.queries.instructors import course_instructors
 
-        return await course_instructors(info, self.pk, first, after)
+        return await course_instructors(info, self.pk, PageArguments(first, after, last, before))

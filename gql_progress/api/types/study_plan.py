@@ -8,7 +8,14 @@ from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import encode_id
-from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument
+from gql_progress.api.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    Connection,
+    FirstArgument,
+    LastArgument,
+    PageArguments,
+)
 from gql_progress.api.types.lesson import Lesson
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.study_plan_instance import StudyPlanInstance
@@ -62,8 +69,13 @@ class StudyPlan(Node):
 
     @strawberry.field(description="The instances started of this plan, oldest first, a page at a time.")
     async def instances(
-        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+        self,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[StudyPlanInstance]:
         from gql_progress.api.queries.study_plan_listing import instances_of_plan
 
-        return await instances_of_plan(info, self.pk, first, after)
+        return await instances_of_plan(info, self.pk, PageArguments(first, after, last, before))

@@ -8,7 +8,14 @@ from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import encode_id
-from gql_progress.api.pagination import AfterArgument, Connection, FirstArgument
+from gql_progress.api.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    Connection,
+    FirstArgument,
+    LastArgument,
+    PageArguments,
+)
 from gql_progress.api.types.enums import UserRole
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.progress import Progress
@@ -66,13 +73,18 @@ class User(Node):
 
     @strawberry.field(description="The user's enrollments, a page at a time, oldest enrollment first.")
     async def enrollments_connection(
-        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+        self,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[Annotated[Enrollment, strawberry.lazy("gql_progress.api.types.enrollment")]]:
         from gql_progress.api.queries.enrollment_listing import enrollments_connection
 
         if not owns_or_admin(info, self.pk):
-            return empty_connection(info, first, after)
-        return await enrollments_connection(info, self.pk, first, after)
+            return empty_connection(info, PageArguments(first, after, last, before))
+        return await enrollments_connection(info, self.pk, PageArguments(first, after, last, before))
 
     @strawberry.field(description="The user's progress records, in the order they were created.")
     async def progress(
@@ -84,36 +96,50 @@ class User(Node):
         ] = None,
         first: FirstArgument = None,
         after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[Progress]:
         from gql_progress.api.queries.progress_listing import user_progress_connection
 
         if not owns_or_admin(info, self.pk):
-            return empty_connection(info, first, after)
-        return await user_progress_connection(info, self.pk, course_id, first, after)
+            return empty_connection(info, PageArguments(first, after, last, before))
+        return await user_progress_connection(
+            info, self.pk, course_id, PageArguments(first, after, last, before)
+        )
 
     @strawberry.field(description="The user's study plans, oldest first, a page at a time.")
     async def study_plans(
-        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+        self,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[Annotated[StudyPlan, strawberry.lazy("gql_progress.api.types.study_plan")]]:
         from gql_progress.api.queries.study_plan_listing import plans_of_user
 
         if not owns_or_admin(info, self.pk):
-            return empty_connection(info, first, after)
-        return await plans_of_user(info, self.pk, first, after)
+            return empty_connection(info, PageArguments(first, after, last, before))
+        return await plans_of_user(info, self.pk, PageArguments(first, after, last, before))
 
     @strawberry.field(
         description="The instances of study plans the user started, oldest first, a page at a time."
     )
     async def study_plan_instances(
-        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+        self,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[
         Annotated[StudyPlanInstance, strawberry.lazy("gql_progress.api.types.study_plan_instance")]
     ]:
         from gql_progress.api.queries.study_plan_listing import instances_of_user
 
         if not owns_or_admin(info, self.pk):
-            return empty_connection(info, first, after)
-        return await instances_of_user(info, self.pk, first, after)
+            return empty_connection(info, PageArguments(first, after, last, before))
+        return await instances_of_user(info, self.pk, PageArguments(first, after, last, before))
 
     @strawberry.field(
         description=(
@@ -123,10 +149,15 @@ class User(Node):
         )
     )
     async def taught_courses(
-        self, info: Info, first: FirstArgument = None, after: AfterArgument = None
+        self,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> Connection[Annotated[Course, strawberry.lazy("gql_progress.api.types.course")]]:
         from gql_progress.api.queries.instructors import taught_courses
 
         if not owns_or_admin(info, self.pk):
-            return empty_connection(info, first, after)
-        return await taught_courses(info, self.pk, first, after)
+            return empty_connection(info, PageArguments(first, after, last, before))
+        return await taught_courses(info, self.pk, PageArguments(first, after, last, before))

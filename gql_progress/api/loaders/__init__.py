@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from gql_progress.api.loaders.bundle_by_id import BundleByIdLoader
@@ -33,59 +33,99 @@ from gql_progress.domain.summary import CourseSummary
 from gql_progress.domain.viewer import Viewer
 
 
-@dataclass
 class Loaders:
-    db: Database
-    user_by_id: UserByIdLoader = field(init=False)
-    course_by_id: CourseByIdLoader = field(init=False)
-    lesson_by_id: LessonByIdLoader = field(init=False)
-    lessons_by_course: LessonsByCourseLoader = field(init=False)
-    progress_by_user_lesson: ProgressByUserLessonLoader = field(init=False)
-    progress_by_user_course: ProgressByUserCourseLoader = field(init=False)
-    enrollment_by_user_course: EnrollmentByUserCourseLoader = field(init=False)
-    enrollments_by_user: EnrollmentsByUserLoader = field(init=False)
-    enrollment_by_id: EnrollmentByIdLoader = field(init=False)
-    progress_by_id: ProgressByIdLoader = field(init=False)
-    study_plan_by_id: StudyPlanByIdLoader = field(init=False)
-    study_plan_instance_by_id: StudyPlanInstanceByIdLoader = field(init=False)
-    lessons_by_study_plan: LessonsByStudyPlanLoader = field(init=False)
-    bundle_by_id: BundleByIdLoader = field(init=False)
-    product_by_id: ProductByIdLoader = field(init=False)
-    items_by_bundle: ItemsByBundleLoader = field(init=False)
-    certificate_by_id: CertificateByIdLoader = field(init=False)
-    certificate_by_user_course: CertificateByUserCourseLoader = field(init=False)
-    summary_by_user_course: SummaryByUserCourseLoader = field(init=False)
+    """One request's (or one subscription's) DataLoaders, each made on first use: a request
+    touches a few of them, and making all of them up front cost every request ~20 DataLoader
+    constructions (bench/RESULTS.md, ladder step 14)."""
 
-    def __post_init__(self) -> None:
-        self.user_by_id = UserByIdLoader(self.db)
-        self.course_by_id = CourseByIdLoader(self.db)
-        self.lesson_by_id = LessonByIdLoader(self.db)
-        self.lessons_by_course = LessonsByCourseLoader(self.db)
-        self.progress_by_user_lesson = ProgressByUserLessonLoader(self.db)
-        self.progress_by_user_course = ProgressByUserCourseLoader(self.db)
-        self.enrollment_by_user_course = EnrollmentByUserCourseLoader(self.db)
-        self.enrollments_by_user = EnrollmentsByUserLoader(self.db)
-        self.enrollment_by_id = EnrollmentByIdLoader(self.db)
-        self.progress_by_id = ProgressByIdLoader(self.db)
-        self.study_plan_by_id = StudyPlanByIdLoader(self.db)
-        self.study_plan_instance_by_id = StudyPlanInstanceByIdLoader(self.db)
-        self.lessons_by_study_plan = LessonsByStudyPlanLoader(self.db)
-        self.bundle_by_id = BundleByIdLoader(self.db)
-        self.product_by_id = ProductByIdLoader(self.db)
-        self.items_by_bundle = ItemsByBundleLoader(self.db)
-        self.certificate_by_id = CertificateByIdLoader(self.db)
-        self.certificate_by_user_course = CertificateByUserCourseLoader(self.db)
-        self.summary_by_user_course = SummaryByUserCourseLoader(
-            self.db, self.lessons_by_course, self.progress_by_user_course
-        )
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        # Nested connections (api/nested_pages.py): a pair of loaders per ChildRows, made when
+        # the request first pages it, so a new nested connection needs no field here.
+        self._child_pages: dict[ChildRows[Any], ChildPagesLoader] = {}
+        self._child_counts: dict[ChildRows[Any], ChildCountsLoader] = {}
+        # Who may see which courses' learners (domain/teaching.py): per viewer, since a
+        # WebSocket context learns its viewer after its loaders were made.
+        self._course_access: dict[Viewer, CourseAccessLoader] = {}
+
+    @cached_property
+    def user_by_id(self) -> UserByIdLoader:
+        return UserByIdLoader(self.db)
+
+    @cached_property
+    def course_by_id(self) -> CourseByIdLoader:
+        return CourseByIdLoader(self.db)
+
+    @cached_property
+    def lesson_by_id(self) -> LessonByIdLoader:
+        return LessonByIdLoader(self.db)
+
+    @cached_property
+    def lessons_by_course(self) -> LessonsByCourseLoader:
+        return LessonsByCourseLoader(self.db)
+
+    @cached_property
+    def progress_by_user_lesson(self) -> ProgressByUserLessonLoader:
+        return ProgressByUserLessonLoader(self.db)
+
+    @cached_property
+    def progress_by_user_course(self) -> ProgressByUserCourseLoader:
+        return ProgressByUserCourseLoader(self.db)
+
+    @cached_property
+    def enrollment_by_user_course(self) -> EnrollmentByUserCourseLoader:
+        return EnrollmentByUserCourseLoader(self.db)
+
+    @cached_property
+    def enrollments_by_user(self) -> EnrollmentsByUserLoader:
+        return EnrollmentsByUserLoader(self.db)
+
+    @cached_property
+    def enrollment_by_id(self) -> EnrollmentByIdLoader:
+        return EnrollmentByIdLoader(self.db)
+
+    @cached_property
+    def progress_by_id(self) -> ProgressByIdLoader:
+        return ProgressByIdLoader(self.db)
+
+    @cached_property
+    def study_plan_by_id(self) -> StudyPlanByIdLoader:
+        return StudyPlanByIdLoader(self.db)
+
+    @cached_property
+    def study_plan_instance_by_id(self) -> StudyPlanInstanceByIdLoader:
+        return StudyPlanInstanceByIdLoader(self.db)
+
+    @cached_property
+    def lessons_by_study_plan(self) -> LessonsByStudyPlanLoader:
+        return LessonsByStudyPlanLoader(self.db)
+
+    @cached_property
+    def bundle_by_id(self) -> BundleByIdLoader:
+        return BundleByIdLoader(self.db)
+
+    @cached_property
+    def product_by_id(self) -> ProductByIdLoader:
+        return ProductByIdLoader(self.db)
+
+    @cached_property
+    def items_by_bundle(self) -> ItemsByBundleLoader:
+        return ItemsByBundleLoader(self.db)
+
+    @cached_property
+    def certificate_by_id(self) -> CertificateByIdLoader:
+        return CertificateByIdLoader(self.db)
+
+    @cached_property
+    def certificate_by_user_course(self) -> CertificateByUserCourseLoader:
+        return CertificateByUserCourseLoader(self.db)
+
+    @cached_property
+    def summary_by_user_course(self) -> SummaryByUserCourseLoader:
+        return SummaryByUserCourseLoader(self.db, self.lessons_by_course, self.progress_by_user_course)
 
     async def summary(self, user_id: int, course_id: int) -> CourseSummary:
         return await self.summary_by_user_course.load((user_id, course_id))
-
-    # Nested connections (api/nested_pages.py): a pair of loaders per ChildRows, made when the
-    # request first pages it, so a new nested connection needs no field here.
-    _child_pages: dict[ChildRows[Any], ChildPagesLoader] = field(init=False, default_factory=dict)
-    _child_counts: dict[ChildRows[Any], ChildCountsLoader] = field(init=False, default_factory=dict)
 
     def child_pages(self, rows: ChildRows[Any]) -> ChildPagesLoader:
         loader = self._child_pages.get(rows)
@@ -98,10 +138,6 @@ class Loaders:
         if loader is None:
             loader = self._child_counts[rows] = ChildCountsLoader(self.db, rows)
         return loader
-
-    # Who may see which courses' learners (domain/teaching.py): per viewer, since a WebSocket
-    # context learns its viewer after its loaders were made.
-    _course_access: dict[Viewer, CourseAccessLoader] = field(init=False, default_factory=dict)
 
     def course_access(self, viewer: Viewer) -> CourseAccessLoader:
         loader = self._course_access.get(viewer)

@@ -198,7 +198,7 @@ class ObservabilityMiddleware:
             # Answered here rather than by Starlette's bare 500 outside the request: masked like
             # any internal error, with the request id (also in X-Request-ID) of the log line.
             status = 500
-            await _answer_internal_error(send)
+            await _answer_internal_error(sending)  # through sending: the traceparent too
         finally:
             _current.reset(observation_token)
             request_statements.reset(tally_token)

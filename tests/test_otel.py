@@ -15,10 +15,11 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 from gql_progress.api.compiled.runner import CompiledReads
 from gql_progress.app import create_app
+from gql_progress.auth import Authenticator
 from gql_progress.settings import SettingsError, load_settings
 from tests.apps import GENEROUS_LIMITS, QUIET, client_for
 from tests.conftest import fresh_database
@@ -177,6 +178,25 @@ async def test_without_a_traceparent_the_request_starts_a_trace_and_returns_it(s
             response.headers["traceparent"]
             == f"00-{root.context.trace_id:032x}-{root.context.span_id:016x}-{root.context.trace_flags:02x}"
         )
+
+
+async def test_an_exception_escaping_graphql_ends_the_span_as_an_error_and_the_500_names_it(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: Authenticator, secret: str) -> None:
+        raise RuntimeError("authenticator bug")
+
+    monkeypatch.setattr(Authenticator, "authenticate", broken)
+    async with traced(sqlite_url) as (api, exporter):
+        response = await api.post("query Me { me { id } }", key="gqlp_whatever")
+
+        assert response.status_code == 500
+        root = request_span(exporter.get_finished_spans())
+        assert root.name == "query Me"
+        assert root.status.status_code is StatusCode.ERROR
+        assert attributes(root)["http.response.status_code"] == 500
+        assert root.context is not None
+        assert response.headers["traceparent"].split("-")[2] == f"{root.context.span_id:016x}"
 
 
 async def test_off_by_default_nothing_is_traced(sqlite_url: str) -> None:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import OperationType
 from starlette.applications import Starlette
@@ -41,9 +41,13 @@ from gql_progress.metrics import Metrics, metrics_endpoint
 from gql_progress.observability import ObservabilityMiddleware, note_admitted, note_caller, note_rejected
 from gql_progress.rate_limits import RATE_LIMIT_HEADERS, RateLimiter
 from gql_progress.request_gate import Admitted, RequestGate, limit_refusal
-from gql_progress.settings import Settings, load_settings
+from gql_progress.settings import Settings, SettingsError, load_settings
+from gql_progress.tracing import TracingSetupError, tracing_for
 from gql_progress.unavailable import SETTLE_SECONDS, InFlight, UnavailableMiddleware
 from gql_progress.webhooks.worker import WebhookWorker, WorkerConfig
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 logger = logging.getLogger("gql_progress.app")
 
@@ -245,9 +249,15 @@ class AuthenticatedGraphQL:
         )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, tracer_provider: TracerProvider | None = None) -> Starlette:
+    """The application; ``tracer_provider`` (used only with GQL_PROGRESS_OTEL_ENABLED) replaces the
+    one built from the OTEL_* variables, e.g. an in-memory exporter's in tests."""
     settings = settings or load_settings()
     install_request_id_on_records()
+    try:
+        tracing = tracing_for(settings.otel_enabled, tracer_provider)
+    except TracingSetupError as error:
+        raise SettingsError(f"invalid setting GQL_PROGRESS_OTEL_ENABLED: {error}") from None
     db = Database(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -255,6 +265,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         prepared_statements=settings.db_prepared_statements,
     )
+    tracing.watch(db.engine, db.dialect)
     schema = shared_graphql_schema(settings.production)
     view = ProgressGraphQLView(schema, db=db, settings=settings)
     # One LISTEN connection per process on PostgreSQL, for whatever follows a channel below.
@@ -280,7 +291,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Compiled reads build the response in PostgreSQL; SQLite answers through the resolvers.
     paging = Paging(settings.default_page_size, settings.max_page_size)
     compiled = (
-        CompiledReads(db, schema._schema, paging) if settings.compiled_reads and not db.is_sqlite else None
+        CompiledReads(db, schema._schema, paging, tracing)
+        if settings.compiled_reads and not db.is_sqlite
+        else None
     )
     graphql = AuthenticatedGraphQL(
         view,
@@ -357,9 +370,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await db.dispose()
             if metrics:
                 metrics.close()
+            tracing.shutdown()
 
     # Right inside the request id: the access log and metrics see the status the client gets.
-    middleware = [Middleware(RequestIdMiddleware), Middleware(ObservabilityMiddleware, metrics=metrics)]
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(ObservabilityMiddleware, metrics=metrics, tracing=tracing),
+    ]
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -16,6 +16,9 @@ and the status:
   that escapes everything below is logged with its traceback and answered here, masked, with the
   request id, as GraphQL's internal errors are.
 
+With GQL_PROGRESS_OTEL_ENABLED, the request's OpenTelemetry span is opened and closed here too,
+named and labelled from the same Observation (gql_progress/tracing.py).
+
 The record names the caller by user id and API key id; it never holds the Authorization header,
 the document, its variables (they can hold learners' notes) or the response. Subscriptions over
 WebSocket leave one record each when they end, with the same fields where they apply
@@ -39,6 +42,7 @@ from gql_progress.api.error_policy import INTERNAL_ERROR_MESSAGE
 from gql_progress.db.engine import StatementTally, request_statements
 from gql_progress.logs import request_id_var
 from gql_progress.metrics import Metrics
+from gql_progress.tracing import OFF, OpenTelemetryTracing, RequestSpan, Tracing
 
 if TYPE_CHECKING:
     from gql_progress.auth import Authenticated
@@ -151,10 +155,14 @@ class ObservabilityMiddleware:
     """GraphQL HTTP requests, timed, counted and logged; anything else passes through untouched
     (WebSocket connections, /healthz, /metrics, CORS preflights)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics | None, path: str = "/graphql") -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics | None, path: str = "/graphql", tracing: Tracing = OFF
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.path = path
+        # The request span lives here: it sees the status the client gets, like the access log.
+        self.tracing = tracing if isinstance(tracing, OpenTelemetryTracing) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path or scope["method"] not in _OBSERVED:
@@ -166,11 +174,14 @@ class ObservabilityMiddleware:
         observation_token = _current.set(observation)
         tally_token = request_statements.set(tally)
         status: int | None = None
+        span: RequestSpan | None = None if self.tracing is None else self.tracing.start_request(scope)
 
         async def sending(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if span is not None:
+                    span.with_traceparent(message)
             await send(message)
 
         failed = False
@@ -187,13 +198,21 @@ class ObservabilityMiddleware:
             # Answered here rather than by Starlette's bare 500 outside the request: masked like
             # any internal error, with the request id (also in X-Request-ID) of the log line.
             status = 500
-            await _answer_internal_error(send)
+            await _answer_internal_error(sending)  # through sending: the traceparent too
         finally:
             _current.reset(observation_token)
             request_statements.reset(tally_token)
             seconds = time.perf_counter() - started
             outcome = observation.outcome(status, failed)
             viewer = observation.viewer
+            if span is not None:
+                span.end(
+                    observation.operation_type,
+                    logged_name(observation.operation_name),
+                    status,
+                    outcome,
+                    request_id_var.get(),
+                )
             if access_logger.isEnabledFor(logging.INFO):
                 _log_access(scope["method"], observation, status, outcome, seconds, tally.count, viewer)
             if self.metrics is not None:

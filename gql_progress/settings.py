@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     # A secret like any other: long enough not to be guessed.
     metrics_token: Annotated[str, Field(min_length=16)] | None = None
     metrics_max_operations: Annotated[int, Field(ge=0, le=10_000)] = 100
+    # OpenTelemetry traces (gql_progress/tracing.py), configured by the standard OTEL_* variables;
+    # needs the otel extra, checked here so that a missing package stops start-up, not a request.
+    otel_enabled: bool = False
     default_page_size: Annotated[int, Field(ge=1, le=1000)] = 20
     max_page_size: Annotated[int, Field(ge=1, le=1000)] = 100
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = 20
@@ -193,6 +197,16 @@ class Settings(BaseSettings):
     cors_expose_headers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(CORS_EXPOSE_HEADERS)
     )
+
+    @field_validator("otel_enabled")
+    @classmethod
+    def _otel_installed(cls, value: bool) -> bool:
+        # find_spec rather than an import: off, or on and valid, nothing is imported here.
+        if value and importlib.util.find_spec("opentelemetry") is None:
+            raise ValueError("OpenTelemetry is not installed: pip install gql-progress[otel]")
+        if value and importlib.util.find_spec("opentelemetry.sdk") is None:
+            raise ValueError("the OpenTelemetry SDK is not installed: pip install gql-progress[otel]")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -22,6 +22,7 @@ from gql_progress.db.engine import Database
 from gql_progress.db.faults import database_fault
 from gql_progress.domain.scopes import Scope
 from gql_progress.domain.viewer import Viewer
+from gql_progress.tracing import OFF, Tracing
 
 logger = logging.getLogger("gql_progress.compiled")
 
@@ -29,8 +30,9 @@ PLAN_CACHE_SIZE = 256
 
 
 class CompiledReads:
-    def __init__(self, db: Database, schema: GraphQLSchema, paging: Paging) -> None:
+    def __init__(self, db: Database, schema: GraphQLSchema, paging: Paging, tracing: Tracing = OFF) -> None:
         self.db = db
+        self.tracing = tracing
         self.planner = Planner(schema, paging)
         self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
         # Requests answered by a plan: the differential tests check the compiled path ran.
@@ -69,7 +71,9 @@ class CompiledReads:
         except NotCompiled:
             return None
         try:
-            body: str = await self.db.direct.fetchval(plan.sql, *arguments)
+            # One span for the statement that builds the whole response (when tracing is on).
+            with self.tracing.compiled_read(plan.sql):
+                body: str = await self.db.direct.fetchval(plan.sql, *arguments)
         except Exception as error:
             if database_fault(error) is not None:
                 raise  # busy or unreachable: the resolvers would meet the same (503 either way)

@@ -66,7 +66,7 @@ page AS (
     LEFT JOIN lesson_progress p ON p.user_id = (SELECT user_id FROM viewer) AND p.lesson_id = l.id
 ),
 summary AS (
-    -- A course that marks no lesson as required counts every lesson (domain/summary.py).
+    -- A course that marks no lesson as required counts every lesson (domain/completion/summary.py).
     SELECT CASE WHEN required > 0 THEN required ELSE total END AS needed,
            CASE WHEN required > 0 THEN completed_required ELSE completed END AS done
     FROM page

@@ -472,7 +472,7 @@ async def test_a_course_with_no_required_lesson_counts_every_lesson(api: Api) ->
     result = await course_analytics(api, w.admin.key, {"slug": optional.slug})
 
     assert result["averageCompletionPercentage"] == 25.0  # (50 + 0) / 2
-    # The same figure as the learners' own summaries (domain/summary.py).
+    # The same figure as the learners' own summaries (domain/completion/summary.py).
     summaries = await api.data(
         "query ($slug: String!, $u: ID!) {"
         " course(slug: $slug, userId: $u) { summary { completionPercentage } } }",

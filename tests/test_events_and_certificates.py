@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from gql_progress.api.ids import encode_id
-from gql_progress.domain.completion import lock_enrollments
+from gql_progress.domain.completion.enrollment import lock_enrollments
 from gql_progress.domain.events import NewEvent, record_events
 from tests.support import Api, SeededCourse, SeededUser
 
@@ -1058,7 +1058,7 @@ async def test_a_poller_following_end_cursor_sees_an_event_committed_out_of_id_o
             written.set()
             await release.wait()
 
-    monkeypatch.setattr("gql_progress.domain.completion.record_events", held)
+    monkeypatch.setattr("gql_progress.domain.completion.enrollment.record_events", held)
     slow_write = asyncio.create_task(upsert(pg_api, slow, lesson, completed=True))
     await asyncio.wait_for(written.wait(), 10)
     await upsert(pg_api, fast, lesson, completed=True)
@@ -1103,7 +1103,7 @@ async def test_course_completion_is_never_dated_before_the_lessons_that_led_to_i
             await go.wait()
         return await lock_enrollments(conn, user_id, course_ids)
 
-    monkeypatch.setattr("gql_progress.domain.progress.lock_enrollments", late_for_the_lock)
+    monkeypatch.setattr("gql_progress.domain.completion.upsert.lock_enrollments", late_for_the_lock)
     finishing = asyncio.create_task(upsert(pg_api, learner, last, completed=True))
     await asyncio.wait_for(waiting.wait(), 10)
     assert (await upsert(pg_api, learner, first, completed=True))["__typename"] == "UpsertProgressSuccess"

@@ -25,8 +25,8 @@ from gql_progress.db.engine import Database, write_scope
 from gql_progress.db.models import User
 from gql_progress.db.types import utcnow
 from gql_progress.domain import catalog
+from gql_progress.domain.completion.upsert import upsert_progress
 from gql_progress.domain.errors import NotFound
-from gql_progress.domain.progress import upsert_progress
 from gql_progress.idempotency import purge_expired
 from gql_progress.settings import SettingsError, load_settings
 from tests.support import Api, SeededCourse, SeededUser

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from gql_progress.domain.completion.notices import CourseCompleted, ProgressWritten, decode, encode
 from gql_progress.live.broker import Broker, LiveUpdatesInterrupted, SubscriberTooSlow, Topic
-from gql_progress.live.notify import CourseCompleted, ProgressWritten, decode, encode
 from gql_progress.settings import SettingsError, load_settings
 
 

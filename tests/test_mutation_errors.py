@@ -13,7 +13,7 @@ import gql_progress.api.schema as schema_module
 from gql_progress.api.mutations.raises import UndeclaredUnionMember, raises
 from gql_progress.api.schema import build_graphql_schema
 from gql_progress.api.types.errors import NotFoundError, ValidationError
-from gql_progress.domain.bulk_completion import MalformedId
+from gql_progress.domain.completion.bulk import MalformedId
 from gql_progress.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 
 

@@ -29,11 +29,11 @@ from starlette.applications import Starlette
 from gql_progress.app import create_app
 from gql_progress.auth import issue_api_key
 from gql_progress.db.engine import Database
-from gql_progress.db.progress import upsert_statement
 from gql_progress.db.types import utcnow
 from gql_progress.domain import catalog
+from gql_progress.domain.completion.notices import write_progress
+from gql_progress.domain.completion.statements import upsert_statement
 from gql_progress.domain.demo import seed_demo
-from gql_progress.live.notify import write_progress
 from gql_progress.settings import load_settings
 from tests.support import Api, SeededCourse, SeededUser
 from tests.ws import (

@@ -1,4 +1,4 @@
-"""The completion rule of gql_progress.domain.summary: summarize, and the counts in Python and SQL."""
+"""The completion rule of domain/completion/summary.py: summarize, and the counts in Python and SQL."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from sqlalchemy import bindparam, delete, insert, update
 from gql_progress.api.loaders import Loaders
 from gql_progress.db.engine import Database
 from gql_progress.db.models import MAX_MINUTES, Lesson, LessonProgress
-from gql_progress.db.summaries import course_facts
-from gql_progress.domain.summary import (
+from gql_progress.domain.completion.facts import course_facts
+from gql_progress.domain.completion.summary import (
     CourseCounts,
     CourseSummary,
     completion_percentage_sql,
@@ -222,7 +222,7 @@ async def _summaries_both_ways(api: Api, world: _World) -> tuple[list[CourseSumm
     from_memory = await in_memory.summary_by_user_course.load_many(pairs)
     assert api.db.statements.count == 0  # counted from the rows the request had loaded
 
-    # The write path (domain/completion.py) counts the rows of course_facts in Python too.
+    # The write path (domain/completion/enrollment.py) counts the rows of course_facts in Python too.
     async with api.db.read() as conn:
         for user_id in world.user_ids:
             facts = await course_facts(conn, user_id, world.course_ids)
@@ -261,7 +261,7 @@ async def test_sql_and_python_counts_agree_on_random_lessons_and_records(api: Ap
     await asyncio.to_thread(agree)
 
 
-# --- the SQL twins the compiled reads use (domain/summary.py, api/compiled) --------------------------
+# --- the SQL twins the compiled reads use (domain/completion/summary.py, api/compiled) ----------------
 
 
 @pytest.mark.postgres_only

@@ -25,8 +25,8 @@ from gql_progress.api.types.errors import (
     SequenceError,
     ValidationError,
 )
+from gql_progress.domain.completion.sequence import OutOfSequence
 from gql_progress.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotEnrolled, NotFound
-from gql_progress.domain.sequence import OutOfSequence
 
 FieldPath = tuple[str, ...]
 D = TypeVar("D", bound=DomainError)

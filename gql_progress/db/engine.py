@@ -61,7 +61,7 @@ request_statements: ContextVar[StatementTally | None] = ContextVar("request_stat
 
 @dataclass
 class WriteScope:
-    """What one write transaction carries besides its statements (see gql_progress.live.notify).
+    """What one write transaction carries besides its statements (see gql_progress.domain.completion.notices).
 
     ``live_channel``: where its live notifications go, or None when live updates are off.
     ``committed``: notifications to hand to ``Database.on_committed`` once it committed (SQLite,

@@ -26,9 +26,9 @@ from gql_progress.db.models import (
     ProductCompletion,
     ProductKind,
 )
+from gql_progress.domain.completion.summary import CourseCounts, counted_lessons, summarize
 from gql_progress.domain.errors import DomainError, Forbidden, NotEnrolled, NotFound
 from gql_progress.domain.refs import BundleRef, Identity, UserRef, bundles_by_ref, is_self, users_by_ref
-from gql_progress.domain.summary import CourseCounts, counted_lessons, summarize
 from gql_progress.domain.text import contains_nul
 from gql_progress.domain.viewer import Viewer
 

@@ -24,7 +24,7 @@ from gql_progress.db.models import (
     UserRole,
 )
 from gql_progress.db.types import utcnow
-from gql_progress.domain.completion import reevaluate_course
+from gql_progress.domain.completion.enrollment import reevaluate_course
 from gql_progress.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, ProblemList
 from gql_progress.domain.text import contains_nul
 

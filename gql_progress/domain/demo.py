@@ -33,9 +33,9 @@ from gql_progress.db.models import (
 )
 from gql_progress.db.types import utcnow
 from gql_progress.domain import bundles, catalog, study_plans, teaching
-from gql_progress.domain.bulk_completion import set_completion
 from gql_progress.domain.bundles import ItemRef
-from gql_progress.domain.progress import upsert_progress
+from gql_progress.domain.completion.bulk import set_completion
+from gql_progress.domain.completion.upsert import upsert_progress
 from gql_progress.domain.refs import BundleRef, Identity, ProductRef, UserRef
 from gql_progress.domain.teaching import CourseRef
 from gql_progress.domain.viewer import Viewer

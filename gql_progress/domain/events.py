@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.models import EventType
-from gql_progress.live.notify import log_events
+from gql_progress.domain.completion.notices import log_events
 
 __all__ = ["GAP_SETTLE", "EventType", "NewEvent", "record_events", "settled_upper_id"]
 

@@ -16,8 +16,8 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.models import StudyPlanInstance, StudyPlanLesson
+from gql_progress.domain.completion.summary import completion_percentage
 from gql_progress.domain.errors import FieldProblem, InvalidInput, NotFound
-from gql_progress.domain.summary import completion_percentage
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from gql_progress.domain.completion.notices import CourseCompleted, Notice, ProgressWritten
 from gql_progress.domain.errors import DomainError
-from gql_progress.live.notify import CourseCompleted, Notice, ProgressWritten
 
 logger = logging.getLogger("gql_progress.live")
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from gql_progress.db.engine import Database
 from gql_progress.db.listener import Follower, PgListener
+from gql_progress.domain.completion.notices import decode
 from gql_progress.live.broker import Broker
-from gql_progress.live.notify import decode
 from gql_progress.settings import Settings
 
 

@@ -6,7 +6,7 @@ carries the *subject*: the user whose progress the nested fields show (the calle
 enrolled user below an enrollment), as the resolvers pass ``subject_user_id`` down.
 
 Rules that exist in Python too are not rewritten here: the summary's counting and percentage come
-from domain/summary.py's SQL twins, which tests/test_summary.py holds to the Python. Fields not
+from domain/completion/summary.py's SQL twins, which tests/test_summary.py holds to the Python. Fields not
 declared here (or declared but asked with arguments) make the whole document fall back to the
 resolvers (api/compiled/planner.py); tests/test_compiled_reads.py runs both paths on the same data
 and requires the same JSON.
@@ -18,7 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gql_progress.api.compiled.sql import global_id, iso_utc
-from gql_progress.domain.summary import completion_percentage_sql, counted_lessons_sql, is_complete_sql
+from gql_progress.domain.completion.summary import (
+    completion_percentage_sql,
+    counted_lessons_sql,
+    is_complete_sql,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +95,7 @@ def _progress_status(s: Scope) -> str:
     )
 
 
-# CourseSummary: one row of counts for (subject, course), the counts of domain/summary.py's
+# CourseSummary: one row of counts for (subject, course), the counts of domain/completion/summary.py's
 # count_course (current lessons only; the subject's records on them).
 def _summary_source(course_id: Callable[[Scope], str]) -> Callable[[Scope, str], str]:
     def source(parent: Scope, alias: str) -> str:

@@ -29,7 +29,7 @@ from gql_progress.api.loaders.study_plan_instance_by_id import StudyPlanInstance
 from gql_progress.api.loaders.summary_by_user_course import SummaryByUserCourseLoader
 from gql_progress.api.loaders.user_by_id import UserByIdLoader
 from gql_progress.db.engine import Database
-from gql_progress.domain.summary import CourseSummary
+from gql_progress.domain.completion.summary import CourseSummary
 from gql_progress.domain.viewer import Viewer
 
 

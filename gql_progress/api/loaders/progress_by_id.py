@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from gql_progress.api.loaders.by_id import RowByIdLoader
-from gql_progress.db.progress import PROGRESS_COLUMNS
+from gql_progress.domain.completion.statements import PROGRESS_COLUMNS
 
 
 class ProgressByIdLoader(RowByIdLoader):

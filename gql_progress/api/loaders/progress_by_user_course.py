@@ -7,7 +7,7 @@ from sqlalchemy import Row, bindparam, select
 
 from gql_progress.api.loaders.base import BatchLoader
 from gql_progress.db.models import Lesson, LessonProgress
-from gql_progress.db.progress import PROGRESS_COLUMNS
+from gql_progress.domain.completion.statements import PROGRESS_COLUMNS
 
 Key = tuple[int, int]  # (user id, course id)
 Result = dict[int, Row[Any]]  # the user's records in the course, by lesson id

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from gql_progress.api.loaders.base import BatchLoader
-from gql_progress.db.progress import progress_for
+from gql_progress.domain.completion.statements import progress_for
 
 Key = tuple[int, int]  # (user id, lesson id)
 Result = Row[Any] | None  # None: nothing recorded yet

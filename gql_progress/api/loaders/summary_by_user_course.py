@@ -1,4 +1,4 @@
-"""A learner's summary of a course (domain/summary.py), for many (user, course) pairs at once."""
+"""A learner's summary of a course (domain/completion/summary.py), for many (user, course) pairs at once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from sqlalchemy import Row
 
 from gql_progress.api.loaders.base import BatchLoader
 from gql_progress.db.engine import Database
-from gql_progress.domain.summary import CourseCounts, CourseSummary, count_course, count_courses, summarize
+from gql_progress.domain.completion.summary import (
+    CourseCounts,
+    CourseSummary,
+    count_course,
+    count_courses,
+    summarize,
+)
 
 Key = tuple[int, int]  # (user id, course id)
 Result = CourseSummary

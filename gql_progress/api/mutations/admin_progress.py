@@ -16,7 +16,7 @@ from gql_progress.api.types.errors import (
     NotFoundError,
     ValidationError,
 )
-from gql_progress.domain import admin_progress
+from gql_progress.domain.completion import admin as admin_progress
 from gql_progress.domain.errors import Forbidden, InvalidInput, NotEnrolled, NotFound, ProblemList
 
 

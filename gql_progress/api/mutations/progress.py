@@ -20,11 +20,11 @@ from gql_progress.api.types.errors import (
     ValidationError,
 )
 from gql_progress.api.types.progress import Progress
-from gql_progress.domain.bulk_completion import BulkResult, set_completion
+from gql_progress.domain.completion.bulk import BulkResult, set_completion
+from gql_progress.domain.completion.sequence import OutOfSequence
+from gql_progress.domain.completion.summary import CourseSummary as DomainSummary
+from gql_progress.domain.completion.upsert import WRITABLE_COLUMNS, upsert_progress, validate_changes
 from gql_progress.domain.errors import Forbidden, InvalidInput, NotEnrolled, NotFound, ProblemList
-from gql_progress.domain.progress import WRITABLE_COLUMNS, upsert_progress, validate_changes
-from gql_progress.domain.sequence import OutOfSequence
-from gql_progress.domain.summary import CourseSummary as DomainSummary
 
 
 @strawberry.type(description="The record as written and the course summary it leads to.")

@@ -13,7 +13,7 @@ from gql_progress.api.nested_pages import nested_connection
 from gql_progress.api.pagination import Connection, PageArguments, paginate
 from gql_progress.api.types.progress import Progress
 from gql_progress.db.models import Lesson, LessonProgress
-from gql_progress.db.progress import PROGRESS_COLUMNS
+from gql_progress.domain.completion.statements import PROGRESS_COLUMNS
 
 
 def _records(course_pk: int | None) -> Select[Any]:

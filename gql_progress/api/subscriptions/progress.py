@@ -12,9 +12,9 @@ from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.course_completion import CourseCompletion
 from gql_progress.api.types.progress import Progress
 from gql_progress.api.types.progress_update import ProgressUpdate
+from gql_progress.domain.completion.notices import CourseCompleted, Notice, ProgressWritten
 from gql_progress.domain.errors import NotFound
 from gql_progress.live.broker import Broker, Subscription, Topic
-from gql_progress.live.notify import CourseCompleted, Notice, ProgressWritten
 
 
 @strawberry.type

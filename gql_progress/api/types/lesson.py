@@ -15,7 +15,7 @@ from gql_progress.api.types.course import USER_ID_HELP
 from gql_progress.api.types.enums import LessonKind, ProgressStatus
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.progress import Progress
-from gql_progress.domain.sequence import first_missing
+from gql_progress.domain.completion.sequence import first_missing
 
 if TYPE_CHECKING:
     from gql_progress.api.types.course import Course

@@ -16,15 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.engine import Database
 from gql_progress.db.models import Course, Enrollment, Lesson, User
-from gql_progress.db.progress import upsert_statement
 from gql_progress.db.types import utcnow
-from gql_progress.domain.completion import (
+from gql_progress.domain.completion.enrollment import (
     completed_lessons_among,
     lock_enrollments,
     record_completion_changes,
     refused_by_sequence,
     sync_enrollments,
 )
+from gql_progress.domain.completion.notices import write_progress
+from gql_progress.domain.completion.sequence import OutOfSequence
+from gql_progress.domain.completion.statements import upsert_statement
+from gql_progress.domain.completion.summary import CourseSummary
 from gql_progress.domain.errors import (
     DomainError,
     FieldProblem,
@@ -32,9 +35,6 @@ from gql_progress.domain.errors import (
     NotEnrolled,
     NotFound,
 )
-from gql_progress.domain.sequence import OutOfSequence
-from gql_progress.domain.summary import CourseSummary
-from gql_progress.live.notify import write_progress
 
 MAX_BULK_LESSONS = 500
 

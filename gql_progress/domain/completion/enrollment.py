@@ -21,11 +21,11 @@ from sqlalchemy import ColumnElement, case, exists, false, func, select, true, u
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.models import Course, Enrollment, EnrollmentStatus, EventType, Lesson, LessonProgress
-from gql_progress.db.summaries import course_facts
 from gql_progress.domain.certificates import course_completion_events
+from gql_progress.domain.completion.facts import course_facts
+from gql_progress.domain.completion.sequence import allowed_in_order
+from gql_progress.domain.completion.summary import CourseSummary, count_course, summarize
 from gql_progress.domain.events import NewEvent, record_events
-from gql_progress.domain.sequence import allowed_in_order
-from gql_progress.domain.summary import CourseSummary, count_course, summarize
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ async def write_progress(
     On PostgreSQL the announcement is an expression of the RETURNING clause: evaluated once per
     row written, in the same statement, and queued by the database until the commit.
 
-    ``params`` marks ``statement`` as a long-lived, cached one (db.progress.BoundUpsert): its
+    ``params`` marks ``statement`` as a long-lived, cached one (completion/statements.py, BoundUpsert): its
     announcing variant is then cached too, instead of being rebuilt per call.
     """
     scope = write_scope(conn)

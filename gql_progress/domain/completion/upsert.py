@@ -25,25 +25,25 @@ from gql_progress.db.models import (
     Lesson,
     User,
 )
-from gql_progress.db.progress import (
-    WRITABLE_COLUMNS,
-    upsert_if_enrolled_statement,
-    upsert_statement,
-)
 from gql_progress.db.types import utcnow
-from gql_progress.domain.completion import (
+from gql_progress.domain.completion.enrollment import (
     completed_lessons_among,
     lock_enrollments,
     record_completion_changes,
     refused_by_sequence,
     sync_enrollments,
 )
+from gql_progress.domain.completion.notices import write_progress
+from gql_progress.domain.completion.sequence import OutOfSequence
+from gql_progress.domain.completion.statements import (
+    WRITABLE_COLUMNS,
+    upsert_if_enrolled_statement,
+    upsert_statement,
+)
+from gql_progress.domain.completion.summary import CourseSummary
 from gql_progress.domain.errors import NotEnrolled, NotFound, ProblemList
-from gql_progress.domain.sequence import OutOfSequence
 from gql_progress.domain.study_plan_progress import check_write_through_instance
-from gql_progress.domain.summary import CourseSummary
 from gql_progress.domain.text import contains_nul
-from gql_progress.live.notify import write_progress
 
 __all__ = ["WRITABLE_COLUMNS", "ProgressWrite", "upsert_progress", "validate_changes"]
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.sql.elements import KeyedColumnElement
+
 from gql_progress.api.loaders.bundle_by_id import BundleByIdLoader
+from gql_progress.api.loaders.by_key import RowByKeyLoader
 from gql_progress.api.loaders.certificate_by_id import CertificateByIdLoader
 from gql_progress.api.loaders.certificate_by_user_course import CertificateByUserCourseLoader
 from gql_progress.api.loaders.child_counts import ChildCountsLoader
@@ -97,6 +100,16 @@ class Loaders:
         loader = self._child_counts.get(rows)
         if loader is None:
             loader = self._child_counts[rows] = ChildCountsLoader(self.db, rows)
+        return loader
+
+    # Rows by a unique column other than the id (federation's entity keys, api/federation.py):
+    # one loader per column, made when the request first asks by it.
+    _by_key: dict[KeyedColumnElement[Any], RowByKeyLoader] = field(init=False, default_factory=dict)
+
+    def row_by_key(self, column: KeyedColumnElement[Any]) -> RowByKeyLoader:
+        loader = self._by_key.get(column)
+        if loader is None:
+            loader = self._by_key[column] = RowByKeyLoader(self.db, column)
         return loader
 
     # Who may see which courses' learners (domain/teaching.py): per viewer, since a WebSocket

@@ -81,6 +81,15 @@ async def test_service_sdl_is_a_federation_2_subgraph_with_our_keys(database_url
     assert "@key" not in (REPO / "schema.graphql").read_text()
 
 
+async def test_service_answers_in_production_where_introspection_is_refused(database_url: str) -> None:
+    async with api_with(database_url, federation_enabled=True, mode="production") as api:
+        learner = await api.user()
+        introspection = await api.gql("{ __schema { queryType { name } } }", key=learner.key)
+        sdl = (await api.data(SDL, key=learner.key))["_service"]["sdl"]
+    assert introspection["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert '@key(fields: "externalId")' in sdl
+
+
 async def test_entities_resolve_each_type_by_each_key_in_order(database_url: str) -> None:
     async with api_with(database_url, federation_enabled=True) as api:
         admin = await api.admin()

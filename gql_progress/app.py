@@ -266,7 +266,7 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
         prepared_statements=settings.db_prepared_statements,
     )
     tracing.watch(db.engine, db.dialect)
-    schema = shared_graphql_schema(settings.production)
+    schema = shared_graphql_schema(settings.production, settings.federation_enabled)
     view = ProgressGraphQLView(schema, db=db, settings=settings)
     # One LISTEN connection per process on PostgreSQL, for whatever follows a channel below.
     listener = None if db.is_sqlite else PgListener(asyncpg_dsn(db.url))

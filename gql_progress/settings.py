@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     # Answers to public reads by GET (verifyCertificate without a key) say a CDN or browser may
     # keep them this long (Cache-Control: public, max-age); 0: no such header.
     public_cache_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
+    # An Apollo Federation 2 subgraph (api/federation.py): _service { sdl } and _entities for
+    # User, Course, Lesson and Bundle. Off: the schema is exactly schema.graphql.
+    federation_enabled: bool = False
     max_query_tokens: Annotated[int, Field(ge=100, le=1_000_000)] = 5_000
     max_query_depth: Annotated[int, Field(ge=2, le=100)] = 12
     max_query_aliases: Annotated[int, Field(ge=0, le=10_000)] = 30

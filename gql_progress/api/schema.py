@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, ParserCache
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StreamResult
 from strawberry.tools import merge_types
@@ -16,6 +17,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from gql_progress.api.execution import answer_plain_leaves_directly
+from gql_progress.api.federation import SCALARS, FederationQueries
 from gql_progress.api.mutations.admin_progress import AdminProgressMutations
 from gql_progress.api.mutations.api_keys import ApiKeyMutations
 from gql_progress.api.mutations.bundles import BundleMutations
@@ -43,23 +45,23 @@ from gql_progress.api.subscriptions.progress import ProgressSubscriptions
 from gql_progress.api.validation import CachedValidation, hide_suggestions_in_execution
 from gql_progress.api.websocket import ShapeStreamedErrors
 
-Query = merge_types(
-    "Query",
-    (
-        ViewerQueries,
-        CatalogQueries,
-        BundleQueries,
-        ProgressQueries,
-        StudyPlanQueries,
-        WebhookQueries,
-        CertificateQueries,
-        EventQueries,
-        ApiKeyQueries,
-        AnalyticsQueries,
-        InstructorQueries,
-        NodeQueries,
-    ),
+_QUERIES = (
+    ViewerQueries,
+    CatalogQueries,
+    BundleQueries,
+    ProgressQueries,
+    StudyPlanQueries,
+    WebhookQueries,
+    CertificateQueries,
+    EventQueries,
+    ApiKeyQueries,
+    AnalyticsQueries,
+    InstructorQueries,
+    NodeQueries,
 )
+Query = merge_types("Query", _QUERIES)
+# GQL_PROGRESS_FEDERATION_ENABLED: the same Query plus _service and _entities (api/federation.py).
+FederatedQuery = merge_types("Query", (*_QUERIES, FederationQueries))
 Mutation = merge_types(
     "Mutation",
     (
@@ -75,7 +77,8 @@ Mutation = merge_types(
     ),
 )
 Subscription = merge_types("Subscription", (ProgressSubscriptions,))
-Query.__strawberry_definition__.description = "Reads: the caller, the catalog and progress."  # type: ignore[attr-defined]
+for query in (Query, FederatedQuery):
+    query.__strawberry_definition__.description = "Reads: the caller, the catalog and progress."  # type: ignore[attr-defined]
 Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Writes. Results are unions: a success payload or a typed error; on an error nothing is written."
 )
@@ -145,9 +148,12 @@ class ProgressSchema(strawberry.Schema):
         )
 
 
-def build_graphql_schema(*, production: bool = False, **extra: Any) -> strawberry.Schema:
+def build_graphql_schema(
+    *, production: bool = False, federation: bool = False, **extra: Any
+) -> strawberry.Schema:
     """``production``: introspection is refused (the schema is published as schema.graphql;
-    a production server need not hand its map to whoever asks)."""
+    a production server need not hand its map to whoever asks). ``federation``: an Apollo
+    Federation 2 subgraph besides (api/federation.py); off, the schema is schema.graphql's."""
     extensions: list[Any] = [
         lambda: ShapeStreamedErrors(hide_suggestions=production),
         # Each operation needs its scope (scope_check.py), before any resolver runs.
@@ -158,12 +164,14 @@ def build_graphql_schema(*, production: bool = False, **extra: Any) -> strawberr
         lambda: ParserCache(maxsize=256),
         lambda: CachedValidation(hide_suggestions=production),
     ]
+    if federation:
+        extra.setdefault("config", StrawberryConfig(scalar_map=SCALARS))
     if production:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     # A mutation that could raise an error its union lacks fails here, not in a request.
     check_declared_errors(Mutation)
     schema = ProgressSchema(
-        query=Query,
+        query=FederatedQuery if federation else Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
@@ -176,8 +184,8 @@ def build_graphql_schema(*, production: bool = False, **extra: Any) -> strawberr
 
 
 @functools.cache
-def shared_graphql_schema(production: bool) -> strawberry.Schema:
+def shared_graphql_schema(production: bool, federation: bool = False) -> strawberry.Schema:
     """The schema of one mode, built once per process. A built schema holds no per-app state
     (the view, request gate, loaders and database are each app's own) and building one costs
     ~60 ms of CPU; processes that create many apps (the test suite: thousands) share it."""
-    return build_graphql_schema(production=production)
+    return build_graphql_schema(production=production, federation=federation)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from sqlalchemy.sql.elements import KeyedColumnElement
+
 from gql_progress.api.loaders.bundle_by_id import BundleByIdLoader
+from gql_progress.api.loaders.by_key import RowByKeyLoader
 from gql_progress.api.loaders.certificate_by_id import CertificateByIdLoader
 from gql_progress.api.loaders.certificate_by_user_course import CertificateByUserCourseLoader
 from gql_progress.api.loaders.child_counts import ChildCountsLoader
@@ -47,6 +50,7 @@ class Loaders:
         # Who may see which courses' learners (domain/teaching.py): per viewer, since a
         # WebSocket context learns its viewer after its loaders were made.
         self._course_access: dict[Viewer, CourseAccessLoader] = {}
+        self._by_key: dict[KeyedColumnElement[Any], RowByKeyLoader] = {}
 
     @cached_property
     def user_by_id(self) -> UserByIdLoader:
@@ -137,6 +141,14 @@ class Loaders:
         loader = self._child_counts.get(rows)
         if loader is None:
             loader = self._child_counts[rows] = ChildCountsLoader(self.db, rows)
+        return loader
+
+    # Rows by a unique column other than the id (federation's entity keys, api/federation.py):
+    # one loader per column, made when the request first asks by it.
+    def row_by_key(self, column: KeyedColumnElement[Any]) -> RowByKeyLoader:
+        loader = self._by_key.get(column)
+        if loader is None:
+            loader = self._by_key[column] = RowByKeyLoader(self.db, column)
         return loader
 
     def course_access(self, viewer: Viewer) -> CourseAccessLoader:

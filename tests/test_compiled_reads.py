@@ -16,6 +16,7 @@ import pytest
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from bench.operations import COURSE_PAGE, COURSE_TITLE, DASHBOARD
 from gql_progress.api.compiled.declarations import TYPES, Nested, Paged, Value
@@ -280,3 +281,42 @@ def test_planning_walks_each_fragment_once_however_often_it_is_spread(levels: in
 
     assert counted.lookups == levels
     assert sql.count("'lessons'") == 1
+
+
+async def test_a_time_sum_past_the_int_range_is_answered_as_graphql_core_refuses_it(
+    pg_template: str | None,
+) -> None:
+    # 220 records of 10,000,000 minutes (the most one may hold) sum past 2^31 - 1: the resolvers
+    # report graphql-core's "Int cannot represent" error and null the non-null chain up to
+    # `course`; the compiled statement must not print the number.
+    async with paired_apps(pg_template) as apart:
+        async with apart.compiled.db.write() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO lessons "
+                    "(course_id, position, title, kind, is_required, created_at, updated_at) "
+                    "SELECT c.id, 1000 + n, 'Long ' || n, 'VIDEO', true, now(), now() "
+                    "FROM courses c, generate_series(1, 220) n WHERE c.slug = 'intro-to-sql'"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO lesson_progress (user_id, lesson_id, completed, progress_percentage, "
+                    "video_position_seconds, last_position_seconds, quiz_attempts, time_spent_minutes, "
+                    "is_bookmarked, created_at, updated_at) "
+                    "SELECT u.id, l.id, false, 0, 0, 0, 0, 10000000, false, now(), now() "
+                    "FROM users u, lessons l WHERE u.external_id = 'demo-learner' AND l.position > 1000"
+                )
+            )
+        document = '{ course(slug: "intro-to-sql") { title summary { totalLessons totalTimeSpentMinutes } } }'
+        fast, slow = await apart.both(document, None, apart.key("learner"))
+        assert fast == slow
+        assert fast["data"] == {"course": None}
+        assert fast["errors"][0]["path"] == ["course", "summary", "totalTimeSpentMinutes"]
+        # Without the total the same course compiles and answers.
+        before = apart.plans.answered
+        fast, slow = await apart.both(
+            '{ course(slug: "intro-to-sql") { summary { totalLessons } } }', None, apart.key("learner")
+        )
+        assert fast == slow
+        assert apart.plans.answered == before + 1

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from gql_progress.app import create_app
 from gql_progress.settings import load_settings
+from tests.read_corpus import RECORDER
 from tests.support import Api
 
 # No lastUsedAt flush and no webhook worker in the background: their statements would land in
@@ -46,10 +47,16 @@ async def running_app(database_url: str, **settings: Any) -> AsyncIterator[Starl
 
 
 @asynccontextmanager
-async def client_for(app: Starlette) -> AsyncIterator[Api]:
-    """The app over HTTP (in-process ASGI), plus helpers that seed data through the domain layer."""
+async def client_for(app: Starlette, *, record: bool = True) -> AsyncIterator[Api]:
+    """The app over HTTP (in-process ASGI), plus helpers that seed data through the domain layer.
+
+    The query documents sent are recorded for the read corpus (tests/read_corpus.py) unless
+    ``record`` is false (clients that send generated or rewritten documents)."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    hooks = {"request": [RECORDER.on_request]} if record else {}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", event_hooks=hooks
+    ) as client:
         yield Api(client=client, db=app.state.db, app=app)
 
 

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from gql_progress.db import migrate
 from gql_progress.db.engine import Database
+from tests import read_corpus
 from tests.apps import GENEROUS_LIMITS, client_for, running_app
 from tests.support import Api
 
@@ -290,3 +291,48 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("GQL_PROGRESS_") and name != "GQL_PROGRESS_REQUIRE_PG":
             monkeypatch.delenv(name)
+
+
+# --- the read corpus (tests/read_corpus.py) ----------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-read-corpus",
+        action="store_true",
+        help="add the query documents the tests sent to tests/read_corpus.jsonl instead of failing",
+    )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """The xdist controller gathers what each worker recorded."""
+    output = getattr(node, "workeroutput", {})
+    if "read_corpus" in output:
+        read_corpus.RECORDER.merge(output["read_corpus"])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A document the tests sent that the corpus lacks fails the run (or, with
+    --update-read-corpus, is added): tests/test_read_corpus.py replays the corpus on both read
+    paths, so a new test's documents must reach it."""
+    config = session.config
+    if hasattr(config, "workerinput"):
+        config.workeroutput["read_corpus"] = read_corpus.RECORDER.dump()  # type: ignore[attr-defined]
+        return
+    entries = read_corpus.load()
+    absent = read_corpus.missing(read_corpus.RECORDER, entries)
+    if not absent:
+        return
+    if config.getoption("--update-read-corpus"):
+        read_corpus.write(read_corpus.updated(read_corpus.RECORDER, entries))
+        print(f"\nread corpus: added {len(absent)} documents to {read_corpus.CORPUS}")
+        return
+    shown = "\n".join(f"  {document[:150]!r} (operation {name!r})" for document, name in absent[:10])
+    print(
+        f"\nread corpus: the tests sent {len(absent)} query documents that {read_corpus.CORPUS.name} "
+        "lacks (tests/test_read_corpus.py replays it); run pytest --update-read-corpus and commit the "
+        f"file:\n{shown}"
+    )
+    if session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

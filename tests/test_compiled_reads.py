@@ -10,85 +10,30 @@ agreement. A hypothesis test does the same for random selections of the declared
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bench.operations import COURSE_PAGE, COURSE_TITLE, DASHBOARD
 from gql_progress.api.compiled.declarations import TYPES, Nested, Paged, Value
-from gql_progress.api.compiled.runner import CompiledReads
+from gql_progress.api.compiled.planner import _Builder
 from gql_progress.api.ids import decode_id
+from gql_progress.api.schema import shared_graphql_schema
 from gql_progress.auth.keys import issue_api_key
-from gql_progress.domain.demo import DemoKeys, seed_demo
 from gql_progress.domain.scopes import Scope
-from tests.apps import GENEROUS_LIMITS, api_with
-from tests.conftest import pg_database
-from tests.support import Api
+from tests.read_paths import Pair, paired_apps
 
 pytestmark = pytest.mark.postgres_only
 
 
-@dataclass
-class Pair:
-    compiled: Api
-    resolvers: Api
-    keys: DemoKeys
-
-    @property
-    def plans(self) -> CompiledReads:
-        compiled = self.compiled.app.state.compiled
-        assert isinstance(compiled, CompiledReads)
-        return compiled
-
-    async def both(self, document: str, variables: dict[str, Any] | None, key: str) -> tuple[Any, Any]:
-        fast = await self.compiled.post(document, variables, key=key)
-        slow = await self.resolvers.post(document, variables, key=key)
-        assert fast.status_code == slow.status_code, (fast.text, slow.text)
-        return fast.json(), slow.json()
-
-
-# Random documents are large: the rate and document limits stay out of the comparison.
-ROOMY = {
-    **GENEROUS_LIMITS,
-    "max_query_aliases": 10_000,
-    "max_query_cost": 100_000_000,
-    "max_query_depth": 100,
-}
-
-
 @pytest.fixture(scope="module")
 async def pair(pg_template: str | None) -> AsyncIterator[Pair]:
-    async with (
-        pg_database(pg_template) as url,
-        api_with(url, **ROOMY) as compiled,
-        api_with(url, compiled_reads=False, **ROOMY) as resolvers,
-    ):
-        keys = await seed_demo(compiled.db)
-        await _more_data(compiled, keys)
-        yield Pair(compiled, resolvers, keys)
-
-
-async def _more_data(api: Api, keys: DemoKeys) -> None:
-    """What the demo lacks: a removed lesson with a record, a record with every field set."""
-    async with api.db.write() as conn:
-        await conn.execute(
-            text(
-                "UPDATE lesson_progress SET quiz_score = 87.5, quiz_attempts = 2, quiz_passed = true, "
-                'notes = \'née "quoted" \\ back\', metadata = \'{"b": 1, "a": [1, 2.5, null]}\', '
-                "last_accessed_at = '2026-01-02 03:04:05.000123+00' "
-                "WHERE id = (SELECT min(id) FROM lesson_progress)"
-            )
-        )
-        await conn.execute(
-            text(
-                "UPDATE lessons SET removed_at = '2026-02-03 04:05:06+00' WHERE id = ("
-                "SELECT max(l.id) FROM lessons l JOIN lesson_progress p ON p.lesson_id = l.id)"
-            )
-        )
+    async with paired_apps(pg_template) as both:
+        yield both
 
 
 SLUGS = ["intro-to-sql", "python-basics", "no-such-course", "x\x00y"]
@@ -303,3 +248,75 @@ async def test_random_selections_answer_alike(pair: Pair, document: str, who: st
     assert "errors" not in fast, fast
     assert fast == slow, document
     assert pair.plans.answered == before + 1, "every selection of declared fields compiles"
+
+
+# --- planning work ----------------------------------------------------------------------------------
+
+
+class _CountedFragments(dict[str, FragmentDefinitionNode]):
+    """The document's fragments, counting how often the planner looks one up (one per walk)."""
+
+    lookups = 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.lookups += 1
+        return super().get(key, default)
+
+
+@pytest.mark.parametrize("levels", [10, 30, 60])
+def test_planning_walks_each_fragment_once_however_often_it_is_spread(levels: int) -> None:
+    # F(i) spreads F(i-1) twice: walking every spread would look fragments up 2^levels times
+    # (tests/test_request_gate_attacks.py measures the gate's side of the same document).
+    fragments = ['fragment F0 on Query { course(slug: "intro-to-sql") { lessons { id } } }']
+    fragments += [f"fragment F{i} on Query {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, levels)]
+    document = parse(f"query {{ ...F{levels - 1} }}\n" + "\n".join(fragments))
+    counted = _CountedFragments(
+        (d.name.value, d) for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    )
+    schema = shared_graphql_schema(False)._schema
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+
+    sql = _Builder(schema, counted).root(operation.selection_set)
+
+    assert counted.lookups == levels
+    assert sql.count("'lessons'") == 1
+
+
+async def test_a_time_sum_past_the_int_range_is_answered_as_graphql_core_refuses_it(
+    pg_template: str | None,
+) -> None:
+    # 220 records of 10,000,000 minutes (the most one may hold) sum past 2^31 - 1: the resolvers
+    # report graphql-core's "Int cannot represent" error and null the non-null chain up to
+    # `course`; the compiled statement must not print the number.
+    async with paired_apps(pg_template) as apart:
+        async with apart.compiled.db.write() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO lessons "
+                    "(course_id, position, title, kind, is_required, created_at, updated_at) "
+                    "SELECT c.id, 1000 + n, 'Long ' || n, 'VIDEO', true, now(), now() "
+                    "FROM courses c, generate_series(1, 220) n WHERE c.slug = 'intro-to-sql'"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO lesson_progress (user_id, lesson_id, completed, progress_percentage, "
+                    "video_position_seconds, last_position_seconds, quiz_attempts, time_spent_minutes, "
+                    "is_bookmarked, created_at, updated_at) "
+                    "SELECT u.id, l.id, false, 0, 0, 0, 0, 10000000, false, now(), now() "
+                    "FROM users u, lessons l WHERE u.external_id = 'demo-learner' AND l.position > 1000"
+                )
+            )
+        document = '{ course(slug: "intro-to-sql") { title summary { totalLessons totalTimeSpentMinutes } } }'
+        fast, slow = await apart.both(document, None, apart.key("learner"))
+        assert fast == slow
+        assert fast["data"] == {"course": None}
+        assert fast["errors"][0]["path"] == ["course", "summary", "totalTimeSpentMinutes"]
+        # Without the total the same course compiles and answers.
+        before = apart.plans.answered
+        fast, slow = await apart.both(
+            '{ course(slug: "intro-to-sql") { summary { totalLessons } } }', None, apart.key("learner")
+        )
+        assert fast == slow
+        assert apart.plans.answered == before + 1

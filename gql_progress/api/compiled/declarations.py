@@ -225,7 +225,11 @@ TYPES: dict[str, dict[str, Field]] = {
         "requiredLessons": column("required"),
         "completedRequiredLessons": column("completed_required"),
         "completionPercentage": Value(lambda s: completion_percentage_sql(*_counted(s))),
-        "totalTimeSpentMinutes": column("time_spent"),
+        # A sum (bigint) shown as a GraphQL Int: past 2^31 - 1 graphql-core refuses to serialize
+        # it (an error, and null up to the nearest nullable field), which one statement cannot
+        # say. The int4 cast makes PostgreSQL refuse it too, and the runner lets the resolvers
+        # answer; within range it changes nothing.
+        "totalTimeSpentMinutes": Value(lambda s: f"{s.alias}.time_spent::int4"),
         "lastAccessedAt": timestamp("last_accessed_at"),
         "isComplete": Value(lambda s: is_complete_sql(*_counted(s))),
     },

@@ -347,6 +347,10 @@ class _Builder:
     def _collect(self, selection_set: SelectionSetNode, type_name: str) -> dict[str, list[FieldNode]]:
         """GraphQL's CollectFields for one concrete type, by response key in first-seen order."""
         collected: dict[str, list[FieldNode]] = {}
+        # A fragment spread again adds nothing new (its fields merge with the first), and walking
+        # it again would make fragments that spread each other twice cost 2^depth: skipped, as
+        # graphql-core's collect_fields skips them.
+        visited: set[str] = set()
         stack = [iter(selection_set.selections)]
         while stack:
             selection = next(stack[-1], None)
@@ -363,6 +367,9 @@ class _Builder:
                     raise NotCompiled
                 stack.append(iter(selection.selection_set.selections))
             elif isinstance(selection, FragmentSpreadNode):
+                if selection.name.value in visited:
+                    continue
+                visited.add(selection.name.value)
                 fragment = self.fragments.get(selection.name.value)
                 if fragment is None or fragment.type_condition.name.value != type_name or fragment.directives:
                     raise NotCompiled

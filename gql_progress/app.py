@@ -264,6 +264,7 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
         pool_timeout_seconds=settings.db_pool_timeout_seconds,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         prepared_statements=settings.db_prepared_statements,
+        direct_reads=settings.compiled_reads,
     )
     tracing.watch(db.engine, db.dialect)
     schema = shared_graphql_schema(settings.production, settings.federation_enabled)

@@ -316,6 +316,15 @@ async def _until(condition: Callable[[], Awaitable[bool]], what: str, within: fl
         await asyncio.sleep(0.02)
 
 
+@pytest.mark.postgres_only
+async def test_compiled_reads_and_the_rest_share_the_pool_size(pg_database_url: str) -> None:
+    # Two pools of the full size per process ran PostgreSQL out of connection slots under load.
+    async with _app(pg_database_url, db_pool_size=10) as app:
+        assert app.state.db.engine.pool.size() + app.state.db.direct.max_size == 10
+    async with _app(pg_database_url, db_pool_size=10, compiled_reads=False) as app:
+        assert app.state.db.engine.pool.size() == 10  # no compiled reads: the engine has all
+
+
 COURSE_TITLES = "query($slug: String!) { course(slug: $slug) { title lessons { title } } }"
 
 

@@ -5,10 +5,11 @@ checkout, events and result wrapping cost more CPU than asyncpg's own round trip
 request, bench/RESULTS.md ladder step 12), so those statements skip it. Everything else keeps
 the engine's pool (db/engine.py).
 
-The pool is created at first use and opens connections as they are needed, up to the engine's
-pool size: a process holds at most twice ``GQL_PROGRESS_DB_POOL_SIZE`` connections, plus its
-listener. A connection returned to it is not reset (no ``RESET ALL`` round trip per request):
-these statements are single read-only SELECTs in autocommit that leave no session state behind.
+The pool is created at first use and opens connections as they are needed, up to half of
+``GQL_PROGRESS_DB_POOL_SIZE`` (the engine's pool has the other half): a process holds at most
+that many connections for requests, plus its listener. A connection returned to it is not reset
+(no ``RESET ALL`` round trip per request): these statements are single read-only SELECTs in
+autocommit that leave no session state behind.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class DirectPool:
         self._statement_cache_size = 256 if prepared_statements else 0
         self._pool: asyncpg.Pool | None = None
         self._creating = asyncio.Lock()
+
+    @property
+    def max_size(self) -> int:
+        return self._max_size
 
     async def fetchval(self, sql: str, *arguments: Any) -> Any:
         pool = self._pool or await self._created()

@@ -134,6 +134,7 @@ class Database:
         sqlite_busy_timeout_ms: int = 30_000,
         live_channel: str | None = None,
         prepared_statements: bool = True,
+        direct_reads: bool = False,
     ):
         self.url = with_async_driver(url)
         # Live updates: writes notify this channel (PostgreSQL NOTIFY, or on SQLite the
@@ -150,7 +151,14 @@ class Database:
         # server kept opening new PostgreSQL sessions (bench: ~0.15 per request). A request
         # that finds it empty waits pool_timeout_seconds, then fails with SERVICE_BUSY
         # (gql_progress.db.faults) rather than queue without end.
-        pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_seconds}
+        # ``direct_reads`` (compiled reads on PostgreSQL, db/direct.py): asyncpg's pool for them
+        # takes half of pool_size and the engine's pool the rest, so that a process never holds
+        # more than pool_size connections for requests (the bench's first run with two full
+        # pools per worker ran PostgreSQL out of connection slots).
+        direct = direct_reads and not self.url.startswith("sqlite")
+        direct_size = max(1, pool_size // 2) if direct else 0
+        engine_size = max(1, pool_size - direct_size)
+        pool = {"pool_size": engine_size, "max_overflow": 0, "pool_timeout": pool_timeout_seconds}
         if self.is_sqlite:
             self.engine = create_async_engine(
                 self.url,
@@ -175,7 +183,7 @@ class Database:
             discard_closed_connections(self.engine)
             self._direct = DirectPool(
                 asyncpg_dsn(self.url),
-                max_size=pool_size,
+                max_size=max(1, direct_size),
                 timeout_seconds=pool_timeout_seconds,
                 prepared_statements=prepared_statements,
             )

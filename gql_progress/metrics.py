@@ -39,6 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gql_progress.db.direct import DirectPool
+
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 ANONYMOUS_OPERATION = "_anonymous"
@@ -143,7 +145,8 @@ class Metrics:
         )
         self.pool_size = Gauge(
             "gql_progress_db_pool_size",
-            "Connections the database pool holds at most (per process; summed over processes)",
+            "Connections the database pools hold at most (the engine's and, on PostgreSQL with "
+            "compiled reads, asyncpg's; per process, summed over processes)",
             registry=own,
             multiprocess_mode="livesum",
         )
@@ -151,9 +154,13 @@ class Metrics:
         # each time, a dict lookup does not (this runs for every request).
         self._children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self._engine: AsyncEngine | None = None
+        self._direct: DirectPool | None = None
 
-    def watch_pool(self, engine: AsyncEngine) -> None:
+    def watch_pool(self, engine: AsyncEngine, direct: DirectPool | None = None) -> None:
+        """``direct``: compiled reads' asyncpg pool (db/direct.py), counted with the engine's:
+        together they are the process's connections for requests."""
         self._engine = engine
+        self._direct = direct
         self.sample_pool()
 
     def sample_pool(self) -> None:
@@ -166,8 +173,10 @@ class Metrics:
         pool = self._engine.sync_engine.pool
         size = getattr(pool, "size", None)  # a QueuePool's; SQLite's :memory: StaticPool has none
         checked_out = getattr(pool, "checkedout", None)
-        self.pool_size.set(size() if callable(size) else 1)
-        self.pool_checked_out.set(checked_out() if callable(checked_out) else 0)
+        direct = self._direct
+        self.pool_size.set((size() if callable(size) else 1) + (direct.max_size if direct else 0))
+        in_use = direct.in_use if direct else 0
+        self.pool_checked_out.set((checked_out() if callable(checked_out) else 0) + in_use)
 
     def observe(
         self, operation: str | None, outcome: str, seconds: float, statements: int, role: str | None

@@ -44,6 +44,12 @@ class DirectPool:
     def max_size(self) -> int:
         return self._max_size
 
+    @property
+    def in_use(self) -> int:
+        """Connections handed out now (for /metrics)."""
+        pool = self._pool
+        return 0 if pool is None else pool.get_size() - pool.get_idle_size()
+
     async def fetchval(self, sql: str, *arguments: Any) -> Any:
         pool = self._pool or await self._created()
         try:

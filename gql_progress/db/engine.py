@@ -181,6 +181,7 @@ class Database:
                 **pool,
             )
             discard_closed_connections(self.engine)
+        if direct:
             self._direct = DirectPool(
                 asyncpg_dsn(self.url),
                 max_size=max(1, direct_size),
@@ -293,10 +294,15 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     @property
+    def direct_pool(self) -> DirectPool | None:
+        """asyncpg's pool for compiled reads; None on SQLite or without ``direct_reads``."""
+        return self._direct
+
+    @property
     def direct(self) -> DirectPool:
-        """asyncpg's pool for statements sent on the driver directly (PostgreSQL only)."""
+        """The direct pool, where it must exist (the compiled reads run only where it does)."""
         if self._direct is None:
-            raise RuntimeError("SQLite has no direct pool")
+            raise RuntimeError("no direct pool: SQLite, or compiled reads turned off")
         return self._direct
 
     async def dispose(self) -> None:

@@ -13,19 +13,20 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, OperationType, parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bench.operations import COURSE_PAGE, COURSE_TITLE, DASHBOARD
 from gql_progress.api.compiled.declarations import TYPES, Nested, Paged, Value
-from gql_progress.api.compiled.planner import _Builder
+from gql_progress.api.compiled.planner import NotCompiled, Paging, Planner, _Builder
 from gql_progress.api.ids import decode_id
 from gql_progress.api.schema import shared_graphql_schema
 from gql_progress.auth.keys import issue_api_key
 from gql_progress.domain.scopes import Scope
 from tests.read_paths import Pair, paired_apps
+from tests.test_readme_examples import readme_examples
 
 pytestmark = pytest.mark.postgres_only
 
@@ -38,8 +39,19 @@ async def pair(pg_template: str | None) -> AsyncIterator[Pair]:
 
 SLUGS = ["intro-to-sql", "python-basics", "no-such-course", "x\x00y"]
 
-DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool]] = {
-    # name: (document, variables, compiles)
+EVERYONE = frozenset({"learner", "instructor", "admin"})
+ADMIN = frozenset({"admin"})
+LEARNER_PAGE = (
+    "user { id name email externalId enrollmentsConnection { totalCount nodes { status } } "
+    "enrollments { id } } status enrolledAt completedAt lastAccessedAt enrollment { id status } "
+    "course { slug summary { completedLessons } } summary { completionPercentage completedLessons "
+    "requiredLessons lastAccessedAt } lessons { title progressStatus progress { completedAt "
+    "timeSpentMinutes } }"
+)
+
+DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] = {
+    # name: (document, variables, compiles: always, never, or for these callers; the others
+    # are refused by a guard, and the resolvers answer them)
     "Q0": (COURSE_TITLE, {"slug": "intro-to-sql"}, True),
     "Q1": (COURSE_PAGE, {"slug": "intro-to-sql"}, True),
     "Q3": (DASHBOARD, None, True),
@@ -138,6 +150,65 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool]] = {
     "missing-variable": (COURSE_TITLE, {}, False),
     "wrong-variable-type": (COURSE_TITLE, {"slug": 5}, False),
     "invalid": ('{ course(slug: "intro-to-sql") { nope } }', None, False),
+    # Roots with access guards (declarations.ROOTS): a refusal is the resolvers' to word.
+    "user-by-email-self": (
+        "query($e: String!) { user(email: $e) { id name enrollmentsConnection { totalCount nodes { course "
+        "{ slug lessons { title progress { status completedAt } } } summary { completionPercentage } } } } }",
+        {"e": " LEARNER@example.com"},
+        frozenset({"learner", "admin"}),
+    ),
+    "user-by-external-id": (
+        '{ user(externalId: "demo-instructor") { email role enrollments { id } } }',
+        None,
+        frozenset({"instructor", "admin"}),
+    ),
+    "user-by-id": ('{ user(id: "VXNlcjox") { email } }', None, frozenset({"admin"})),
+    "user-nobody": ('{ user(email: "nobody@example.com") { email } }', None, ADMIN),
+    "user-two-identifiers": ('{ user(email: "a@example.com", externalId: "x") { email } }', None, False),
+    "user-malformed-id": ('{ user(id: "nope") { email } }', None, False),
+    "user-null-variable": ("query($e: String) { user(email: $e) { email } }", {"e": None}, False),
+    "completion-status": (
+        "query($ids: [ID!]!) { completionStatus(lessonIds: $ids) { lessonId found completed completedAt } }",
+        {"ids": ["TGVzc29uOjE=", "TGVzc29uOjQ=", "TGVzc29uOjk5OQ==", "nope", "Q291cnNlOjE=", "TGVzc29uOjE="]},
+        True,
+    ),
+    "completion-status-literal": (
+        '{ completionStatus(lessonIds: "TGVzc29uOjI=") { lessonId found completed } }',
+        None,
+        True,
+    ),
+    "completion-status-none": ("{ completionStatus(lessonIds: []) { lessonId } }", None, True),
+    "completion-status-of-another": (
+        '{ completionStatus(lessonIds: ["TGVzc29uOjE="], userId: "VXNlcjoy") { completed completedAt } }',
+        None,
+        frozenset({"admin", "learner"}),
+    ),
+    "completion-status-null-user": (
+        'query($u: ID) { completionStatus(lessonIds: ["TGVzc29uOjE="], userId: $u) { completed } }',
+        {"u": None},
+        True,
+    ),
+    "completion-status-too-many": (
+        "query($ids: [ID!]!) { completionStatus(lessonIds: $ids) { found } }",
+        {"ids": ["TGVzc29uOjE="] * 501},
+        False,
+    ),
+    "course-learners": (
+        '{ course(slug: "intro-to-sql") { learners(first: 50) { totalCount nodes { ' + LEARNER_PAGE + " } "
+        "pageInfo { hasNextPage endCursor } } } }",
+        None,
+        True,
+    ),
+    "course-learners-untaught": (
+        '{ course(slug: "python-basics") { learners { totalCount edges { cursor node { status } } } } }',
+        None,
+        True,
+    ),
+    "course-learners-status": (
+        '{ course(slug: "intro-to-sql") { learners(status: COMPLETED) { totalCount } } }',
+        None,
+        False,
+    ),
 }
 
 
@@ -147,11 +218,15 @@ async def test_compiled_and_resolver_answers_are_identical(pair: Pair, name: str
     document, variables, compiles = DOCUMENTS[name]
     key = getattr(pair.keys, who).secret
     before = pair.plans.answered
+    refused_before = pair.plans.refused
 
     fast, slow = await pair.both(document, variables, key)
 
     assert fast == slow
-    assert pair.plans.answered == before + (1 if compiles else 0)
+    answered = who in compiles if isinstance(compiles, frozenset) else compiles
+    assert pair.plans.answered == before + (1 if answered else 0)
+    guarded = isinstance(compiles, frozenset) and not answered
+    assert pair.plans.refused == refused_before + (1 if guarded else 0)
 
 
 async def test_the_course_page_is_one_statement_besides_the_key(pair: Pair) -> None:
@@ -237,6 +312,12 @@ ROOTS = st.one_of(
     # With one nested field at least: `me` with leaves alone takes the resolvers (see me-fields).
     st.builds(lambda s: f"{{ me {{ {s} enrollments {{ id }} }} }}", _selection("User", 0)),
     st.builds(lambda s: f"{{ courses(first: 3) {{ {s} }} }}", _connection("Course", 1)),
+    # WHO: the caller's own demo user, whom every caller may look up.
+    st.builds(lambda s: f'{{ user(externalId: "demo-WHO") {{ {s} }} }}', _selection("User", 0)),
+    st.builds(
+        lambda s: f'{{ completionStatus(lessonIds: ["TGVzc29uOjE=", "TGVzc29uOjk="]) {{ {s} }} }}',
+        _selection("LessonCompletion", 0),
+    ),
 )
 
 
@@ -244,6 +325,7 @@ ROOTS = st.one_of(
 @given(document=ROOTS, who=st.sampled_from(["learner", "instructor", "admin"]))
 async def test_random_selections_answer_alike(pair: Pair, document: str, who: str) -> None:
     before = pair.plans.answered
+    document = document.replace("WHO", who)
     fast, slow = await pair.both(document, None, getattr(pair.keys, who).secret)
     assert "errors" not in fast, fast
     assert fast == slow, document
@@ -320,3 +402,49 @@ async def test_a_time_sum_past_the_int_range_is_answered_as_graphql_core_refuses
         )
         assert fast == slow
         assert apart.plans.answered == before + 1
+
+
+# --- the README's read examples ---------------------------------------------------------------------
+
+# The README's read examples whose root field still takes the resolver path: bundles and study
+# plans (their progress is computed in Python), learnerProgress (a union), analytics, the event
+# log and webhook deliveries. Everything else the README shows must compile.
+README_FALLBACKS = {
+    "bundle",
+    "bundleProgress",
+    "bundleProgressBatch",
+    "me.studyPlanInstances",
+    "learnerProgress",
+    "courseAnalytics",
+    "events",
+    "webhookDeliveries",
+}
+
+
+def _root_name(document: str) -> str:
+    [operation] = parse(document).definitions
+    assert isinstance(operation, OperationDefinitionNode)
+    [field] = operation.selection_set.selections
+    assert isinstance(field, FieldNode)
+    if field.name.value == "me" and field.selection_set is not None:
+        nested = [s.name.value for s in field.selection_set.selections if isinstance(s, FieldNode)]
+        return "me." + ".".join(n for n in nested if n not in {"name", "id"})
+    return field.name.value
+
+
+def test_the_readme_read_examples_compile_except_the_listed_roots() -> None:
+    schema = shared_graphql_schema(False)._schema
+    planner = Planner(schema, Paging(20, 100))
+    compiled, fell_back = set(), set()
+    for document, _ in readme_examples():
+        [operation] = parse(document).definitions
+        assert isinstance(operation, OperationDefinitionNode)
+        if operation.operation is not OperationType.QUERY:
+            continue
+        try:
+            planner.plan(parse(document), None)
+            compiled.add(_root_name(document))
+        except NotCompiled:
+            fell_back.add(_root_name(document))
+    assert fell_back == README_FALLBACKS
+    assert compiled == {"course", "me.enrollmentsConnection", "completionStatus", "user"}

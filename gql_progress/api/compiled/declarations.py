@@ -14,15 +14,22 @@ and requires the same JSON.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from gql_progress.api.compiled.arguments import Kind
 from gql_progress.api.compiled.sql import global_id, iso_utc
 from gql_progress.domain.completion.summary import (
     completion_percentage_sql,
     counted_lessons_sql,
     is_complete_sql,
 )
+from gql_progress.domain.teaching import may_see_course_learners_sql
+from gql_progress.domain.viewer import can_access_sql, subject_allowed_sql
+
+# The statement's caller row (api/compiled/planner.py): the viewer's id, is_admin and role, the
+# names the access rules' SQL twins (domain/viewer.py, domain/teaching.py) are written against.
+CALLER = "caller"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,28 @@ class Paged:
 
 
 Field = Value | Nested | Paged
+
+# A root field's bound arguments: for each argument given, the placeholders of its parameters.
+Bound = Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    """A field of Query: the arguments it compiles with (each bound as one or more parameters of
+    the listed kinds; any other argument makes the document fall back), the rows it reads, and
+    a ``guard``: an SQL condition under which the resolver would answer rather than refuse.
+    When a guard is false the statement answers nothing and the resolvers answer the request,
+    with exactly the error they have always given."""
+
+    type_name: str
+    many: bool
+    arguments: Mapping[str, tuple[Kind, ...]]
+    source: Callable[[Bound, str], str]
+    subject: Callable[[Bound, str], str]
+    # Exactly one of ``arguments`` is given (a lookup by one of several identifiers).
+    one_of: bool = False
+    guard: Callable[[Bound], str] | None = None
+    order_by: Callable[[str], str] | None = None
 
 
 def column(name: str) -> Value:
@@ -116,6 +145,14 @@ def _summary_source(course_id: Callable[[Scope], str]) -> Callable[[Scope, str],
     return source
 
 
+def _owns(user: Scope) -> str:
+    return can_access_sql(CALLER, f"{user.alias}.id")
+
+
+def _current_lessons(course_id: str, alias: str) -> str:
+    return f"FROM lessons {alias} WHERE {alias}.course_id = {course_id} AND {alias}.removed_at IS NULL"
+
+
 def _counted(s: Scope) -> tuple[str, str]:
     a = s.alias
     return counted_lessons_sql(f"{a}.total", f"{a}.required", f"{a}.completed", f"{a}.completed_required")
@@ -158,6 +195,17 @@ TYPES: dict[str, dict[str, Field]] = {
             many=False,
             source=_summary_source(lambda p: f"{p.alias}.id"),
             subject=_same_subject,
+        ),
+        # The course's enrollments, oldest first, for admins and its instructors; anyone else
+        # gets the empty page (api/queries/instructors.py).
+        "learners": Paged(
+            "LearnerProgress",
+            source=lambda p, a: (
+                f"FROM enrollments {a} WHERE {a}.course_id = {p.alias}.id "
+                f"AND {may_see_course_learners_sql(CALLER, f'{p.alias}.id')}"
+            ),
+            subject=lambda _p, a: f"{a}.user_id",
+            key="id",
         ),
         # Course.lessonsConnection: the same lessons, paged by position (the cursor).
         "lessonsConnection": Paged(
@@ -240,21 +288,80 @@ TYPES: dict[str, dict[str, Field]] = {
         "name": column("name"),
         "role": column("role"),
         "createdAt": timestamp("created_at"),
-        # Reached only as `me` (see planner.ROOTS): the caller's own, which owns_or_admin allows.
+        # The user's own lists: shown to the user and to admins, empty for anyone else
+        # (api/visibility.owns_or_admin).
         "enrollments": Nested(
             "Enrollment",
             many=True,
-            source=lambda p, a: f"FROM enrollments {a} WHERE {a}.user_id = {p.alias}.id",
+            source=lambda p, a: f"FROM enrollments {a} WHERE {a}.user_id = {p.alias}.id AND {_owns(p)}",
             subject=lambda _p, a: f"{a}.user_id",
             order_by=lambda a: f"{a}.enrolled_at, {a}.id",
         ),
-        # Oldest first by id (api/queries/enrollment_listing.py), the caller's own.
+        # Oldest first by id (api/queries/enrollment_listing.py).
         "enrollmentsConnection": Paged(
             "Enrollment",
-            source=lambda p, a: f"FROM enrollments {a} WHERE {a}.user_id = {p.alias}.id",
+            source=lambda p, a: f"FROM enrollments {a} WHERE {a}.user_id = {p.alias}.id AND {_owns(p)}",
             subject=lambda _p, a: f"{a}.user_id",
             key="id",
         ),
+    },
+    # One enrollment seen by the course's instructors and admins: progress below it is the
+    # learner's (api/types/learner_progress.py).
+    "LearnerProgress": {
+        "status": column("status"),
+        "enrolledAt": timestamp("enrolled_at"),
+        "completedAt": timestamp("completed_at"),
+        "enrollment": Nested(
+            "Enrollment",
+            many=False,
+            source=lambda p, a: f"FROM enrollments {a} WHERE {a}.id = {p.alias}.id",
+            subject=lambda _p, a: f"{a}.user_id",
+        ),
+        "user": Nested(
+            "User",
+            many=False,
+            source=lambda p, a: f"FROM users {a} WHERE {a}.id = {p.alias}.user_id",
+            subject=lambda _p, a: f"{a}.id",
+        ),
+        "course": Nested(
+            "Course",
+            many=False,
+            source=lambda p, a: f"FROM courses {a} WHERE {a}.id = {p.alias}.course_id",
+            subject=_same_subject,
+        ),
+        "summary": Nested(
+            "CourseSummary",
+            many=False,
+            source=_summary_source(lambda p: f"{p.alias}.course_id"),
+            subject=_same_subject,
+        ),
+        # The summary's lastAccessedAt: the latest of the learner's records on current lessons.
+        "lastAccessedAt": Value(
+            lambda s: iso_utc(
+                f"(SELECT max(lp.last_accessed_at) FROM lessons ll JOIN lesson_progress lp "
+                f"ON lp.lesson_id = ll.id AND lp.user_id = {s.subject} "
+                f"WHERE ll.course_id = {s.alias}.course_id AND ll.removed_at IS NULL)"
+            )
+        ),
+        "lessons": Nested(
+            "Lesson",
+            many=True,
+            source=lambda p, a: _current_lessons(f"{p.alias}.course_id", a),
+            subject=_same_subject,
+            order_by=lambda a: f"{a}.position",
+        ),
+    },
+    # completionStatus: one row per requested id (api/queries/progress.py), see ROOTS.
+    "LessonCompletion": {
+        "lessonId": column("requested"),
+        "found": Value(lambda s: f"({s.alias}.lesson_id IS NOT NULL)"),
+        "completed": Value(
+            lambda s: (
+                f"CASE WHEN {s.alias}.lesson_id IS NULL THEN NULL "
+                f"ELSE coalesce({s.alias}.completed, false) END"
+            )
+        ),
+        "completedAt": timestamp("completed_at"),
     },
     "Enrollment": {
         "id": node_id("Enrollment"),
@@ -275,4 +382,68 @@ TYPES: dict[str, dict[str, Field]] = {
             subject=lambda p, _a: f"{p.alias}.user_id",
         ),
     },
+}
+
+
+def _user_lookup(bound: Bound, alias: str) -> str:
+    """user(id | email | externalId): the one row named (the email normalised at bind)."""
+    (name,) = bound
+    column = {"id": "id", "email": "email", "externalId": "external_id"}[name]
+    return f"FROM users {alias} WHERE {alias}.{column} = {bound[name][0]}"
+
+
+def _user_guard(bound: Bound) -> str:
+    # The resolver decides on the identity asked for, not on whether it exists: anyone but an
+    # admin is refused unless the row named is their own (api/queries/viewer.py).
+    own = f"(SELECT {can_access_sql(CALLER, 'g.id')} {_user_lookup(bound, 'g')})"
+    return f"coalesce({own}, {CALLER}.is_admin)"
+
+
+def _requested_subject(bound: Bound) -> str:
+    """The ``userId`` argument's user, or the caller (api/subjects.requested_subject)."""
+    # Given as a variable, it may still be null: the caller then.
+    return f"coalesce({bound['userId'][0]}, {CALLER}.id)" if "userId" in bound else f"{CALLER}.id"
+
+
+def _status_rows(bound: Bound, alias: str) -> str:
+    """completionStatus: the ids as sent, in order, each with its current lesson (none when the
+    id is malformed, names no lesson or a removed one) and the subject's record on it."""
+    ids, pks = bound["lessonIds"]
+    return (
+        "FROM (SELECT r.requested, r.n, l.id AS lesson_id, p.completed, p.completed_at "
+        f"FROM unnest({ids}, {pks}) WITH ORDINALITY AS r(requested, pk, n) "
+        "LEFT JOIN lessons l ON l.id = r.pk AND l.removed_at IS NULL "
+        f"LEFT JOIN lesson_progress p ON p.user_id = {_requested_subject(bound)} AND p.lesson_id = l.id"
+        f") {alias}"
+    )
+
+
+ROOTS: dict[str, Root] = {
+    "course": Root(
+        "Course",
+        many=False,
+        # course(slug:) only; course(id:) and productId take the resolver path.
+        arguments={"slug": (Kind.TEXT,)},
+        one_of=True,
+        source=lambda bound, a: f"FROM courses {a} WHERE {a}.slug = {bound['slug'][0]}",
+        subject=lambda _bound, _a: f"{CALLER}.id",
+    ),
+    "user": Root(
+        "User",
+        many=False,
+        arguments={"id": (Kind.USER_PK,), "email": (Kind.EMAIL,), "externalId": (Kind.TEXT,)},
+        one_of=True,
+        source=_user_lookup,
+        subject=lambda _bound, a: f"{a}.id",
+        guard=_user_guard,
+    ),
+    "completionStatus": Root(
+        "LessonCompletion",
+        many=True,
+        arguments={"lessonIds": (Kind.LESSON_IDS, Kind.LESSON_PKS), "userId": (Kind.OPTIONAL_USER_PK,)},
+        source=_status_rows,
+        subject=lambda bound, _a: _requested_subject(bound),
+        guard=lambda bound: subject_allowed_sql(CALLER, _requested_subject(bound)),
+        order_by=lambda a: f"{a}.n",
+    ),
 }

@@ -14,7 +14,6 @@ subject's records exactly as the resolvers choose the subject.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     NullValueNode,
     OperationType,
     SelectionSetNode,
@@ -41,89 +41,55 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
-from gql_progress.api.compiled.declarations import ALL_COURSES, TYPES, Nested, Paged, Scope, Value
+from gql_progress.api.compiled.arguments import Kind, NotCompiled, Paging, Parameter
+from gql_progress.api.compiled.declarations import (
+    ALL_COURSES,
+    CALLER,
+    ROOTS,
+    TYPES,
+    Nested,
+    Paged,
+    Root,
+    Scope,
+    Value,
+)
 from gql_progress.api.compiled.sql import cursor_sql, json_object, text_literal
 from gql_progress.api.document_shape import selected_operation
-from gql_progress.api.pagination import decode_cursor
 from gql_progress.api.validation import STRAWBERRY_RULES
-from gql_progress.domain.errors import InvalidInput
+from gql_progress.domain.viewer import Viewer
 
+__all__ = ["NotCompiled", "Paging", "Plan", "Planner"]
 
-class NotCompiled(Exception):
-    """The document (or this request's variables) takes the resolver path."""
-
-
-class Kind(enum.Enum):
-    """What a bound parameter is, and how the request's value is checked and converted."""
-
-    TEXT = "text"  # a string without U+0000 (course slugs)
-    FIRST = "first"  # a page size: null means the default, else 0 ..= the maximum
-    AFTER = "after"  # a cursor from this API, or null
-
-
-@dataclass(frozen=True, slots=True)
-class Parameter:
-    """Where a bound parameter's value comes from: a variable of the request, or a literal."""
-
-    kind: Kind
-    variable: str | None = None
-    literal: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class Paging:
-    default_page_size: int
-    max_page_size: int
+# The caller's id, is_admin and role: the first parameters of every plan, as a one-row table
+# every subquery may refer to (the access rules' SQL twins are written against it).
+CALLER_PARAMETERS = 3
+CALLER_ROW = f"(VALUES ($1::bigint, $2::boolean, $3::text)) AS {CALLER}(id, is_admin, role)"
+VIEWER = f"{CALLER}.id"
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     sql: str
-    # $2, $3…: the fields' arguments ($1 is always the caller's user id).
+    # $4, $5…: the fields' arguments ($1 to $3 are always the caller: id, is_admin, role).
     parameters: tuple[Parameter, ...]
     schema: GraphQLSchema
     variable_definitions: tuple[VariableDefinitionNode, ...]
     paging: Paging
 
-    def bind(self, viewer_id: int, variables: Mapping[str, Any] | None) -> list[Any]:
+    def bind(self, viewer: Viewer, variables: Mapping[str, Any] | None) -> list[Any]:
         """The statement's arguments; NotCompiled when a value is not what the plan needs (a
         variable GraphQL would refuse, a page size out of range, a bad cursor: the resolver
         path reports it exactly as it always has)."""
-        coerced: Mapping[str, Any] = {}
+        coerced: dict[str, Any] = {}
         if self.variable_definitions:
             # GraphQL's own coercion: missing non-null variables, wrong types, defaults.
             result = get_variable_values(self.schema, self.variable_definitions, dict(variables or {}), 1)
             if isinstance(result, list):
                 raise NotCompiled
             coerced = result.coerced
-        values: list[Any] = [viewer_id]
-        for parameter in self.parameters:
-            value = parameter.literal if parameter.variable is None else coerced.get(parameter.variable)
-            values.append(self._converted(parameter.kind, value))
+        values: list[Any] = [viewer.user_id, viewer.is_admin, viewer.role.value]
+        values.extend(parameter.value(coerced, self.paging) for parameter in self.parameters)
         return values
-
-    def _converted(self, kind: Kind, value: Any) -> Any:
-        if kind is Kind.TEXT:
-            if not isinstance(value, str) or "\x00" in value:
-                # The resolver answers a slug holding U+0000 with null without asking PostgreSQL.
-                raise NotCompiled
-            return value
-        if kind is Kind.FIRST:
-            if value is None:
-                return self.paging.default_page_size
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise NotCompiled
-            if not 0 <= value <= self.paging.max_page_size:
-                raise NotCompiled
-            return value
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise NotCompiled
-        try:
-            return decode_cursor(value)
-        except InvalidInput:
-            raise NotCompiled from None
 
 
 class Planner:
@@ -148,8 +114,11 @@ class Planner:
             # `me { id name … }` alone: the key lookup already read the caller's row and the
             # resolvers answer from it with no statement; a compiled one would add one.
             raise NotCompiled
-        # The caller's id as a one-row table: every subquery may refer to it, used or not.
-        sql = f"SELECT json_build_object('data', {data})::text FROM (VALUES ($1::bigint)) AS caller(id)"
+        body = f"json_build_object('data', {data})::text"
+        if builder.guards:
+            # A refusal is the resolvers' to word: no body, and the runner hands the request over.
+            body = f"CASE WHEN {' AND '.join(builder.guards)} THEN {body} END"
+        sql = f"SELECT {body} FROM {CALLER_ROW}"
         return Plan(
             sql=sql,
             parameters=tuple(builder.parameters),
@@ -159,15 +128,13 @@ class Planner:
         )
 
 
-# The caller's user id: the first parameter of every plan, in the statement's one-row FROM.
-VIEWER = "caller.id"
-
-
 class _Builder:
     def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
         self.schema = schema
         self.fragments = fragments
         self.parameters: list[Parameter] = []
+        # Conditions under which the resolvers would answer rather than refuse (Root.guard).
+        self.guards: list[str] = []
         self._aliases = 0
         # Whether any field needs more than the caller's own user row.
         self.reads_beyond_the_caller = False
@@ -180,8 +147,8 @@ class _Builder:
                 pairs.append((key, text_literal("Query")))
             elif name == "me":
                 pairs.append((key, self._me(nodes)))
-            elif name == "course":
-                pairs.append((key, self._course(nodes)))
+            elif name in ROOTS:
+                pairs.append((key, self._root(ROOTS[name], nodes)))
             elif name == "courses":
                 caller = Scope("caller", VIEWER)
                 pairs.append((key, self._paged("Query", "courses", ALL_COURSES, nodes, caller)))
@@ -195,16 +162,25 @@ class _Builder:
         source = f"FROM users {scope.alias} WHERE {scope.alias}.id = {VIEWER}"
         return self._object("User", nodes, source, scope)
 
-    def _course(self, nodes: list[FieldNode]) -> str:
-        # course(slug:) only; course(id:) and userId take the resolver path.
-        arguments = nodes[0].arguments or ()
-        if len(arguments) != 1 or arguments[0].name.value != "slug":
+    def _root(self, root: Root, nodes: list[FieldNode]) -> str:
+        given = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
+        if set(given) - set(root.arguments) or (root.one_of and len(given) != 1):
             raise NotCompiled
         self.reads_beyond_the_caller = True
-        placeholder = self._bound(Kind.TEXT, arguments[0].value, "text")
-        scope = Scope(self._alias(), VIEWER)
-        source = f"FROM courses {scope.alias} WHERE {scope.alias}.slug = {placeholder}"
-        return self._object("Course", nodes, source, scope)
+        bound = {
+            name: tuple(self._bound(kind, value) for kind in root.arguments[name])
+            for name, value in given.items()
+        }
+        if root.guard is not None:
+            self.guards.append(root.guard(bound))
+        alias = self._alias()
+        scope = Scope(alias, root.subject(bound, alias))
+        source = root.source(bound, alias)
+        body = self._fields(root.type_name, nodes, scope)
+        if not root.many:
+            return f"(SELECT {body} {source})"
+        order = f" ORDER BY {root.order_by(alias)}" if root.order_by else ""
+        return f"coalesce((SELECT json_agg({body}{order}) {source}), '[]'::json)"
 
     def _object(self, type_name: str, nodes: list[FieldNode], source: str, scope: Scope) -> str:
         """A scalar subquery: the object's JSON, or NULL when ``source`` has no row."""
@@ -240,8 +216,8 @@ class _Builder:
         arguments = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
         if set(arguments) - {"first", "after"}:
             raise NotCompiled
-        first = self._bound(Kind.FIRST, arguments.get("first"), "int")
-        after = self._bound(Kind.AFTER, arguments.get("after"), "bigint")
+        first = self._bound(Kind.FIRST, arguments.get("first"))
+        after = self._bound(Kind.AFTER, arguments.get("after"))
         connection_type = _named(self.schema, parent_type, name)
         edge_type = _named(self.schema, connection_type, "edges")
         alias = self._alias()
@@ -313,14 +289,14 @@ class _Builder:
             pairs.append((response_key, values[child]))
         return json_object(pairs)
 
-    def _bound(self, kind: Kind, value: ValueNode | None, sql_type: str) -> str:
+    def _bound(self, kind: Kind, value: ValueNode | None) -> str:
         """A placeholder for an argument: a variable's value or a literal, checked at bind."""
         if isinstance(value, VariableNode):
             parameter = Parameter(kind, variable=value.name.value)
         else:
             parameter = Parameter(kind, literal=None if value is None else _literal(value))
         self.parameters.append(parameter)
-        return f"${len(self.parameters) + 1}::{sql_type}"
+        return f"${len(self.parameters) + CALLER_PARAMETERS}::{kind.sql_type}"
 
     def _nested(self, field: Nested, nodes: list[FieldNode], parent: Scope) -> str:
         self.reads_beyond_the_caller = True
@@ -389,6 +365,8 @@ def _literal(value: ValueNode) -> Any:
         return int(value.value)
     if isinstance(value, NullValueNode):
         return None
+    if isinstance(value, ListValueNode):
+        return [_literal(item) for item in value.values]
     raise NotCompiled
 
 

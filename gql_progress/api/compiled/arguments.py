@@ -1,0 +1,144 @@
+"""Arguments of compiled fields: what each bound parameter is, and how a request's value becomes it.
+
+A plan is made once per document; the values come with each request. Each is converted here
+exactly as the resolver would read it (the same functions: ``normalize_email``,
+``try_decode_id``, ``decode_cursor``), and any value the resolver would answer with an error or
+a special case raises ``NotCompiled``: that request takes the resolver path, which reports it
+exactly as it always has. So the compiled path only ever answers the ordinary case.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gql_progress.api.ids import try_decode_id
+from gql_progress.api.pagination import decode_cursor
+from gql_progress.domain.catalog import normalize_email
+from gql_progress.domain.errors import InvalidInput
+from gql_progress.domain.text import contains_nul
+
+
+class NotCompiled(Exception):
+    """The document (or this request's variables) takes the resolver path."""
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    default_page_size: int
+    max_page_size: int
+
+
+class Kind(enum.Enum):
+    """What a bound parameter is (its SQL type), and how the request's value is checked."""
+
+    TEXT = "text"  # an identifier (slug, external id) without U+0000
+    EMAIL = "email"  # an email, normalised as every lookup by email is
+    USER_PK = "user_pk"  # a User global id, decoded
+    OPTIONAL_USER_PK = "optional_user_pk"  # the same, or null
+    FIRST = "first"  # a page size: null means the default, else 0 ..= the maximum
+    AFTER = "after"  # a cursor from this API, or null
+    LESSON_IDS = "lesson_ids"  # a list of lesson ids as sent (completionStatus echoes them)
+    LESSON_PKS = "lesson_pks"  # the same list decoded: a pk, or null where it names no lesson
+
+    @property
+    def sql_type(self) -> str:
+        return _SQL_TYPES[self]
+
+
+_SQL_TYPES = {
+    Kind.TEXT: "text",
+    Kind.EMAIL: "text",
+    Kind.USER_PK: "bigint",
+    Kind.OPTIONAL_USER_PK: "bigint",
+    Kind.FIRST: "int",
+    Kind.AFTER: "bigint",
+    Kind.LESSON_IDS: "text[]",
+    Kind.LESSON_PKS: "bigint[]",
+}
+
+# completionStatus answers at most this many ids (api/queries/progress.py says so with an error).
+MAX_STATUS_IDS = 500
+
+
+def _identifier(value: Any, _paging: Paging) -> str:
+    if not isinstance(value, str) or contains_nul(value):
+        # No stored identifier holds U+0000: the resolvers answer such a value without asking
+        # PostgreSQL, which would refuse it.
+        raise NotCompiled
+    return value
+
+
+def _email(value: Any, paging: Paging) -> str:
+    return normalize_email(_identifier(value, paging))
+
+
+def _user_pk(value: Any, _paging: Paging) -> int:
+    pk = try_decode_id(value, "User") if isinstance(value, str) else None
+    if pk is None:
+        raise NotCompiled  # the resolver reports the malformed (or missing) id
+    return pk
+
+
+def _optional_user_pk(value: Any, paging: Paging) -> int | None:
+    return None if value is None else _user_pk(value, paging)
+
+
+def _first(value: Any, paging: Paging) -> int:
+    if value is None:
+        return paging.default_page_size
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise NotCompiled
+    if not 0 <= value <= paging.max_page_size:
+        raise NotCompiled
+    return value
+
+
+def _after(value: Any, _paging: Paging) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise NotCompiled
+    try:
+        return decode_cursor(value)
+    except InvalidInput:
+        raise NotCompiled from None
+
+
+def _lesson_ids(value: Any, _paging: Paging) -> list[str]:
+    # GraphQL's input coercion: a single value where a list is expected is a list of one.
+    values = value if isinstance(value, list) else [value]
+    if len(values) > MAX_STATUS_IDS or not all(isinstance(item, str) for item in values):
+        raise NotCompiled
+    return values
+
+
+def _lesson_pks(value: Any, paging: Paging) -> list[int | None]:
+    return [try_decode_id(raw, "Lesson") for raw in _lesson_ids(value, paging)]
+
+
+CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
+    Kind.TEXT: _identifier,
+    Kind.EMAIL: _email,
+    Kind.USER_PK: _user_pk,
+    Kind.OPTIONAL_USER_PK: _optional_user_pk,
+    Kind.FIRST: _first,
+    Kind.AFTER: _after,
+    Kind.LESSON_IDS: _lesson_ids,
+    Kind.LESSON_PKS: _lesson_pks,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """Where a bound parameter's value comes from: a variable of the request, or a literal."""
+
+    kind: Kind
+    variable: str | None = None
+    literal: Any = None
+
+    def value(self, coerced: dict[str, Any], paging: Paging) -> Any:
+        raw = self.literal if self.variable is None else coerced.get(self.variable)
+        return CONVERSIONS[self.kind](raw, paging)

@@ -204,6 +204,47 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
         None,
         True,
     ),
+    "learner-progress": (
+        "query($l: UserRefInput!, $c: CourseRefInput!) { learnerProgress(learner: $l, course: $c) { "
+        "__typename ... on LearnerProgress { " + LEARNER_PAGE + " } ... on Error { code message } "
+        "...F } } fragment F on LearnerProgressResult { ... on NotFoundError { code } }",
+        {"l": {"email": " Learner@Example.com"}, "c": {"slug": "intro-to-sql"}},
+        frozenset({"learner", "instructor", "admin"}),
+    ),
+    "learner-progress-by-ids": (
+        '{ learnerProgress(learner: {id: "VXNlcjoy"}, course: {id: "Q291cnNlOjE="}) { '
+        "... on LearnerProgress { status lessons { progressStatus } } } }",
+        None,
+        frozenset({"learner", "instructor", "admin"}),
+    ),
+    "learner-progress-untaught": (
+        '{ learnerProgress(learner: {externalId: "demo-learner"}, course: {slug: "python-basics"}) { '
+        "__typename ... on LearnerProgress { status } ... on Error { code message } } }",
+        None,
+        frozenset({"learner", "admin"}),
+    ),
+    "learner-progress-not-enrolled": (
+        '{ learnerProgress(learner: {externalId: "demo-admin"}, course: {productId: "prod-sql-101"}) { '
+        "__typename ... on NotFoundError { code message } } }",
+        None,
+        frozenset(),
+    ),
+    "learner-progress-two-identifiers": (
+        '{ learnerProgress(learner: {id: "VXNlcjoy", email: "x"}, course: {slug: "intro-to-sql"}) { '
+        "__typename ... on ValidationError { code } } }",
+        None,
+        False,
+    ),
+    "learner-progress-bad-id": (
+        'query($c: CourseRefInput!) { learnerProgress(learner: {id: "nope"}, course: $c) { __typename } }',
+        {"c": {"slug": "intro-to-sql"}},
+        False,
+    ),
+    "node-fragment-on-an-interface": (
+        '{ course(slug: "intro-to-sql") { ... on Node { id } lessons { ... on Node { id } title } } }',
+        None,
+        True,
+    ),
     "course-learners-status": (
         '{ course(slug: "intro-to-sql") { learners(status: COMPLETED) { totalCount } } }',
         None,
@@ -314,6 +355,14 @@ ROOTS = st.one_of(
     st.builds(lambda s: f"{{ courses(first: 3) {{ {s} }} }}", _connection("Course", 1)),
     # WHO: the caller's own demo user, whom every caller may look up.
     st.builds(lambda s: f'{{ user(externalId: "demo-WHO") {{ {s} }} }}', _selection("User", 0)),
+    # The demo learner in the course the demo instructor teaches: every caller may see it.
+    st.builds(
+        lambda s: (
+            '{ learnerProgress(learner: {externalId: "demo-learner"}, course: {slug: "intro-to-sql"}) '
+            f"{{ ... on LearnerProgress {{ {s} }} }} }}"
+        ),
+        _selection("LearnerProgress", 0),
+    ),
     st.builds(
         lambda s: f'{{ completionStatus(lessonIds: ["TGVzc29uOjE=", "TGVzc29uOjk="]) {{ {s} }} }}',
         _selection("LessonCompletion", 0),
@@ -407,14 +456,13 @@ async def test_a_time_sum_past_the_int_range_is_answered_as_graphql_core_refuses
 # --- the README's read examples ---------------------------------------------------------------------
 
 # The README's read examples whose root field still takes the resolver path: bundles and study
-# plans (their progress is computed in Python), learnerProgress (a union), analytics, the event
-# log and webhook deliveries. Everything else the README shows must compile.
+# plans (their progress is computed in Python), analytics, the event log and webhook deliveries.
+# Everything else the README shows must compile.
 README_FALLBACKS = {
     "bundle",
     "bundleProgress",
     "bundleProgressBatch",
     "me.studyPlanInstances",
-    "learnerProgress",
     "courseAnalytics",
     "events",
     "webhookDeliveries",
@@ -447,4 +495,4 @@ def test_the_readme_read_examples_compile_except_the_listed_roots() -> None:
         except NotCompiled:
             fell_back.add(_root_name(document))
     assert fell_back == README_FALLBACKS
-    assert compiled == {"course", "me.enrollmentsConnection", "completionStatus", "user"}
+    assert compiled == {"course", "me.enrollmentsConnection", "completionStatus", "user", "learnerProgress"}

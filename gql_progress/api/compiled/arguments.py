@@ -40,6 +40,14 @@ class Kind(enum.Enum):
     OPTIONAL_USER_PK = "optional_user_pk"  # the same, or null
     FIRST = "first"  # a page size: null means the default, else 0 ..= the maximum
     AFTER = "after"  # a cursor from this API, or null
+    # A one-of reference input ({id} | {email} | {externalId} of a user, {id} | {slug} |
+    # {productId} of a course): one parameter per identifier, null but the one given.
+    USER_REF_PK = "user_ref_pk"
+    USER_REF_EMAIL = "user_ref_email"
+    USER_REF_EXTERNAL_ID = "user_ref_external_id"
+    COURSE_REF_PK = "course_ref_pk"
+    COURSE_REF_SLUG = "course_ref_slug"
+    COURSE_REF_PRODUCT_ID = "course_ref_product_id"
     LESSON_IDS = "lesson_ids"  # a list of lesson ids as sent (completionStatus echoes them)
     LESSON_PKS = "lesson_pks"  # the same list decoded: a pk, or null where it names no lesson
 
@@ -55,6 +63,12 @@ _SQL_TYPES = {
     Kind.OPTIONAL_USER_PK: "bigint",
     Kind.FIRST: "int",
     Kind.AFTER: "bigint",
+    Kind.USER_REF_PK: "bigint",
+    Kind.USER_REF_EMAIL: "text",
+    Kind.USER_REF_EXTERNAL_ID: "text",
+    Kind.COURSE_REF_PK: "bigint",
+    Kind.COURSE_REF_SLUG: "text",
+    Kind.COURSE_REF_PRODUCT_ID: "text",
     Kind.LESSON_IDS: "text[]",
     Kind.LESSON_PKS: "bigint[]",
 }
@@ -119,7 +133,46 @@ def _lesson_pks(value: Any, paging: Paging) -> list[int | None]:
     return [try_decode_id(raw, "Lesson") for raw in _lesson_ids(value, paging)]
 
 
+def _chosen(value: Any, identifiers: tuple[str, ...]) -> tuple[str, Any]:
+    """The one identifier a reference input gives (api/inputs: exactly one, not null)."""
+    if not isinstance(value, dict):
+        raise NotCompiled
+    given = [(name, value[name]) for name in identifiers if value.get(name) is not None]
+    if len(given) != 1:
+        raise NotCompiled  # the resolver reports "give exactly one of …"
+    return given[0]
+
+
+def _reference(
+    identifiers: tuple[str, ...], wanted: str, convert: Callable[[Any, Paging], Any]
+) -> Callable[[Any, Paging], Any]:
+    def parameter(value: Any, paging: Paging) -> Any:
+        name, given = _chosen(value, identifiers)
+        return convert(given, paging) if name == wanted else None
+
+    return parameter
+
+
+def _global_id(type_name: str) -> Callable[[Any, Paging], int]:
+    def pk(value: Any, _paging: Paging) -> int:
+        decoded = try_decode_id(value, type_name) if isinstance(value, str) else None
+        if decoded is None:
+            raise NotCompiled
+        return decoded
+
+    return pk
+
+
+USER_REF = ("id", "email", "externalId")
+COURSE_REF = ("id", "slug", "productId")
+
 CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
+    Kind.USER_REF_PK: _reference(USER_REF, "id", _global_id("User")),
+    Kind.USER_REF_EMAIL: _reference(USER_REF, "email", lambda v, p: _email(v, p)),
+    Kind.USER_REF_EXTERNAL_ID: _reference(USER_REF, "externalId", lambda v, p: _identifier(v, p)),
+    Kind.COURSE_REF_PK: _reference(COURSE_REF, "id", _global_id("Course")),
+    Kind.COURSE_REF_SLUG: _reference(COURSE_REF, "slug", lambda v, p: _identifier(v, p)),
+    Kind.COURSE_REF_PRODUCT_ID: _reference(COURSE_REF, "productId", lambda v, p: _identifier(v, p)),
     Kind.TEXT: _identifier,
     Kind.EMAIL: _email,
     Kind.USER_PK: _user_pk,

@@ -418,6 +418,24 @@ def _status_rows(bound: Bound, alias: str) -> str:
     )
 
 
+def _learner_in_course(bound: Bound, alias: str) -> str:
+    """learnerProgress: the learner's enrollment in the course, for the learner themselves, the
+    course's instructors and admins (domain/teaching.learner_in_course). Every other outcome is
+    an error member of the union, which the guard leaves to the resolvers."""
+    user_id, email, external_id = bound["learner"]
+    course_id, slug, product_id = bound["course"]
+    u, c = f"{alias}u", f"{alias}c"
+    teaches = may_see_course_learners_sql(CALLER, f"{alias}.course_id")
+    allowed = f"({alias}.user_id = {CALLER}.id OR {teaches})"
+    return (
+        f"FROM enrollments {alias} "
+        f"JOIN users {u} ON {u}.id = {alias}.user_id JOIN courses {c} ON {c}.id = {alias}.course_id "
+        # Each identifier's parameter is null but the one the reference gives.
+        f"WHERE ({u}.id = {user_id} OR {u}.email = {email} OR {u}.external_id = {external_id}) "
+        f"AND ({c}.id = {course_id} OR {c}.slug = {slug} OR {c}.product_id = {product_id}) AND {allowed}"
+    )
+
+
 ROOTS: dict[str, Root] = {
     "course": Root(
         "Course",
@@ -445,5 +463,17 @@ ROOTS: dict[str, Root] = {
         subject=lambda bound, _a: _requested_subject(bound),
         guard=lambda bound: subject_allowed_sql(CALLER, _requested_subject(bound)),
         order_by=lambda a: f"{a}.n",
+    ),
+    # LearnerProgressResult: its LearnerProgress member; NOT_FOUND and VALIDATION are guarded.
+    "learnerProgress": Root(
+        "LearnerProgress",
+        many=False,
+        arguments={
+            "learner": (Kind.USER_REF_PK, Kind.USER_REF_EMAIL, Kind.USER_REF_EXTERNAL_ID),
+            "course": (Kind.COURSE_REF_PK, Kind.COURSE_REF_SLUG, Kind.COURSE_REF_PRODUCT_ID),
+        },
+        source=_learner_in_course,
+        subject=lambda _bound, a: f"{a}.user_id",
+        guard=lambda bound: f"EXISTS (SELECT 1 {_learner_in_course(bound, 'lg')})",
     ),
 }

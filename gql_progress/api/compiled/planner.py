@@ -23,12 +23,15 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
     NullValueNode,
+    ObjectValueNode,
     OperationType,
     SelectionSetNode,
     StringValueNode,
@@ -339,18 +342,30 @@ class _Builder:
                 key = (selection.alias or selection.name).value
                 collected.setdefault(key, []).append(selection)
             elif isinstance(selection, InlineFragmentNode):
-                if selection.type_condition is not None and selection.type_condition.name.value != type_name:
-                    raise NotCompiled
-                stack.append(iter(selection.selection_set.selections))
+                condition = selection.type_condition
+                if condition is None or self._applies(condition.name.value, type_name):
+                    stack.append(iter(selection.selection_set.selections))
             elif isinstance(selection, FragmentSpreadNode):
                 if selection.name.value in visited:
                     continue
                 visited.add(selection.name.value)
                 fragment = self.fragments.get(selection.name.value)
-                if fragment is None or fragment.type_condition.name.value != type_name or fragment.directives:
+                if fragment is None or fragment.directives:
                     raise NotCompiled
-                stack.append(iter(fragment.selection_set.selections))
+                if self._applies(fragment.type_condition.name.value, type_name):
+                    stack.append(iter(fragment.selection_set.selections))
         return collected
+
+    def _applies(self, condition: str, type_name: str) -> bool:
+        """GraphQL's DoesFragmentTypeApply: the fragment's type is the object's, or an interface
+        or union it belongs to (``... on Error`` below a union's success member does not)."""
+        if condition == type_name:
+            return True
+        abstract = self.schema.get_type(condition)
+        concrete = self.schema.get_type(type_name)
+        if not isinstance(abstract, GraphQLInterfaceType | GraphQLUnionType):
+            return False
+        return isinstance(concrete, GraphQLObjectType) and self.schema.is_sub_type(abstract, concrete)
 
     def _alias(self) -> str:
         self._aliases += 1
@@ -367,6 +382,8 @@ def _literal(value: ValueNode) -> Any:
         return None
     if isinstance(value, ListValueNode):
         return [_literal(item) for item in value.values]
+    if isinstance(value, ObjectValueNode):
+        return {field.name.value: _literal(field.value) for field in value.fields}
     raise NotCompiled
 
 

@@ -21,9 +21,9 @@ from sqlalchemy import text
 from bench.operations import COURSE_PAGE, COURSE_TITLE, DASHBOARD
 from gql_progress.api.compiled.declarations import TYPES, Nested, Paged, Value
 from gql_progress.api.compiled.planner import NotCompiled, Paging, Planner, _Builder
-from gql_progress.api.ids import decode_id
 from gql_progress.api.schema import shared_graphql_schema
 from gql_progress.auth.keys import issue_api_key
+from gql_progress.domain.ids import decode_id
 from gql_progress.domain.scopes import Scope
 from tests.read_paths import Pair, paired_apps
 from tests.test_readme_examples import readme_examples
@@ -34,8 +34,28 @@ pytestmark = pytest.mark.postgres_only
 @pytest.fixture(scope="module")
 async def pair(pg_template: str | None) -> AsyncIterator[Pair]:
     async with paired_apps(pg_template) as both:
+        async with both.compiled.db.write() as conn:
+            for statement in WEBHOOK_OUTBOX.split(";\n"):
+                if statement.strip():
+                    await conn.execute(text(statement))
         yield both
 
+
+# Two endpoints and a delivery of every event to each, in every state (the demo data has none).
+WEBHOOK_OUTBOX = """
+INSERT INTO webhook_endpoints (url, description, event_types, secret, enabled, cursor_event_id,
+  created_at, updated_at)
+VALUES ('https://hooks.example.com/a', 'A', '["COURSE_COMPLETED", "LESSON_COMPLETED"]', 's', true, 0,
+  now(), now()),
+  ('https://hooks.example.com/b', '', '[]', 's', false, 0, now(), now() + interval '1 second');
+INSERT INTO webhook_deliveries (endpoint_id, event_id, status, attempts, next_attempt_at,
+  last_attempt_at, last_status_code, last_error, delivered_at, created_at)
+SELECT ep.id, ev.id, (ARRAY['PENDING', 'DELIVERED', 'FAILED'])[1 + ev.id % 3],
+  ev.id % 4, CASE WHEN ev.id % 3 = 0 THEN now() END, now() - interval '1 minute',
+  CASE WHEN ev.id % 3 = 2 THEN 500 END, CASE WHEN ev.id % 3 = 2 THEN 'HTTP 500' END,
+  CASE WHEN ev.id % 3 = 1 THEN now() END, ev.occurred_at
+FROM webhook_endpoints ep, events ev;
+"""
 
 SLUGS = ["intro-to-sql", "python-basics", "no-such-course", "x\x00y"]
 
@@ -139,6 +159,22 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
         True,
     ),
     "first-over-the-maximum": ("{ courses(first: 1000) { totalCount } }", None, False),
+    "backward-pages": (
+        "query($n: Int, $b: String) { courses(last: $n, before: $b) { totalCount pageInfo { hasNextPage "
+        "hasPreviousPage startCursor endCursor } edges { cursor node { slug lessonsConnection(last: 2) { "
+        "pageInfo { hasPreviousPage hasNextPage } nodes { position title } } } } } }",
+        {"n": 1, "b": "Y3Vyc29yOjM="},
+        True,
+    ),
+    "backward-to-the-end": (
+        "{ me { enrollmentsConnection(last: 2) { pageInfo { hasNextPage hasPreviousPage endCursor } "
+        "nodes { id } } } }",
+        None,
+        True,
+    ),
+    "last-null": ("query($n: Int) { courses(last: $n) { totalCount } }", {"n": None}, False),
+    "first-and-last": ("{ courses(first: 1, last: 1) { totalCount } }", None, False),
+    "last-over-the-maximum": ("{ courses(last: 1000) { totalCount } }", None, False),
     "first-negative": ("query($n: Int) { courses(first: $n) { totalCount } }", {"n": -1}, False),
     "null-for-a-non-null-variable": (
         "query($n: Int!) { courses(first: $n) { totalCount } }",
@@ -245,6 +281,30 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
         None,
         True,
     ),
+    "webhook-deliveries": (
+        "query($s: WebhookDeliveryStatus, $n: Int) { webhookDeliveries(status: $s, first: $n) { totalCount "
+        "nodes { id eventId eventType status attempts lastStatusCode lastError lastAttemptAt nextAttemptAt "
+        "deliveredAt createdAt endpoint { id url description eventTypes enabled createdAt updatedAt } } "
+        "pageInfo { hasNextPage endCursor } } }",
+        {"s": "FAILED", "n": 3},
+        ADMIN,
+    ),
+    "webhook-deliveries-readme": (
+        "{ webhookDeliveries(status: PENDING, first: 20) { totalCount nodes { eventId eventType status "
+        "attempts lastStatusCode lastError nextAttemptAt deliveredAt endpoint { url } } } }",
+        None,
+        ADMIN,
+    ),
+    "webhook-deliveries-of-an-endpoint": (
+        "query($e: ID) { webhookDeliveries(endpointId: $e, last: 2) { edges { cursor node { status } } } }",
+        {"e": "V2ViaG9va0VuZHBvaW50OjI="},
+        ADMIN,
+    ),
+    "webhook-deliveries-bad-endpoint": (
+        '{ webhookDeliveries(endpointId: "nope") { totalCount } }',
+        None,
+        False,
+    ),
     "course-learners-status": (
         '{ course(slug: "intro-to-sql") { learners(status: COMPLETED) { totalCount } } }',
         None,
@@ -289,7 +349,18 @@ async def test_a_key_without_the_read_scope_is_refused_as_before(pair: Pair) -> 
 # --- random selections of the declared fields ------------------------------------------------------
 
 
-PAGES = ["", "(first: 0)", "(first: 1)", "(first: 3)", '(first: 2, after: "Y3Vyc29yOjE=")']
+PAGES = [
+    "",
+    "(first: 0)",
+    "(first: 1)",
+    "(first: 3)",
+    '(first: 2, after: "Y3Vyc29yOjE=")',
+    "(last: 2)",
+    "(last: 0)",
+    '(last: 1, before: "Y3Vyc29yOjM=")',
+    '(first: 5, before: "Y3Vyc29yOjM=")',
+    '(last: 5, after: "Y3Vyc29yOjE=", before: "Y3Vyc29yOjQ=")',
+]
 
 
 def _selection(type_name: str, depth: int) -> st.SearchStrategy[str]:
@@ -456,7 +527,7 @@ async def test_a_time_sum_past_the_int_range_is_answered_as_graphql_core_refuses
 # --- the README's read examples ---------------------------------------------------------------------
 
 # The README's read examples whose root field still takes the resolver path: bundles and study
-# plans (their progress is computed in Python), analytics, the event log and webhook deliveries.
+# plans (their progress is computed in Python), analytics and the event log.
 # Everything else the README shows must compile.
 README_FALLBACKS = {
     "bundle",
@@ -465,7 +536,6 @@ README_FALLBACKS = {
     "me.studyPlanInstances",
     "courseAnalytics",
     "events",
-    "webhookDeliveries",
 }
 
 
@@ -495,4 +565,11 @@ def test_the_readme_read_examples_compile_except_the_listed_roots() -> None:
         except NotCompiled:
             fell_back.add(_root_name(document))
     assert fell_back == README_FALLBACKS
-    assert compiled == {"course", "me.enrollmentsConnection", "completionStatus", "user", "learnerProgress"}
+    assert compiled == {
+        "course",
+        "me.enrollmentsConnection",
+        "completionStatus",
+        "user",
+        "learnerProgress",
+        "webhookDeliveries",
+    }

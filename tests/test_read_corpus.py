@@ -47,10 +47,10 @@ from hypothesis import strategies as st
 from hypothesis_graphql import nodes, queries
 from sqlalchemy import text
 
+from gql_progress import demo
 from gql_progress.api.compiled.planner import NotCompiled
-from gql_progress.api.ids import decode_any_id, encode_id
 from gql_progress.db.models import UserRole
-from gql_progress.domain import demo
+from gql_progress.domain.ids import decode_any_id, encode_id
 from gql_progress.domain.viewer import Viewer
 from tests import read_corpus
 from tests.read_paths import ROLES, Pair, comparable, paired_apps

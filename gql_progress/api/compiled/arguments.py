@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gql_progress.api.ids import try_decode_id
 from gql_progress.api.pagination import decode_cursor
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import InvalidInput
+from gql_progress.domain.ids import try_decode_id
 from gql_progress.domain.text import contains_nul
 
 
@@ -39,7 +39,9 @@ class Kind(enum.Enum):
     USER_PK = "user_pk"  # a User global id, decoded
     OPTIONAL_USER_PK = "optional_user_pk"  # the same, or null
     FIRST = "first"  # a page size: null means the default, else 0 ..= the maximum
+    LAST = "last"  # a backward page's size, 0 ..= the maximum (null pages forward: resolvers)
     AFTER = "after"  # a cursor from this API, or null
+    BEFORE = "before"  # the same, for the other end of the page
     # A one-of reference input ({id} | {email} | {externalId} of a user, {id} | {slug} |
     # {productId} of a course): one parameter per identifier, null but the one given.
     USER_REF_PK = "user_ref_pk"
@@ -48,6 +50,8 @@ class Kind(enum.Enum):
     COURSE_REF_PK = "course_ref_pk"
     COURSE_REF_SLUG = "course_ref_slug"
     COURSE_REF_PRODUCT_ID = "course_ref_product_id"
+    ENUM = "enum"  # an enum value, as its name (null stays null)
+    ENDPOINT_PK = "endpoint_pk"  # a WebhookEndpoint global id, decoded; null stays null
     LESSON_IDS = "lesson_ids"  # a list of lesson ids as sent (completionStatus echoes them)
     LESSON_PKS = "lesson_pks"  # the same list decoded: a pk, or null where it names no lesson
 
@@ -62,13 +66,17 @@ _SQL_TYPES = {
     Kind.USER_PK: "bigint",
     Kind.OPTIONAL_USER_PK: "bigint",
     Kind.FIRST: "int",
+    Kind.LAST: "int",
     Kind.AFTER: "bigint",
+    Kind.BEFORE: "bigint",
     Kind.USER_REF_PK: "bigint",
     Kind.USER_REF_EMAIL: "text",
     Kind.USER_REF_EXTERNAL_ID: "text",
     Kind.COURSE_REF_PK: "bigint",
     Kind.COURSE_REF_SLUG: "text",
     Kind.COURSE_REF_PRODUCT_ID: "text",
+    Kind.ENUM: "text",
+    Kind.ENDPOINT_PK: "bigint",
     Kind.LESSON_IDS: "text[]",
     Kind.LESSON_PKS: "bigint[]",
 }
@@ -108,6 +116,12 @@ def _first(value: Any, paging: Paging) -> int:
     if not 0 <= value <= paging.max_page_size:
         raise NotCompiled
     return value
+
+
+def _last(value: Any, paging: Paging) -> int:
+    if value is None:
+        raise NotCompiled  # `last: null` pages forward from the start: the resolvers' case
+    return _first(value, paging)
 
 
 def _after(value: Any, _paging: Paging) -> int | None:
@@ -163,10 +177,25 @@ def _global_id(type_name: str) -> Callable[[Any, Paging], int]:
     return pk
 
 
+def _enum(value: Any, _paging: Paging) -> str | None:
+    # A variable arrives as the Python enum member (graphql-core's coercion), a literal as its name.
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.name
+    raise NotCompiled
+
+
+def _optional(convert: Callable[[Any, Paging], Any]) -> Callable[[Any, Paging], Any]:
+    return lambda value, paging: None if value is None else convert(value, paging)
+
+
 USER_REF = ("id", "email", "externalId")
 COURSE_REF = ("id", "slug", "productId")
 
 CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
+    Kind.ENUM: _enum,
+    Kind.ENDPOINT_PK: _optional(_global_id("WebhookEndpoint")),
     Kind.USER_REF_PK: _reference(USER_REF, "id", _global_id("User")),
     Kind.USER_REF_EMAIL: _reference(USER_REF, "email", lambda v, p: _email(v, p)),
     Kind.USER_REF_EXTERNAL_ID: _reference(USER_REF, "externalId", lambda v, p: _identifier(v, p)),
@@ -178,7 +207,9 @@ CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
     Kind.USER_PK: _user_pk,
     Kind.OPTIONAL_USER_PK: _optional_user_pk,
     Kind.FIRST: _first,
+    Kind.LAST: _last,
     Kind.AFTER: _after,
+    Kind.BEFORE: _after,
     Kind.LESSON_IDS: _lesson_ids,
     Kind.LESSON_PKS: _lesson_pks,
 }

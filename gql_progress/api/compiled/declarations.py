@@ -94,6 +94,8 @@ class Root:
     one_of: bool = False
     guard: Callable[[Bound], str] | None = None
     order_by: Callable[[str], str] | None = None
+    # A connection (first/after/last/before, as Paged) keyed by this column of the source.
+    page_key: str | None = None
 
 
 def column(name: str) -> Value:
@@ -106,6 +108,11 @@ def timestamp(name: str) -> Value:
 
 def node_id(type_name: str, name: str = "id") -> Value:
     return Value(lambda s: global_id(type_name, f"{s.alias}.{name}"))
+
+
+def row_of(table: str, foreign_key: str) -> Callable[[Scope, str], str]:
+    """The source of the one row of ``table`` that the parent's ``foreign_key`` names."""
+    return lambda p, a: f"FROM {table} {a} WHERE {a}.id = {p.alias}.{foreign_key}"
 
 
 def _same_subject(parent: Scope, _alias: str) -> str:
@@ -157,14 +164,6 @@ def _counted(s: Scope) -> tuple[str, str]:
     a = s.alias
     return counted_lessons_sql(f"{a}.total", f"{a}.required", f"{a}.completed", f"{a}.completed_required")
 
-
-# Query.courses: every course by id, progress below them the caller's.
-ALL_COURSES = Paged(
-    "Course",
-    source=lambda _p, a: f"FROM courses {a} WHERE true",
-    subject=_same_subject,
-    key="id",
-)
 
 TYPES: dict[str, dict[str, Field]] = {
     "Course": {
@@ -240,7 +239,7 @@ TYPES: dict[str, dict[str, Field]] = {
         "course": Nested(
             "Course",
             many=False,
-            source=lambda p, a: f"FROM courses {a} WHERE {a}.id = {p.alias}.course_id",
+            source=row_of("courses", "course_id"),
             subject=_same_subject,
         ),
     },
@@ -314,19 +313,19 @@ TYPES: dict[str, dict[str, Field]] = {
         "enrollment": Nested(
             "Enrollment",
             many=False,
-            source=lambda p, a: f"FROM enrollments {a} WHERE {a}.id = {p.alias}.id",
+            source=row_of("enrollments", "id"),
             subject=lambda _p, a: f"{a}.user_id",
         ),
         "user": Nested(
             "User",
             many=False,
-            source=lambda p, a: f"FROM users {a} WHERE {a}.id = {p.alias}.user_id",
+            source=row_of("users", "user_id"),
             subject=lambda _p, a: f"{a}.id",
         ),
         "course": Nested(
             "Course",
             many=False,
-            source=lambda p, a: f"FROM courses {a} WHERE {a}.id = {p.alias}.course_id",
+            source=row_of("courses", "course_id"),
             subject=_same_subject,
         ),
         "summary": Nested(
@@ -363,6 +362,35 @@ TYPES: dict[str, dict[str, Field]] = {
         ),
         "completedAt": timestamp("completed_at"),
     },
+    # Admins' view of the webhook outbox (api/queries/webhooks.py); the secret is never read.
+    "WebhookDelivery": {
+        "id": node_id("WebhookDelivery"),
+        "endpoint": Nested(
+            "WebhookEndpoint",
+            many=False,
+            source=row_of("webhook_endpoints", "endpoint_id"),
+            subject=_same_subject,
+        ),
+        "eventId": node_id("Event", "event_id"),
+        "eventType": Value(lambda s: f"(SELECT ev.type FROM events ev WHERE ev.id = {s.alias}.event_id)"),
+        "status": column("status"),
+        "attempts": column("attempts"),
+        "lastStatusCode": column("last_status_code"),
+        "lastError": column("last_error"),
+        "lastAttemptAt": timestamp("last_attempt_at"),
+        "nextAttemptAt": timestamp("next_attempt_at"),
+        "deliveredAt": timestamp("delivered_at"),
+        "createdAt": timestamp("created_at"),
+    },
+    "WebhookEndpoint": {
+        "id": node_id("WebhookEndpoint"),
+        "url": column("url"),
+        "description": column("description"),
+        "eventTypes": column("event_types"),
+        "enabled": column("enabled"),
+        "createdAt": timestamp("created_at"),
+        "updatedAt": timestamp("updated_at"),
+    },
     "Enrollment": {
         "id": node_id("Enrollment"),
         "enrolledAt": timestamp("enrolled_at"),
@@ -372,7 +400,7 @@ TYPES: dict[str, dict[str, Field]] = {
         "course": Nested(
             "Course",
             many=False,
-            source=lambda p, a: f"FROM courses {a} WHERE {a}.id = {p.alias}.course_id",
+            source=row_of("courses", "course_id"),
             subject=lambda p, _a: f"{p.alias}.user_id",
         ),
         "summary": Nested(
@@ -436,7 +464,27 @@ def _learner_in_course(bound: Bound, alias: str) -> str:
     )
 
 
+def _deliveries(bound: Bound, alias: str) -> str:
+    """webhookDeliveries: every delivery, or those of ``status`` and ``endpointId`` when given."""
+    conditions = ["true"]
+    if "status" in bound:
+        conditions.append(f"({bound['status'][0]} IS NULL OR {alias}.status::text = {bound['status'][0]})")
+    if "endpointId" in bound:
+        endpoint = bound["endpointId"][0]
+        conditions.append(f"({endpoint} IS NULL OR {alias}.endpoint_id = {endpoint})")
+    return f"FROM webhook_deliveries {alias} WHERE {' AND '.join(conditions)}"
+
+
 ROOTS: dict[str, Root] = {
+    # Every course by id, progress below them the caller's.
+    "courses": Root(
+        "Course",
+        many=True,
+        arguments={},
+        source=lambda _bound, a: f"FROM courses {a} WHERE true",
+        subject=lambda _bound, _a: f"{CALLER}.id",
+        page_key="id",
+    ),
     "course": Root(
         "Course",
         many=False,
@@ -463,6 +511,16 @@ ROOTS: dict[str, Root] = {
         subject=lambda bound, _a: _requested_subject(bound),
         guard=lambda bound: subject_allowed_sql(CALLER, _requested_subject(bound)),
         order_by=lambda a: f"{a}.n",
+    ),
+    # Admins only: anyone else is refused (FORBIDDEN) by the resolver.
+    "webhookDeliveries": Root(
+        "WebhookDelivery",
+        many=True,
+        arguments={"status": (Kind.ENUM,), "endpointId": (Kind.ENDPOINT_PK,)},
+        source=_deliveries,
+        subject=lambda _bound, _a: f"{CALLER}.id",
+        guard=lambda _bound: f"{CALLER}.is_admin",
+        page_key="id",
     ),
     # LearnerProgressResult: its LearnerProgress member; NOT_FOUND and VALIDATION are guarded.
     "learnerProgress": Root(

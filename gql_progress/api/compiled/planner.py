@@ -20,6 +20,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    EnumValueNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -46,7 +47,6 @@ from graphql.execution.values import get_variable_values
 
 from gql_progress.api.compiled.arguments import Kind, NotCompiled, Paging, Parameter
 from gql_progress.api.compiled.declarations import (
-    ALL_COURSES,
     CALLER,
     ROOTS,
     TYPES,
@@ -68,6 +68,7 @@ __all__ = ["NotCompiled", "Paging", "Plan", "Planner"]
 CALLER_PARAMETERS = 3
 CALLER_ROW = f"(VALUES ($1::bigint, $2::boolean, $3::text)) AS {CALLER}(id, is_admin, role)"
 VIEWER = f"{CALLER}.id"
+PAGE_ARGUMENTS = frozenset({"first", "after", "last", "before"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,17 @@ class Planner:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """SQL of one connection page's rows: the key, which rows are on the page (not the
+    look-ahead), and whether more follow after it and before it."""
+
+    key: str
+    on_page: str
+    has_next: str
+    has_previous: str
+
+
 class _Builder:
     def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
         self.schema = schema
@@ -152,9 +164,6 @@ class _Builder:
                 pairs.append((key, self._me(nodes)))
             elif name in ROOTS:
                 pairs.append((key, self._root(ROOTS[name], nodes)))
-            elif name == "courses":
-                caller = Scope("caller", VIEWER)
-                pairs.append((key, self._paged("Query", "courses", ALL_COURSES, nodes, caller)))
             else:
                 raise NotCompiled
         return json_object(pairs)
@@ -167,6 +176,8 @@ class _Builder:
 
     def _root(self, root: Root, nodes: list[FieldNode]) -> str:
         given = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
+        if root.page_key is not None:
+            given = {name: value for name, value in given.items() if name not in PAGE_ARGUMENTS}
         if set(given) - set(root.arguments) or (root.one_of and len(given) != 1):
             raise NotCompiled
         self.reads_beyond_the_caller = True
@@ -176,14 +187,20 @@ class _Builder:
         }
         if root.guard is not None:
             self.guards.append(root.guard(bound))
+        if root.page_key is not None:
+            page = Paged(
+                root.type_name,
+                lambda _p, a: root.source(bound, a),
+                lambda _p, a: root.subject(bound, a),
+                root.page_key,
+            )
+            return self._paged(
+                "Query", nodes[0].name.value, page, nodes, Scope(CALLER, VIEWER), set(root.arguments)
+            )
         alias = self._alias()
         scope = Scope(alias, root.subject(bound, alias))
-        source = root.source(bound, alias)
-        body = self._fields(root.type_name, nodes, scope)
-        if not root.many:
-            return f"(SELECT {body} {source})"
-        order = f" ORDER BY {root.order_by(alias)}" if root.order_by else ""
-        return f"coalesce((SELECT json_agg({body}{order}) {source}), '[]'::json)"
+        order = root.order_by(alias) if root.order_by else None
+        return self._rows(root.type_name, root.many, nodes, root.source(bound, alias), scope, order)
 
     def _object(self, type_name: str, nodes: list[FieldNode], source: str, scope: Scope) -> str:
         """A scalar subquery: the object's JSON, or NULL when ``source`` has no row."""
@@ -212,21 +229,47 @@ class _Builder:
                 pairs.append((key, self._nested(field, children, scope)))
         return json_object(pairs)
 
-    def _paged(self, parent_type: str, name: str, field: Paged, nodes: list[FieldNode], parent: Scope) -> str:
-        """A connection page: keyset rows after the cursor, one look-ahead row for hasNextPage
-        (api/pagination.connection_from_rows), counted only when totalCount is asked."""
+    def _paged(
+        self,
+        parent_type: str,
+        name: str,
+        field: Paged,
+        nodes: list[FieldNode],
+        parent: Scope,
+        filters: set[str] | frozenset[str] = frozenset(),
+    ) -> str:
+        """A connection page (api/pagination.py): keyset rows between the cursors in key order,
+        or, for ``last``, in descending order up to ``before`` and shown ascending, with one
+        look-ahead row that tells whether more follow; counted only when totalCount is asked."""
         self.reads_beyond_the_caller = True
-        arguments = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
-        if set(arguments) - {"first", "after"}:
+        arguments = {
+            argument.name.value: argument.value
+            for argument in nodes[0].arguments or ()
+            if argument.name.value not in filters  # bound by the root (Root.arguments)
+        }
+        if set(arguments) - PAGE_ARGUMENTS or {"first", "last"} <= set(arguments):
             raise NotCompiled
-        first = self._bound(Kind.FIRST, arguments.get("first"))
+        backward = "last" in arguments
+        size = (
+            self._bound(Kind.LAST, arguments["last"])
+            if backward
+            else self._bound(Kind.FIRST, arguments.get("first"))
+        )
         after = self._bound(Kind.AFTER, arguments.get("after"))
+        before = self._bound(Kind.BEFORE, arguments.get("before"))
         connection_type = _named(self.schema, parent_type, name)
         edge_type = _named(self.schema, connection_type, "edges")
         alias = self._alias()
         key = f"{alias}.{field.key}"
         scope = Scope(alias, field.subject(parent, alias))
-        on_page = f"{alias}.rn__ <= {first}"
+        on_page = f"{alias}.rn__ <= {size}"
+        more = f"count(*) > {size}"
+        page = _Page(
+            key=key,
+            on_page=on_page,
+            has_next=f"{before} IS NOT NULL" if backward else more,
+            has_previous=more if backward else f"{after} IS NOT NULL",
+        )
         pairs = []
         for response_key, children in self._collect_merged(nodes, connection_type).items():
             child = children[0].name.value
@@ -237,27 +280,19 @@ class _Builder:
                 pairs.append((response_key, f"(SELECT count(*) {field.source(parent, self._alias())})"))
             elif child == "nodes":
                 node = self._fields(field.node_type, children, scope)
-                pairs.append(
-                    (
-                        response_key,
-                        f"coalesce(json_agg({node} ORDER BY {key}) FILTER (WHERE {on_page}), '[]'::json)",
-                    )
-                )
+                pairs.append((response_key, _page_list(node, key, on_page)))
             elif child == "edges":
                 edge = self._edge(edge_type, field.node_type, children, scope, key)
-                pairs.append(
-                    (
-                        response_key,
-                        f"coalesce(json_agg({edge} ORDER BY {key}) FILTER (WHERE {on_page}), '[]'::json)",
-                    )
-                )
+                pairs.append((response_key, _page_list(edge, key, on_page)))
             elif child == "pageInfo":
-                pairs.append((response_key, self._page_info(children, key, on_page, first, after)))
+                pairs.append((response_key, self._page_info(children, page)))
             else:
                 raise NotCompiled
+        order = f"{key} DESC" if backward else key
         rows = (
-            f"(SELECT {alias}.*, row_number() OVER (ORDER BY {key}) AS rn__ {field.source(parent, alias)} "
-            f"AND ({after} IS NULL OR {key} > {after}) ORDER BY {key} LIMIT {first} + 1) {alias}"
+            f"(SELECT {alias}.*, row_number() OVER (ORDER BY {order}) AS rn__ {field.source(parent, alias)} "
+            f"AND ({after} IS NULL OR {key} > {after}) AND ({before} IS NULL OR {key} < {before}) "
+            f"ORDER BY {order} LIMIT {size} + 1) {alias}"
         )
         # GROUP BY (): one row whatever the page holds, even when no field aggregates.
         return f"(SELECT {json_object(pairs)} FROM {rows} GROUP BY ())"
@@ -276,13 +311,13 @@ class _Builder:
                 raise NotCompiled
         return json_object(pairs)
 
-    def _page_info(self, nodes: list[FieldNode], key: str, on_page: str, first: str, after: str) -> str:
+    def _page_info(self, nodes: list[FieldNode], page: _Page) -> str:
         values = {
             "__typename": text_literal("PageInfo"),
-            "hasNextPage": f"count(*) > {first}",
-            "hasPreviousPage": f"{after} IS NOT NULL",
-            "startCursor": cursor_sql(f"min({key}) FILTER (WHERE {on_page})"),
-            "endCursor": cursor_sql(f"max({key}) FILTER (WHERE {on_page})"),
+            "hasNextPage": page.has_next,
+            "hasPreviousPage": page.has_previous,
+            "startCursor": cursor_sql(f"min({page.key}) FILTER (WHERE {page.on_page})"),
+            "endCursor": cursor_sql(f"max({page.key}) FILTER (WHERE {page.on_page})"),
         }
         pairs = []
         for response_key, children in self._collect_merged(nodes, "PageInfo").items():
@@ -305,12 +340,19 @@ class _Builder:
         self.reads_beyond_the_caller = True
         alias = self._alias()
         scope = Scope(alias, field.subject(parent, alias))
-        source = field.source(parent, alias)
-        body = self._fields(field.type_name, nodes, scope)
-        if not field.many:
+        order = field.order_by(alias) if field.order_by else None
+        return self._rows(field.type_name, field.many, nodes, field.source(parent, alias), scope, order)
+
+    def _rows(
+        self, type_name: str, many: bool, nodes: list[FieldNode], source: str, scope: Scope, order: str | None
+    ) -> str:
+        """An object (NULL when ``source`` has no row) or a list (``[]`` when none) of the rows of
+        ``source``, each rendered as the selection asks."""
+        body = self._fields(type_name, nodes, scope)
+        if not many:
             return f"(SELECT {body} {source})"
-        order = f" ORDER BY {field.order_by(alias)}" if field.order_by else ""
-        return f"coalesce((SELECT json_agg({body}{order}) {source}), '[]'::json)"
+        order_by = f" ORDER BY {order}" if order else ""
+        return f"coalesce((SELECT json_agg({body}{order_by}) {source}), '[]'::json)"
 
     def _collect_merged(self, nodes: list[FieldNode], type_name: str) -> dict[str, list[FieldNode]]:
         """The sub-fields of several fields merged under one response key (GraphQL merges
@@ -382,6 +424,8 @@ def _literal(value: ValueNode) -> Any:
         return None
     if isinstance(value, ListValueNode):
         return [_literal(item) for item in value.values]
+    if isinstance(value, EnumValueNode):
+        return value.value
     if isinstance(value, ObjectValueNode):
         return {field.name.value: _literal(field.value) for field in value.fields}
     raise NotCompiled

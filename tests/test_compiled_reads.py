@@ -281,6 +281,30 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
         None,
         True,
     ),
+    "study-plans-readme": (
+        "{ me { studyPlanInstances { totalCount nodes { id startedAt plan { title } completionPercentage "
+        "completedResources resources { position completed completedAt lesson { title } } } } } }",
+        None,
+        True,
+    ),
+    "study-plans-every-field": (
+        "{ me { studyPlans(last: 3) { nodes { id title createdAt updatedAt owner { email } lessons { id "
+        "progressStatus progress { status } } instances { totalCount nodes { id user { name } "
+        "plan { id } completionPercentage } } } } studyPlanInstances(first: 1) { edges { cursor node { "
+        "resources { position completed completedAt lesson { title progress { completedAt } } } } } "
+        "pageInfo { hasNextPage } } } }",
+        None,
+        True,
+    ),
+    # Another user's plans answer empty (the owner and admins see them).
+    "study-plans-of-another": (
+        '{ user(externalId: "demo-learner") { studyPlanInstances { totalCount nodes { id } } } '
+        'learnerProgress(learner: {externalId: "demo-learner"}, course: {slug: "intro-to-sql"}) { '
+        "... on LearnerProgress { user { studyPlans { totalCount } studyPlanInstances { nodes { "
+        "completionPercentage } } } } } }",
+        None,
+        frozenset({"learner", "admin"}),
+    ),
     "webhook-deliveries": (
         "query($s: WebhookDeliveryStatus, $n: Int) { webhookDeliveries(status: $s, first: $n) { totalCount "
         "nodes { id eventId eventType status attempts lastStatusCode lastError lastAttemptAt nextAttemptAt "
@@ -526,14 +550,13 @@ async def test_a_time_sum_past_the_int_range_is_answered_as_graphql_core_refuses
 
 # --- the README's read examples ---------------------------------------------------------------------
 
-# The README's read examples whose root field still takes the resolver path: bundles and study
-# plans (their progress is computed in Python), analytics and the event log.
+# The README's read examples whose root field still takes the resolver path: bundles (their
+# progress is computed in Python), analytics and the event log.
 # Everything else the README shows must compile.
 README_FALLBACKS = {
     "bundle",
     "bundleProgress",
     "bundleProgressBatch",
-    "me.studyPlanInstances",
     "courseAnalytics",
     "events",
 }
@@ -568,6 +591,7 @@ def test_the_readme_read_examples_compile_except_the_listed_roots() -> None:
     assert compiled == {
         "course",
         "me.enrollmentsConnection",
+        "me.studyPlanInstances",
         "completionStatus",
         "user",
         "learnerProgress",

@@ -119,6 +119,25 @@ def _same_subject(parent: Scope, _alias: str) -> str:
     return parent.subject
 
 
+def _own_subject(_parent: Scope, alias: str) -> str:
+    return f"{alias}.id"
+
+
+def one(
+    type_name: str,
+    table: str,
+    foreign_key: str,
+    subject: Callable[[Scope, str], str] = _same_subject,
+) -> Nested:
+    """The object the parent's ``foreign_key`` names; below it, progress is ``subject``'s."""
+    return Nested(type_name, many=False, source=row_of(table, foreign_key), subject=subject)
+
+
+def user_of(foreign_key: str) -> Nested:
+    """A user row: its own lists are its own (User's fields use its id)."""
+    return one("User", "users", foreign_key, _own_subject)
+
+
 # Progress.status and Lesson.progressStatus: the record's state (api/types/lesson.py's _status).
 def record_status(alias: str) -> str:
     return f"CASE WHEN {alias}.completed THEN 'COMPLETED' ELSE 'IN_PROGRESS' END"
@@ -158,6 +177,31 @@ def _owns(user: Scope) -> str:
 
 def _current_lessons(course_id: str, alias: str) -> str:
     return f"FROM lessons {alias} WHERE {alias}.course_id = {course_id} AND {alias}.removed_at IS NULL"
+
+
+def _plan_lessons(plan_id: str, alias: str) -> str:
+    """A plan's current lessons (removed ones left out, as in summaries): ``alias`` the lesson,
+    ``alias``s its place in the plan (api/loaders/lessons_by_study_plan.py)."""
+    return (
+        f"FROM lessons {alias} JOIN study_plan_lessons {alias}s ON {alias}s.lesson_id = {alias}.id "
+        f"WHERE {alias}s.study_plan_id = {plan_id} AND {alias}.removed_at IS NULL"
+    )
+
+
+def _resources(instance: Scope, alias: str) -> str:
+    """An instance's resources: its plan's current lessons with the learner's record of each
+    (``alias``: lesson_id and position; ``alias``p: the record; domain/study_plan_progress.py)."""
+    return (
+        f"FROM (SELECT rl.id AS lesson_id, rls.position "
+        f"{_plan_lessons(f'{instance.alias}.study_plan_id', 'rl')}) {alias} "
+        f"LEFT JOIN lesson_progress {alias}p ON {alias}p.user_id = {instance.subject} "
+        f"AND {alias}p.lesson_id = {alias}.lesson_id WHERE true"
+    )
+
+
+def _resource_completed_at(alias: str) -> str:
+    # Resource.completed_at: the record's completedAt while it is completed, else none.
+    return f"(CASE WHEN {alias}p.completed THEN {alias}p.completed_at END)"
 
 
 def _counted(s: Scope) -> tuple[str, str]:
@@ -236,12 +280,7 @@ TYPES: dict[str, dict[str, Field]] = {
             ),
             subject=_same_subject,
         ),
-        "course": Nested(
-            "Course",
-            many=False,
-            source=row_of("courses", "course_id"),
-            subject=_same_subject,
-        ),
+        "course": one("Course", "courses", "course_id"),
     },
     "Progress": {
         "id": node_id("Progress"),
@@ -296,6 +335,20 @@ TYPES: dict[str, dict[str, Field]] = {
             subject=lambda _p, a: f"{a}.user_id",
             order_by=lambda a: f"{a}.enrolled_at, {a}.id",
         ),
+        "studyPlans": Paged(
+            "StudyPlan",
+            source=lambda p, a: f"FROM study_plans {a} WHERE {a}.user_id = {p.alias}.id AND {_owns(p)}",
+            subject=lambda _p, a: f"{a}.user_id",
+            key="id",
+        ),
+        "studyPlanInstances": Paged(
+            "StudyPlanInstance",
+            source=lambda p, a: (
+                f"FROM study_plan_instances {a} WHERE {a}.user_id = {p.alias}.id AND {_owns(p)}"
+            ),
+            subject=lambda _p, a: f"{a}.user_id",
+            key="id",
+        ),
         # Oldest first by id (api/queries/enrollment_listing.py).
         "enrollmentsConnection": Paged(
             "Enrollment",
@@ -310,24 +363,9 @@ TYPES: dict[str, dict[str, Field]] = {
         "status": column("status"),
         "enrolledAt": timestamp("enrolled_at"),
         "completedAt": timestamp("completed_at"),
-        "enrollment": Nested(
-            "Enrollment",
-            many=False,
-            source=row_of("enrollments", "id"),
-            subject=lambda _p, a: f"{a}.user_id",
-        ),
-        "user": Nested(
-            "User",
-            many=False,
-            source=row_of("users", "user_id"),
-            subject=lambda _p, a: f"{a}.id",
-        ),
-        "course": Nested(
-            "Course",
-            many=False,
-            source=row_of("courses", "course_id"),
-            subject=_same_subject,
-        ),
+        "enrollment": one("Enrollment", "enrollments", "id", lambda _p, a: f"{a}.user_id"),
+        "user": user_of("user_id"),
+        "course": one("Course", "courses", "course_id"),
         "summary": Nested(
             "CourseSummary",
             many=False,
@@ -362,15 +400,71 @@ TYPES: dict[str, dict[str, Field]] = {
         ),
         "completedAt": timestamp("completed_at"),
     },
+    # A learner's own plan of lessons (api/types/study_plan.py); progress below is the owner's.
+    "StudyPlan": {
+        "id": node_id("StudyPlan"),
+        "title": column("title"),
+        "createdAt": timestamp("created_at"),
+        "updatedAt": timestamp("updated_at"),
+        "owner": Nested(
+            "User", many=False, source=row_of("users", "user_id"), subject=lambda _p, a: f"{a}.id"
+        ),
+        "lessons": Nested(
+            "Lesson",
+            many=True,
+            source=lambda p, a: _plan_lessons(f"{p.alias}.id", a),
+            subject=lambda p, _a: f"{p.alias}.user_id",
+            order_by=lambda a: f"{a}s.position",
+        ),
+        "instances": Paged(
+            "StudyPlanInstance",
+            source=lambda p, a: f"FROM study_plan_instances {a} WHERE {a}.study_plan_id = {p.alias}.id",
+            subject=lambda _p, a: f"{a}.user_id",
+            key="id",
+        ),
+    },
+    # One run through a plan: its resources and percentage computed from the learner's records
+    # (domain/study_plan_progress.py), progress shown as the learner's.
+    "StudyPlanInstance": {
+        "id": node_id("StudyPlanInstance"),
+        "startedAt": timestamp("started_at"),
+        "plan": Nested(
+            "StudyPlan", many=False, source=row_of("study_plans", "study_plan_id"), subject=_same_subject
+        ),
+        "user": Nested(
+            "User", many=False, source=row_of("users", "user_id"), subject=lambda _p, a: f"{a}.id"
+        ),
+        "resources": Nested(
+            "StudyPlanResource",
+            many=True,
+            source=lambda p, a: _resources(p, a),
+            subject=_same_subject,
+            order_by=lambda a: f"{a}.position",
+        ),
+        "completedResources": Value(
+            lambda s: (
+                f"coalesce((SELECT json_agg({global_id('Lesson', 'cr.lesson_id')} ORDER BY cr.position) "
+                f"{_resources(s, 'cr')} AND {_resource_completed_at('cr')} IS NOT NULL), '[]'::json)"
+            )
+        ),
+        "completionPercentage": Value(
+            lambda s: completion_percentage_sql(
+                f"(SELECT count(*) {_resources(s, 'cd')} AND {_resource_completed_at('cd')} IS NOT NULL)",
+                f"(SELECT count(*) {_resources(s, 'ct')})",
+            )
+        ),
+    },
+    # One lesson of an instance's plan (a row of _resources).
+    "StudyPlanResource": {
+        "position": column("position"),
+        "completed": Value(lambda s: f"({_resource_completed_at(s.alias)} IS NOT NULL)"),
+        "completedAt": Value(lambda s: iso_utc(_resource_completed_at(s.alias))),
+        "lesson": one("Lesson", "lessons", "lesson_id"),
+    },
     # Admins' view of the webhook outbox (api/queries/webhooks.py); the secret is never read.
     "WebhookDelivery": {
         "id": node_id("WebhookDelivery"),
-        "endpoint": Nested(
-            "WebhookEndpoint",
-            many=False,
-            source=row_of("webhook_endpoints", "endpoint_id"),
-            subject=_same_subject,
-        ),
+        "endpoint": one("WebhookEndpoint", "webhook_endpoints", "endpoint_id"),
         "eventId": node_id("Event", "event_id"),
         "eventType": Value(lambda s: f"(SELECT ev.type FROM events ev WHERE ev.id = {s.alias}.event_id)"),
         "status": column("status"),
@@ -397,12 +491,7 @@ TYPES: dict[str, dict[str, Field]] = {
         "status": column("status"),
         "completedAt": timestamp("completed_at"),
         # Below an enrollment, progress is the enrolled user's.
-        "course": Nested(
-            "Course",
-            many=False,
-            source=row_of("courses", "course_id"),
-            subject=lambda p, _a: f"{p.alias}.user_id",
-        ),
+        "course": one("Course", "courses", "course_id", lambda p, _a: f"{p.alias}.user_id"),
         "summary": Nested(
             "CourseSummary",
             many=False,

@@ -305,6 +305,32 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
         None,
         frozenset({"learner", "admin"}),
     ),
+    "bundle-readme": (
+        '{ bundle(slug: "data-skills-track") { title items { __typename ... on Course { slug title } '
+        "... on Product { productId kind title } } } }",
+        None,
+        True,
+    ),
+    "bundle-every-field": (
+        "query($p: String!) { bundle(productId: $p) { id productId slug title description createdAt "
+        "updatedAt __typename items { __typename ... on Node { id } ... on Course { lessons { title "
+        "progressStatus } summary { completionPercentage } } ... on Contest { kind createdAt } "
+        "... on Ebook { description updatedAt } ...P } } } fragment P on Product { productId title }",
+        {"p": "prod-data-track"},
+        True,
+    ),
+    "bundle-by-id-and-missing": (
+        '{ a: bundle(id: "QnVuZGxlOjE=") { slug } b: bundle(slug: "no-such-bundle") { slug } }',
+        None,
+        True,
+    ),
+    "bundle-bad-id": ('{ bundle(id: "nope") { slug } }', None, False),
+    "bundles": (
+        "{ bundles(last: 5) { totalCount nodes { slug items { __typename } } "
+        "pageInfo { hasPreviousPage } } }",
+        None,
+        True,
+    ),
     "webhook-deliveries": (
         "query($s: WebhookDeliveryStatus, $n: Int) { webhookDeliveries(status: $s, first: $n) { totalCount "
         "nodes { id eventId eventType status attempts lastStatusCode lastError lastAttemptAt nextAttemptAt "
@@ -550,11 +576,10 @@ async def test_a_time_sum_past_the_int_range_is_answered_as_graphql_core_refuses
 
 # --- the README's read examples ---------------------------------------------------------------------
 
-# The README's read examples whose root field still takes the resolver path: bundles (their
-# progress is computed in Python), analytics and the event log.
+# The README's read examples whose root field still takes the resolver path: bundle progress
+# (computed in Python), analytics and the event log.
 # Everything else the README shows must compile.
 README_FALLBACKS = {
-    "bundle",
     "bundleProgress",
     "bundleProgressBatch",
     "courseAnalytics",
@@ -596,4 +621,5 @@ def test_the_readme_read_examples_compile_except_the_listed_roots() -> None:
         "user",
         "learnerProgress",
         "webhookDeliveries",
+        "bundle",
     }

@@ -50,6 +50,7 @@ class Kind(enum.Enum):
     COURSE_REF_PK = "course_ref_pk"
     COURSE_REF_SLUG = "course_ref_slug"
     COURSE_REF_PRODUCT_ID = "course_ref_product_id"
+    BUNDLE_PK = "bundle_pk"  # a Bundle global id, decoded
     ENUM = "enum"  # an enum value, as its name (null stays null)
     ENDPOINT_PK = "endpoint_pk"  # a WebhookEndpoint global id, decoded; null stays null
     LESSON_IDS = "lesson_ids"  # a list of lesson ids as sent (completionStatus echoes them)
@@ -75,6 +76,7 @@ _SQL_TYPES = {
     Kind.COURSE_REF_PK: "bigint",
     Kind.COURSE_REF_SLUG: "text",
     Kind.COURSE_REF_PRODUCT_ID: "text",
+    Kind.BUNDLE_PK: "bigint",
     Kind.ENUM: "text",
     Kind.ENDPOINT_PK: "bigint",
     Kind.LESSON_IDS: "text[]",
@@ -194,6 +196,7 @@ USER_REF = ("id", "email", "externalId")
 COURSE_REF = ("id", "slug", "productId")
 
 CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
+    Kind.BUNDLE_PK: _global_id("Bundle"),
     Kind.ENUM: _enum,
     Kind.ENDPOINT_PK: _optional(_global_id("WebhookEndpoint")),
     Kind.USER_REF_PK: _reference(USER_REF, "id", _global_id("User")),

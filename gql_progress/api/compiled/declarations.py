@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from gql_progress.api.compiled.arguments import Kind
 from gql_progress.api.compiled.sql import global_id, iso_utc
+from gql_progress.api.types.product import PRODUCT_TYPES
+from gql_progress.db.models import ProductKind
 from gql_progress.domain.completion.summary import (
     completion_percentage_sql,
     counted_lessons_sql,
@@ -71,7 +73,27 @@ class Paged:
     key: str
 
 
-Field = Value | Nested | Paged
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One member type of a union-typed list: the items it renders (``when``, an SQL condition on
+    the item row) and where its own row comes from, given the item's scope."""
+
+    type_name: str
+    when: Callable[[str], str]
+    source: Callable[[Scope, str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A list whose items are of a union type: the item rows of ``source`` in order, each
+    rendered as the first member whose condition it meets; progress below is the parent's."""
+
+    source: Callable[[Scope, str], str]
+    members: tuple[Member, ...]
+    order_by: Callable[[str], str]
+
+
+Field = Value | Nested | Paged | Choice
 
 # A root field's bound arguments: for each argument given, the placeholders of its parameters.
 Bound = Mapping[str, tuple[str, ...]]
@@ -202,6 +224,30 @@ def _resources(instance: Scope, alias: str) -> str:
 def _resource_completed_at(alias: str) -> str:
     # Resource.completed_at: the record's completedAt while it is completed, else none.
     return f"(CASE WHEN {alias}p.completed THEN {alias}p.completed_at END)"
+
+
+# The GraphQL type of each kind of product (the type tells the kind).
+PRODUCT_TYPE_NAMES = {kind: cls.__name__ for kind, cls in PRODUCT_TYPES.items()}
+
+
+def _of_kind(kind: ProductKind) -> Callable[[str], str]:
+    def when(item: str) -> str:
+        kind_is = f"pk.kind::text = '{kind.value}'"
+        return f"EXISTS (SELECT 1 FROM products pk WHERE pk.id = {item}.product_pk AND {kind_is})"
+
+    return when
+
+
+def _product_fields(type_name: str) -> dict[str, Field]:
+    return {
+        "id": node_id(type_name),
+        "productId": column("product_id"),
+        "kind": column("kind"),
+        "title": column("title"),
+        "description": column("description"),
+        "createdAt": timestamp("created_at"),
+        "updatedAt": timestamp("updated_at"),
+    }
 
 
 def _counted(s: Scope) -> tuple[str, str]:
@@ -461,6 +507,29 @@ TYPES: dict[str, dict[str, Field]] = {
         "completedAt": Value(lambda s: iso_utc(_resource_completed_at(s.alias))),
         "lesson": one("Lesson", "lessons", "lesson_id"),
     },
+    # A product a platform sells as one: its items are courses and other products, in order.
+    "Bundle": {
+        "id": node_id("Bundle"),
+        "productId": column("product_id"),
+        "slug": column("slug"),
+        "title": column("title"),
+        "description": column("description"),
+        "createdAt": timestamp("created_at"),
+        "updatedAt": timestamp("updated_at"),
+        "items": Choice(
+            source=lambda p, a: f"FROM bundle_items {a} WHERE {a}.bundle_id = {p.alias}.id",
+            members=(
+                Member("Course", lambda a: f"{a}.course_id IS NOT NULL", row_of("courses", "course_id")),
+                *(
+                    Member(type_name, _of_kind(kind), row_of("products", "product_pk"))
+                    for kind, type_name in PRODUCT_TYPE_NAMES.items()
+                ),
+            ),
+            order_by=lambda a: f"{a}.position",
+        ),
+    },
+    # Products other than courses, one GraphQL type per kind (api/types/product.py).
+    **{type_name: _product_fields(type_name) for type_name in PRODUCT_TYPE_NAMES.values()},
     # Admins' view of the webhook outbox (api/queries/webhooks.py); the secret is never read.
     "WebhookDelivery": {
         "id": node_id("WebhookDelivery"),
@@ -564,7 +633,29 @@ def _deliveries(bound: Bound, alias: str) -> str:
     return f"FROM webhook_deliveries {alias} WHERE {' AND '.join(conditions)}"
 
 
+def _bundle_lookup(bound: Bound, alias: str) -> str:
+    (name,) = bound
+    column = {"id": "id", "productId": "product_id", "slug": "slug"}[name]
+    return f"FROM bundles {alias} WHERE {alias}.{column} = {bound[name][0]}"
+
+
 ROOTS: dict[str, Root] = {
+    "bundle": Root(
+        "Bundle",
+        many=False,
+        arguments={"id": (Kind.BUNDLE_PK,), "productId": (Kind.TEXT,), "slug": (Kind.TEXT,)},
+        one_of=True,
+        source=_bundle_lookup,
+        subject=lambda _bound, _a: f"{CALLER}.id",
+    ),
+    "bundles": Root(
+        "Bundle",
+        many=True,
+        arguments={},
+        source=lambda _bound, a: f"FROM bundles {a} WHERE true",
+        subject=lambda _bound, _a: f"{CALLER}.id",
+        page_key="id",
+    ),
     # Every course by id, progress below them the caller's.
     "courses": Root(
         "Course",

@@ -50,6 +50,7 @@ from gql_progress.api.compiled.declarations import (
     CALLER,
     ROOTS,
     TYPES,
+    Choice,
     Nested,
     Paged,
     Root,
@@ -225,6 +226,8 @@ class _Builder:
             _no_arguments(children)
             if isinstance(field, Value):
                 pairs.append((key, field.sql(scope)))
+            elif isinstance(field, Choice):
+                pairs.append((key, self._choice(field, children, scope)))
             else:
                 pairs.append((key, self._nested(field, children, scope)))
         return json_object(pairs)
@@ -342,6 +345,23 @@ class _Builder:
         scope = Scope(alias, field.subject(parent, alias))
         order = field.order_by(alias) if field.order_by else None
         return self._rows(field.type_name, field.many, nodes, field.source(parent, alias), scope, order)
+
+    def _choice(self, field: Choice, nodes: list[FieldNode], parent: Scope) -> str:
+        """A union-typed list: per item, the member its row belongs to, rendered as that type
+        (fragments apply per member: ``... on Course`` to courses, ``... on Product`` to the rest)."""
+        self.reads_beyond_the_caller = True
+        item = self._alias()
+        cases = []
+        for member in field.members:
+            alias = self._alias()
+            body = self._fields(member.type_name, nodes, Scope(alias, parent.subject))
+            source = member.source(Scope(item, parent.subject), alias)
+            cases.append(f"WHEN {member.when(item)} THEN (SELECT {body} {source})")
+        rendered = f"CASE {' '.join(cases)} END"
+        return (
+            f"coalesce((SELECT json_agg({rendered} ORDER BY {field.order_by(item)}) "
+            f"{field.source(parent, item)}), '[]'::json)"
+        )
 
     def _rows(
         self, type_name: str, many: bool, nodes: list[FieldNode], source: str, scope: Scope, order: str | None

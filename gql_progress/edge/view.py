@@ -109,12 +109,12 @@ class ProgressGraphQLView(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         if isinstance(request, WebSocket):
             # One context per connection: the viewer is set by on_ws_connect from the key in
-            # connection_init; subscriptions read each update with fresh loaders.
+            # connection_init; each subscription reads each update with loaders of its own.
             return Context(
                 db=self.db,
                 settings=self.settings,
                 viewer=ANONYMOUS,
-                loaders=Loaders(self.db),
+                request_loaders=Loaders(self.db),
                 request_id=request_id_var.get(),
                 live=request.state.live,
                 authenticator=request.state.authenticator,
@@ -132,7 +132,7 @@ class ProgressGraphQLView(GraphQL[Context, None]):
             db=self.db,
             settings=self.settings,
             viewer=viewer,
-            loaders=loaders,
+            request_loaders=loaders,
             request_id=request_id_var.get(),
         )
 

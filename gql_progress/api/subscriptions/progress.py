@@ -75,11 +75,8 @@ def _broker(info: Info) -> Broker:
 
 
 def _fresh_loaders(info: Info) -> Loaders:
-    # The context lives as long as the connection; each notice is read like a new request, or
-    # the loaders' caches would answer with what an earlier update read. A connection has one
-    # viewer, so its subscriptions sharing the newest loaders show nothing they may not see.
-    info.context.loaders = Loaders(info.context.db)
-    return info.context.loaders
+    # The context lives as long as the connection; the loaders are this subscription's alone.
+    return info.context.fresh_loaders()
 
 
 async def _batches(subscription: Subscription) -> AsyncGenerator[list[Notice], None]:

@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     # hardest (a query may only raise it), and platformAnalytics' window at most this many days.
     analytics_min_sample: Annotated[int, Field(ge=1, le=1_000_000)] = 10
     analytics_max_window_days: Annotated[int, Field(ge=1, le=3660)] = 366
+    # Active time (domain/completion/active_time.py): a gap between a learner's progress writes on
+    # a lesson counts when it is at most this long; a longer one (an idle tab) counts nothing.
+    # Clients should heartbeat well within it.
+    active_time_window_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
 
     # Webhooks (gql_progress/webhooks/): the server runs a delivery worker unless this is false,
     # e.g. when `gql-progress deliver` runs on its own.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -339,3 +340,69 @@ async def test_two_tabs_heartbeating_together_count_the_time_once(pg_api: Api) -
         assert 10 <= after - before <= 11, (round_, before, tabs, after)
         assert max(tabs) == after, round_
         assert min(tabs) - before in range(0, 12), round_
+
+
+# --- analytics: the engagement figures ----------------------------------------------------------------
+
+ANALYTICS = """
+query ActiveAnalytics($slug: String!, $from: DateTime!, $to: DateTime!) {
+  courseAnalytics(course: {slug: $slug}) {
+    enrolledLearners totalActiveSeconds averageActiveSeconds
+    lessons { started averageActiveSeconds averageTimeSpentMinutes }
+  }
+  platformAnalytics(from: $from, to: $to) { enrollments totalActiveSeconds averageActiveSeconds }
+}
+"""
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+async def set_active(api: Api, learner: SeededUser, course: SeededCourse, index: int, seconds: int) -> None:
+    async with api.db.write() as conn:
+        await conn.execute(
+            text("UPDATE lesson_progress SET active_seconds = :s WHERE user_id = :u AND lesson_id = :l"),
+            {"s": seconds, "u": learner.pk, "l": course.lesson_pks[index]},
+        )
+
+
+async def test_analytics_sum_and_average_the_measured_seconds_beside_the_claimed_minutes(
+    small_window: Api,
+) -> None:
+    api = small_window
+    admin = await api.admin()
+    course = await api.course(lessons=3)
+    learners = [await api.user() for _ in range(3)]
+    for one in learners:
+        await api.enroll(one, course)
+    # Learner 0: 100 s on lesson 0 and 20 s on lesson 1; learner 1: 50 s on lesson 0; learner 2
+    # nothing at all (counts 0 in the per-enrollment average).
+    for who, index, seconds, minutes in ((0, 0, 100, 9), (0, 1, 20, 1), (1, 0, 50, 3)):
+        await upsert(api, learners[who], course.lesson_ids[index], timeSpentMinutes=minutes)
+        await set_active(api, learners[who], course, index, seconds)
+    window = {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"}  # no enrollment in it
+
+    data = await api.data(ANALYTICS, {"slug": course.slug, **window}, key=admin.key)
+    today = datetime.now(UTC)
+    around_now = {"from": iso(today - timedelta(days=1)), "to": iso(today + timedelta(days=1))}
+    everything = await api.data(ANALYTICS, {"slug": course.slug, **around_now}, key=admin.key)
+
+    assert data["courseAnalytics"]["enrolledLearners"] == 3
+    assert data["courseAnalytics"]["totalActiveSeconds"] == 170
+    assert data["courseAnalytics"]["averageActiveSeconds"] == 56.67  # 170 / 3
+    assert data["courseAnalytics"]["lessons"] == [
+        {"started": 2, "averageActiveSeconds": 75.0, "averageTimeSpentMinutes": 6.0},
+        {"started": 1, "averageActiveSeconds": 20.0, "averageTimeSpentMinutes": 1.0},
+        {"started": 0, "averageActiveSeconds": None, "averageTimeSpentMinutes": None},
+    ]
+    assert data["platformAnalytics"] == {
+        "enrollments": 0,
+        "totalActiveSeconds": 0,
+        "averageActiveSeconds": None,
+    }
+    assert everything["platformAnalytics"] == {
+        "enrollments": 3,
+        "totalActiveSeconds": 170,
+        "averageActiveSeconds": 56.67,
+    }

@@ -1,0 +1,57 @@
+"""The insights page and its two files, under one Content-Security-Policy (as GraphiQL's).
+
+The page holds no data and no key: the caller types their API key into it, the script keeps it in
+sessionStorage (gone when the tab closes) and sends it as ``Authorization: Bearer`` to /graphql,
+where the analytics' own rules decide what it may see. A link may carry the key in its fragment
+(``/insights#key=<key>``), which browsers never send to a server; the script moves it to
+sessionStorage and takes it out of the address bar.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+PAGE_PATH = "/insights"
+ASSETS_PATH = "/insights/assets"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Everything from this origin, nothing inline: the script draws SVG with presentation attributes
+# and classes, never style attributes (tests/test_insights_browser.py fails on any violation).
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+# Relative links ("insights/assets/…", the script's "graphql"): they hold under a mount prefix too.
+PAGE = (STATIC_DIR / "page.html").read_text()
+
+
+async def insights_page(_request: Request) -> Response:
+    return HTMLResponse(PAGE, headers=HEADERS)
+
+
+def insights_routes() -> list[BaseRoute]:
+    """The page and its script and style sheet."""
+    return [
+        Route(PAGE_PATH, insights_page, methods=["GET"]),
+        Mount(ASSETS_PATH, app=StaticFiles(directory=STATIC_DIR / "assets"), name="insights"),
+    ]

@@ -1,0 +1,80 @@
+"""The insights page (gql_progress/insights/) over HTTP: where it is served, its headers and its own
+files; tests/test_insights_browser.py runs it in a browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gql_progress.graphiql.page import CONTENT_SECURITY_POLICY as GRAPHIQL_POLICY
+from tests.apps import api_with
+
+REFERENCE = re.compile(r'(?:src|href)="([^"]*)"')
+NOT_FOUND = {"data": None, "errors": [{"message": "Not found", "extensions": {"code": "NOT_FOUND"}}]}
+
+# The page touches no database: one backend is enough.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.mark.parametrize(
+    ("settings", "served"),
+    [
+        ({}, True),  # development: on unless turned off
+        ({"insights_enabled": False}, False),
+        ({"mode": "production"}, False),  # production: off unless turned on
+        ({"mode": "production", "insights_enabled": True}, True),
+    ],
+)
+async def test_the_page_is_served_in_development_or_where_enabled_and_is_a_json_404_elsewhere(
+    database_url: str, settings: dict[str, object], served: bool
+) -> None:
+    async with api_with(database_url, **settings) as api:
+        page = await api.client.get("/insights")
+        script = await api.client.get("/insights/assets/insights.js")
+
+    if served:
+        assert page.status_code == script.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert 'id="key-form"' in page.text
+    else:
+        for response in (page, script):
+            assert response.status_code == 404
+            assert response.headers["content-type"] == "application/json"
+            assert response.json() == NOT_FOUND
+            assert "insights" not in response.text
+
+
+async def test_the_page_has_graphiqls_headers_and_loads_only_its_own_two_files(database_url: str) -> None:
+    async with api_with(database_url) as api:
+        page = await api.client.get("/insights")
+        references = [url for url in REFERENCE.findall(page.text) if url != "data:,"]
+        served = {url: await api.client.get(f"/{url}") for url in references}
+
+    policy = page.headers["content-security-policy"]
+    directives = dict(d.split(" ", 1) for d in policy.split("; "))
+    graphiql = dict(d.split(" ", 1) for d in GRAPHIQL_POLICY.split("; "))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == directives["style-src"] == directives["connect-src"] == "'self'"
+    for name in ("base-uri", "form-action", "frame-ancestors"):
+        assert directives[name] == graphiql[name] == "'none'"
+    assert "unsafe" not in policy  # no inline script or style, no eval
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["cache-control"] == "no-cache"
+    assert sorted(references) == ["insights/assets/insights.css", "insights/assets/insights.js"]
+    for url, response in served.items():
+        assert response.status_code == 200, url
+        assert response.headers["content-type"].startswith(("text/javascript", "text/css")), url
+    for inline in ("<script>", "<style", " style="):
+        assert inline not in page.text
+
+
+async def test_a_missing_file_or_unknown_path_is_a_json_404(database_url: str) -> None:
+    async with api_with(database_url) as api:
+        missing = await api.client.get("/insights/assets/nothing.js")
+        unknown = await api.client.get("/no-such-page")
+
+    for response in (missing, unknown):
+        assert response.status_code == 404
+        assert response.json() == NOT_FOUND

@@ -8,13 +8,14 @@ import re
 import pytest
 
 from gql_progress.graphiql.page import CONTENT_SECURITY_POLICY as GRAPHIQL_POLICY
+from gql_progress.insights.page import insights_link
 from tests.apps import api_with
 
 REFERENCE = re.compile(r'(?:src|href)="([^"]*)"')
 NOT_FOUND = {"data": None, "errors": [{"message": "Not found", "extensions": {"code": "NOT_FOUND"}}]}
 
 # The page touches no database: one backend is enough.
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.mark.parametrize(
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
         ({"mode": "production", "insights_enabled": True}, True),
     ],
 )
+@SQLITE_ONLY
 async def test_the_page_is_served_in_development_or_where_enabled_and_is_a_json_404_elsewhere(
     database_url: str, settings: dict[str, object], served: bool
 ) -> None:
@@ -45,6 +47,7 @@ async def test_the_page_is_served_in_development_or_where_enabled_and_is_a_json_
             assert "insights" not in response.text
 
 
+@SQLITE_ONLY
 async def test_the_page_has_graphiqls_headers_and_loads_only_its_own_two_files(database_url: str) -> None:
     async with api_with(database_url) as api:
         page = await api.client.get("/insights")
@@ -70,6 +73,7 @@ async def test_the_page_has_graphiqls_headers_and_loads_only_its_own_two_files(d
         assert inline not in page.text
 
 
+@SQLITE_ONLY
 async def test_a_missing_file_or_unknown_path_is_a_json_404(database_url: str) -> None:
     async with api_with(database_url) as api:
         missing = await api.client.get("/insights/assets/nothing.js")
@@ -78,3 +82,15 @@ async def test_a_missing_file_or_unknown_path_is_a_json_404(database_url: str) -
     for response in (missing, unknown):
         assert response.status_code == 404
         assert response.json() == NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("host", "link"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000/insights#key=gqlp_abc"),
+        ("0.0.0.0", "http://127.0.0.1:8000/insights#key=gqlp_abc"),
+        ("::1", "http://[::1]:8000/insights#key=gqlp_abc"),
+    ],
+)
+def test_the_link_seed_demo_prints_carries_the_key_in_its_fragment(host: str, link: str) -> None:
+    assert insights_link(host, 8000, "gqlp_abc") == link

@@ -16,6 +16,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from gql_progress.graphiql.page import graphiql_link
+
 PAGE_PATH = "/insights"
 ASSETS_PATH = "/insights/assets"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -27,7 +29,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self'",
+        "img-src 'self' data:",  # the empty data: favicon, which keeps browsers from asking for one
         "connect-src 'self'",
         "base-uri 'none'",
         "form-action 'none'",
@@ -47,6 +49,11 @@ PAGE = (STATIC_DIR / "page.html").read_text()
 
 async def insights_page(_request: Request) -> Response:
     return HTMLResponse(PAGE, headers=HEADERS)
+
+
+def insights_link(host: str, port: int, key: str) -> str:
+    """The page, opened with ``key`` (GraphiQL's link to another path): what seed-demo prints."""
+    return graphiql_link(host, port, key).replace("/graphql#", f"{PAGE_PATH}#", 1)
 
 
 def insights_routes() -> list[BaseRoute]:

@@ -114,7 +114,11 @@
     $("error").textContent = "";
   }
 
+  // Also empties them: after "Forget key", nothing the key could see stays in the page.
   function hideInsights() {
+    ["funnel", "hardest", "completion-time", "daily"].forEach(plot);
+    $("figures").replaceChildren();
+    $("course-title").textContent = "";
     $("controls").hidden = true;
     $("course-insights").hidden = true;
     $("platform-insights").hidden = true;
@@ -537,7 +541,11 @@
         if (viewer) loadAll().catch(fail);
       });
     });
-    if (currentKey()) signIn().catch(fail);
+    if (currentKey()) {
+      signIn().catch(fail);
+    } else {
+      setState("signed-out");
+    }
   }
 
   start();

@@ -53,9 +53,10 @@ def counted_write(dialect: str, window_seconds: int) -> dict[str, ColumnElement[
     now = database_clock(dialect)
     # Rendered into the cached statement: one value per process (the setting).
     window = literal_column(str(int(window_seconds)), Integer)
+    zero = literal_column("0", Integer)
     gap = now - stored.activity_clock
     # A null clock (no counted write yet) makes the gap null: the condition is then not true.
-    added = case((and_(gap >= 0, gap <= window), gap), else_=0)
+    added = case((and_(gap >= zero, gap <= window), gap), else_=zero)
     return {
         "active_seconds": stored.active_seconds + added,
         "activity_clock": case(

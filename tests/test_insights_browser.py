@@ -167,11 +167,13 @@ def _console_errors(page: Page) -> list[Any]:
 
 async def test_the_insights_page_draws_the_apis_numbers_for_each_key(database_url: str) -> None:
     executable = chromium_executable()
-    # Every lesson with a starter is ranked among the hardest (the default needs 10 starters).
-    settings = {"analytics_min_sample": 1, "insights_enabled": True}
+    # Every lesson with a starter is ranked among the hardest (the default needs 10 starters);
+    # the courses' list comes a course per page, so the page must follow the cursors.
+    settings = {"analytics_min_sample": 1, "insights_enabled": True, "default_page_size": 1}
     env = {f"GQL_PROGRESS_{name.upper()}": str(value).lower() for name, value in settings.items()}
     async with api_with(database_url, **settings, **GENEROUS_LIMITS) as api:
         course, admin, instructor, learner = await _seed(api)
+        later = await api.course(lessons=0)
         expected = (await api.data(COURSE_FIGURES, {"slug": course.slug}, key=admin.key))["courseAnalytics"]
         today = datetime.now(UTC).date()
         window = {
@@ -199,6 +201,9 @@ async def test_the_insights_page_draws_the_apis_numbers_for_each_key(database_ur
                 "the seeded course's charts",
             )
             as_admin = await page.evaluate(READ_CHARTS)
+            admins_courses = await page.evaluate(
+                "[...document.getElementById('course').options].map(o => o.value)"
+            )
             stored = await page.evaluate(
                 "[sessionStorage.length, sessionStorage.getItem('gql_progress.insights.key')]"
             )
@@ -211,6 +216,9 @@ async def test_the_insights_page_draws_the_apis_numbers_for_each_key(database_ur
             await _sign_in(page, instructor.key)
             await _settled(page, "ready")
             as_teacher = await page.evaluate(READ_CHARTS)
+            teachers_courses = await page.evaluate(
+                "[...document.getElementById('course').options].map(o => o.value)"
+            )
 
             # A learner's key: a clear refusal in the page, no chart.
             await _sign_out(page)
@@ -256,6 +264,8 @@ async def test_the_insights_page_draws_the_apis_numbers_for_each_key(database_ur
     assert len(daily) == 30
     assert sum(v for series, _, v in as_admin["daily"] if series == "lessonsCompleted") == 5
     assert as_admin["funnelText"][0] == "3 reached (75 %), 1 lost"
+    assert admins_courses == [course.slug, later.slug]
+    assert teachers_courses == [course.slug]
     assert stored == [1, admin.key]
     assert kept_elsewhere == 0
     assert as_teacher["funnel"] == _expected_charts(as_instructor["courseAnalytics"])["funnel"]

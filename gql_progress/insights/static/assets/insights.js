@@ -13,16 +13,12 @@
   var ENDPOINT = "graphql"; // relative: beside this page, under any mount prefix
   var DAY_MS = 86400000;
 
-  var VIEWER = [
-    "query InsightsViewer {",
-    "  me { name role taughtCourses(first: 100) { nodes { slug title } } }",
-    "}",
-  ].join("\n");
-  var COURSES = [
-    "query InsightsCourses($after: String) {",
-    "  courses(first: 100, after: $after) { nodes { slug title } pageInfo { hasNextPage endCursor } }",
-    "}",
-  ].join("\n");
+  var VIEWER = "query InsightsViewer { me { name role } }";
+  // Pages of the server's default size (GQL_PROGRESS_DEFAULT_PAGE_SIZE), whatever its maximum.
+  var PAGE = "nodes { slug title } pageInfo { hasNextPage endCursor }";
+  var COURSES = "query InsightsCourses($after: String) { courses(after: $after) { " + PAGE + " } }";
+  var TAUGHT =
+    "query InsightsTaughtCourses($after: String) { me { taughtCourses(after: $after) { " + PAGE + " } } }";
   var COURSE = [
     "query InsightsCourse($slug: String!, $from: DateTime, $to: DateTime) {",
     "  courseAnalytics(course: {slug: $slug}, from: $from, to: $to) {",
@@ -151,16 +147,17 @@
       );
       return;
     }
-    var courses = me.taughtCourses.nodes;
-    if (me.role === "ADMIN") {
-      courses = [];
-      var after = null;
-      for (var page = 0; page < 50; page++) {
-        var found = (await gql(COURSES, { after: after })).courses;
-        courses = courses.concat(found.nodes);
-        if (!found.pageInfo.hasNextPage) break;
-        after = found.pageInfo.endCursor;
-      }
+    // An admin sees every course; an instructor the courses they teach.
+    var courses = [];
+    var after = null;
+    for (var page = 0; page < 1000; page++) {
+      var found =
+        me.role === "ADMIN"
+          ? (await gql(COURSES, { after: after })).courses
+          : (await gql(TAUGHT, { after: after })).me.taughtCourses;
+      courses = courses.concat(found.nodes);
+      if (!found.pageInfo.hasNextPage || mine !== generation) break;
+      after = found.pageInfo.endCursor;
     }
     if (mine !== generation) return;
     viewer = me;

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from gql_progress.domain.completion.active_time import database_clock
@@ -306,6 +308,52 @@ async def test_the_summary_sums_the_lessons_on_every_read_path(small_window: Api
     ]
     assert page["summary"]["totalActiveSeconds"] == sum(seconds) >= 6
     assert [e["summary"]["totalActiveSeconds"] for e in dashboard["me"]["enrollments"]] == [sum(seconds)]
+
+
+# --- the rule against a model, on random gaps ----------------------------------------------------------
+
+
+def added_by_rule(gap: int) -> int:
+    """What docs/analytics.md says a write adds after ``gap`` seconds of the database's clock."""
+    return gap if 0 <= gap <= WINDOW else 0
+
+
+async def test_random_gaps_add_what_the_rule_says_and_the_clock_never_goes_back(small_window: Api) -> None:
+    """Gaps around the window's edges and behind the stored clock, in random orders. The gap a
+    write really saw is read back from the clock it stored (a second may tick meanwhile), so the
+    model is exact whenever the write ran."""
+    api = small_window
+    learner, course = await _learner_in(api)
+    lesson = course.lesson_ids[0]
+    await active(api, learner, lesson, videoPositionSeconds=1)
+    loop = asyncio.get_running_loop()
+    edges = st.sampled_from([-WINDOW, -2, -1, 0, 1, WINDOW - 1, WINDOW, WINDOW + 1, WINDOW + 2, 10 * WINDOW])
+
+    @settings(
+        max_examples=15,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(gaps=st.lists(edges | st.integers(-3, 3 * WINDOW), min_size=1, max_size=6))
+    def follows_the_rule(gaps: list[int]) -> None:
+        async def check() -> None:
+            expected, _ = await stored(api, learner, course)
+            for gap in gaps:
+                previous = await db_now(api) - gap
+                await set_clock(api, learner, course, previous)
+                await active(api, learner, lesson, videoPositionSeconds=2)
+                total, clock = await stored(api, learner, course)
+                assert clock is not None
+                assert clock >= previous  # never moved back
+                seen = clock - previous  # 0 when the stored clock was ahead and stayed
+                expected += added_by_rule(seen) if gap >= 0 else 0
+                assert total == expected, (gaps, gap, seen)
+
+        asyncio.run_coroutine_threadsafe(check(), loop).result(timeout=60)
+
+    # Hypothesis drives from a worker thread; the database is used on the test's event loop.
+    await asyncio.to_thread(follows_the_rule)
 
 
 # --- PostgreSQL: two tabs' heartbeats released together --------------------------------------------

@@ -454,3 +454,26 @@ async def test_analytics_sum_and_average_the_measured_seconds_beside_the_claimed
         "totalActiveSeconds": 170,
         "averageActiveSeconds": 56.67,
     }
+
+
+@pytest.mark.postgres_only
+async def test_two_tabs_first_heartbeats_together_make_one_record_with_no_time(pg_api: Api) -> None:
+    api = pg_api
+    course = await api.course(lessons=1)
+    lesson = course.lesson_ids[0]
+
+    for round_ in range(ROUNDS):
+        learner = await api.user()
+        await api.enroll(learner, course)
+        await api.data("query { me { id } }", key=learner.key)  # the key warmed: both race the INSERT
+        barrier = asyncio.Barrier(2)
+
+        tabs = await asyncio.gather(
+            released(barrier, active(api, learner, lesson, videoPositionSeconds=1)),
+            released(barrier, active(api, learner, lesson, videoPositionSeconds=2)),
+        )
+
+        # One inserted; the other met the row and saw a gap of about 0 (at most a second's tick).
+        assert max(tabs) <= 1, round_
+        total, clock = await stored(api, learner, course)
+        assert (total, clock is not None) == (max(tabs), True), round_

@@ -65,7 +65,12 @@ async def test_the_page_has_graphiqls_headers_and_loads_only_its_own_two_files(d
     assert page.headers["referrer-policy"] == "no-referrer"
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["cache-control"] == "no-cache"
-    assert sorted(references) == ["insights/assets/insights.css", "insights/assets/insights.js"]
+    # Named with their contents' hashes: a new release's files are never an old cached copy.
+    assert sorted(url.partition("?v=")[0] for url in references) == [
+        "insights/assets/insights.css",
+        "insights/assets/insights.js",
+    ]
+    assert all(re.fullmatch(r"[^?]+\?v=[0-9a-f]{16}", url) for url in references), references
     for url, response in served.items():
         assert response.status_code == 200, url
         assert response.headers["content-type"].startswith(("text/javascript", "text/css")), url

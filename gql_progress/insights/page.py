@@ -9,6 +9,7 @@ sessionStorage and takes it out of the address bar.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from starlette.requests import Request
@@ -43,8 +44,23 @@ HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-# Relative links ("insights/assets/…", the script's "graphql"): they hold under a mount prefix too.
-PAGE = (STATIC_DIR / "page.html").read_text()
+
+def _page() -> str:
+    """page.html, each file it loads named with its content's hash (``?v=…``): the page is never
+    cached, and a new release's script cannot meet an old cached one under the same URL.
+    Its links are relative ("insights/assets/…", the script's "graphql"), so they hold under a
+    mount prefix too."""
+    page = (STATIC_DIR / "page.html").read_text()
+    for name in ("insights.js", "insights.css"):
+        digest = hashlib.sha256((STATIC_DIR / "assets" / name).read_bytes()).hexdigest()[:16]
+        url = f"insights/assets/{name}"
+        if page.count(f'"{url}"') != 1:
+            raise RuntimeError(f"page.html must load {url} exactly once")
+        page = page.replace(f'"{url}"', f'"{url}?v={digest}"')
+    return page
+
+
+PAGE = _page()
 
 
 async def insights_page(_request: Request) -> Response:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-
-from gql_progress.graphiql.page import graphiql_link
 
 PAGE_PATH = "/insights"
 ASSETS_PATH = "/insights/assets"
@@ -68,8 +67,12 @@ async def insights_page(_request: Request) -> Response:
 
 
 def insights_link(host: str, port: int, key: str) -> str:
-    """The page, opened with ``key`` (GraphiQL's link to another path): what seed-demo prints."""
-    return graphiql_link(host, port, key).replace("/graphql#", f"{PAGE_PATH}#", 1)
+    """The page, opened with ``key`` in the fragment, as GraphiQL's link: what seed-demo prints."""
+    if host in {"0.0.0.0", "::", ""}:  # listening everywhere: the browser is on this machine
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}{PAGE_PATH}#key={quote(key, safe='')}"
 
 
 def insights_routes() -> list[BaseRoute]:

@@ -205,6 +205,11 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
         # The key rides in the link's fragment, which the browser keeps to itself.
         print("GraphiQL as the learner (for another key, replace the part after #key=):")
         print(f"  {graphiql_link(settings.host, settings.port, keys.learner.secret)}")
+    if settings.insights_in_effect:
+        from gql_progress.insights.page import insights_link
+
+        print("Insights (charts of intro-to-sql's analytics) as the instructor:")
+        print(f"  {insights_link(settings.host, settings.port, keys.instructor.secret)}")
     return 0
 
 

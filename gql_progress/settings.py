@@ -138,6 +138,13 @@ class Settings(BaseSettings):
     # hardest (a query may only raise it), and platformAnalytics' window at most this many days.
     analytics_min_sample: Annotated[int, Field(ge=1, le=1_000_000)] = 10
     analytics_max_window_days: Annotated[int, Field(ge=1, le=3660)] = 366
+    # Active time (domain/completion/active_time.py): a gap between a learner's progress writes on
+    # a lesson counts when it is at most this long; a longer one (an idle tab) counts nothing.
+    # Clients should heartbeat well within it.
+    active_time_window_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    # The insights page at /insights (gql_progress/insights/): charts of the analytics for admins
+    # and instructors. Unset: served in development, not in production (as GraphiQL).
+    insights_enabled: bool | None = None
 
     # Webhooks (gql_progress/webhooks/): the server runs a delivery worker unless this is false,
     # e.g. when `gql-progress deliver` runs on its own.
@@ -394,6 +401,10 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.mode is Mode.PRODUCTION
+
+    @property
+    def insights_in_effect(self) -> bool:
+        return not self.production if self.insights_enabled is None else self.insights_enabled
 
     @property
     def log_format_in_effect(self) -> LogFormat:

@@ -178,3 +178,16 @@ def test_an_unknown_rate_limit_storage_is_refused(monkeypatch: pytest.MonkeyPatc
     message = _refusal(monkeypatch, GQL_PROGRESS_RATE_LIMIT_STORAGE="memcached://127.0.0.1:11211")
 
     assert "GQL_PROGRESS_RATE_LIMIT_STORAGE" in message
+
+
+def test_the_active_time_window_is_60_seconds_unless_set_within_1_to_3600(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().active_time_window_seconds == 60
+    monkeypatch.setenv("GQL_PROGRESS_ACTIVE_TIME_WINDOW_SECONDS", "15")
+    assert load_settings().active_time_window_seconds == 15
+
+    for bad in ("0", "3601", "a minute"):
+        assert "GQL_PROGRESS_ACTIVE_TIME_WINDOW_SECONDS" in _refusal(
+            monkeypatch, GQL_PROGRESS_ACTIVE_TIME_WINDOW_SECONDS=bad
+        )

@@ -156,6 +156,7 @@ _lesson_state = st.tuples(st.booleans(), st.booleans())  # (is_required, removed
 _record = st.none() | st.tuples(
     st.booleans(),  # completed
     st.integers(0, MAX_MINUTES),  # time_spent_minutes
+    st.integers(0, 10**7),  # active_seconds
     st.none() | st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1), timezones=st.just(UTC)),
 )
 
@@ -193,7 +194,8 @@ async def _store(db: Database, world: _World, lessons: list[Any], records: list[
                 "completed": record[0],
                 "completed_at": removed if record[0] else None,
                 "time_spent_minutes": record[1],
-                "last_accessed_at": record[2],
+                "active_seconds": record[2],
+                "last_accessed_at": record[3],
             }
             for (user_id, lesson_id), record in zip(
                 [(u, pk) for u in world.user_ids for pk in world.lesson_ids], records, strict=True
@@ -247,8 +249,8 @@ async def test_sql_and_python_counts_agree_on_random_lessons_and_records(api: Ap
         lessons=st.lists(_lesson_state, min_size=len(world.lesson_ids), max_size=len(world.lesson_ids)),
         records=st.lists(_record, min_size=records, max_size=records),
     )
-    @example(lessons=[(True, False)] * len(world.lesson_ids), records=[(True, 1, None)] * records)
-    @example(lessons=[(False, True)] * len(world.lesson_ids), records=[(False, 0, None)] * records)
+    @example(lessons=[(True, False)] * len(world.lesson_ids), records=[(True, 1, 1, None)] * records)
+    @example(lessons=[(False, True)] * len(world.lesson_ids), records=[(False, 0, 0, None)] * records)
     def agree(lessons: list[Any], records: list[Any]) -> None:
         async def check() -> None:
             await _store(api.db, world, lessons, records)

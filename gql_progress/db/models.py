@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Enum,
@@ -231,6 +232,13 @@ class LessonProgress(Base):
     quiz_attempts: Mapped[int] = mapped_column(Integer, default=0)
     quiz_passed: Mapped[bool | None] = mapped_column(Boolean)
     time_spent_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    # Active time measured by the server (domain/completion/active_time.py), beside the minutes
+    # the client claims: the sum of the gaps between the learner's progress writes on the lesson
+    # that were at most the heartbeat window, in whole seconds of the database's clock.
+    active_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The database's clock (Unix seconds) at the last write that counted for active time; null
+    # until the first one (rows written only by bulk completion or a grant, or before 0011).
+    activity_clock: Mapped[int | None] = mapped_column(BigInteger)
     notes: Mapped[str | None] = mapped_column(Text)
     is_bookmarked: Mapped[bool] = mapped_column(Boolean, default=False)
     # "metadata" is reserved on declarative classes, hence the attribute name.
@@ -253,6 +261,7 @@ class LessonProgress(Base):
         CheckConstraint("quiz_score IS NULL OR quiz_score BETWEEN 0 AND 100", name="quiz_score_range"),
         CheckConstraint(f"quiz_attempts BETWEEN 0 AND {MAX_QUIZ_ATTEMPTS}", name="quiz_attempts_range"),
         CheckConstraint(f"time_spent_minutes BETWEEN 0 AND {MAX_MINUTES}", name="time_spent_range"),
+        CheckConstraint("active_seconds >= 0", name="active_seconds_range"),
         CheckConstraint("completed = (completed_at IS NOT NULL)", name="completed_at_matches_completed"),
     )
 

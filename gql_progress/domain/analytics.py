@@ -113,6 +113,9 @@ class Totals:
     average_completion_percentage: float | None
     median_time_to_completion_days: float | None
     p90_time_to_completion_days: float | None
+    # Active time measured by the server (domain/completion/active_time.py) on current lessons
+    total_active_seconds: int  # the cohort's records'
+    average_active_seconds: float | None  # per enrollment of the cohort
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class LessonStats:
     completed: int
     reached: int
     average_time_spent_minutes: float | None
+    average_active_seconds: float | None
     average_watched_ratio: float | None
     average_quiz_score: float | None
     quiz_pass_rate: float | None
@@ -220,6 +224,7 @@ def _records(scope: Scope) -> CTE:
         LessonProgress.updated_at,
         LessonProgress.last_accessed_at,
         LessonProgress.time_spent_minutes,
+        LessonProgress.active_seconds,
         LessonProgress.video_position_seconds,
         LessonProgress.quiz_score,
         LessonProgress.quiz_passed,
@@ -306,21 +311,22 @@ async def totals(conn: AsyncConnection, scope: Scope, window: Window) -> Totals:
         .cte("needs")
     )
     records = _records(scope)
+    # The cohort's records per course, in one pass: the completed ones (for the share) and the
+    # active time of all of them.
     done = (
         select(
             records.c.course_id,
-            func.count().label("done_all"),
-            func.sum(_flag(records.c.is_required)).label("done_required"),
+            func.sum(_flag(records.c.completed)).label("done_all"),
+            func.sum(_flag(and_(records.c.completed, records.c.is_required))).label("done_required"),
+            func.sum(records.c.active_seconds).label("active_seconds"),
         )
         # A semi-join (IN), not a join: PostgreSQL then hashes the cohort instead of pairing
         # every lesson with every enrollment of its course first (bench/RESULTS.md).
-        .where(
-            records.c.completed,
-            tuple_(records.c.user_id, records.c.course_id).in_(_cohort_select(scope, window)),
-        )
+        .where(tuple_(records.c.user_id, records.c.course_id).in_(_cohort_select(scope, window)))
         .group_by(records.c.course_id)
         .cte("done")
     )
+    active_seconds = select(func.sum(done.c.active_seconds)).scalar_subquery()
     # Σ over the cohort of done/needed = Σ over courses of (the course's done) / (its needed).
     share = (
         select(
@@ -382,13 +388,14 @@ async def totals(conn: AsyncConnection, scope: Scope, window: Window) -> Totals:
         counts.c.learners,
         counts.c.completed,
         share.label("share"),
+        active_seconds.label("active_seconds"),
         active.label("active"),
         lessons_completed.label("lessons_completed"),
         courses_completed.label("courses_completed"),
         *percentiles.c,
     ).select_from(counts.join(percentiles, true()))
     row = (await conn.execute(statement)).one()
-    _, median_low, median_high, p90_low, p90_high = row[7:]
+    _, median_low, median_high, p90_low, p90_high = row[8:]
     enrollments = int(row.enrollments)
     completed = int(row.completed or 0)
     n = None if row.n is None else int(row.n)
@@ -403,6 +410,8 @@ async def totals(conn: AsyncConnection, scope: Scope, window: Window) -> Totals:
         average_completion_percentage=ratio(100.0 * float(row.share or 0), enrollments, PLACES),
         median_time_to_completion_days=interpolate(n, MEDIAN, median_low, median_high),
         p90_time_to_completion_days=interpolate(n, P90, p90_low, p90_high),
+        total_active_seconds=int(row.active_seconds or 0),
+        average_active_seconds=_mean(row.active_seconds, enrollments),
     )
 
 
@@ -434,6 +443,7 @@ async def lesson_stats(conn: AsyncConnection, scope: Scope, window: Window) -> l
             func.count().label("started"),
             func.sum(_flag(record.c.completed)).label("completed"),
             func.sum(record.c.time_spent_minutes).label("time_spent"),
+            func.sum(record.c.active_seconds).label("active_seconds"),
             func.sum(watched).label("watched"),
             func.count(watched).label("watched_n"),
             func.sum(quiz_score).label("quiz_score"),
@@ -480,6 +490,7 @@ async def lesson_stats(conn: AsyncConnection, scope: Scope, window: Window) -> l
                 completed=int(row.completed or 0),
                 reached=int(row.reached or 0),
                 average_time_spent_minutes=_mean(row.time_spent, started),
+                average_active_seconds=_mean(row.active_seconds, started),
                 average_watched_ratio=_mean(row.watched, row.watched_n, RATE_PLACES),
                 average_quiz_score=_mean(row.quiz_score, row.quiz_n),
                 quiz_pass_rate=ratio(int(row.passed or 0), int(row.verdicts or 0)),

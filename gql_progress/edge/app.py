@@ -40,6 +40,7 @@ from gql_progress.edge.socket_guard import SocketPolicy
 from gql_progress.edge.unavailable import SETTLE_SECONDS, InFlight, UnavailableMiddleware
 from gql_progress.edge.view import ProgressGraphQLView
 from gql_progress.graphiql.page import graphiql_files
+from gql_progress.insights.page import insights_routes
 from gql_progress.live.hub import LiveUpdates
 from gql_progress.logs import install_request_id_on_records, new_request_id, request_id_var
 from gql_progress.settings import Settings, SettingsError, load_settings
@@ -101,6 +102,13 @@ def _cacheable(send: Send, seconds: int) -> Send:
         await send(message)
 
     return send_cacheable
+
+
+async def not_found(_request: Request, _exc: Exception) -> Response:
+    """A path nothing here serves (or a page turned off, such as /insights in production): JSON,
+    as every other error of this API, not Starlette's text/plain."""
+    body = {"data": None, "errors": [{"message": "Not found", "extensions": {"code": "NOT_FOUND"}}]}
+    return JSONResponse(body, status_code=404)
 
 
 def unauthenticated(message: str) -> Response:
@@ -406,9 +414,11 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
             *([Route("/metrics", metrics_endpoint(metrics, settings.metrics_token))] if metrics else []),
             # GraphiQL's files, wherever the view serves its page (development mode).
             *([graphiql_files()] if view.graphql_ide else []),
+            *(insights_routes() if settings.insights_in_effect else []),
         ],
         middleware=middleware,
         lifespan=lifespan,
+        exception_handlers={404: not_found},
     )
     app.state.db = db
     app.state.compiled = compiled

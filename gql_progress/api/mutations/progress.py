@@ -125,6 +125,7 @@ class ProgressMutations:
             changes=changes,
             instance_id=instance_pk,
             actor_user_id=info.context.viewer.user_id,
+            active_window=info.context.settings.active_time_window_seconds,
         )
         return UpsertProgressSuccess(progress=Progress.from_row(write.record), known_summary=write.summary)
 

@@ -87,6 +87,8 @@ class AnalyticsQueries:
             average_completion_percentage=totals.average_completion_percentage,
             median_time_to_completion_days=totals.median_time_to_completion_days,
             p90_time_to_completion_days=totals.p90_time_to_completion_days,
+            total_active_seconds=totals.total_active_seconds,
+            average_active_seconds=totals.average_active_seconds,
             active_learners=totals.active_learners,
             lessons_completed=totals.lessons_completed,
             courses_completed=totals.courses_completed,

@@ -70,6 +70,12 @@ class LessonAnalytics:
             "null when nobody started it."
         )
     )
+    average_active_seconds: float | None = strawberry.field(
+        description=(
+            "Mean activeSeconds (time measured by the server) over the learners who started the "
+            "lesson, rounded to 2 decimals; null when nobody started it."
+        )
+    )
     average_watched_ratio: float | None = strawberry.field(
         description=(
             "VIDEO lessons with a durationSeconds above 0: the mean over the learners who started it "
@@ -98,6 +104,7 @@ class LessonAnalytics:
             completed=stats.completed,
             completion_rate=stats.completion_rate,
             average_time_spent_minutes=stats.average_time_spent_minutes,
+            average_active_seconds=stats.average_active_seconds,
             average_watched_ratio=stats.average_watched_ratio,
             average_quiz_score=stats.average_quiz_score,
             quiz_pass_rate=stats.quiz_pass_rate,
@@ -249,6 +256,24 @@ class CourseAnalytics:
     )
     async def p90_time_to_completion_days(self) -> float | None:
         return (await self.totals_once.get()).p90_time_to_completion_days
+
+    @strawberry.field(
+        description=(
+            "Active time measured by the server (Progress.activeSeconds) summed over the cohort's "
+            "records on current lessons of the course, in seconds."
+        )
+    )
+    async def total_active_seconds(self) -> int:
+        return (await self.totals_once.get()).total_active_seconds
+
+    @strawberry.field(
+        description=(
+            "totalActiveSeconds / enrolledLearners (a learner without records counts 0), rounded "
+            "to 2 decimals; null for an empty cohort."
+        )
+    )
+    async def average_active_seconds(self) -> float | None:
+        return (await self.totals_once.get()).average_active_seconds
 
     @strawberry.field(
         description=(

@@ -74,6 +74,18 @@ class PlatformAnalytics:
     p90_time_to_completion_days: float | None = strawberry.field(
         description="The 90th percentile of the same durations, by the same method; null when none completed."
     )
+    total_active_seconds: int = strawberry.field(
+        description=(
+            "Active time measured by the server (Progress.activeSeconds) summed over the cohort's "
+            "records on current lessons, in seconds."
+        )
+    )
+    average_active_seconds: float | None = strawberry.field(
+        description=(
+            "totalActiveSeconds / enrollments (an enrollment without records counts 0), rounded to 2 "
+            "decimals; null for an empty cohort."
+        )
+    )
     active_learners: int = strawberry.field(
         description=(
             "Learners with a progress record on a current lesson whose updatedAt or lastAccessedAt lies "

@@ -34,6 +34,11 @@ class CourseSummary:
     total_time_spent_minutes: int = strawberry.field(
         description="Sum of timeSpentMinutes over the learner's records in this course."
     )
+    total_active_seconds: int = strawberry.field(
+        description=(
+            "Sum of activeSeconds (time measured by the server) over the learner's records in this course."
+        )
+    )
     last_accessed_at: datetime | None = strawberry.field(
         description="The latest lastAccessedAt of the learner's records in this course."
     )
@@ -53,6 +58,7 @@ class CourseSummary:
             completed_required_lessons=summary.completed_required_lessons,
             completion_percentage=summary.completion_percentage,
             total_time_spent_minutes=summary.total_time_spent_minutes,
+            total_active_seconds=summary.total_active_seconds,
             last_accessed_at=summary.last_accessed_at,
             is_complete=summary.is_complete,
         )

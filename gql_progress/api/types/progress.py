@@ -41,7 +41,20 @@ class Progress(Node):
     quiz_score: float | None = strawberry.field(description="Latest quiz score, 0–100.")
     quiz_attempts: int = strawberry.field(description="Quiz attempts recorded.")
     quiz_passed: bool | None = strawberry.field(description="Whether the quiz was passed.")
-    time_spent_minutes: int = strawberry.field(description="Time spent on the lesson, in minutes.")
+    time_spent_minutes: int = strawberry.field(
+        description=(
+            "Time spent on the lesson, in minutes, as the client claims it (activeSeconds is measured)."
+        )
+    )
+    active_seconds: int = strawberry.field(
+        description=(
+            "Time spent on the lesson as the server measured it, in seconds: the sum of the gaps "
+            "between upsertProgress writes on this record that were at most the heartbeat window "
+            "(GQL_PROGRESS_ACTIVE_TIME_WINDOW_SECONDS, 60 by default), by the database's clock. A "
+            "longer gap (an idle tab, a closed laptop) adds nothing; bulk completion and admin "
+            "grants add nothing."
+        )
+    )
     notes: str | None = strawberry.field(description="The learner's notes (up to 10,000 characters).")
     is_bookmarked: bool = strawberry.field(description="Whether the learner bookmarked the lesson.")
     metadata: JSON | None = strawberry.field(
@@ -73,6 +86,7 @@ class Progress(Node):
             quiz_attempts=row.quiz_attempts,
             quiz_passed=row.quiz_passed,
             time_spent_minutes=row.time_spent_minutes,
+            active_seconds=row.active_seconds,
             notes=row.notes,
             is_bookmarked=row.is_bookmarked,
             metadata=row.metadata,

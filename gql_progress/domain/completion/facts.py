@@ -35,6 +35,7 @@ async def course_facts(
             LessonProgress.lesson_id,
             LessonProgress.completed,
             LessonProgress.time_spent_minutes,
+            LessonProgress.active_seconds,
             LessonProgress.last_accessed_at,
         )
         .outerjoin(

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
 from gql_progress.db.models import Course, Enrollment, Lesson, LessonKind, LessonProgress
+from gql_progress.domain.completion import active_time
 
 PROGRESS_COLUMNS = tuple(LessonProgress.__table__.c)
 
@@ -62,7 +63,12 @@ _DEFAULTS: dict[str, Any] = {
 
 
 def upsert_statement(
-    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]], given: frozenset[str], now: datetime
+    conn: AsyncConnection,
+    rows: Sequence[Mapping[str, Any]],
+    given: frozenset[str],
+    now: datetime,
+    *,
+    active_window: int | None = None,
 ) -> BoundUpsert:
     """INSERT … ON CONFLICT (user_id, lesson_id) DO UPDATE for rows that all set the same columns.
 
@@ -72,23 +78,30 @@ def upsert_statement(
 
     - completed_at: set to now on false→true, kept on true→true, cleared on →false;
     - progress_percentage: 100 whenever the resulting record is completed;
-    - last_accessed_at and updated_at: now.
+    - last_accessed_at and updated_at: now;
+    - with ``active_window`` (a learner's own write through upsertProgress, not a bulk one):
+      active time, as active_time.py counts it.
 
-    The statement depends only on ``given``; the rows are bound as an executemany, which
+    The statement depends only on ``given`` (and the window); the rows are bound as an executemany, which
     SQLAlchemy sends as one multi-row INSERT ("insertmanyvalues"). Built from the rows'
     values instead, a 50-row statement was compiled afresh on every call: two thirds of a
     50-lesson bulkSetCompletion's CPU.
     """
     records = [_new_record(row, given, now) for row in rows]
-    return BoundUpsert(_upsert(conn.dialect.name, given), records)
+    return BoundUpsert(_upsert(conn.dialect.name, given, active_window), records)
 
 
 @lru_cache(maxsize=64)
-def _upsert(dialect: str, given: frozenset[str]) -> Any:
+def _upsert(dialect: str, given: frozenset[str], active_window: int | None) -> Any:
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(LessonProgress)
+    active = None
+    if active_window is not None:
+        # SQL, not parameters: the database's clock (active_time.py says why).
+        insert = insert.values(active_time.first_write(dialect))
+        active = active_time.counted_write(dialect, active_window)
     # "now" is the new record's completed_at (set when it completes), not a parameter of the
     # SET clause: with one there, SQLAlchemy sends an executemany upsert row by row.
-    return _on_conflict(insert, given, insert.excluded.completed_at)
+    return _on_conflict(insert, given, insert.excluded.completed_at, active=active)
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,13 @@ class BoundUpsert:
 
 
 def upsert_if_enrolled_statement(
-    conn: AsyncConnection, user_id: int, lesson_id: int, changes: Mapping[str, Any], now: datetime
+    conn: AsyncConnection,
+    user_id: int,
+    lesson_id: int,
+    changes: Mapping[str, Any],
+    now: datetime,
+    *,
+    active_window: int,
 ) -> BoundUpsert:
     """The same upsert for one record, written only if the user is enrolled in the lesson's course.
 
@@ -115,6 +134,9 @@ def upsert_if_enrolled_statement(
     The statement depends only on the write's shape (which columns, which rules apply); the
     values are bound parameters. Shapes are few, so each statement is built once per process:
     building it (an INSERT's ``excluded`` alias, the nested EXISTS) cost more than running it.
+
+    A heartbeat is active time: the gap since the record's previous write counts when it is at
+    most ``active_window`` seconds (active_time.py), computed in this same statement.
     """
     given = frozenset(changes)
     record = _new_record({"user_id": user_id, "lesson_id": lesson_id, **changes}, given, now)
@@ -127,6 +149,7 @@ def upsert_if_enrolled_statement(
         score=changes.get("quiz_score") is not None,
         claimed_pass=changes.get("quiz_score") is None and changes.get("quiz_passed") is not None,
         position=changes.get("video_position_seconds") is not None,
+        active_window=active_window,
     )
     params = {f"v_{column}": value for column, value in record.items()}
     params.update(
@@ -146,6 +169,7 @@ class _HeartbeatShape:
     score: bool  # a quiz score is written: a pass score decides quizPassed
     claimed_pass: bool  # the client sends quizPassed without a score
     position: bool  # a video position is written: the threshold may complete the lesson
+    active_window: int  # seconds: a gap between writes up to this long is active time
 
 
 @lru_cache(maxsize=256)
@@ -187,8 +211,9 @@ def _heartbeat_statement(shape: _HeartbeatShape) -> Any:
             return case((automatic, 100.0), else_=value(column))
         return value(column)
 
+    first = active_time.first_write(shape.dialect)
     source = (
-        select(*(value_of(column) for column in shape.columns))
+        select(*(value_of(column) for column in shape.columns), *first.values())
         .join(
             Enrollment,
             (Enrollment.course_id == Lesson.course_id)
@@ -200,9 +225,10 @@ def _heartbeat_statement(shape: _HeartbeatShape) -> Any:
         source = source.join(Course, Course.id == Lesson.course_id)
     insert = (postgresql.insert if shape.dialect == "postgresql" else sqlite.insert)(LessonProgress)
     return _on_conflict(
-        insert.from_select(list(shape.columns), source),
+        insert.from_select([*shape.columns, *first], source),
         given,
         now,
+        active=active_time.counted_write(shape.dialect, shape.active_window),
         automatic=automatic is not None,
         server_passed=passed is not None and not shape.claimed_pass,
         claimed_pass=shape.claimed_pass,
@@ -290,6 +316,7 @@ def _on_conflict(
     given: frozenset[str],
     now: datetime | ColumnElement[Any],
     *,
+    active: Mapping[str, Any] | None = None,
     automatic: bool = False,
     server_passed: bool = False,
     claimed_pass: bool = False,
@@ -340,6 +367,8 @@ def _on_conflict(
         updates["progress_percentage"] = case((new_completed, 100.0), else_=new_percentage)
     updates["last_accessed_at"] = new.last_accessed_at
     updates["updated_at"] = new.updated_at
+    if active is not None:
+        updates.update(active)
     return insert.on_conflict_do_update(
         index_elements=[table.c.user_id, table.c.lesson_id], set_=updates
     ).returning(*PROGRESS_COLUMNS)

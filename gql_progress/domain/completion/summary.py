@@ -30,6 +30,7 @@ class CourseCounts:
     completed_required_lessons: int = 0
     in_progress_lessons: int = 0
     total_time_spent_minutes: int = 0
+    total_active_seconds: int = 0
     last_accessed_at: datetime | None = None
 
 
@@ -44,6 +45,7 @@ class CourseSummary:
     completed_required_lessons: int
     completion_percentage: float
     total_time_spent_minutes: int
+    total_active_seconds: int
     last_accessed_at: datetime | None
     is_complete: bool
 
@@ -52,12 +54,12 @@ def count_course(
     user_id: int, course_id: int, lessons: Iterable[Any], records: Iterable[Any]
 ) -> CourseCounts:
     """Counts from the course's lessons (``id``, ``is_required``) and the user's records in it
-    (``lesson_id``, ``completed``, ``time_spent_minutes``, ``last_accessed_at``).
+    (``lesson_id``, ``completed``, ``time_spent_minutes``, ``active_seconds``, ``last_accessed_at``).
 
     The one place progress is counted: the API's reads and the completion engine both use it.
     """
     required = {lesson.id: lesson.is_required for lesson in lessons}
-    completed = completed_required = in_progress = time_spent = 0
+    completed = completed_required = in_progress = time_spent = active = 0
     last_accessed: datetime | None = None
     for record in records:
         if record.lesson_id not in required:
@@ -68,6 +70,7 @@ def count_course(
         else:
             in_progress += 1
         time_spent += record.time_spent_minutes
+        active += record.active_seconds
         if record.last_accessed_at is not None and (
             last_accessed is None or record.last_accessed_at > last_accessed
         ):
@@ -81,6 +84,7 @@ def count_course(
         completed_required_lessons=completed_required,
         in_progress_lessons=in_progress,
         total_time_spent_minutes=time_spent,
+        total_active_seconds=active,
         last_accessed_at=last_accessed,
     )
 
@@ -112,6 +116,7 @@ _RECORDS = (
         _count_if(LessonProgress.completed).label("completed"),
         _count_if(and_(LessonProgress.completed, Lesson.is_required)).label("completed_required"),
         func.sum(LessonProgress.time_spent_minutes).label("time_spent"),
+        func.sum(LessonProgress.active_seconds).label("active"),
         func.max(LessonProgress.last_accessed_at).label("last_accessed_at"),
     )
     .join(Lesson, Lesson.id == LessonProgress.lesson_id)
@@ -133,6 +138,7 @@ _COUNTS = select(
     _RECORDS.c.completed,
     _RECORDS.c.completed_required,
     _RECORDS.c.time_spent,
+    _RECORDS.c.active,
     _RECORDS.c.last_accessed_at,
 ).select_from(_CURRENT_LESSONS.outerjoin(_RECORDS, _RECORDS.c.course_id == _CURRENT_LESSONS.c.course_id))
 
@@ -170,6 +176,7 @@ async def count_courses(
             completed_required_lessons=int(found.completed_required),
             in_progress_lessons=int(found.recorded) - int(found.completed),
             total_time_spent_minutes=int(found.time_spent),
+            total_active_seconds=int(found.active),
             last_accessed_at=found.last_accessed_at,
         )
     return counts
@@ -207,6 +214,7 @@ def summarize(counts: CourseCounts) -> CourseSummary:
         completed_required_lessons=counts.completed_required_lessons,
         completion_percentage=completion_percentage(done, needed),
         total_time_spent_minutes=counts.total_time_spent_minutes,
+        total_active_seconds=counts.total_active_seconds,
         last_accessed_at=counts.last_accessed_at,
         # A course without lessons is never complete: there is nothing to have finished.
         is_complete=complete,

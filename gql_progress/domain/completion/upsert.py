@@ -26,6 +26,7 @@ from gql_progress.db.models import (
     User,
 )
 from gql_progress.db.types import utcnow
+from gql_progress.domain.completion.active_time import DEFAULT_WINDOW_SECONDS
 from gql_progress.domain.completion.enrollment import (
     completed_lessons_among,
     lock_enrollments,
@@ -117,8 +118,14 @@ async def upsert_progress(
     now: datetime | None = None,
     instance_id: int | None = None,
     actor_user_id: int | None = None,
+    active_window: int = DEFAULT_WINDOW_SECONDS,
 ) -> ProgressWrite:
     """Create or update the one record of (user, lesson); raises before writing on any problem.
+
+    Every such write is a heartbeat for active time: the gap since the record's previous one
+    counts when it is at most ``active_window`` seconds (active_time.py). Whoever writes (the
+    learner, or an admin's key relaying a platform's heartbeats with ``userId``), the gaps are
+    the record's.
 
     ``instance_id``: the study plan instance the learner works through, checked in the same
     transaction; the record written is the same global one either way. ``actor_user_id``: who
@@ -128,7 +135,7 @@ async def upsert_progress(
     for attempt in range(_DEADLOCK_RETRIES + 1):
         try:
             return await _upsert_once(
-                db, user_id, lesson_id, changes, now or utcnow(), instance_id, actor_user_id
+                db, user_id, lesson_id, changes, now or utcnow(), instance_id, actor_user_id, active_window
             )
         except DBAPIError as exc:
             if attempt == _DEADLOCK_RETRIES or not is_deadlock(exc):
@@ -148,6 +155,7 @@ async def _upsert_once(
     now: datetime,
     instance_id: int | None,
     actor_user_id: int | None,
+    active_window: int,
 ) -> ProgressWrite:
     async with db.write() as conn:
         if instance_id is not None:
@@ -156,7 +164,9 @@ async def _upsert_once(
             )
         if "completed" not in changes:
             # The common heartbeat: one statement that checks the enrollment and writes.
-            upsert = upsert_if_enrolled_statement(conn, user_id, lesson_id, changes, now)
+            upsert = upsert_if_enrolled_statement(
+                conn, user_id, lesson_id, changes, now, active_window=active_window
+            )
             # Announced to live subscribers.
             written = await write_progress(conn, upsert.statement, upsert.params)
             record = written[0] if written else None
@@ -182,7 +192,11 @@ async def _upsert_once(
         # Un-completing: whether there was a completion to take back decides the event.
         was_completed = set() if completing else await completed_lessons_among(conn, user_id, [lesson_id])
         upsert = upsert_statement(
-            conn, [{"user_id": user_id, "lesson_id": lesson_id, **changes}], frozenset(changes), now
+            conn,
+            [{"user_id": user_id, "lesson_id": lesson_id, **changes}],
+            frozenset(changes),
+            now,
+            active_window=active_window,
         )
         [record] = await write_progress(conn, upsert.statement, upsert.params)
         # A completion that is new gets completed_at = now; one that was kept keeps its time.

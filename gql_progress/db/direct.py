@@ -30,8 +30,17 @@ async def _keep_session(_connection: Any) -> None:
 
 
 class DirectPool:
-    def __init__(self, dsn: str, *, max_size: int, timeout_seconds: float, prepared_statements: bool) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        max_size: int,
+        timeout_seconds: float,
+        prepared_statements: bool,
+        connect_timeout: float = 60.0,  # asyncpg's default
+    ) -> None:
         self._dsn = dsn
+        self._connect_timeout = connect_timeout
         self._max_size = max_size
         self._timeout = timeout_seconds
         # Without server-side prepared statements (a transaction-pooling PgBouncer), asyncpg must
@@ -70,6 +79,7 @@ class DirectPool:
                     max_size=self._max_size,
                     statement_cache_size=self._statement_cache_size,
                     reset=_keep_session,
+                    timeout=self._connect_timeout,
                 )
             return self._pool
 

@@ -73,7 +73,7 @@ class CompiledReads:
         try:
             # One span for the statement that builds the whole response (when tracing is on).
             with self.tracing.compiled_read(plan.sql):
-                body: str = await self.db.direct.fetchval(plan.sql, *arguments)
+                body: str = await self.db.read_value(plan.sql, *arguments)
         except Exception as error:
             if database_fault(error) is not None:
                 raise  # busy or unreachable: the resolvers would meet the same (503 either way)

@@ -1,0 +1,295 @@
+"""Read replicas (issue 19): a real streaming replica of a primary this test owns.
+
+The replica's replay is paused (``pg_wal_replay_pause()``) to tell the two servers apart: a write
+made on the primary is then on the primary only, so a query that does not show it was answered
+by the replica, and one that shows it by the primary. Each replica also counts the reads it
+answered (``Replica.reads``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+
+from gql_progress.db import migrate
+from gql_progress.db.engine import Database
+from gql_progress.db.replicas import Replica, ReplicaSet
+from tests.apps import GENEROUS_LIMITS, client_for, running_app
+from tests.pg_cluster import SMALL, Cluster, own_cluster, own_replica
+from tests.support import Api, SeededCourse, SeededUser
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
+
+PAGE = """
+query ReplicaPage($slug: String!) {
+  course(slug: $slug) { title lessons { progress { videoPositionSeconds completedAt } } }
+}
+"""
+# Not compiled (api/compiled): the resolver path, reading through Database.read().
+STATUS = """
+query ReplicaStatus($lessonIds: [ID!]!) {
+  completionStatus(lessonIds: $lessonIds) { lessonId completed }
+}
+"""
+HEARTBEAT = """
+mutation ReplicaBeat($input: UpsertProgressInput!) {
+  upsertProgress(input: $input) {
+    __typename
+    ... on UpsertProgressSuccess { progress { videoPositionSeconds } }
+    ... on Error { code message }
+  }
+}
+"""
+BULK = """
+mutation ReplicaBulk($input: BulkSetCompletionInput!) {
+  bulkSetCompletion(input: $input) {
+    __typename
+    ... on BulkSetCompletionSuccess { succeeded summaries { completedLessons } }
+    ... on Error { code message }
+  }
+}
+"""
+ORIGINAL = "Before the rename"
+RENAMED = "After the rename"
+
+
+@dataclass
+class Pair:
+    primary: Cluster
+    replica: Cluster
+    database: str
+
+    @property
+    def primary_url(self) -> str:
+        return self.primary.url(self.database)
+
+    @property
+    def replica_url(self) -> str:
+        return self.replica.url(self.database)
+
+
+@pytest.fixture(scope="module")
+async def pair() -> AsyncIterator[Pair]:
+    async with own_cluster(SMALL) as primary:
+        url = await primary.create_database("replicated")
+        db = Database(url)
+        try:
+            await migrate.upgrade(db)
+        finally:
+            await db.dispose()
+        async with own_replica(primary) as replica:
+            yield Pair(primary, replica, "replicated")
+
+
+async def _one(url: str, sql: str, *arguments: Any) -> Any:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        return await conn.fetchval(sql, *arguments)
+    finally:
+        await conn.close()
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], what: str, within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while not await condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def _caught_up(pair: Pair) -> None:
+    """The replica has replayed everything the primary has written (replay running)."""
+    target = await _one(pair.primary_url, "SELECT pg_current_wal_lsn()::text")
+
+    async def replayed() -> bool:
+        return bool(
+            await _one(pair.replica_url, "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", target)
+        )
+
+    await _until(replayed, "the replica to replay the primary's WAL")
+
+
+async def _pause(pair: Pair) -> None:
+    await _one(pair.replica_url, "SELECT pg_wal_replay_pause()")
+
+    async def paused() -> bool:
+        return bool(await _one(pair.replica_url, "SELECT pg_get_wal_replay_pause_state() = 'paused'"))
+
+    await _until(paused, "replay to pause")
+
+
+async def _resume(pair: Pair) -> None:
+    await _one(pair.replica_url, "SELECT pg_wal_replay_resume()")
+
+
+async def _rename(pair: Pair, course: SeededCourse, title: str) -> None:
+    """A write on the primary that no caller of the app made (no read-your-writes note)."""
+    await _one(pair.primary_url, "UPDATE courses SET title = $1 WHERE id = $2 RETURNING id", title, course.pk)
+
+
+@dataclass
+class World:
+    api: Api
+    replicas: ReplicaSet
+    replica: Replica
+    course: SeededCourse
+    a: SeededUser
+    b: SeededUser
+    c: SeededUser
+
+    async def page(self, user: SeededUser) -> dict[str, Any]:
+        data = await self.api.data(PAGE, {"slug": self.course.slug}, key=user.key)
+        course: dict[str, Any] = data["course"]
+        return course
+
+    async def title_and_reader(self, user: SeededUser) -> tuple[str, str]:
+        """The course title ``user`` reads, and which server answered: "replica" or "primary"."""
+        before = self.replica.reads
+        title = (await self.page(user))["title"]
+        return title, "replica" if self.replica.reads > before else "primary"
+
+
+@asynccontextmanager
+async def world(pair: Pair, **settings: Any) -> AsyncIterator[World]:
+    """The app on the pair (its replica checked every ``check``), a course of 3 lessons and three
+    enrolled learners, all replayed by the replica."""
+    options = {
+        "db_replica_urls": pair.replica_url,
+        "db_pool_size": 4,
+        **GENEROUS_LIMITS,
+        **settings,
+    }
+    async with running_app(pair.primary_url, **options) as app, client_for(app) as api:
+        replicas = app.state.db.replicas
+        assert replicas is not None
+        course = await api.course(3, title=ORIGINAL)
+        learners = [await api.user() for _ in range(3)]
+        for learner in learners:
+            await api.enroll(learner, course)
+        await _caught_up(pair)
+        await replicas.check()
+        [replica] = replicas.replicas
+        assert replica.usable, replica.problem
+        yield World(api, replicas, replica, course, *learners)
+
+
+async def test_queries_read_the_replica_and_a_callers_reads_after_its_own_writes_see_them(pair: Pair) -> None:
+    # Checked often, with a lag bound far beyond the test: the paused replica stays usable.
+    async with world(pair, db_replica_check_seconds=0.05, db_replica_max_lag_seconds=60) as w:
+        await _pause(pair)
+        try:
+            await _rename(pair, w.course, RENAMED)
+            # Nobody called through the app wrote: every query reads the replica, which has not
+            # replayed the rename. Compiled (course page) and resolver-path reads alike.
+            for learner in (w.a, w.b, w.c):
+                assert await w.title_and_reader(learner) == (ORIGINAL, "replica")
+            before = w.replica.reads
+            status = await w.api.data(STATUS, {"lessonIds": w.course.lesson_ids}, key=w.a.key)
+            assert [s["completed"] for s in status["completionStatus"]] == [False] * 3
+            assert w.replica.reads > before
+
+            # a's heartbeat: a's next reads see it (the primary), b's still read the replica.
+            beat = {"input": {"lessonId": w.course.lesson_ids[0], "videoPositionSeconds": 240}}
+            answer = await w.api.data(HEARTBEAT, beat, key=w.a.key)
+            assert answer["upsertProgress"]["progress"]["videoPositionSeconds"] == 240
+            page = await w.page(w.a)
+            assert page["title"] == RENAMED
+            assert page["lessons"][0]["progress"]["videoPositionSeconds"] == 240
+            assert await w.title_and_reader(w.b) == (ORIGINAL, "replica")
+
+            # The same through an Idempotency-Key (one transaction around the request).
+            beat = {"input": {"lessonId": w.course.lesson_ids[1], "videoPositionSeconds": 120}}
+            response = await w.api.client.post(
+                "/graphql",
+                json={"query": HEARTBEAT, "variables": beat},
+                headers={"Authorization": f"Bearer {w.c.key}", "Idempotency-Key": "replicas-1"},
+            )
+            assert response.status_code == 200, response.text
+            assert (await w.page(w.c))["lessons"][1]["progress"]["videoPositionSeconds"] == 120
+
+            # b's bulk completion: the mutation's own answer (read after its writes) shows them,
+            # and so do b's next reads, compiled or not.
+            bulk = {"input": {"lessonIds": w.course.lesson_ids[:2], "completed": True}}
+            result = (await w.api.data(BULK, bulk, key=w.b.key))["bulkSetCompletion"]
+            assert result["succeeded"] == 2
+            assert result["summaries"][0]["completedLessons"] == 2
+            status = await w.api.data(STATUS, {"lessonIds": w.course.lesson_ids}, key=w.b.key)
+            assert [s["completed"] for s in status["completionStatus"]] == [True, True, False]
+            page = await w.page(w.b)
+            assert page["title"] == RENAMED
+            assert [lesson["progress"]["completedAt"] is not None for lesson in page["lessons"][:2]] == [
+                True
+            ] * 2
+            # Still: a caller that wrote nothing reads the replica, where none of it is yet.
+            admin = await w.api.admin()  # seeded through the domain layer, not by a request
+            assert (await w.api.data(PAGE, {"slug": w.course.slug}, key=admin.key))["course"][
+                "title"
+            ] == ORIGINAL
+        finally:
+            await _resume(pair)
+
+        # Once the replica has replayed a's heartbeat (a check or two later), a reads it again.
+        async def a_reads_the_replica() -> bool:
+            return await w.title_and_reader(w.a) == (RENAMED, "replica")
+
+        await _until(a_reads_the_replica, "a's reads to return to the replica")
+        assert (await w.page(w.a))["lessons"][0]["progress"]["videoPositionSeconds"] == 240
+
+
+async def test_a_replica_lagging_beyond_the_bound_is_skipped_until_it_catches_up(pair: Pair) -> None:
+    async with world(pair, db_replica_check_seconds=0.05, db_replica_max_lag_seconds=0.5) as w:
+        await _pause(pair)
+        try:
+            await _rename(pair, w.course, RENAMED)
+
+            async def skipped() -> bool:
+                return not w.replica.usable
+
+            # The rename is WAL the replica lacks: past 0.5 s it is too far behind.
+            await _until(skipped, "the lagging replica to be skipped", within=15)
+            assert w.replica.problem is not None
+            assert "behind the primary" in w.replica.problem
+            assert await w.title_and_reader(w.c) == (RENAMED, "primary")
+        finally:
+            await _resume(pair)
+
+        async def usable() -> bool:
+            return w.replica.usable
+
+        await _until(usable, "the replica to catch up")
+        assert await w.title_and_reader(w.c) == (RENAMED, "replica")
+
+
+async def test_reads_fail_over_to_the_primary_when_the_replica_stops(pair: Pair) -> None:
+    # Checked only at start-up here: the reads themselves must notice that the replica is gone.
+    async with world(pair, db_replica_check_seconds=30, db_replica_max_lag_seconds=60) as w:
+        await _rename(pair, w.course, RENAMED)
+        await _caught_up(pair)
+        assert await w.title_and_reader(w.a) == (RENAMED, "replica")
+        before = await w.api.data(STATUS, {"lessonIds": w.course.lesson_ids}, key=w.a.key)
+
+        await pair.replica.stop_fast()
+        try:
+            # Compiled and resolver-path reads, at once and one by one: every one answered.
+            pages = await asyncio.gather(*(w.page(learner) for learner in (w.a, w.b, w.c)))
+            assert {page["title"] for page in pages} == {RENAMED}
+            assert not w.replica.usable
+            assert await w.title_and_reader(w.b) == (RENAMED, "primary")
+            status = await w.api.data(STATUS, {"lessonIds": w.course.lesson_ids}, key=w.a.key)
+            assert status == before
+            beat = {"input": {"lessonId": w.course.lesson_ids[2], "videoPositionSeconds": 30}}
+            assert (await w.api.data(HEARTBEAT, beat, key=w.a.key))["upsertProgress"]["progress"]
+        finally:
+            await pair.replica.start()
+
+        # Back once a check reaches it and it has replayed what it missed.
+        await _caught_up(pair)
+        await w.replicas.check()
+        assert w.replica.usable, w.replica.problem
+        assert await w.title_and_reader(w.c) == (RENAMED, "replica")

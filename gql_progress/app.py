@@ -337,7 +337,14 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
             # Every request would fail on a missing table or column: say why, not just "ok".
             body = {"status": "unavailable", "database": "behind", "reason": revision.problem()}
             return JSONResponse(body, status_code=503)
-        return JSONResponse({"status": "ok", "database": "reachable"})
+        ready: dict[str, Any] = {"status": "ok", "database": "reachable"}
+        if db.replicas is not None:
+            # Informative only: without a replica the primary answers every read.
+            ready["replicas"] = {
+                replica.name: "usable" if replica.usable else replica.problem
+                for replica in db.replicas.replicas
+            }
+        return JSONResponse(ready)
 
     in_flight = InFlight()
 

@@ -273,6 +273,7 @@ async def test_reads_fail_over_to_the_primary_when_the_replica_stops(pair: Pair)
         await _caught_up(pair)
         assert await w.title_and_reader(w.a) == (RENAMED, "replica")
         before = await w.api.data(STATUS, {"lessonIds": w.course.lesson_ids}, key=w.a.key)
+        assert (await w.api.client.get("/readyz")).json()["replicas"] == {w.replica.name: "usable"}
 
         await pair.replica.stop_fast()
         try:
@@ -285,6 +286,10 @@ async def test_reads_fail_over_to_the_primary_when_the_replica_stops(pair: Pair)
             assert status == before
             beat = {"input": {"lessonId": w.course.lesson_ids[2], "videoPositionSeconds": 30}}
             assert (await w.api.data(HEARTBEAT, beat, key=w.a.key))["upsertProgress"]["progress"]
+            # Ready all the same (the primary answers), saying what is wrong with the replica.
+            ready = await w.api.client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["replicas"][w.replica.name] == w.replica.problem
         finally:
             await pair.replica.start()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,6 +121,8 @@ class AmbientTransaction:
     lock: _TaskLock = field(default_factory=_TaskLock)
     rollback_only: bool = False
 
+
+_UNROUTED = nullcontext()
 
 # What a hot standby answers when replaying the primary's WAL had to cancel a query (a row it
 # read was vacuumed away on the primary): serialization_failure. Retried on the primary.
@@ -286,16 +288,17 @@ class Database:
         if self.replicas is not None:
             self.replicas.unreachable(replica, error)
 
-    @contextmanager
-    def routed(self, caller: int | None, *, query: bool) -> Iterator[None]:
+    def routed(self, caller: int | None, *, query: bool) -> AbstractContextManager[None]:
         """The reads of the request run in this block: a query's on a replica that has the
         caller's last commit, if there is one (db/replicas.py); anything else's on the
         primary. ``caller``'s commits in the block are noted for its later queries."""
         if self.replicas is None:
-            yield
-            return
-        replica = self.replicas.choose(caller) if query else None
-        token = read_route.set(ReadRoute(caller, replica))
+            return _UNROUTED  # nothing per request without replicas
+        return self._routed(ReadRoute(caller, self.replicas.choose(caller) if query else None))
+
+    @contextmanager
+    def _routed(self, route: ReadRoute) -> Iterator[None]:
+        token = read_route.set(route)
         try:
             yield
         finally:

@@ -185,7 +185,7 @@ class ReplicaSet:
 
     def _sample_after(self, moment: float) -> Sample | None:
         for sample in self._samples:
-            if sample.at >= moment:
+            if sample.at > moment:  # sent after the commit returned
                 return sample
         return None
 
@@ -229,21 +229,29 @@ class ReplicaSet:
         self.checks += 1
 
     async def _sample_primary(self, now: float) -> None:
+        try:
+            inserted, written = await self.primary_positions()
+        except Exception as error:
+            # Without new samples the replicas are judged against the older ones: reads keep
+            # going to them while the primary is away (and its writes with it).
+            logger.warning("replica check: the primary did not answer: %s", describe(error))
+            return
+        self._samples.append(Sample(now, inserted, written))
+
+    async def primary_positions(self) -> tuple[int, int]:
+        """The primary's WAL insert and write positions. Raises when it does not answer."""
         timeout = self.settings.check_timeout
         try:
             if self._primary_connection is None or self._primary_connection.is_closed():
                 self._primary_connection = await asyncpg.connect(self._primary_dsn, timeout=timeout)
             row = await self._primary_connection.fetchrow(PRIMARY_SAMPLE, timeout=timeout)
-        except Exception as error:
-            # Without new samples the replicas are judged against the older ones: reads keep
-            # going to them while the primary is away (and its writes with it).
-            logger.warning("replica check: the primary did not answer: %s", describe(error))
+        except BaseException:
             connection, self._primary_connection = self._primary_connection, None
             if connection is not None:
                 connection.terminate()
-            return
+            raise
         assert row is not None
-        self._samples.append(Sample(now, parse_lsn(row[0]), parse_lsn(row[1])))
+        return parse_lsn(row[0]), parse_lsn(row[1])
 
     async def _check_replica(self, replica: Replica) -> None:
         try:

@@ -301,7 +301,7 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
     rate_limiter = RateLimiter(settings)
     metrics = Metrics(max_operations=settings.metrics_max_operations) if settings.metrics_enabled else None
     if metrics:
-        metrics.watch_pool(db.engine, db.direct_pool)
+        metrics.watch_pool(db.engine, db.direct_pool, db.replicas)
     idempotency = Idempotency(db, settings.idempotency_ttl_seconds)
     gate = RequestGate(schema._schema, settings)
     # Compiled reads build the response in PostgreSQL; SQLite answers through the resolvers.

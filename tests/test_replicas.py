@@ -274,6 +274,8 @@ async def test_reads_fail_over_to_the_primary_when_the_replica_stops(pair: Pair)
         assert await w.title_and_reader(w.a) == (RENAMED, "replica")
         before = await w.api.data(STATUS, {"lessonIds": w.course.lesson_ids}, key=w.a.key)
         assert (await w.api.client.get("/readyz")).json()["replicas"] == {w.replica.name: "usable"}
+        metrics = (await w.api.client.get("/metrics")).text
+        assert f'gql_progress_db_replica_usable{{replica="{w.replica.name}"}} 1.0' in metrics
 
         await pair.replica.stop_fast()
         try:
@@ -290,6 +292,8 @@ async def test_reads_fail_over_to_the_primary_when_the_replica_stops(pair: Pair)
             ready = await w.api.client.get("/readyz")
             assert ready.status_code == 200
             assert ready.json()["replicas"][w.replica.name] == w.replica.problem
+            metrics = (await w.api.client.get("/metrics")).text
+            assert f'gql_progress_db_replica_usable{{replica="{w.replica.name}"}} 0.0' in metrics
         finally:
             await pair.replica.start()
 

@@ -279,13 +279,19 @@ async def test_reads_fail_over_to_the_primary_when_the_replica_stops(pair: Pair)
 
         await pair.replica.stop_fast()
         try:
-            # Compiled and resolver-path reads, at once and one by one: every one answered.
-            pages = await asyncio.gather(*(w.page(learner) for learner in (w.a, w.b, w.c)))
-            assert {page["title"] for page in pages} == {RENAMED}
-            assert not w.replica.usable
-            assert await w.title_and_reader(w.b) == (RENAMED, "primary")
+            # A resolver-path read (Database.read()) finds the replica gone when it connects.
+            assert w.replica.usable  # as the last check left it
             status = await w.api.data(STATUS, {"lessonIds": w.course.lesson_ids}, key=w.a.key)
             assert status == before
+            assert not w.replica.usable
+            # A compiled read (Database.read_value()) too, when a request was routed to the
+            # replica before anything noticed (as the last check left it, again).
+            w.replica.usable = True
+            assert await w.title_and_reader(w.b) == (RENAMED, "primary")
+            assert not w.replica.usable
+            # Concurrent requests, with the replica known to be gone: all on the primary.
+            pages = await asyncio.gather(*(w.page(learner) for learner in (w.a, w.b, w.c)))
+            assert {page["title"] for page in pages} == {RENAMED}
             beat = {"input": {"lessonId": w.course.lesson_ids[2], "videoPositionSeconds": 30}}
             assert (await w.api.data(HEARTBEAT, beat, key=w.a.key))["upsertProgress"]["progress"]
             # Ready all the same (the primary answers), saying what is wrong with the replica.

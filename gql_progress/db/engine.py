@@ -186,31 +186,11 @@ class Database:
                 timeout_seconds=pool_timeout_seconds,
                 prepared_statements=prepared_statements,
             )
-        # Read replicas (db/replicas.py): each gets pools of the same sizes as the primary's.
-        # Connecting to one gives up after the check timeout, so that a replica that vanished
-        # without a word (no RST) costs a request that long at most before it reads the primary.
-        self.replicas: ReplicaSet | None = None
-        if replicas is not None and replicas.urls and not self.is_sqlite:
-            members = []
-            for replica_url in replicas.urls:
-                async_url = with_async_driver(replica_url)
-                engine = _postgres_engine(
-                    async_url, pool, prepared_statements, connect_timeout=replicas.check_timeout
-                )
-                event.listen(engine.sync_engine, "before_cursor_execute", self.statements._on_execute)
-                replica_direct = (
-                    DirectPool(
-                        asyncpg_dsn(async_url),
-                        max_size=max(1, direct_size),
-                        timeout_seconds=pool_timeout_seconds,
-                        prepared_statements=prepared_statements,
-                        connect_timeout=replicas.check_timeout,
-                    )
-                    if direct
-                    else None
-                )
-                members.append(Replica(asyncpg_dsn(async_url), engine, replica_direct))
-            self.replicas = ReplicaSet(asyncpg_dsn(self.url), members, replicas)
+        self.replicas = (
+            self._replica_set(replicas, pool, direct_size, pool_timeout_seconds, prepared_statements)
+            if replicas is not None and replicas.urls and not self.is_sqlite
+            else None
+        )
         # Writers on SQLite take the write lock when they begin. A deferred transaction that
         # reads first and then writes cannot wait for the lock (SQLite answers "database is
         # locked" at once to avoid a deadlock); an immediate one waits up to busy_timeout.
@@ -223,6 +203,36 @@ class Database:
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         event.listen(self.engine.sync_engine, "before_cursor_execute", self.statements._on_execute)
+
+    def _replica_set(
+        self,
+        settings: ReplicaSettings,
+        pool: dict[str, Any],
+        direct_size: int,
+        pool_timeout_seconds: float,
+        prepared_statements: bool,
+    ) -> ReplicaSet:
+        """Read replicas (db/replicas.py), each with pools of the same sizes as the primary's.
+        Connecting to one gives up after the check timeout, so that a replica that vanished
+        without a word (no RST) costs a request that long at most before it reads the primary."""
+        members = []
+        for replica_url in settings.urls:
+            url = with_async_driver(replica_url)
+            engine = _postgres_engine(url, pool, prepared_statements, connect_timeout=settings.check_timeout)
+            event.listen(engine.sync_engine, "before_cursor_execute", self.statements._on_execute)
+            direct = (
+                DirectPool(
+                    asyncpg_dsn(url),
+                    max_size=direct_size,
+                    timeout_seconds=pool_timeout_seconds,
+                    prepared_statements=prepared_statements,
+                    connect_timeout=settings.check_timeout,
+                )
+                if direct_size
+                else None
+            )
+            members.append(Replica(asyncpg_dsn(url), engine, direct))
+        return ReplicaSet(asyncpg_dsn(self.url), members, settings)
 
     @property
     def dialect(self) -> str:
@@ -253,6 +263,11 @@ class Database:
                 replica.reads += 1
                 try:
                     yield conn
+                except Exception as error:
+                    # Lost mid-statement: this request fails (503, retried), the next ones skip it.
+                    if _unreachable(error):
+                        self._replica_failed(route, replica, error)
+                    raise
                 finally:
                     await conn.close()
                 return

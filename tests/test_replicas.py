@@ -23,6 +23,7 @@ from gql_progress.db.engine import Database
 from gql_progress.db.replicas import Replica, ReplicaSet
 from tests.apps import GENEROUS_LIMITS, client_for, running_app
 from tests.pg_cluster import SMALL, Cluster, own_cluster, own_replica
+from tests.servers import free_port
 from tests.support import Api, SeededCourse, SeededUser
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
@@ -308,3 +309,30 @@ async def test_reads_fail_over_to_the_primary_when_the_replica_stops(pair: Pair)
         await w.replicas.check()
         assert w.replica.usable, w.replica.problem
         assert await w.title_and_reader(w.c) == (RENAMED, "replica")
+
+
+async def test_a_replica_that_is_down_or_not_in_recovery_is_skipped_from_the_start(
+    pg_database_url: str,
+) -> None:
+    # Neither stops the server: one refuses connections (nothing listens on its port), the other
+    # is a primary (the shared server's maintenance database), as a promoted replica would be.
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    base, _, _ = pg_database_url.rpartition("/")
+    not_following = f"{base}/postgres"
+    options = {"db_replica_urls": f"{down},{not_following}", "db_pool_size": 2, **GENEROUS_LIMITS}
+    async with running_app(pg_database_url, **options) as app, client_for(app) as api:
+        replicas = app.state.db.replicas
+        assert [replica.usable for replica in replicas.replicas] == [False, False]
+        problems = [replica.problem for replica in replicas.replicas]
+        assert "refused" in problems[0].lower()
+        assert "not in recovery" in problems[1]
+        ready = await api.client.get("/readyz")
+        assert ready.status_code == 200
+        assert list(ready.json()["replicas"].values()) == problems
+
+        learner = await api.user()
+        course = await api.course(1)
+        await api.enroll(learner, course)
+        page = await api.data(PAGE, {"slug": course.slug}, key=learner.key)
+        assert page["course"]["lessons"] == [{"progress": None}]
+        assert [replica.reads for replica in replicas.replicas] == [0, 0]

@@ -9,6 +9,7 @@ answered (``Replica.reads``).
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -336,3 +337,38 @@ async def test_a_replica_that_is_down_or_not_in_recovery_is_skipped_from_the_sta
         page = await api.data(PAGE, {"slug": course.slug}, key=learner.key)
         assert page["course"]["lessons"] == [{"progress": None}]
         assert [replica.reads for replica in replicas.replicas] == [0, 0]
+
+
+async def test_reads_leave_a_replica_that_stops_answering_for_the_primary_after_the_connect_timeout(
+    pg_database_url: str,
+) -> None:
+    # A host that vanished without a word: the port takes the connection, nothing ever answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/gone"
+        # Checked only at start-up (which gives up after the 2 s connect timeout).
+        options = {
+            "db_replica_urls": url,
+            "db_replica_check_seconds": 30,
+            "db_replica_max_lag_seconds": 60,
+            "db_pool_size": 2,
+            **GENEROUS_LIMITS,
+        }
+        async with running_app(pg_database_url, **options) as app, client_for(app) as api:
+            [replica] = app.state.db.replicas.replicas
+            assert not replica.usable
+            learner = await api.user()
+            course = await api.course(1)
+            await api.enroll(learner, course)
+            for document, variables in (
+                (PAGE, {"slug": course.slug}),
+                (STATUS, {"lessonIds": course.lesson_ids}),
+            ):
+                # As if the replica had answered the last check: the request is routed to it.
+                replica.usable, replica.replay_lsn = True, 0
+                started = time.monotonic()
+                assert await api.data(document, variables, key=learner.key)
+                assert time.monotonic() - started < 10
+                assert not replica.usable
+                assert replica.reads == 0

@@ -15,6 +15,7 @@ autocommit that leave no session state behind.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import asyncpg
@@ -23,6 +24,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 class DirectPoolTimeout(PoolTimeoutError):
     """Every direct connection stayed in use for the pool timeout (SERVICE_BUSY, db/faults.py)."""
+
+
+class ConnectTimeout(ConnectionError):
+    """Opening a connection took longer than the connect timeout: the server does not answer
+    (SERVICE_UNAVAILABLE; a replica's reads go to the primary)."""
 
 
 async def _keep_session(_connection: Any) -> None:
@@ -61,9 +67,14 @@ class DirectPool:
 
     async def fetchval(self, sql: str, *arguments: Any) -> Any:
         pool = self._pool or await self._created()
+        started = time.monotonic()
         try:
             connection = await pool.acquire(timeout=self._timeout)
         except TimeoutError:
+            # asyncpg raises the same error when opening a connection timed out inside acquire:
+            # told apart by when (a replica's connect timeout is shorter than the pool's).
+            if time.monotonic() - started < self._timeout:
+                raise ConnectTimeout("the server did not answer in time") from None
             raise DirectPoolTimeout("no direct connection became free in time") from None
         try:
             return await connection.fetchval(sql, *arguments)

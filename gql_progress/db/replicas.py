@@ -67,9 +67,10 @@ class ReplicaSettings:
 
     @property
     def check_timeout(self) -> float:
-        # A check that takes longer than its interval would delay the next one; half a second at
-        # least, so that a loaded server is not judged dead for one slow answer.
-        return max(0.5, self.check_seconds)
+        """How long a check's answer, or a new connection to a replica, may take: the interval,
+        but at least half a second (a loaded server is not dead for one slow answer) and at
+        most two (a request waits that long for a replica that stopped answering)."""
+        return min(2.0, max(0.5, self.check_seconds))
 
 
 @dataclass(frozen=True, slots=True)

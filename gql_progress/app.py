@@ -39,7 +39,13 @@ from gql_progress.live.hub import LiveUpdates
 from gql_progress.logs import install_request_id_on_records, new_request_id, request_id_var
 from gql_progress.media_types import GraphQLResponseMedia
 from gql_progress.metrics import Metrics, metrics_endpoint
-from gql_progress.observability import ObservabilityMiddleware, note_admitted, note_caller, note_rejected
+from gql_progress.observability import (
+    ObservabilityMiddleware,
+    note_admitted,
+    note_caller,
+    note_reads,
+    note_rejected,
+)
 from gql_progress.rate_limits import RATE_LIMIT_HEADERS, RateLimiter
 from gql_progress.request_gate import Admitted, RequestGate, limit_refusal
 from gql_progress.settings import Settings, SettingsError, load_settings
@@ -212,7 +218,8 @@ class AuthenticatedGraphQL:
             # Queries read a replica when one has the caller's last commit; mutations (keyed
             # ones in one transaction) and everything they read, the primary (db/replicas.py).
             is_query = admitted.operation_type is OperationType.QUERY
-            with self.db.routed(caller.viewer.user_id if caller else None, query=is_query):
+            with self.db.routed(caller.viewer.user_id if caller else None, query=is_query) as route:
+                note_reads(route)
                 if keyed is not None:
                     await self.idempotency.serve(keyed, scope, send, self.view)
                     return

@@ -9,6 +9,7 @@ answered (``Replica.reads``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -135,6 +136,12 @@ async def _rename(pair: Pair, course: SeededCourse, title: str) -> None:
     await _one(pair.primary_url, "UPDATE courses SET title = $1 WHERE id = $2 RETURNING id", title, course.pk)
 
 
+def _last_read_from(caplog: pytest.LogCaptureFixture) -> object:
+    """The ``reads`` field of the last access record: where that request read."""
+    record = [record for record in caplog.records if record.name == "gql_progress.access"][-1]
+    return getattr(record, "reads", None)
+
+
 @dataclass
 class World:
     api: Api
@@ -181,7 +188,10 @@ async def world(pair: Pair, **settings: Any) -> AsyncIterator[World]:
         yield World(api, replicas, replica, course, *learners)
 
 
-async def test_queries_read_the_replica_and_a_callers_reads_after_its_own_writes_see_them(pair: Pair) -> None:
+async def test_queries_read_the_replica_and_a_callers_reads_after_its_own_writes_see_them(
+    pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gql_progress.access")
     # Checked often, with a lag bound far beyond the test: the paused replica stays usable.
     async with world(pair, db_replica_check_seconds=0.05, db_replica_max_lag_seconds=60) as w:
         await _pause(pair)
@@ -191,6 +201,8 @@ async def test_queries_read_the_replica_and_a_callers_reads_after_its_own_writes
             # replayed the rename. Compiled (course page) and resolver-path reads alike.
             for learner in (w.a, w.b, w.c):
                 assert await w.title_and_reader(learner) == (ORIGINAL, "replica")
+            # The access log says where each request read.
+            assert _last_read_from(caplog) == w.replica.name
             before = w.replica.reads
             status = await w.api.data(STATUS, {"lessonIds": w.course.lesson_ids}, key=w.a.key)
             assert [s["completed"] for s in status["completionStatus"]] == [False] * 3
@@ -200,6 +212,7 @@ async def test_queries_read_the_replica_and_a_callers_reads_after_its_own_writes
             beat = {"input": {"lessonId": w.course.lesson_ids[0], "videoPositionSeconds": 240}}
             answer = await w.api.data(HEARTBEAT, beat, key=w.a.key)
             assert answer["upsertProgress"]["progress"]["videoPositionSeconds"] == 240
+            assert _last_read_from(caplog) == "primary"
             page = await w.page(w.a)
             assert page["title"] == RENAMED
             assert page["lessons"][0]["progress"]["videoPositionSeconds"] == 240

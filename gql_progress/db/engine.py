@@ -122,7 +122,7 @@ class AmbientTransaction:
     rollback_only: bool = False
 
 
-_UNROUTED = nullcontext()
+_UNROUTED: AbstractContextManager[None] = nullcontext()
 
 # What a hot standby answers when replaying the primary's WAL had to cancel a query (a row it
 # read was vacuumed away on the primary): serialization_failure. Retried on the primary.
@@ -303,19 +303,20 @@ class Database:
         if self.replicas is not None:
             self.replicas.unreachable(replica, error)
 
-    def routed(self, caller: int | None, *, query: bool) -> AbstractContextManager[None]:
+    def routed(self, caller: int | None, *, query: bool) -> AbstractContextManager[ReadRoute | None]:
         """The reads of the request run in this block: a query's on a replica that has the
         caller's last commit, if there is one (db/replicas.py); anything else's on the
-        primary. ``caller``'s commits in the block are noted for its later queries."""
+        primary. ``caller``'s commits in the block are noted for its later queries. Gives the
+        route (its replica is None once the primary answers), or None without replicas."""
         if self.replicas is None:
             return _UNROUTED  # nothing per request without replicas
         return self._routed(ReadRoute(caller, self.replicas.choose(caller) if query else None))
 
     @contextmanager
-    def _routed(self, route: ReadRoute) -> Iterator[None]:
+    def _routed(self, route: ReadRoute) -> Iterator[ReadRoute]:
         token = read_route.set(route)
         try:
-            yield
+            yield route
         finally:
             read_route.reset(token)
 

@@ -257,6 +257,27 @@ async def test_queries_read_the_replica_and_a_callers_reads_after_its_own_writes
         assert (await w.page(w.a))["lessons"][0]["progress"]["videoPositionSeconds"] == 240
 
 
+async def test_each_read_after_a_write_sees_it_while_the_replica_streams(pair: Pair) -> None:
+    # No pause: the replica is milliseconds behind, the race read-your-writes exists for.
+    async with world(pair, db_replica_check_seconds=0.05, db_replica_max_lag_seconds=60) as w:
+        for position in range(1, 41):
+            lesson = position % 3
+            beat = {"input": {"lessonId": w.course.lesson_ids[lesson], "videoPositionSeconds": position}}
+            await w.api.data(HEARTBEAT, beat, key=w.a.key)
+            page = await w.page(w.a)
+            assert page["lessons"][lesson]["progress"]["videoPositionSeconds"] == position
+            if position % 10 == 0:
+                # Once a check has seen the replica replay it, a's reads go back to the replica,
+                # and find the write there.
+                async def from_the_replica(lesson: int = lesson, position: int = position) -> bool:
+                    before = w.replica.reads
+                    page = await w.page(w.a)
+                    assert page["lessons"][lesson]["progress"]["videoPositionSeconds"] == position
+                    return w.replica.reads > before
+
+                await _until(from_the_replica, "a's reads to return to the replica")
+
+
 async def test_a_replica_lagging_beyond_the_bound_is_skipped_until_it_catches_up(pair: Pair) -> None:
     async with world(pair, db_replica_check_seconds=0.05, db_replica_max_lag_seconds=0.5) as w:
         await _pause(pair)

@@ -4,11 +4,13 @@
   replica's replay position (``pg_last_wal_replay_lsn()``), on one connection per server of its
   own: a request pool that is busy must not make a replica look dead, and a request never waits
   for a check. Between checks, routing reads what the last check found.
-- **Lag.** A sample says "the primary had written up to here at time t". A replica whose replay
-  position is behind the oldest sample it lacks, taken at t, is at least ``now - t`` behind. It is
-  skipped while that exceeds ``max_lag_seconds``, while it cannot be reached, and while it is not
-  in recovery (promoted: it no longer follows this primary). Time-based, so an idle primary does
-  not make a replica look late (``pg_last_xact_replay_timestamp()`` would).
+- **Lag.** A sample says "the primary had written up to here at time t". A replica that has not
+  replayed up to a sample taken at t lacks WAL at least ``now - t`` old; its lag is that, for the
+  oldest such sample (0 when it has them all). It is skipped while that exceeds
+  ``max_lag_seconds``, while it cannot be reached, and while it is not in recovery (promoted: it
+  no longer follows this primary). Measured against the primary's WAL rather than replay
+  timestamps, an idle primary does not make a replica look late
+  (``now() - pg_last_xact_replay_timestamp()`` grows while nothing is written).
 - **Read-your-writes.** A commit made for a caller (the authenticated user) notes the time it
   returned; no statement is added to the write. The first sample taken after that time holds a
   position at or past the commit, so the caller's queries go to a replica only once its replay

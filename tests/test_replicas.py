@@ -59,6 +59,24 @@ mutation ReplicaBulk($input: BulkSetCompletionInput!) {
   }
 }
 """
+CREATE_KEY = """
+mutation ReplicaCreateKey($user: UserRefInput!, $label: String!) {
+  createApiKey(user: $user, label: $label) {
+    __typename
+    ... on CreateApiKeyPayload { secret apiKey { id } }
+    ... on Error { code message }
+  }
+}
+"""
+REVOKE_KEY = """
+mutation ReplicaRevokeKey($id: ID!) {
+  revokeApiKey(id: $id) {
+    __typename
+    ... on ApiKeyPayload { apiKey { revoked } }
+    ... on Error { code message }
+  }
+}
+"""
 ORIGINAL = "Before the rename"
 RENAMED = "After the rename"
 
@@ -255,6 +273,35 @@ async def test_queries_read_the_replica_and_a_callers_reads_after_its_own_writes
 
         await _until(a_reads_the_replica, "a's reads to return to the replica")
         assert (await w.page(w.a))["lessons"][0]["progress"]["videoPositionSeconds"] == 240
+
+
+async def test_keys_are_checked_on_the_primary_whatever_the_replica_has_replayed(pair: Pair) -> None:
+    # The credential cache on, as in production: a revocation must outdate it all the same.
+    options = {
+        "db_replica_check_seconds": 0.05,
+        "db_replica_max_lag_seconds": 60,
+        "api_key_cache_seconds": 30,
+    }
+    async with world(pair, **options) as w:
+        admin = await w.api.admin()
+        await _caught_up(pair)
+        await _pause(pair)
+        try:
+            created = await w.api.data(
+                CREATE_KEY, {"user": {"email": w.c.email}, "label": "new"}, key=admin.key
+            )
+            secret = created["createApiKey"]["secret"]
+            # A key the replica has never seen works at once (and its query reads the replica).
+            assert await w.api.data(PAGE, {"slug": w.course.slug}, key=secret)
+            revoked = await w.api.data(
+                REVOKE_KEY, {"id": created["createApiKey"]["apiKey"]["id"]}, key=admin.key
+            )
+            assert revoked["revokeApiKey"]["apiKey"]["revoked"] is True
+            # Revoked on the primary only: refused all the same.
+            refused = await w.api.post(PAGE, {"slug": w.course.slug}, key=secret)
+            assert refused.status_code == 401
+        finally:
+            await _resume(pair)
 
 
 async def test_each_read_after_a_write_sees_it_while_the_replica_streams(pair: Pair) -> None:

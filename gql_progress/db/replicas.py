@@ -148,7 +148,6 @@ class ReplicaSet:
         self._commit_memory = settings.max_lag_seconds + 3 * settings.check_seconds
         self._turn = itertools.count()
         self._task: asyncio.Task[None] | None = None
-        self.checks = 0
 
     # --- routing (per request, no I/O) ---------------------------------------------------------
 
@@ -181,10 +180,6 @@ class ReplicaSet:
             logger.warning("replica %s unreachable, reads go elsewhere: %s", replica.name, describe(error))
         replica.usable = False
         replica.problem = describe(error)
-
-    @property
-    def usable_count(self) -> int:
-        return sum(replica.usable for replica in self.replicas)
 
     def _sample_after(self, moment: float) -> Sample | None:
         for sample in self._samples:
@@ -229,7 +224,6 @@ class ReplicaSet:
         await self._sample_primary(now)
         await asyncio.gather(*(self._check_replica(replica) for replica in self.replicas))
         self._forget_old(now)
-        self.checks += 1
 
     async def _sample_primary(self, now: float) -> None:
         try:

@@ -128,7 +128,7 @@ def run(options: Options) -> int:
     )
     say(f"{len(steps)} load steps, {sum(s.seconds for s in steps)} s of load; scale {options.scale:g}")
 
-    gql = UvicornServer(plan.GQL, "gql_progress.app:create_app", free_port(), work / "gql_progress.log")
+    gql = UvicornServer(plan.GQL, "gql_progress.edge.app:create_app", free_port(), work / "gql_progress.log")
     floor = UvicornServer(plan.FLOOR, "bench.floor:create_app", free_port(), work / "floor.log")
     servers: dict[str, Server] = {plan.GQL: gql, plan.FLOOR: floor}
     if installed is not None:

@@ -24,11 +24,11 @@ import httpx
 from sqlalchemy import event
 
 from bench import dataset
-from gql_progress.app import create_app
 from gql_progress.auth import issue_api_key
 from gql_progress.db.engine import Database
 from gql_progress.db.models import UserRole
 from gql_progress.domain import catalog
+from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432"

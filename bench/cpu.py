@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message
 from bench import bodies
 from bench.dataset import Sample, Size, database_urls, samples
 from bench.operations import OPERATIONS, Operation, Pool
-from gql_progress.app import create_app
+from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings
 
 WARM_UP = 30

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from gql_progress.api.ids import encode_id
 from gql_progress.db import migrate
 from gql_progress.db.engine import Database
+from gql_progress.domain.ids import encode_id
 
 KEY_SUFFIX = "_s3cr3t"
 LESSONS_PER_COURSE = 50

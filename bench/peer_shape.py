@@ -18,7 +18,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from gql_progress.api.ids import encode_id
+from gql_progress.domain.ids import encode_id
 
 
 def as_ours(operation: str, body: Any) -> Any:

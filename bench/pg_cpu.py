@@ -34,7 +34,7 @@ from bench import bodies
 from bench.cpu import WARM_UP, _pool, _request
 from bench.dataset import Sample, Size, load, migrate_schema, samples
 from bench.operations import OPERATIONS
-from gql_progress.app import create_app
+from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings
 from tests.pg_cluster import Cluster, own_cluster, own_replica
 

@@ -20,7 +20,7 @@ from sqlalchemy import event
 from bench import bodies
 from bench.dataset import Sample
 from bench.operations import MIX_WRITE_SHARE, OPERATIONS, Pool, RequestKind
-from gql_progress.app import create_app
+from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings
 
 

@@ -41,9 +41,9 @@ def _run_with_db(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from gql_progress.edge.metrics import clear_multiprocess_dir
+    from gql_progress.edge.ports import listen_problem
     from gql_progress.logs import install_request_id_on_records, logging_config
-    from gql_progress.metrics import clear_multiprocess_dir
-    from gql_progress.ports import listen_problem
 
     host, port = args.host or settings.host, args.port or settings.port
     # Both would otherwise end in uvicorn's traceback (a busy port, or the lifespan's refusal).
@@ -54,7 +54,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     install_request_id_on_records()
     clear_multiprocess_dir()  # PROMETHEUS_MULTIPROC_DIR, when set: this run's counts only
     uvicorn.run(
-        "gql_progress.app:create_app",
+        "gql_progress.edge.app:create_app",
         factory=True,
         host=host,
         port=port,
@@ -188,7 +188,7 @@ def cmd_status(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from gql_progress.domain.demo import DEMO_CERTIFICATE_CODE, seed_demo
+    from gql_progress.demo import DEMO_CERTIFICATE_CODE, seed_demo
 
     if settings.production and not args.force:
         print("refusing to load demo data in production mode (use --force)", file=sys.stderr)

@@ -12,7 +12,7 @@ from limits import RateLimitItem, parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from gql_progress.persisted_documents import load_manifest
+from gql_progress.edge.persisted_documents import load_manifest
 
 ENV_PREFIX = "GQL_PROGRESS_"
 

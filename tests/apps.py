@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from gql_progress.app import create_app
+from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings
 from tests.read_corpus import RECORDER
 from tests.support import Api

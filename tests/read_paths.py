@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import text
 
 from gql_progress.api.compiled.runner import CompiledReads
-from gql_progress.domain.demo import DemoKeys, seed_demo
+from gql_progress.demo import DemoKeys, seed_demo
 from tests.apps import GENEROUS_LIMITS, client_for, running_app
 from tests.conftest import pg_database
 from tests.support import Api

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import insert, inspect, text
 
-from gql_progress.api.ids import encode_id
 from gql_progress.db.models import CourseInstructor, UserRole
+from gql_progress.domain.ids import encode_id
 from tests import conftest
 from tests.apps import GENEROUS_LIMITS, LOCAL_WEBHOOKS, api_with
 from tests.support import Api, SeededCourse, SeededUser

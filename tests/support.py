@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from gql_progress.api.ids import encode_id
 from gql_progress.auth import issue_api_key
 from gql_progress.db.engine import Database
 from gql_progress.db.models import LessonKind, UserRole
 from gql_progress.domain import catalog
+from gql_progress.domain.ids import encode_id
 
 _counter = itertools.count(1)
 

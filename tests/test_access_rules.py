@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from gql_progress.api.ids import encode_id
 from gql_progress.domain.completion.upsert import upsert_progress
+from gql_progress.domain.ids import encode_id
 from tests.seeded_world import read_only_world_fixture
 from tests.support import Api, SeededCourse, SeededUser
 

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, text
 
-from gql_progress.api.ids import encode_id
 from gql_progress.db.engine import Database
 from gql_progress.db.models import (
     CourseInstructor,
@@ -26,6 +25,7 @@ from gql_progress.db.models import (
     UserRole,
 )
 from gql_progress.domain import analytics, catalog
+from gql_progress.domain.ids import encode_id
 from tests.apps import GENEROUS_LIMITS, api_with
 from tests.support import Api, SeededUser
 

@@ -16,7 +16,6 @@ import httpx
 import pytest
 from sqlalchemy import func, insert, select, text
 
-from gql_progress.app import create_app
 from gql_progress.auth import hash_key, issue_api_key
 from gql_progress.auth.keys import (
     BASE62,
@@ -32,8 +31,9 @@ from gql_progress.db import migrate
 from gql_progress.db.engine import Database
 from gql_progress.db.models import ApiKey, UserRole
 from gql_progress.db.types import utcnow
-from gql_progress.domain.demo import seed_demo
+from gql_progress.demo import seed_demo
 from gql_progress.domain.scopes import Scope
+from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings
 from tests.apps import GENEROUS_LIMITS, api_with
 from tests.support import Api, SeededUser
@@ -422,7 +422,7 @@ async def test_a_learner_lists_and_revokes_their_own_keys_only(api: Api) -> None
 
 
 def _global_id(pk: int) -> str:
-    from gql_progress.api.ids import encode_id
+    from gql_progress.domain.ids import encode_id
 
     return encode_id("ApiKey", pk)
 

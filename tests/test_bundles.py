@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gql_progress.api.ids import decode_any_id, encode_id
+from gql_progress.domain.ids import decode_any_id, encode_id
 from tests.support import Api, SeededCourse, SeededUser
 
 # --- GraphQL documents -------------------------------------------------------------------------

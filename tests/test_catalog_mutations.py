@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gql_progress.api.ids import encode_id
+from gql_progress.domain.ids import encode_id
 from tests.support import Api, SeededUser
 
 USER_FIELDS = "id externalId email name role"

@@ -23,12 +23,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from gql_progress.api.schema import build_graphql_schema
-from gql_progress.app import create_app
 from gql_progress.cli import main
 from gql_progress.db import migrate
 from gql_progress.db.engine import Database
 from gql_progress.db.revision import schema_revision
-from gql_progress.domain.demo import DEMO_CERTIFICATE_CODE, seed_demo
+from gql_progress.demo import DEMO_CERTIFICATE_CODE, seed_demo
+from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings, with_async_driver
 from tests.servers import free_port
 

@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from gql_progress.db.engine import Database
-from gql_progress.domain.demo import seed_demo
+from gql_progress.demo import seed_demo
 from tests.npm import npm_installed
 from tests.servers import REPO, graphql_body, serve
 

@@ -13,19 +13,20 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, OperationType, parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bench.operations import COURSE_PAGE, COURSE_TITLE, DASHBOARD
 from gql_progress.api.compiled.declarations import TYPES, Nested, Paged, Value
-from gql_progress.api.compiled.planner import _Builder
-from gql_progress.api.ids import decode_id
+from gql_progress.api.compiled.planner import NotCompiled, Paging, Planner, _Builder
 from gql_progress.api.schema import shared_graphql_schema
 from gql_progress.auth.keys import issue_api_key
+from gql_progress.domain.ids import decode_id
 from gql_progress.domain.scopes import Scope
 from tests.read_paths import Pair, paired_apps
+from tests.test_readme_examples import readme_examples
 
 pytestmark = pytest.mark.postgres_only
 
@@ -33,13 +34,44 @@ pytestmark = pytest.mark.postgres_only
 @pytest.fixture(scope="module")
 async def pair(pg_template: str | None) -> AsyncIterator[Pair]:
     async with paired_apps(pg_template) as both:
+        async with both.compiled.db.write() as conn:
+            for statement in WEBHOOK_OUTBOX.split(";\n"):
+                if statement.strip():
+                    await conn.execute(text(statement))
         yield both
 
 
+# Two endpoints and a delivery of every event to each, in every state (the demo data has none).
+WEBHOOK_OUTBOX = """
+INSERT INTO webhook_endpoints (url, description, event_types, secret, enabled, cursor_event_id,
+  created_at, updated_at)
+VALUES ('https://hooks.example.com/a', 'A', '["COURSE_COMPLETED", "LESSON_COMPLETED"]', 's', true, 0,
+  now(), now()),
+  ('https://hooks.example.com/b', '', '[]', 's', false, 0, now(), now() + interval '1 second');
+INSERT INTO webhook_deliveries (endpoint_id, event_id, status, attempts, next_attempt_at,
+  last_attempt_at, last_status_code, last_error, delivered_at, created_at)
+SELECT ep.id, ev.id, (ARRAY['PENDING', 'DELIVERED', 'FAILED'])[1 + ev.id % 3],
+  ev.id % 4, CASE WHEN ev.id % 3 = 0 THEN now() END, now() - interval '1 minute',
+  CASE WHEN ev.id % 3 = 2 THEN 500 END, CASE WHEN ev.id % 3 = 2 THEN 'HTTP 500' END,
+  CASE WHEN ev.id % 3 = 1 THEN now() END, ev.occurred_at
+FROM webhook_endpoints ep, events ev;
+"""
+
 SLUGS = ["intro-to-sql", "python-basics", "no-such-course", "x\x00y"]
 
-DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool]] = {
-    # name: (document, variables, compiles)
+EVERYONE = frozenset({"learner", "instructor", "admin"})
+ADMIN = frozenset({"admin"})
+LEARNER_PAGE = (
+    "user { id name email externalId enrollmentsConnection { totalCount nodes { status } } "
+    "enrollments { id } } status enrolledAt completedAt lastAccessedAt enrollment { id status } "
+    "course { slug summary { completedLessons } } summary { completionPercentage completedLessons "
+    "requiredLessons lastAccessedAt } lessons { title progressStatus progress { completedAt "
+    "timeSpentMinutes } }"
+)
+
+DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] = {
+    # name: (document, variables, compiles: always, never, or for these callers; the others
+    # are refused by a guard, and the resolvers answer them)
     "Q0": (COURSE_TITLE, {"slug": "intro-to-sql"}, True),
     "Q1": (COURSE_PAGE, {"slug": "intro-to-sql"}, True),
     "Q3": (DASHBOARD, None, True),
@@ -127,6 +159,22 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool]] = {
         True,
     ),
     "first-over-the-maximum": ("{ courses(first: 1000) { totalCount } }", None, False),
+    "backward-pages": (
+        "query($n: Int, $b: String) { courses(last: $n, before: $b) { totalCount pageInfo { hasNextPage "
+        "hasPreviousPage startCursor endCursor } edges { cursor node { slug lessonsConnection(last: 2) { "
+        "pageInfo { hasPreviousPage hasNextPage } nodes { position title } } } } } }",
+        {"n": 1, "b": "Y3Vyc29yOjM="},
+        True,
+    ),
+    "backward-to-the-end": (
+        "{ me { enrollmentsConnection(last: 2) { pageInfo { hasNextPage hasPreviousPage endCursor } "
+        "nodes { id } } } }",
+        None,
+        True,
+    ),
+    "last-null": ("query($n: Int) { courses(last: $n) { totalCount } }", {"n": None}, False),
+    "first-and-last": ("{ courses(first: 1, last: 1) { totalCount } }", None, False),
+    "last-over-the-maximum": ("{ courses(last: 1000) { totalCount } }", None, False),
     "first-negative": ("query($n: Int) { courses(first: $n) { totalCount } }", {"n": -1}, False),
     "null-for-a-non-null-variable": (
         "query($n: Int!) { courses(first: $n) { totalCount } }",
@@ -138,6 +186,180 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool]] = {
     "missing-variable": (COURSE_TITLE, {}, False),
     "wrong-variable-type": (COURSE_TITLE, {"slug": 5}, False),
     "invalid": ('{ course(slug: "intro-to-sql") { nope } }', None, False),
+    # Roots with access guards (declarations.ROOTS): a refusal is the resolvers' to word.
+    "user-by-email-self": (
+        "query($e: String!) { user(email: $e) { id name enrollmentsConnection { totalCount nodes { course "
+        "{ slug lessons { title progress { status completedAt } } } summary { completionPercentage } } } } }",
+        {"e": " LEARNER@example.com"},
+        frozenset({"learner", "admin"}),
+    ),
+    "user-by-external-id": (
+        '{ user(externalId: "demo-instructor") { email role enrollments { id } } }',
+        None,
+        frozenset({"instructor", "admin"}),
+    ),
+    "user-by-id": ('{ user(id: "VXNlcjox") { email } }', None, frozenset({"admin"})),
+    "user-nobody": ('{ user(email: "nobody@example.com") { email } }', None, ADMIN),
+    "user-two-identifiers": ('{ user(email: "a@example.com", externalId: "x") { email } }', None, False),
+    "user-malformed-id": ('{ user(id: "nope") { email } }', None, False),
+    "user-null-variable": ("query($e: String) { user(email: $e) { email } }", {"e": None}, False),
+    "completion-status": (
+        "query($ids: [ID!]!) { completionStatus(lessonIds: $ids) { lessonId found completed completedAt } }",
+        {"ids": ["TGVzc29uOjE=", "TGVzc29uOjQ=", "TGVzc29uOjk5OQ==", "nope", "Q291cnNlOjE=", "TGVzc29uOjE="]},
+        True,
+    ),
+    "completion-status-literal": (
+        '{ completionStatus(lessonIds: "TGVzc29uOjI=") { lessonId found completed } }',
+        None,
+        True,
+    ),
+    "completion-status-none": ("{ completionStatus(lessonIds: []) { lessonId } }", None, True),
+    "completion-status-of-another": (
+        '{ completionStatus(lessonIds: ["TGVzc29uOjE="], userId: "VXNlcjoy") { completed completedAt } }',
+        None,
+        frozenset({"admin", "learner"}),
+    ),
+    "completion-status-null-user": (
+        'query($u: ID) { completionStatus(lessonIds: ["TGVzc29uOjE="], userId: $u) { completed } }',
+        {"u": None},
+        True,
+    ),
+    "completion-status-too-many": (
+        "query($ids: [ID!]!) { completionStatus(lessonIds: $ids) { found } }",
+        {"ids": ["TGVzc29uOjE="] * 501},
+        False,
+    ),
+    "course-learners": (
+        '{ course(slug: "intro-to-sql") { learners(first: 50) { totalCount nodes { ' + LEARNER_PAGE + " } "
+        "pageInfo { hasNextPage endCursor } } } }",
+        None,
+        True,
+    ),
+    "course-learners-untaught": (
+        '{ course(slug: "python-basics") { learners { totalCount edges { cursor node { status } } } } }',
+        None,
+        True,
+    ),
+    "learner-progress": (
+        "query($l: UserRefInput!, $c: CourseRefInput!) { learnerProgress(learner: $l, course: $c) { "
+        "__typename ... on LearnerProgress { " + LEARNER_PAGE + " } ... on Error { code message } "
+        "...F } } fragment F on LearnerProgressResult { ... on NotFoundError { code } }",
+        {"l": {"email": " Learner@Example.com"}, "c": {"slug": "intro-to-sql"}},
+        frozenset({"learner", "instructor", "admin"}),
+    ),
+    "learner-progress-by-ids": (
+        '{ learnerProgress(learner: {id: "VXNlcjoy"}, course: {id: "Q291cnNlOjE="}) { '
+        "... on LearnerProgress { status lessons { progressStatus } } } }",
+        None,
+        frozenset({"learner", "instructor", "admin"}),
+    ),
+    "learner-progress-untaught": (
+        '{ learnerProgress(learner: {externalId: "demo-learner"}, course: {slug: "python-basics"}) { '
+        "__typename ... on LearnerProgress { status } ... on Error { code message } } }",
+        None,
+        frozenset({"learner", "admin"}),
+    ),
+    "learner-progress-not-enrolled": (
+        '{ learnerProgress(learner: {externalId: "demo-admin"}, course: {productId: "prod-sql-101"}) { '
+        "__typename ... on NotFoundError { code message } } }",
+        None,
+        frozenset(),
+    ),
+    "learner-progress-two-identifiers": (
+        '{ learnerProgress(learner: {id: "VXNlcjoy", email: "x"}, course: {slug: "intro-to-sql"}) { '
+        "__typename ... on ValidationError { code } } }",
+        None,
+        False,
+    ),
+    "learner-progress-bad-id": (
+        'query($c: CourseRefInput!) { learnerProgress(learner: {id: "nope"}, course: $c) { __typename } }',
+        {"c": {"slug": "intro-to-sql"}},
+        False,
+    ),
+    "node-fragment-on-an-interface": (
+        '{ course(slug: "intro-to-sql") { ... on Node { id } lessons { ... on Node { id } title } } }',
+        None,
+        True,
+    ),
+    "study-plans-readme": (
+        "{ me { studyPlanInstances { totalCount nodes { id startedAt plan { title } completionPercentage "
+        "completedResources resources { position completed completedAt lesson { title } } } } } }",
+        None,
+        True,
+    ),
+    "study-plans-every-field": (
+        "{ me { studyPlans(last: 3) { nodes { id title createdAt updatedAt owner { email } lessons { id "
+        "progressStatus progress { status } } instances { totalCount nodes { id user { name } "
+        "plan { id } completionPercentage } } } } studyPlanInstances(first: 1) { edges { cursor node { "
+        "resources { position completed completedAt lesson { title progress { completedAt } } } } } "
+        "pageInfo { hasNextPage } } } }",
+        None,
+        True,
+    ),
+    # Another user's plans answer empty (the owner and admins see them).
+    "study-plans-of-another": (
+        '{ user(externalId: "demo-learner") { studyPlanInstances { totalCount nodes { id } } } '
+        'learnerProgress(learner: {externalId: "demo-learner"}, course: {slug: "intro-to-sql"}) { '
+        "... on LearnerProgress { user { studyPlans { totalCount } studyPlanInstances { nodes { "
+        "completionPercentage } } } } } }",
+        None,
+        frozenset({"learner", "admin"}),
+    ),
+    "bundle-readme": (
+        '{ bundle(slug: "data-skills-track") { title items { __typename ... on Course { slug title } '
+        "... on Product { productId kind title } } } }",
+        None,
+        True,
+    ),
+    "bundle-every-field": (
+        "query($p: String!) { bundle(productId: $p) { id productId slug title description createdAt "
+        "updatedAt __typename items { __typename ... on Node { id } ... on Course { lessons { title "
+        "progressStatus } summary { completionPercentage } } ... on Contest { kind createdAt } "
+        "... on Ebook { description updatedAt } ...P } } } fragment P on Product { productId title }",
+        {"p": "prod-data-track"},
+        True,
+    ),
+    "bundle-by-id-and-missing": (
+        '{ a: bundle(id: "QnVuZGxlOjE=") { slug } b: bundle(slug: "no-such-bundle") { slug } }',
+        None,
+        True,
+    ),
+    "bundle-bad-id": ('{ bundle(id: "nope") { slug } }', None, False),
+    "bundles": (
+        "{ bundles(last: 5) { totalCount nodes { slug items { __typename } } "
+        "pageInfo { hasPreviousPage } } }",
+        None,
+        True,
+    ),
+    "webhook-deliveries": (
+        "query($s: WebhookDeliveryStatus, $n: Int) { webhookDeliveries(status: $s, first: $n) { totalCount "
+        "nodes { id eventId eventType status attempts lastStatusCode lastError lastAttemptAt nextAttemptAt "
+        "deliveredAt createdAt endpoint { id url description eventTypes enabled createdAt updatedAt } } "
+        "pageInfo { hasNextPage endCursor } } }",
+        {"s": "FAILED", "n": 3},
+        ADMIN,
+    ),
+    "webhook-deliveries-readme": (
+        "{ webhookDeliveries(status: PENDING, first: 20) { totalCount nodes { eventId eventType status "
+        "attempts lastStatusCode lastError nextAttemptAt deliveredAt endpoint { url } } } }",
+        None,
+        ADMIN,
+    ),
+    "webhook-deliveries-of-an-endpoint": (
+        "query($e: ID) { webhookDeliveries(endpointId: $e, last: 2) { edges { cursor node { status } } } }",
+        {"e": "V2ViaG9va0VuZHBvaW50OjI="},
+        ADMIN,
+    ),
+    "webhook-deliveries-bad-endpoint": (
+        '{ webhookDeliveries(endpointId: "nope") { totalCount } }',
+        None,
+        False,
+    ),
+    "course-learners-status": (
+        '{ course(slug: "intro-to-sql") { learners(status: COMPLETED) { totalCount } } }',
+        None,
+        False,
+    ),
 }
 
 
@@ -147,11 +369,15 @@ async def test_compiled_and_resolver_answers_are_identical(pair: Pair, name: str
     document, variables, compiles = DOCUMENTS[name]
     key = getattr(pair.keys, who).secret
     before = pair.plans.answered
+    refused_before = pair.plans.refused
 
     fast, slow = await pair.both(document, variables, key)
 
     assert fast == slow
-    assert pair.plans.answered == before + (1 if compiles else 0)
+    answered = who in compiles if isinstance(compiles, frozenset) else compiles
+    assert pair.plans.answered == before + (1 if answered else 0)
+    guarded = isinstance(compiles, frozenset) and not answered
+    assert pair.plans.refused == refused_before + (1 if guarded else 0)
 
 
 async def test_the_course_page_is_one_statement_besides_the_key(pair: Pair) -> None:
@@ -173,7 +399,18 @@ async def test_a_key_without_the_read_scope_is_refused_as_before(pair: Pair) -> 
 # --- random selections of the declared fields ------------------------------------------------------
 
 
-PAGES = ["", "(first: 0)", "(first: 1)", "(first: 3)", '(first: 2, after: "Y3Vyc29yOjE=")']
+PAGES = [
+    "",
+    "(first: 0)",
+    "(first: 1)",
+    "(first: 3)",
+    '(first: 2, after: "Y3Vyc29yOjE=")',
+    "(last: 2)",
+    "(last: 0)",
+    '(last: 1, before: "Y3Vyc29yOjM=")',
+    '(first: 5, before: "Y3Vyc29yOjM=")',
+    '(last: 5, after: "Y3Vyc29yOjE=", before: "Y3Vyc29yOjQ=")',
+]
 
 
 def _selection(type_name: str, depth: int) -> st.SearchStrategy[str]:
@@ -237,6 +474,20 @@ ROOTS = st.one_of(
     # With one nested field at least: `me` with leaves alone takes the resolvers (see me-fields).
     st.builds(lambda s: f"{{ me {{ {s} enrollments {{ id }} }} }}", _selection("User", 0)),
     st.builds(lambda s: f"{{ courses(first: 3) {{ {s} }} }}", _connection("Course", 1)),
+    # WHO: the caller's own demo user, whom every caller may look up.
+    st.builds(lambda s: f'{{ user(externalId: "demo-WHO") {{ {s} }} }}', _selection("User", 0)),
+    # The demo learner in the course the demo instructor teaches: every caller may see it.
+    st.builds(
+        lambda s: (
+            '{ learnerProgress(learner: {externalId: "demo-learner"}, course: {slug: "intro-to-sql"}) '
+            f"{{ ... on LearnerProgress {{ {s} }} }} }}"
+        ),
+        _selection("LearnerProgress", 0),
+    ),
+    st.builds(
+        lambda s: f'{{ completionStatus(lessonIds: ["TGVzc29uOjE=", "TGVzc29uOjk="]) {{ {s} }} }}',
+        _selection("LessonCompletion", 0),
+    ),
 )
 
 
@@ -244,6 +495,7 @@ ROOTS = st.one_of(
 @given(document=ROOTS, who=st.sampled_from(["learner", "instructor", "admin"]))
 async def test_random_selections_answer_alike(pair: Pair, document: str, who: str) -> None:
     before = pair.plans.answered
+    document = document.replace("WHO", who)
     fast, slow = await pair.both(document, None, getattr(pair.keys, who).secret)
     assert "errors" not in fast, fast
     assert fast == slow, document
@@ -320,3 +572,54 @@ async def test_a_time_sum_past_the_int_range_is_answered_as_graphql_core_refuses
         )
         assert fast == slow
         assert apart.plans.answered == before + 1
+
+
+# --- the README's read examples ---------------------------------------------------------------------
+
+# The README's read examples whose root field still takes the resolver path: bundle progress
+# (computed in Python), analytics and the event log.
+# Everything else the README shows must compile.
+README_FALLBACKS = {
+    "bundleProgress",
+    "bundleProgressBatch",
+    "courseAnalytics",
+    "events",
+}
+
+
+def _root_name(document: str) -> str:
+    [operation] = parse(document).definitions
+    assert isinstance(operation, OperationDefinitionNode)
+    [field] = operation.selection_set.selections
+    assert isinstance(field, FieldNode)
+    if field.name.value == "me" and field.selection_set is not None:
+        nested = [s.name.value for s in field.selection_set.selections if isinstance(s, FieldNode)]
+        return "me." + ".".join(n for n in nested if n not in {"name", "id"})
+    return field.name.value
+
+
+def test_the_readme_read_examples_compile_except_the_listed_roots() -> None:
+    schema = shared_graphql_schema(False)._schema
+    planner = Planner(schema, Paging(20, 100))
+    compiled, fell_back = set(), set()
+    for document, _ in readme_examples():
+        [operation] = parse(document).definitions
+        assert isinstance(operation, OperationDefinitionNode)
+        if operation.operation is not OperationType.QUERY:
+            continue
+        try:
+            planner.plan(parse(document), None)
+            compiled.add(_root_name(document))
+        except NotCompiled:
+            fell_back.add(_root_name(document))
+    assert fell_back == README_FALLBACKS
+    assert compiled == {
+        "course",
+        "me.enrollmentsConnection",
+        "me.studyPlanInstances",
+        "completionStatus",
+        "user",
+        "learnerProgress",
+        "webhookDeliveries",
+        "bundle",
+    }

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bench.operations import HEARTBEAT
-from gql_progress.api.ids import encode_id
 from gql_progress.db.models import LessonKind
+from gql_progress.domain.ids import encode_id
 from tests.support import Api, SeededCourse, SeededUser
 
 # --- GraphQL documents -------------------------------------------------------------------------

@@ -3,7 +3,7 @@ item kind, bundle progress, a study plan with two instances. Loading it twice ch
 
 from __future__ import annotations
 
-from gql_progress.domain.demo import COMPLETED_COURSE, DEMO_CERTIFICATE_CODE, seed_demo
+from gql_progress.demo import COMPLETED_COURSE, DEMO_CERTIFICATE_CODE, seed_demo
 from tests.support import Api
 
 BUNDLE = """

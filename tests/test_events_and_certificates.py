@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from gql_progress.api.ids import encode_id
 from gql_progress.domain.completion.enrollment import lock_enrollments
 from gql_progress.domain.events import NewEvent, record_events
+from gql_progress.domain.ids import encode_id
 from tests.support import Api, SeededCourse, SeededUser
 
 # --- GraphQL documents -------------------------------------------------------------------------

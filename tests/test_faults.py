@@ -32,13 +32,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.applications import Starlette
 
 from gql_progress.api.error_policy import is_unavailable
-from gql_progress.api.ids import encode_id
-from gql_progress.app import create_app
 from gql_progress.auth import issue_api_key
 from gql_progress.db.engine import Database
 from gql_progress.db.faults import SERVICE_BUSY, database_fault
 from gql_progress.db.models import Enrollment, EnrollmentStatus, LessonProgress
 from gql_progress.domain import catalog
+from gql_progress.domain.ids import encode_id
+from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings
 from tests.servers import GENEROUS_RATE, graphql_body, serve_many
 from tests.support import Api, SeededCourse, SeededUser

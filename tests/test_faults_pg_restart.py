@@ -16,14 +16,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from gql_progress.api.ids import encode_id
-from gql_progress.app import create_app
 from gql_progress.auth import issue_api_key
 from gql_progress.db import migrate
 from gql_progress.db.engine import Database
 from gql_progress.db.faults import SERVICE_BUSY, SERVICE_UNAVAILABLE
 from gql_progress.db.models import LessonProgress
 from gql_progress.domain import catalog
+from gql_progress.domain.ids import encode_id
+from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings
 from tests.pg_cluster import Cluster, own_cluster
 from tests.servers import graphql_body, serve

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gql_progress.api.ids import encode_id
 from gql_progress.domain.bundles import create_bundle
+from gql_progress.domain.ids import encode_id
 from tests.apps import api_with
 from tests.npm import npm_installed
 from tests.servers import REPO

@@ -39,7 +39,7 @@ from hypothesis_graphql import mutations, nodes, queries
 from sqlalchemy import inspect, text
 from starlette.applications import Starlette
 
-from gql_progress.api.ids import encode_id
+from gql_progress.domain.ids import encode_id
 from tests import read_corpus
 from tests.apps import GENEROUS_LIMITS, LOCAL_WEBHOOKS, running_app
 from tests.seeded_world import NOTES, PLAN_TITLE, VICTIM_NAME, World, seed_world

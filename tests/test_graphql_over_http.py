@@ -22,7 +22,7 @@ import pytest
 
 from gql_progress.auth import issue_api_key
 from gql_progress.domain.scopes import Scope
-from gql_progress.media_types import GRAPHQL_RESPONSE, wants_graphql_response
+from gql_progress.edge.media_types import GRAPHQL_RESPONSE, wants_graphql_response
 from tests.npm import npm_installed
 from tests.servers import serve
 from tests.support import Api

@@ -1,4 +1,4 @@
-"""The start-up heap is frozen once per process (gql_progress/heap.py), so that full collections
+"""The start-up heap is frozen once per process (gql_progress/edge/heap.py), so that full collections
 no longer walk it while requests wait."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gql_progress.heap import YOUNG_THRESHOLD
+from gql_progress.edge.heap import YOUNG_THRESHOLD
 
 # A fresh process: the test process's own collector was set by whichever app started first.
 _PROBE = """
 import asyncio, gc, json, sys
-from gql_progress.app import create_app
+from gql_progress.edge.app import create_app
 from gql_progress.db.engine import Database
 from gql_progress.db import migrate
 from gql_progress.settings import load_settings

@@ -20,14 +20,14 @@ from sqlalchemy import bindparam, insert, text
 from sqlalchemy.exc import IntegrityError
 
 from bench.operations import BULK_COMPLETION, HEARTBEAT
-from gql_progress.app import create_app
 from gql_progress.db.engine import Database, write_scope
 from gql_progress.db.models import User
 from gql_progress.db.types import utcnow
 from gql_progress.domain import catalog
 from gql_progress.domain.completion.upsert import upsert_progress
 from gql_progress.domain.errors import NotFound
-from gql_progress.idempotency import purge_expired
+from gql_progress.edge.app import create_app
+from gql_progress.edge.idempotency import purge_expired
 from gql_progress.settings import SettingsError, load_settings
 from tests.support import Api, SeededCourse, SeededUser
 

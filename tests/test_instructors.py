@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from gql_progress.cli import main
 from gql_progress.db.models import CourseInstructor, UserRole
+from gql_progress.demo import TAUGHT_COURSE, seed_demo
 from gql_progress.domain import catalog
 from gql_progress.domain.completion.admin import grant_completion
 from gql_progress.domain.completion.upsert import upsert_progress
-from gql_progress.domain.demo import TAUGHT_COURSE, seed_demo
 from gql_progress.domain.refs import UserRef
 from gql_progress.domain.teaching import CourseRef, assign_instructor, taught_course_ids
 from gql_progress.domain.viewer import Viewer

@@ -20,8 +20,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gql_progress.app import CREDENTIAL_REFUSED
 from gql_progress.db.models import UserRole
+from gql_progress.edge.app import CREDENTIAL_REFUSED
 from gql_progress.settings import SettingsError, load_settings
 from tests.apps import GENEROUS_LIMITS, api_with
 from tests.support import Api, SeededUser

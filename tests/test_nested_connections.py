@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from gql_progress.api.ids import encode_id
 from gql_progress.api.pagination import encode_cursor
 from gql_progress.domain import catalog
 from gql_progress.domain.completion.upsert import upsert_progress
+from gql_progress.domain.ids import encode_id
 from tests.support import Api, SeededCourse, SeededUser
 
 PAGE_FIELDS = "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"

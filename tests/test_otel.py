@@ -18,8 +18,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from gql_progress.api.compiled.runner import CompiledReads
-from gql_progress.app import create_app
 from gql_progress.auth import Authenticator
+from gql_progress.edge.app import create_app
 from gql_progress.settings import SettingsError, load_settings
 from tests.apps import GENEROUS_LIMITS, QUIET, client_for
 from tests.conftest import fresh_database
@@ -221,7 +221,7 @@ def test_off_the_server_imports_no_opentelemetry_module(sqlite_url: str) -> None
     script = f"""
 import asyncio, sys
 import httpx
-from gql_progress.app import create_app
+from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings
 
 async def main():

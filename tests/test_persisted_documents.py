@@ -1,4 +1,4 @@
-"""Persisted documents (gql_progress/persisted_documents.py): Apollo's automatic persisted
+"""Persisted documents (gql_progress/edge/persisted_documents.py): Apollo's automatic persisted
 queries, GET by hash for public reads, and the trusted-documents mode, through the real app."""
 
 from __future__ import annotations

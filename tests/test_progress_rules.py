@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gql_progress.api.ids import encode_id
+from gql_progress.domain.ids import encode_id
 from tests.support import Api, SeededCourse, SeededUser
 
 # --- GraphQL documents -------------------------------------------------------------------------

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import update
 
-from gql_progress.api.ids import encode_id
 from gql_progress.api.pagination import encode_cursor
 from gql_progress.db.models import Enrollment
 from gql_progress.domain.completion.upsert import upsert_progress
+from gql_progress.domain.ids import encode_id
 from tests.support import Api, SeededCourse, SeededUser
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The in-process moving windows (gql_progress/rate_windows.py) against `limits`' own MemoryStorage:
+"""The in-process moving windows (gql_progress/edge/rate_windows.py) against `limits`' own MemoryStorage:
 the same admissions and the same window counts for any sequence of operations, and idle keys swept."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from limits.aio.storage import MemoryStorage
 
-from gql_progress.rate_windows import SWEEP_INTERVAL_SECONDS, LocalWindows
+from gql_progress.edge.rate_windows import SWEEP_INTERVAL_SECONDS, LocalWindows
 
 LIMIT, WINDOW = 5, 60
 

@@ -12,7 +12,7 @@ from typing import Any
 import graphql
 import pytest
 
-from gql_progress.domain.demo import DemoKeys, seed_demo
+from gql_progress.demo import DemoKeys, seed_demo
 from tests.apps import api_with
 from tests.seeded_world import read_only_world_fixture
 from tests.support import Api

@@ -35,10 +35,11 @@ query ReplicaPage($slug: String!) {
   course(slug: $slug) { title lessons { progress { videoPositionSeconds completedAt } } }
 }
 """
-# Not compiled (api/compiled): the resolver path, reading through Database.read().
+# A directive keeps a document off the compiled path (api/compiled): the resolvers answer it,
+# reading through Database.read().
 STATUS = """
 query ReplicaStatus($lessonIds: [ID!]!) {
-  completionStatus(lessonIds: $lessonIds) { lessonId completed }
+  completionStatus(lessonIds: $lessonIds) @skip(if: false) { lessonId completed }
 }
 """
 HEARTBEAT = """
@@ -221,10 +222,11 @@ async def test_queries_read_the_replica_and_a_callers_reads_after_its_own_writes
                 assert await w.title_and_reader(learner) == (ORIGINAL, "replica")
             # The access log says where each request read.
             assert _last_read_from(caplog) == w.replica.name
-            before = w.replica.reads
+            before, compiled = w.replica.reads, w.api.app.state.compiled.answered
             status = await w.api.data(STATUS, {"lessonIds": w.course.lesson_ids}, key=w.a.key)
             assert [s["completed"] for s in status["completionStatus"]] == [False] * 3
             assert w.replica.reads > before
+            assert w.api.app.state.compiled.answered == compiled  # the resolvers answered
 
             # a's heartbeat: a's next reads see it (the primary), b's still read the replica.
             beat = {"input": {"lessonId": w.course.lesson_ids[0], "videoPositionSeconds": 240}}

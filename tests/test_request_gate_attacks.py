@@ -20,7 +20,7 @@ import pytest
 from gql_progress.api.document_shape import measure_shape
 from gql_progress.api.query_cost import measure
 from gql_progress.api.schema import shared_graphql_schema
-from gql_progress.request_gate import WORK_PER_NODE, RequestGate
+from gql_progress.edge.request_gate import WORK_PER_NODE, RequestGate
 from gql_progress.settings import load_settings
 from tests.apps import api_with
 from tests.support import Api

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gql_progress.app import create_app
+from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings
 from tests.support import Api
 

@@ -24,11 +24,11 @@ import asyncpg
 import httpx
 import pytest
 
-from gql_progress.api.ids import encode_id
 from gql_progress.auth import issue_api_key
 from gql_progress.db.engine import Database
 from gql_progress.db.faults import SERVICE_UNAVAILABLE
 from gql_progress.domain import catalog
+from gql_progress.domain.ids import encode_id
 from tests.servers import Server, graphql_body, serve
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gql_progress.api.ids import encode_id
 from gql_progress.db.models import LessonProgress
 from gql_progress.domain.completion.summary import completion_percentage
+from gql_progress.domain.ids import encode_id
 from gql_progress.domain.study_plan_progress import instance_progress
 from tests.support import Api, SeededCourse, SeededUser
 

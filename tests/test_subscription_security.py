@@ -22,9 +22,9 @@ import orjson
 import pytest
 from sqlalchemy import delete, update
 
-from gql_progress.api.ids import encode_id
 from gql_progress.auth import issue_api_key
 from gql_progress.db.models import ApiKey, User, UserRole
+from gql_progress.domain.ids import encode_id
 from gql_progress.settings import LogFormat, SettingsError, load_settings
 from tests.apps import GENEROUS_LIMITS, api_with
 from tests.support import Api, SeededCourse, SeededUser

@@ -26,14 +26,14 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from gql_progress.app import create_app
 from gql_progress.auth import issue_api_key
 from gql_progress.db.engine import Database
 from gql_progress.db.types import utcnow
+from gql_progress.demo import seed_demo
 from gql_progress.domain import catalog
 from gql_progress.domain.completion.notices import write_progress
 from gql_progress.domain.completion.statements import upsert_statement
-from gql_progress.domain.demo import seed_demo
+from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings
 from tests.support import Api, SeededCourse, SeededUser
 from tests.ws import (
@@ -579,7 +579,7 @@ async def _servers(database_url: str, count: int) -> AsyncIterator[list[str]]:
         "GQL_PROGRESS_WEBHOOKS_ENABLED": "false",
         "GQL_PROGRESS_LOG_LEVEL": "WARNING",
     }
-    command = (sys.executable, "-m", "uvicorn", "gql_progress.app:create_app", "--factory", "--port")
+    command = (sys.executable, "-m", "uvicorn", "gql_progress.edge.app:create_app", "--factory", "--port")
     ports = [_free_port() for _ in range(count)]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     # A file, not a pipe: nobody reads a pipe while the server runs, and a full one blocks it.
@@ -680,6 +680,6 @@ async def test_a_write_through_one_server_process_reaches_a_subscriber_of_anothe
 
 
 def _encode(type_name: str, pk: int) -> str:
-    from gql_progress.api.ids import encode_id
+    from gql_progress.domain.ids import encode_id
 
     return encode_id(type_name, pk)

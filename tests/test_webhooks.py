@@ -34,12 +34,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gql_progress.app import create_app
 from gql_progress.cli import main
 from gql_progress.db.engine import Database
 from gql_progress.db.models import EventType, WebhookEndpoint
 from gql_progress.db.types import utcnow
 from gql_progress.domain.events import GAP_SETTLE, NewEvent, record_events
+from gql_progress.edge.app import create_app
 from gql_progress.settings import SettingsError, load_settings
 from gql_progress.webhooks.addresses import AllowList
 from gql_progress.webhooks.delivery import LEASE_MARGIN, claim_due

@@ -14,7 +14,6 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from gql_progress.api.ids import encode_id
 from gql_progress.api.types.errors import (
     ConflictError,
     Error,
@@ -27,6 +26,7 @@ from gql_progress.api.types.errors import (
 )
 from gql_progress.domain.completion.sequence import OutOfSequence
 from gql_progress.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotEnrolled, NotFound
+from gql_progress.domain.ids import encode_id
 
 FieldPath = tuple[str, ...]
 D = TypeVar("D", bound=DomainError)

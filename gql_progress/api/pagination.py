@@ -17,8 +17,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import MAX_BIGINT_PK, within_column
 from gql_progress.domain.errors import FieldProblem, InvalidInput
+from gql_progress.domain.ids import MAX_BIGINT_PK, within_column
 
 NodeT = TypeVar("NodeT")
 

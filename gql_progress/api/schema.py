@@ -41,9 +41,9 @@ from gql_progress.api.queries.study_plans import StudyPlanQueries
 from gql_progress.api.queries.viewer import ViewerQueries
 from gql_progress.api.queries.webhooks import WebhookQueries
 from gql_progress.api.scope_check import RequireScopes
+from gql_progress.api.streamed_errors import ShapeStreamedErrors
 from gql_progress.api.subscriptions.progress import ProgressSubscriptions
 from gql_progress.api.validation import CachedValidation, hide_suggestions_in_execution
-from gql_progress.api.websocket import ShapeStreamedErrors
 
 _QUERIES = (
     ViewerQueries,

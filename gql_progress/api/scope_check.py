@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from gql_progress.api.public_operations import runs_public_operation
 from gql_progress.domain.errors import Forbidden
 from gql_progress.domain.scopes import Scope
-from gql_progress.public_operations import runs_public_operation
 
 OPERATION_SCOPES = {
     OperationType.QUERY: Scope.PROGRESS_READ,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id
+from gql_progress.domain.ids import decode_id
 from gql_progress.domain.refs import Identity
 
 

@@ -11,12 +11,12 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
-from gql_progress.api.ids import try_decode_id
 from gql_progress.auth.keys import API_KEY_COLUMNS, issue_api_key, revoke_api_key
 from gql_progress.db.engine import Database
 from gql_progress.db.models import ApiKey, User, UserRole
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import DomainError, NotFound
+from gql_progress.domain.ids import try_decode_id
 from gql_progress.domain.scopes import Scope
 from gql_progress.domain.viewer import Viewer
 

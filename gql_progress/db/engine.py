@@ -56,7 +56,7 @@ class StatementTally:
         self.count = 0
 
 
-# Set per HTTP request by gql_progress.observability. A mutable tally rather than a number: the
+# Set per HTTP request by gql_progress.edge.observability. A mutable tally rather than a number: the
 # DataLoader batches of a request run in tasks holding a copy of its context, and their
 # statements must land in the same tally.
 request_statements: ContextVar[StatementTally | None] = ContextVar("request_statements", default=None)
@@ -356,7 +356,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AmbientTransaction]:
         """One write transaction that every read() and write() of this task, and of the tasks it
-        starts, joins until the block ends (see gql_progress/idempotency.py): committed then,
+        starts, joins until the block ends (see gql_progress/edge/idempotency.py): committed then,
         unless ``rollback_only`` was set or the block raised. SQLite takes the write lock at once.
         """
         if _ambient.get() is not None:

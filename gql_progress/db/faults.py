@@ -11,7 +11,7 @@ Two kinds, each with a stable code and a generic message (clients never see the 
   committed is rolled back by the database.
 
 The GraphQL error policy (api/error_policy.py) and, for failures before GraphQL runs (the key
-lookup), gql_progress.unavailable turn these into errors with ``extensions.code``; a request that
+lookup), gql_progress.edge.unavailable turn these into errors with ``extensions.code``; a request that
 failed as a whole is answered with HTTP 503 and ``Retry-After``.
 """
 

@@ -514,7 +514,7 @@ class WebhookDelivery(Base):
 
 class IdempotencyKey(Base):
     """A mutation request sent with an ``Idempotency-Key`` header and the response it got
-    (gql_progress/idempotency.py), written in the same transaction as the request's writes."""
+    (gql_progress/edge/idempotency.py), written in the same transaction as the request's writes."""
 
     __tablename__ = "idempotency_keys"
 

@@ -35,6 +35,17 @@ def decided_by_role(viewer: Viewer) -> bool | None:
     return None
 
 
+def may_see_course_learners_sql(caller: str, course_id: str) -> str:
+    """The SQL twin of ``may_see_course_learners`` for compiled reads (``caller``: a row with the
+    viewer's ``id``, ``is_admin`` and ``role``; see domain/viewer.py), held to it by
+    tests/test_access_twins.py: admins, and instructors assigned to the course."""
+    return (
+        f"({caller}.is_admin OR ({caller}.role = '{UserRole.INSTRUCTOR.value}' AND EXISTS ("
+        f"SELECT 1 FROM course_instructors ci "
+        f"WHERE ci.user_id = {caller}.id AND ci.course_id = {course_id})))"
+    )
+
+
 async def taught_course_ids(conn: AsyncConnection, viewer: Viewer, course_ids: Iterable[int]) -> set[int]:
     """Of ``course_ids``, those whose learners and analytics the viewer may see (one statement
     at most; none for admins and learners)."""

@@ -49,3 +49,19 @@ class Viewer:
         if self.is_admin:
             return requested_user_id
         raise Forbidden()
+
+
+# The SQL twins of the two rules above, for compiled reads (api/compiled): ``caller`` names a row
+# of the statement holding the viewer's ``id`` and ``is_admin`` (the latter decided above, from
+# the role and the key's scopes, and bound as a parameter). tests/test_access_twins.py holds each
+# to its Python rule.
+
+
+def can_access_sql(caller: str, owner_id: str) -> str:
+    """``Viewer.can_access(owner_id)``."""
+    return f"({caller}.is_admin OR {owner_id} = {caller}.id)"
+
+
+def subject_allowed_sql(caller: str, requested_user_id: str) -> str:
+    """Whether ``Viewer.subject(requested_user_id)`` answers rather than refuses (NULL: the viewer)."""
+    return f"({requested_user_id} IS NULL OR {requested_user_id} = {caller}.id OR {caller}.is_admin)"

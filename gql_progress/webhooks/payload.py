@@ -12,9 +12,9 @@ import orjson
 from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 
-from gql_progress.api.event_data import public_event_data
-from gql_progress.api.ids import encode_id
 from gql_progress.db.models import Course, Event, User
+from gql_progress.domain.event_data import public_event_data
+from gql_progress.domain.ids import encode_id
 
 
 def event_global_id(event_pk: int) -> str:

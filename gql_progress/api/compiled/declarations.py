@@ -14,15 +14,24 @@ and requires the same JSON.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from gql_progress.api.compiled.arguments import Kind
 from gql_progress.api.compiled.sql import global_id, iso_utc
+from gql_progress.api.types.product import PRODUCT_TYPES
+from gql_progress.db.models import ProductKind
 from gql_progress.domain.completion.summary import (
     completion_percentage_sql,
     counted_lessons_sql,
     is_complete_sql,
 )
+from gql_progress.domain.teaching import may_see_course_learners_sql
+from gql_progress.domain.viewer import can_access_sql, subject_allowed_sql
+
+# The statement's caller row (api/compiled/planner.py): the viewer's id, is_admin and role, the
+# names the access rules' SQL twins (domain/viewer.py, domain/teaching.py) are written against.
+CALLER = "caller"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +73,51 @@ class Paged:
     key: str
 
 
-Field = Value | Nested | Paged
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One member type of a union-typed list: the items it renders (``when``, an SQL condition on
+    the item row) and where its own row comes from, given the item's scope."""
+
+    type_name: str
+    when: Callable[[str], str]
+    source: Callable[[Scope, str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A list whose items are of a union type: the item rows of ``source`` in order, each
+    rendered as the first member whose condition it meets; progress below is the parent's."""
+
+    source: Callable[[Scope, str], str]
+    members: tuple[Member, ...]
+    order_by: Callable[[str], str]
+
+
+Field = Value | Nested | Paged | Choice
+
+# A root field's bound arguments: for each argument given, the placeholders of its parameters.
+Bound = Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    """A field of Query: the arguments it compiles with (each bound as one or more parameters of
+    the listed kinds; any other argument makes the document fall back), the rows it reads, and
+    a ``guard``: an SQL condition under which the resolver would answer rather than refuse.
+    When a guard is false the statement answers nothing and the resolvers answer the request,
+    with exactly the error they have always given."""
+
+    type_name: str
+    many: bool
+    arguments: Mapping[str, tuple[Kind, ...]]
+    source: Callable[[Bound, str], str]
+    subject: Callable[[Bound, str], str]
+    # Exactly one of ``arguments`` is given (a lookup by one of several identifiers).
+    one_of: bool = False
+    guard: Callable[[Bound], str] | None = None
+    order_by: Callable[[str], str] | None = None
+    # A connection (first/after/last/before, as Paged) keyed by this column of the source.
+    page_key: str | None = None
 
 
 def column(name: str) -> Value:
@@ -79,8 +132,32 @@ def node_id(type_name: str, name: str = "id") -> Value:
     return Value(lambda s: global_id(type_name, f"{s.alias}.{name}"))
 
 
+def row_of(table: str, foreign_key: str) -> Callable[[Scope, str], str]:
+    """The source of the one row of ``table`` that the parent's ``foreign_key`` names."""
+    return lambda p, a: f"FROM {table} {a} WHERE {a}.id = {p.alias}.{foreign_key}"
+
+
 def _same_subject(parent: Scope, _alias: str) -> str:
     return parent.subject
+
+
+def _own_subject(_parent: Scope, alias: str) -> str:
+    return f"{alias}.id"
+
+
+def one(
+    type_name: str,
+    table: str,
+    foreign_key: str,
+    subject: Callable[[Scope, str], str] = _same_subject,
+) -> Nested:
+    """The object the parent's ``foreign_key`` names; below it, progress is ``subject``'s."""
+    return Nested(type_name, many=False, source=row_of(table, foreign_key), subject=subject)
+
+
+def user_of(foreign_key: str) -> Nested:
+    """A user row: its own lists are its own (User's fields use its id)."""
+    return one("User", "users", foreign_key, _own_subject)
 
 
 # Progress.status and Lesson.progressStatus: the record's state (api/types/lesson.py's _status).
@@ -116,18 +193,67 @@ def _summary_source(course_id: Callable[[Scope], str]) -> Callable[[Scope, str],
     return source
 
 
+def _owns(user: Scope) -> str:
+    return can_access_sql(CALLER, f"{user.alias}.id")
+
+
+def _current_lessons(course_id: str, alias: str) -> str:
+    return f"FROM lessons {alias} WHERE {alias}.course_id = {course_id} AND {alias}.removed_at IS NULL"
+
+
+def _plan_lessons(plan_id: str, alias: str) -> str:
+    """A plan's current lessons (removed ones left out, as in summaries): ``alias`` the lesson,
+    ``alias``s its place in the plan (api/loaders/lessons_by_study_plan.py)."""
+    return (
+        f"FROM lessons {alias} JOIN study_plan_lessons {alias}s ON {alias}s.lesson_id = {alias}.id "
+        f"WHERE {alias}s.study_plan_id = {plan_id} AND {alias}.removed_at IS NULL"
+    )
+
+
+def _resources(instance: Scope, alias: str) -> str:
+    """An instance's resources: its plan's current lessons with the learner's record of each
+    (``alias``: lesson_id and position; ``alias``p: the record; domain/study_plan_progress.py)."""
+    return (
+        f"FROM (SELECT rl.id AS lesson_id, rls.position "
+        f"{_plan_lessons(f'{instance.alias}.study_plan_id', 'rl')}) {alias} "
+        f"LEFT JOIN lesson_progress {alias}p ON {alias}p.user_id = {instance.subject} "
+        f"AND {alias}p.lesson_id = {alias}.lesson_id WHERE true"
+    )
+
+
+def _resource_completed_at(alias: str) -> str:
+    # Resource.completed_at: the record's completedAt while it is completed, else none.
+    return f"(CASE WHEN {alias}p.completed THEN {alias}p.completed_at END)"
+
+
+# The GraphQL type of each kind of product (the type tells the kind).
+PRODUCT_TYPE_NAMES = {kind: cls.__name__ for kind, cls in PRODUCT_TYPES.items()}
+
+
+def _of_kind(kind: ProductKind) -> Callable[[str], str]:
+    def when(item: str) -> str:
+        kind_is = f"pk.kind::text = '{kind.value}'"
+        return f"EXISTS (SELECT 1 FROM products pk WHERE pk.id = {item}.product_pk AND {kind_is})"
+
+    return when
+
+
+def _product_fields(type_name: str) -> dict[str, Field]:
+    return {
+        "id": node_id(type_name),
+        "productId": column("product_id"),
+        "kind": column("kind"),
+        "title": column("title"),
+        "description": column("description"),
+        "createdAt": timestamp("created_at"),
+        "updatedAt": timestamp("updated_at"),
+    }
+
+
 def _counted(s: Scope) -> tuple[str, str]:
     a = s.alias
     return counted_lessons_sql(f"{a}.total", f"{a}.required", f"{a}.completed", f"{a}.completed_required")
 
-
-# Query.courses: every course by id, progress below them the caller's.
-ALL_COURSES = Paged(
-    "Course",
-    source=lambda _p, a: f"FROM courses {a} WHERE true",
-    subject=_same_subject,
-    key="id",
-)
 
 TYPES: dict[str, dict[str, Field]] = {
     "Course": {
@@ -159,6 +285,17 @@ TYPES: dict[str, dict[str, Field]] = {
             source=_summary_source(lambda p: f"{p.alias}.id"),
             subject=_same_subject,
         ),
+        # The course's enrollments, oldest first, for admins and its instructors; anyone else
+        # gets the empty page (api/queries/instructors.py).
+        "learners": Paged(
+            "LearnerProgress",
+            source=lambda p, a: (
+                f"FROM enrollments {a} WHERE {a}.course_id = {p.alias}.id "
+                f"AND {may_see_course_learners_sql(CALLER, f'{p.alias}.id')}"
+            ),
+            subject=lambda _p, a: f"{a}.user_id",
+            key="id",
+        ),
         # Course.lessonsConnection: the same lessons, paged by position (the cursor).
         "lessonsConnection": Paged(
             "Lesson",
@@ -189,12 +326,7 @@ TYPES: dict[str, dict[str, Field]] = {
             ),
             subject=_same_subject,
         ),
-        "course": Nested(
-            "Course",
-            many=False,
-            source=lambda p, a: f"FROM courses {a} WHERE {a}.id = {p.alias}.course_id",
-            subject=_same_subject,
-        ),
+        "course": one("Course", "courses", "course_id"),
     },
     "Progress": {
         "id": node_id("Progress"),
@@ -240,21 +372,187 @@ TYPES: dict[str, dict[str, Field]] = {
         "name": column("name"),
         "role": column("role"),
         "createdAt": timestamp("created_at"),
-        # Reached only as `me` (see planner.ROOTS): the caller's own, which owns_or_admin allows.
+        # The user's own lists: shown to the user and to admins, empty for anyone else
+        # (api/visibility.owns_or_admin).
         "enrollments": Nested(
             "Enrollment",
             many=True,
-            source=lambda p, a: f"FROM enrollments {a} WHERE {a}.user_id = {p.alias}.id",
+            source=lambda p, a: f"FROM enrollments {a} WHERE {a}.user_id = {p.alias}.id AND {_owns(p)}",
             subject=lambda _p, a: f"{a}.user_id",
             order_by=lambda a: f"{a}.enrolled_at, {a}.id",
         ),
-        # Oldest first by id (api/queries/enrollment_listing.py), the caller's own.
-        "enrollmentsConnection": Paged(
-            "Enrollment",
-            source=lambda p, a: f"FROM enrollments {a} WHERE {a}.user_id = {p.alias}.id",
+        "studyPlans": Paged(
+            "StudyPlan",
+            source=lambda p, a: f"FROM study_plans {a} WHERE {a}.user_id = {p.alias}.id AND {_owns(p)}",
             subject=lambda _p, a: f"{a}.user_id",
             key="id",
         ),
+        "studyPlanInstances": Paged(
+            "StudyPlanInstance",
+            source=lambda p, a: (
+                f"FROM study_plan_instances {a} WHERE {a}.user_id = {p.alias}.id AND {_owns(p)}"
+            ),
+            subject=lambda _p, a: f"{a}.user_id",
+            key="id",
+        ),
+        # Oldest first by id (api/queries/enrollment_listing.py).
+        "enrollmentsConnection": Paged(
+            "Enrollment",
+            source=lambda p, a: f"FROM enrollments {a} WHERE {a}.user_id = {p.alias}.id AND {_owns(p)}",
+            subject=lambda _p, a: f"{a}.user_id",
+            key="id",
+        ),
+    },
+    # One enrollment seen by the course's instructors and admins: progress below it is the
+    # learner's (api/types/learner_progress.py).
+    "LearnerProgress": {
+        "status": column("status"),
+        "enrolledAt": timestamp("enrolled_at"),
+        "completedAt": timestamp("completed_at"),
+        "enrollment": one("Enrollment", "enrollments", "id", lambda _p, a: f"{a}.user_id"),
+        "user": user_of("user_id"),
+        "course": one("Course", "courses", "course_id"),
+        "summary": Nested(
+            "CourseSummary",
+            many=False,
+            source=_summary_source(lambda p: f"{p.alias}.course_id"),
+            subject=_same_subject,
+        ),
+        # The summary's lastAccessedAt: the latest of the learner's records on current lessons.
+        "lastAccessedAt": Value(
+            lambda s: iso_utc(
+                f"(SELECT max(lp.last_accessed_at) FROM lessons ll JOIN lesson_progress lp "
+                f"ON lp.lesson_id = ll.id AND lp.user_id = {s.subject} "
+                f"WHERE ll.course_id = {s.alias}.course_id AND ll.removed_at IS NULL)"
+            )
+        ),
+        "lessons": Nested(
+            "Lesson",
+            many=True,
+            source=lambda p, a: _current_lessons(f"{p.alias}.course_id", a),
+            subject=_same_subject,
+            order_by=lambda a: f"{a}.position",
+        ),
+    },
+    # completionStatus: one row per requested id (api/queries/progress.py), see ROOTS.
+    "LessonCompletion": {
+        "lessonId": column("requested"),
+        "found": Value(lambda s: f"({s.alias}.lesson_id IS NOT NULL)"),
+        "completed": Value(
+            lambda s: (
+                f"CASE WHEN {s.alias}.lesson_id IS NULL THEN NULL "
+                f"ELSE coalesce({s.alias}.completed, false) END"
+            )
+        ),
+        "completedAt": timestamp("completed_at"),
+    },
+    # A learner's own plan of lessons (api/types/study_plan.py); progress below is the owner's.
+    "StudyPlan": {
+        "id": node_id("StudyPlan"),
+        "title": column("title"),
+        "createdAt": timestamp("created_at"),
+        "updatedAt": timestamp("updated_at"),
+        "owner": Nested(
+            "User", many=False, source=row_of("users", "user_id"), subject=lambda _p, a: f"{a}.id"
+        ),
+        "lessons": Nested(
+            "Lesson",
+            many=True,
+            source=lambda p, a: _plan_lessons(f"{p.alias}.id", a),
+            subject=lambda p, _a: f"{p.alias}.user_id",
+            order_by=lambda a: f"{a}s.position",
+        ),
+        "instances": Paged(
+            "StudyPlanInstance",
+            source=lambda p, a: f"FROM study_plan_instances {a} WHERE {a}.study_plan_id = {p.alias}.id",
+            subject=lambda _p, a: f"{a}.user_id",
+            key="id",
+        ),
+    },
+    # One run through a plan: its resources and percentage computed from the learner's records
+    # (domain/study_plan_progress.py), progress shown as the learner's.
+    "StudyPlanInstance": {
+        "id": node_id("StudyPlanInstance"),
+        "startedAt": timestamp("started_at"),
+        "plan": Nested(
+            "StudyPlan", many=False, source=row_of("study_plans", "study_plan_id"), subject=_same_subject
+        ),
+        "user": Nested(
+            "User", many=False, source=row_of("users", "user_id"), subject=lambda _p, a: f"{a}.id"
+        ),
+        "resources": Nested(
+            "StudyPlanResource",
+            many=True,
+            source=lambda p, a: _resources(p, a),
+            subject=_same_subject,
+            order_by=lambda a: f"{a}.position",
+        ),
+        "completedResources": Value(
+            lambda s: (
+                f"coalesce((SELECT json_agg({global_id('Lesson', 'cr.lesson_id')} ORDER BY cr.position) "
+                f"{_resources(s, 'cr')} AND {_resource_completed_at('cr')} IS NOT NULL), '[]'::json)"
+            )
+        ),
+        "completionPercentage": Value(
+            lambda s: completion_percentage_sql(
+                f"(SELECT count(*) {_resources(s, 'cd')} AND {_resource_completed_at('cd')} IS NOT NULL)",
+                f"(SELECT count(*) {_resources(s, 'ct')})",
+            )
+        ),
+    },
+    # One lesson of an instance's plan (a row of _resources).
+    "StudyPlanResource": {
+        "position": column("position"),
+        "completed": Value(lambda s: f"({_resource_completed_at(s.alias)} IS NOT NULL)"),
+        "completedAt": Value(lambda s: iso_utc(_resource_completed_at(s.alias))),
+        "lesson": one("Lesson", "lessons", "lesson_id"),
+    },
+    # A product a platform sells as one: its items are courses and other products, in order.
+    "Bundle": {
+        "id": node_id("Bundle"),
+        "productId": column("product_id"),
+        "slug": column("slug"),
+        "title": column("title"),
+        "description": column("description"),
+        "createdAt": timestamp("created_at"),
+        "updatedAt": timestamp("updated_at"),
+        "items": Choice(
+            source=lambda p, a: f"FROM bundle_items {a} WHERE {a}.bundle_id = {p.alias}.id",
+            members=(
+                Member("Course", lambda a: f"{a}.course_id IS NOT NULL", row_of("courses", "course_id")),
+                *(
+                    Member(type_name, _of_kind(kind), row_of("products", "product_pk"))
+                    for kind, type_name in PRODUCT_TYPE_NAMES.items()
+                ),
+            ),
+            order_by=lambda a: f"{a}.position",
+        ),
+    },
+    # Products other than courses, one GraphQL type per kind (api/types/product.py).
+    **{type_name: _product_fields(type_name) for type_name in PRODUCT_TYPE_NAMES.values()},
+    # Admins' view of the webhook outbox (api/queries/webhooks.py); the secret is never read.
+    "WebhookDelivery": {
+        "id": node_id("WebhookDelivery"),
+        "endpoint": one("WebhookEndpoint", "webhook_endpoints", "endpoint_id"),
+        "eventId": node_id("Event", "event_id"),
+        "eventType": Value(lambda s: f"(SELECT ev.type FROM events ev WHERE ev.id = {s.alias}.event_id)"),
+        "status": column("status"),
+        "attempts": column("attempts"),
+        "lastStatusCode": column("last_status_code"),
+        "lastError": column("last_error"),
+        "lastAttemptAt": timestamp("last_attempt_at"),
+        "nextAttemptAt": timestamp("next_attempt_at"),
+        "deliveredAt": timestamp("delivered_at"),
+        "createdAt": timestamp("created_at"),
+    },
+    "WebhookEndpoint": {
+        "id": node_id("WebhookEndpoint"),
+        "url": column("url"),
+        "description": column("description"),
+        "eventTypes": column("event_types"),
+        "enabled": column("enabled"),
+        "createdAt": timestamp("created_at"),
+        "updatedAt": timestamp("updated_at"),
     },
     "Enrollment": {
         "id": node_id("Enrollment"),
@@ -262,12 +560,7 @@ TYPES: dict[str, dict[str, Field]] = {
         "status": column("status"),
         "completedAt": timestamp("completed_at"),
         # Below an enrollment, progress is the enrolled user's.
-        "course": Nested(
-            "Course",
-            many=False,
-            source=lambda p, a: f"FROM courses {a} WHERE {a}.id = {p.alias}.course_id",
-            subject=lambda p, _a: f"{p.alias}.user_id",
-        ),
+        "course": one("Course", "courses", "course_id", lambda p, _a: f"{p.alias}.user_id"),
         "summary": Nested(
             "CourseSummary",
             many=False,
@@ -275,4 +568,150 @@ TYPES: dict[str, dict[str, Field]] = {
             subject=lambda p, _a: f"{p.alias}.user_id",
         ),
     },
+}
+
+
+def _user_lookup(bound: Bound, alias: str) -> str:
+    """user(id | email | externalId): the one row named (the email normalised at bind)."""
+    (name,) = bound
+    column = {"id": "id", "email": "email", "externalId": "external_id"}[name]
+    return f"FROM users {alias} WHERE {alias}.{column} = {bound[name][0]}"
+
+
+def _user_guard(bound: Bound) -> str:
+    # The resolver decides on the identity asked for, not on whether it exists: anyone but an
+    # admin is refused unless the row named is their own (api/queries/viewer.py).
+    own = f"(SELECT {can_access_sql(CALLER, 'g.id')} {_user_lookup(bound, 'g')})"
+    return f"coalesce({own}, {CALLER}.is_admin)"
+
+
+def _requested_subject(bound: Bound) -> str:
+    """The ``userId`` argument's user, or the caller (api/subjects.requested_subject)."""
+    # Given as a variable, it may still be null: the caller then.
+    return f"coalesce({bound['userId'][0]}, {CALLER}.id)" if "userId" in bound else f"{CALLER}.id"
+
+
+def _status_rows(bound: Bound, alias: str) -> str:
+    """completionStatus: the ids as sent, in order, each with its current lesson (none when the
+    id is malformed, names no lesson or a removed one) and the subject's record on it."""
+    ids, pks = bound["lessonIds"]
+    return (
+        "FROM (SELECT r.requested, r.n, l.id AS lesson_id, p.completed, p.completed_at "
+        f"FROM unnest({ids}, {pks}) WITH ORDINALITY AS r(requested, pk, n) "
+        "LEFT JOIN lessons l ON l.id = r.pk AND l.removed_at IS NULL "
+        f"LEFT JOIN lesson_progress p ON p.user_id = {_requested_subject(bound)} AND p.lesson_id = l.id"
+        f") {alias}"
+    )
+
+
+def _learner_in_course(bound: Bound, alias: str) -> str:
+    """learnerProgress: the learner's enrollment in the course, for the learner themselves, the
+    course's instructors and admins (domain/teaching.learner_in_course). Every other outcome is
+    an error member of the union, which the guard leaves to the resolvers."""
+    user_id, email, external_id = bound["learner"]
+    course_id, slug, product_id = bound["course"]
+    u, c = f"{alias}u", f"{alias}c"
+    teaches = may_see_course_learners_sql(CALLER, f"{alias}.course_id")
+    allowed = f"({alias}.user_id = {CALLER}.id OR {teaches})"
+    return (
+        f"FROM enrollments {alias} "
+        f"JOIN users {u} ON {u}.id = {alias}.user_id JOIN courses {c} ON {c}.id = {alias}.course_id "
+        # Each identifier's parameter is null but the one the reference gives.
+        f"WHERE ({u}.id = {user_id} OR {u}.email = {email} OR {u}.external_id = {external_id}) "
+        f"AND ({c}.id = {course_id} OR {c}.slug = {slug} OR {c}.product_id = {product_id}) AND {allowed}"
+    )
+
+
+def _deliveries(bound: Bound, alias: str) -> str:
+    """webhookDeliveries: every delivery, or those of ``status`` and ``endpointId`` when given."""
+    conditions = ["true"]
+    if "status" in bound:
+        conditions.append(f"({bound['status'][0]} IS NULL OR {alias}.status::text = {bound['status'][0]})")
+    if "endpointId" in bound:
+        endpoint = bound["endpointId"][0]
+        conditions.append(f"({endpoint} IS NULL OR {alias}.endpoint_id = {endpoint})")
+    return f"FROM webhook_deliveries {alias} WHERE {' AND '.join(conditions)}"
+
+
+def _bundle_lookup(bound: Bound, alias: str) -> str:
+    (name,) = bound
+    column = {"id": "id", "productId": "product_id", "slug": "slug"}[name]
+    return f"FROM bundles {alias} WHERE {alias}.{column} = {bound[name][0]}"
+
+
+ROOTS: dict[str, Root] = {
+    "bundle": Root(
+        "Bundle",
+        many=False,
+        arguments={"id": (Kind.BUNDLE_PK,), "productId": (Kind.TEXT,), "slug": (Kind.TEXT,)},
+        one_of=True,
+        source=_bundle_lookup,
+        subject=lambda _bound, _a: f"{CALLER}.id",
+    ),
+    "bundles": Root(
+        "Bundle",
+        many=True,
+        arguments={},
+        source=lambda _bound, a: f"FROM bundles {a} WHERE true",
+        subject=lambda _bound, _a: f"{CALLER}.id",
+        page_key="id",
+    ),
+    # Every course by id, progress below them the caller's.
+    "courses": Root(
+        "Course",
+        many=True,
+        arguments={},
+        source=lambda _bound, a: f"FROM courses {a} WHERE true",
+        subject=lambda _bound, _a: f"{CALLER}.id",
+        page_key="id",
+    ),
+    "course": Root(
+        "Course",
+        many=False,
+        # course(slug:) only; course(id:) and productId take the resolver path.
+        arguments={"slug": (Kind.TEXT,)},
+        one_of=True,
+        source=lambda bound, a: f"FROM courses {a} WHERE {a}.slug = {bound['slug'][0]}",
+        subject=lambda _bound, _a: f"{CALLER}.id",
+    ),
+    "user": Root(
+        "User",
+        many=False,
+        arguments={"id": (Kind.USER_PK,), "email": (Kind.EMAIL,), "externalId": (Kind.TEXT,)},
+        one_of=True,
+        source=_user_lookup,
+        subject=lambda _bound, a: f"{a}.id",
+        guard=_user_guard,
+    ),
+    "completionStatus": Root(
+        "LessonCompletion",
+        many=True,
+        arguments={"lessonIds": (Kind.LESSON_IDS, Kind.LESSON_PKS), "userId": (Kind.OPTIONAL_USER_PK,)},
+        source=_status_rows,
+        subject=lambda bound, _a: _requested_subject(bound),
+        guard=lambda bound: subject_allowed_sql(CALLER, _requested_subject(bound)),
+        order_by=lambda a: f"{a}.n",
+    ),
+    # Admins only: anyone else is refused (FORBIDDEN) by the resolver.
+    "webhookDeliveries": Root(
+        "WebhookDelivery",
+        many=True,
+        arguments={"status": (Kind.ENUM,), "endpointId": (Kind.ENDPOINT_PK,)},
+        source=_deliveries,
+        subject=lambda _bound, _a: f"{CALLER}.id",
+        guard=lambda _bound: f"{CALLER}.is_admin",
+        page_key="id",
+    ),
+    # LearnerProgressResult: its LearnerProgress member; NOT_FOUND and VALIDATION are guarded.
+    "learnerProgress": Root(
+        "LearnerProgress",
+        many=False,
+        arguments={
+            "learner": (Kind.USER_REF_PK, Kind.USER_REF_EMAIL, Kind.USER_REF_EXTERNAL_ID),
+            "course": (Kind.COURSE_REF_PK, Kind.COURSE_REF_SLUG, Kind.COURSE_REF_PRODUCT_ID),
+        },
+        source=_learner_in_course,
+        subject=lambda _bound, a: f"{a}.user_id",
+        guard=lambda bound: f"EXISTS (SELECT 1 {_learner_in_course(bound, 'lg')})",
+    ),
 }

@@ -14,21 +14,25 @@ subject's records exactly as the resolvers choose the subject.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
     DocumentNode,
+    EnumValueNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     NullValueNode,
+    ObjectValueNode,
     OperationType,
     SelectionSetNode,
     StringValueNode,
@@ -41,89 +45,56 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
-from gql_progress.api.compiled.declarations import ALL_COURSES, TYPES, Nested, Paged, Scope, Value
+from gql_progress.api.compiled.arguments import Kind, NotCompiled, Paging, Parameter
+from gql_progress.api.compiled.declarations import (
+    CALLER,
+    ROOTS,
+    TYPES,
+    Choice,
+    Nested,
+    Paged,
+    Root,
+    Scope,
+    Value,
+)
 from gql_progress.api.compiled.sql import cursor_sql, json_object, text_literal
 from gql_progress.api.document_shape import selected_operation
-from gql_progress.api.pagination import decode_cursor
 from gql_progress.api.validation import STRAWBERRY_RULES
-from gql_progress.domain.errors import InvalidInput
+from gql_progress.domain.viewer import Viewer
 
+__all__ = ["NotCompiled", "Paging", "Plan", "Planner"]
 
-class NotCompiled(Exception):
-    """The document (or this request's variables) takes the resolver path."""
-
-
-class Kind(enum.Enum):
-    """What a bound parameter is, and how the request's value is checked and converted."""
-
-    TEXT = "text"  # a string without U+0000 (course slugs)
-    FIRST = "first"  # a page size: null means the default, else 0 ..= the maximum
-    AFTER = "after"  # a cursor from this API, or null
-
-
-@dataclass(frozen=True, slots=True)
-class Parameter:
-    """Where a bound parameter's value comes from: a variable of the request, or a literal."""
-
-    kind: Kind
-    variable: str | None = None
-    literal: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class Paging:
-    default_page_size: int
-    max_page_size: int
+# The caller's id, is_admin and role: the first parameters of every plan, as a one-row table
+# every subquery may refer to (the access rules' SQL twins are written against it).
+CALLER_PARAMETERS = 3
+CALLER_ROW = f"(VALUES ($1::bigint, $2::boolean, $3::text)) AS {CALLER}(id, is_admin, role)"
+VIEWER = f"{CALLER}.id"
+PAGE_ARGUMENTS = frozenset({"first", "after", "last", "before"})
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     sql: str
-    # $2, $3…: the fields' arguments ($1 is always the caller's user id).
+    # $4, $5…: the fields' arguments ($1 to $3 are always the caller: id, is_admin, role).
     parameters: tuple[Parameter, ...]
     schema: GraphQLSchema
     variable_definitions: tuple[VariableDefinitionNode, ...]
     paging: Paging
 
-    def bind(self, viewer_id: int, variables: Mapping[str, Any] | None) -> list[Any]:
+    def bind(self, viewer: Viewer, variables: Mapping[str, Any] | None) -> list[Any]:
         """The statement's arguments; NotCompiled when a value is not what the plan needs (a
         variable GraphQL would refuse, a page size out of range, a bad cursor: the resolver
         path reports it exactly as it always has)."""
-        coerced: Mapping[str, Any] = {}
+        coerced: dict[str, Any] = {}
         if self.variable_definitions:
             # GraphQL's own coercion: missing non-null variables, wrong types, defaults.
             result = get_variable_values(self.schema, self.variable_definitions, dict(variables or {}), 1)
             if isinstance(result, list):
                 raise NotCompiled
             coerced = result.coerced
-        values: list[Any] = [viewer_id]
-        for parameter in self.parameters:
-            value = parameter.literal if parameter.variable is None else coerced.get(parameter.variable)
-            values.append(self._converted(parameter.kind, value))
+        values: list[Any] = [viewer.user_id, viewer.is_admin, viewer.role.value]
+        values.extend(parameter.value(coerced, self.paging) for parameter in self.parameters)
         return values
-
-    def _converted(self, kind: Kind, value: Any) -> Any:
-        if kind is Kind.TEXT:
-            if not isinstance(value, str) or "\x00" in value:
-                # The resolver answers a slug holding U+0000 with null without asking PostgreSQL.
-                raise NotCompiled
-            return value
-        if kind is Kind.FIRST:
-            if value is None:
-                return self.paging.default_page_size
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise NotCompiled
-            if not 0 <= value <= self.paging.max_page_size:
-                raise NotCompiled
-            return value
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise NotCompiled
-        try:
-            return decode_cursor(value)
-        except InvalidInput:
-            raise NotCompiled from None
 
 
 class Planner:
@@ -148,8 +119,11 @@ class Planner:
             # `me { id name … }` alone: the key lookup already read the caller's row and the
             # resolvers answer from it with no statement; a compiled one would add one.
             raise NotCompiled
-        # The caller's id as a one-row table: every subquery may refer to it, used or not.
-        sql = f"SELECT json_build_object('data', {data})::text FROM (VALUES ($1::bigint)) AS caller(id)"
+        body = f"json_build_object('data', {data})::text"
+        if builder.guards:
+            # A refusal is the resolvers' to word: no body, and the runner hands the request over.
+            body = f"CASE WHEN {' AND '.join(builder.guards)} THEN {body} END"
+        sql = f"SELECT {body} FROM {CALLER_ROW}"
         return Plan(
             sql=sql,
             parameters=tuple(builder.parameters),
@@ -159,8 +133,15 @@ class Planner:
         )
 
 
-# The caller's user id: the first parameter of every plan, in the statement's one-row FROM.
-VIEWER = "caller.id"
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """SQL of one connection page's rows: the key, which rows are on the page (not the
+    look-ahead), and whether more follow after it and before it."""
+
+    key: str
+    on_page: str
+    has_next: str
+    has_previous: str
 
 
 class _Builder:
@@ -168,6 +149,8 @@ class _Builder:
         self.schema = schema
         self.fragments = fragments
         self.parameters: list[Parameter] = []
+        # Conditions under which the resolvers would answer rather than refuse (Root.guard).
+        self.guards: list[str] = []
         self._aliases = 0
         # Whether any field needs more than the caller's own user row.
         self.reads_beyond_the_caller = False
@@ -180,11 +163,8 @@ class _Builder:
                 pairs.append((key, text_literal("Query")))
             elif name == "me":
                 pairs.append((key, self._me(nodes)))
-            elif name == "course":
-                pairs.append((key, self._course(nodes)))
-            elif name == "courses":
-                caller = Scope("caller", VIEWER)
-                pairs.append((key, self._paged("Query", "courses", ALL_COURSES, nodes, caller)))
+            elif name in ROOTS:
+                pairs.append((key, self._root(ROOTS[name], nodes)))
             else:
                 raise NotCompiled
         return json_object(pairs)
@@ -195,16 +175,33 @@ class _Builder:
         source = f"FROM users {scope.alias} WHERE {scope.alias}.id = {VIEWER}"
         return self._object("User", nodes, source, scope)
 
-    def _course(self, nodes: list[FieldNode]) -> str:
-        # course(slug:) only; course(id:) and userId take the resolver path.
-        arguments = nodes[0].arguments or ()
-        if len(arguments) != 1 or arguments[0].name.value != "slug":
+    def _root(self, root: Root, nodes: list[FieldNode]) -> str:
+        given = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
+        if root.page_key is not None:
+            given = {name: value for name, value in given.items() if name not in PAGE_ARGUMENTS}
+        if set(given) - set(root.arguments) or (root.one_of and len(given) != 1):
             raise NotCompiled
         self.reads_beyond_the_caller = True
-        placeholder = self._bound(Kind.TEXT, arguments[0].value, "text")
-        scope = Scope(self._alias(), VIEWER)
-        source = f"FROM courses {scope.alias} WHERE {scope.alias}.slug = {placeholder}"
-        return self._object("Course", nodes, source, scope)
+        bound = {
+            name: tuple(self._bound(kind, value) for kind in root.arguments[name])
+            for name, value in given.items()
+        }
+        if root.guard is not None:
+            self.guards.append(root.guard(bound))
+        if root.page_key is not None:
+            page = Paged(
+                root.type_name,
+                lambda _p, a: root.source(bound, a),
+                lambda _p, a: root.subject(bound, a),
+                root.page_key,
+            )
+            return self._paged(
+                "Query", nodes[0].name.value, page, nodes, Scope(CALLER, VIEWER), set(root.arguments)
+            )
+        alias = self._alias()
+        scope = Scope(alias, root.subject(bound, alias))
+        order = root.order_by(alias) if root.order_by else None
+        return self._rows(root.type_name, root.many, nodes, root.source(bound, alias), scope, order)
 
     def _object(self, type_name: str, nodes: list[FieldNode], source: str, scope: Scope) -> str:
         """A scalar subquery: the object's JSON, or NULL when ``source`` has no row."""
@@ -229,25 +226,53 @@ class _Builder:
             _no_arguments(children)
             if isinstance(field, Value):
                 pairs.append((key, field.sql(scope)))
+            elif isinstance(field, Choice):
+                pairs.append((key, self._choice(field, children, scope)))
             else:
                 pairs.append((key, self._nested(field, children, scope)))
         return json_object(pairs)
 
-    def _paged(self, parent_type: str, name: str, field: Paged, nodes: list[FieldNode], parent: Scope) -> str:
-        """A connection page: keyset rows after the cursor, one look-ahead row for hasNextPage
-        (api/pagination.connection_from_rows), counted only when totalCount is asked."""
+    def _paged(
+        self,
+        parent_type: str,
+        name: str,
+        field: Paged,
+        nodes: list[FieldNode],
+        parent: Scope,
+        filters: set[str] | frozenset[str] = frozenset(),
+    ) -> str:
+        """A connection page (api/pagination.py): keyset rows between the cursors in key order,
+        or, for ``last``, in descending order up to ``before`` and shown ascending, with one
+        look-ahead row that tells whether more follow; counted only when totalCount is asked."""
         self.reads_beyond_the_caller = True
-        arguments = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
-        if set(arguments) - {"first", "after"}:
+        arguments = {
+            argument.name.value: argument.value
+            for argument in nodes[0].arguments or ()
+            if argument.name.value not in filters  # bound by the root (Root.arguments)
+        }
+        if set(arguments) - PAGE_ARGUMENTS or {"first", "last"} <= set(arguments):
             raise NotCompiled
-        first = self._bound(Kind.FIRST, arguments.get("first"), "int")
-        after = self._bound(Kind.AFTER, arguments.get("after"), "bigint")
+        backward = "last" in arguments
+        size = (
+            self._bound(Kind.LAST, arguments["last"])
+            if backward
+            else self._bound(Kind.FIRST, arguments.get("first"))
+        )
+        after = self._bound(Kind.AFTER, arguments.get("after"))
+        before = self._bound(Kind.BEFORE, arguments.get("before"))
         connection_type = _named(self.schema, parent_type, name)
         edge_type = _named(self.schema, connection_type, "edges")
         alias = self._alias()
         key = f"{alias}.{field.key}"
         scope = Scope(alias, field.subject(parent, alias))
-        on_page = f"{alias}.rn__ <= {first}"
+        on_page = f"{alias}.rn__ <= {size}"
+        more = f"count(*) > {size}"
+        page = _Page(
+            key=key,
+            on_page=on_page,
+            has_next=f"{before} IS NOT NULL" if backward else more,
+            has_previous=more if backward else f"{after} IS NOT NULL",
+        )
         pairs = []
         for response_key, children in self._collect_merged(nodes, connection_type).items():
             child = children[0].name.value
@@ -258,27 +283,19 @@ class _Builder:
                 pairs.append((response_key, f"(SELECT count(*) {field.source(parent, self._alias())})"))
             elif child == "nodes":
                 node = self._fields(field.node_type, children, scope)
-                pairs.append(
-                    (
-                        response_key,
-                        f"coalesce(json_agg({node} ORDER BY {key}) FILTER (WHERE {on_page}), '[]'::json)",
-                    )
-                )
+                pairs.append((response_key, _page_list(node, key, on_page)))
             elif child == "edges":
                 edge = self._edge(edge_type, field.node_type, children, scope, key)
-                pairs.append(
-                    (
-                        response_key,
-                        f"coalesce(json_agg({edge} ORDER BY {key}) FILTER (WHERE {on_page}), '[]'::json)",
-                    )
-                )
+                pairs.append((response_key, _page_list(edge, key, on_page)))
             elif child == "pageInfo":
-                pairs.append((response_key, self._page_info(children, key, on_page, first, after)))
+                pairs.append((response_key, self._page_info(children, page)))
             else:
                 raise NotCompiled
+        order = f"{key} DESC" if backward else key
         rows = (
-            f"(SELECT {alias}.*, row_number() OVER (ORDER BY {key}) AS rn__ {field.source(parent, alias)} "
-            f"AND ({after} IS NULL OR {key} > {after}) ORDER BY {key} LIMIT {first} + 1) {alias}"
+            f"(SELECT {alias}.*, row_number() OVER (ORDER BY {order}) AS rn__ {field.source(parent, alias)} "
+            f"AND ({after} IS NULL OR {key} > {after}) AND ({before} IS NULL OR {key} < {before}) "
+            f"ORDER BY {order} LIMIT {size} + 1) {alias}"
         )
         # GROUP BY (): one row whatever the page holds, even when no field aggregates.
         return f"(SELECT {json_object(pairs)} FROM {rows} GROUP BY ())"
@@ -297,13 +314,13 @@ class _Builder:
                 raise NotCompiled
         return json_object(pairs)
 
-    def _page_info(self, nodes: list[FieldNode], key: str, on_page: str, first: str, after: str) -> str:
+    def _page_info(self, nodes: list[FieldNode], page: _Page) -> str:
         values = {
             "__typename": text_literal("PageInfo"),
-            "hasNextPage": f"count(*) > {first}",
-            "hasPreviousPage": f"{after} IS NOT NULL",
-            "startCursor": cursor_sql(f"min({key}) FILTER (WHERE {on_page})"),
-            "endCursor": cursor_sql(f"max({key}) FILTER (WHERE {on_page})"),
+            "hasNextPage": page.has_next,
+            "hasPreviousPage": page.has_previous,
+            "startCursor": cursor_sql(f"min({page.key}) FILTER (WHERE {page.on_page})"),
+            "endCursor": cursor_sql(f"max({page.key}) FILTER (WHERE {page.on_page})"),
         }
         pairs = []
         for response_key, children in self._collect_merged(nodes, "PageInfo").items():
@@ -313,25 +330,49 @@ class _Builder:
             pairs.append((response_key, values[child]))
         return json_object(pairs)
 
-    def _bound(self, kind: Kind, value: ValueNode | None, sql_type: str) -> str:
+    def _bound(self, kind: Kind, value: ValueNode | None) -> str:
         """A placeholder for an argument: a variable's value or a literal, checked at bind."""
         if isinstance(value, VariableNode):
             parameter = Parameter(kind, variable=value.name.value)
         else:
             parameter = Parameter(kind, literal=None if value is None else _literal(value))
         self.parameters.append(parameter)
-        return f"${len(self.parameters) + 1}::{sql_type}"
+        return f"${len(self.parameters) + CALLER_PARAMETERS}::{kind.sql_type}"
 
     def _nested(self, field: Nested, nodes: list[FieldNode], parent: Scope) -> str:
         self.reads_beyond_the_caller = True
         alias = self._alias()
         scope = Scope(alias, field.subject(parent, alias))
-        source = field.source(parent, alias)
-        body = self._fields(field.type_name, nodes, scope)
-        if not field.many:
+        order = field.order_by(alias) if field.order_by else None
+        return self._rows(field.type_name, field.many, nodes, field.source(parent, alias), scope, order)
+
+    def _choice(self, field: Choice, nodes: list[FieldNode], parent: Scope) -> str:
+        """A union-typed list: per item, the member its row belongs to, rendered as that type
+        (fragments apply per member: ``... on Course`` to courses, ``... on Product`` to the rest)."""
+        self.reads_beyond_the_caller = True
+        item = self._alias()
+        cases = []
+        for member in field.members:
+            alias = self._alias()
+            body = self._fields(member.type_name, nodes, Scope(alias, parent.subject))
+            source = member.source(Scope(item, parent.subject), alias)
+            cases.append(f"WHEN {member.when(item)} THEN (SELECT {body} {source})")
+        rendered = f"CASE {' '.join(cases)} END"
+        return (
+            f"coalesce((SELECT json_agg({rendered} ORDER BY {field.order_by(item)}) "
+            f"{field.source(parent, item)}), '[]'::json)"
+        )
+
+    def _rows(
+        self, type_name: str, many: bool, nodes: list[FieldNode], source: str, scope: Scope, order: str | None
+    ) -> str:
+        """An object (NULL when ``source`` has no row) or a list (``[]`` when none) of the rows of
+        ``source``, each rendered as the selection asks."""
+        body = self._fields(type_name, nodes, scope)
+        if not many:
             return f"(SELECT {body} {source})"
-        order = f" ORDER BY {field.order_by(alias)}" if field.order_by else ""
-        return f"coalesce((SELECT json_agg({body}{order}) {source}), '[]'::json)"
+        order_by = f" ORDER BY {order}" if order else ""
+        return f"coalesce((SELECT json_agg({body}{order_by}) {source}), '[]'::json)"
 
     def _collect_merged(self, nodes: list[FieldNode], type_name: str) -> dict[str, list[FieldNode]]:
         """The sub-fields of several fields merged under one response key (GraphQL merges
@@ -363,18 +404,30 @@ class _Builder:
                 key = (selection.alias or selection.name).value
                 collected.setdefault(key, []).append(selection)
             elif isinstance(selection, InlineFragmentNode):
-                if selection.type_condition is not None and selection.type_condition.name.value != type_name:
-                    raise NotCompiled
-                stack.append(iter(selection.selection_set.selections))
+                condition = selection.type_condition
+                if condition is None or self._applies(condition.name.value, type_name):
+                    stack.append(iter(selection.selection_set.selections))
             elif isinstance(selection, FragmentSpreadNode):
                 if selection.name.value in visited:
                     continue
                 visited.add(selection.name.value)
                 fragment = self.fragments.get(selection.name.value)
-                if fragment is None or fragment.type_condition.name.value != type_name or fragment.directives:
+                if fragment is None or fragment.directives:
                     raise NotCompiled
-                stack.append(iter(fragment.selection_set.selections))
+                if self._applies(fragment.type_condition.name.value, type_name):
+                    stack.append(iter(fragment.selection_set.selections))
         return collected
+
+    def _applies(self, condition: str, type_name: str) -> bool:
+        """GraphQL's DoesFragmentTypeApply: the fragment's type is the object's, or an interface
+        or union it belongs to (``... on Error`` below a union's success member does not)."""
+        if condition == type_name:
+            return True
+        abstract = self.schema.get_type(condition)
+        concrete = self.schema.get_type(type_name)
+        if not isinstance(abstract, GraphQLInterfaceType | GraphQLUnionType):
+            return False
+        return isinstance(concrete, GraphQLObjectType) and self.schema.is_sub_type(abstract, concrete)
 
     def _alias(self) -> str:
         self._aliases += 1
@@ -389,6 +442,12 @@ def _literal(value: ValueNode) -> Any:
         return int(value.value)
     if isinstance(value, NullValueNode):
         return None
+    if isinstance(value, ListValueNode):
+        return [_literal(item) for item in value.values]
+    if isinstance(value, EnumValueNode):
+        return value.value
+    if isinstance(value, ObjectValueNode):
+        return {field.name.value: _literal(field.value) for field in value.fields}
     raise NotCompiled
 
 

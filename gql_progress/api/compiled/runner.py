@@ -36,8 +36,10 @@ class CompiledReads:
         self.tracing = tracing
         self.planner = Planner(schema, paging)
         self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
-        # Requests answered by a plan: the differential tests check the compiled path ran.
+        # Requests answered by a plan, and those a plan's guard handed to the resolvers: the
+        # differential tests check which path ran.
         self.answered = 0
+        self.refused = 0
 
     def plan_for(self, query: str, document: DocumentNode, operation_name: str | None) -> Plan | None:
         key = (query, operation_name)
@@ -68,13 +70,13 @@ class CompiledReads:
         if plan is None:
             return None
         try:
-            arguments = plan.bind(viewer.user_id, variables if isinstance(variables, dict) else None)
+            arguments = plan.bind(viewer, variables if isinstance(variables, dict) else None)
         except NotCompiled:
             return None
         try:
             # One span for the statement that builds the whole response (when tracing is on).
             with self.tracing.compiled_read(plan.sql):
-                body: str = await self.db.read_value(plan.sql, *arguments)
+                body: str | None = await self.db.read_value(plan.sql, *arguments)
         except Exception as error:
             if database_fault(error) is not None:
                 raise  # busy or unreachable: the resolvers would meet the same (503 either way)
@@ -83,5 +85,8 @@ class CompiledReads:
             return None
         finally:
             self.db.statements.record()
+        if body is None:
+            self.refused += 1
+            return None  # a guard refused: the resolvers word the error (declarations.Root)
         self.answered += 1
         return body.encode()

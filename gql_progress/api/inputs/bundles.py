@@ -5,11 +5,11 @@ from __future__ import annotations
 import strawberry
 from strawberry import UNSET
 
-from gql_progress.api.ids import decode_into
 from gql_progress.api.types.enums import ProductKind
 from gql_progress.api.types.product import try_decode_product_id
 from gql_progress.domain.bundles import ItemRef
 from gql_progress.domain.errors import ProblemList
+from gql_progress.domain.ids import decode_into
 from gql_progress.domain.refs import BundleRef, ProductRef, UserRef
 
 _PARTIAL = "Omit to leave unchanged."

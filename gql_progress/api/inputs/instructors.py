@@ -5,8 +5,8 @@ from __future__ import annotations
 import strawberry
 from strawberry import UNSET
 
-from gql_progress.api.ids import decode_into
 from gql_progress.domain.errors import ProblemList
+from gql_progress.domain.ids import decode_into
 from gql_progress.domain.teaching import CourseRef
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import Row, func, select
 
-from gql_progress.api.ids import within_column
 from gql_progress.api.loaders.base import BatchLoader
 from gql_progress.api.loaders.child_rows import KEY, PARENT, ChildRows
 from gql_progress.db.engine import Database
+from gql_progress.domain.ids import within_column
 
 RANK = "nested_rank"
 

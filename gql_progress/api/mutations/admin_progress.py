@@ -5,7 +5,6 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_into, try_decode_id
 from gql_progress.api.mutations.progress import BulkSetCompletionSuccess, bulk_success
 from gql_progress.api.mutations.raises import raises
 from gql_progress.api.types.course_summary import CourseSummary
@@ -18,6 +17,7 @@ from gql_progress.api.types.errors import (
 )
 from gql_progress.domain.completion import admin as admin_progress
 from gql_progress.domain.errors import Forbidden, InvalidInput, NotEnrolled, NotFound, ProblemList
+from gql_progress.domain.ids import decode_into, try_decode_id
 
 
 @strawberry.input(description="Whose progress in which course to clear, and why.")

@@ -7,13 +7,13 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id
 from gql_progress.api.inputs.bundles import UserRefInput, user_ref
 from gql_progress.api.mutations.raises import raises
 from gql_progress.api.types.api_key import ApiKey, ApiKeyScope
 from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.auth.keys import issue_api_key, revoke_api_key
 from gql_progress.domain.errors import Forbidden, InvalidInput, NotFound, ProblemList
+from gql_progress.domain.ids import decode_id
 from gql_progress.domain.refs import users_by_ref
 
 

@@ -6,7 +6,6 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_into
 from gql_progress.api.inputs.bundles import (
     BUNDLE_COLUMNS,
     PRODUCT_COLUMNS,
@@ -45,6 +44,7 @@ from gql_progress.domain.errors import (
     NotFound,
     ProblemList,
 )
+from gql_progress.domain.ids import decode_into
 
 _FAILURES = ValidationError | ConflictError | NotFoundError | ForbiddenError
 

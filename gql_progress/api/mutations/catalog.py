@@ -5,7 +5,6 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id, decode_into
 from gql_progress.api.inputs.catalog import (
     COURSE_COLUMNS,
     LESSON_COLUMNS,
@@ -30,6 +29,7 @@ from gql_progress.api.types.lesson import Lesson
 from gql_progress.api.types.user import User
 from gql_progress.domain import catalog
 from gql_progress.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, ProblemList
+from gql_progress.domain.ids import decode_id, decode_into
 
 
 @strawberry.type(description="The user as saved.")

@@ -5,12 +5,12 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id
 from gql_progress.api.mutations.raises import raises
 from gql_progress.api.types.enrollment import Enrollment
 from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.domain import catalog
 from gql_progress.domain.errors import Forbidden, InvalidInput, NotFound
+from gql_progress.domain.ids import decode_id
 
 
 @strawberry.type(description="The enrollment, new or existing.")

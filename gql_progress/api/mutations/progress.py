@@ -5,7 +5,6 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_into, try_decode_id
 from gql_progress.api.inputs.given import given_columns
 from gql_progress.api.inputs.progress import BulkSetCompletionInput, UpsertProgressInput
 from gql_progress.api.mutations.raises import raises
@@ -25,6 +24,7 @@ from gql_progress.domain.completion.sequence import OutOfSequence
 from gql_progress.domain.completion.summary import CourseSummary as DomainSummary
 from gql_progress.domain.completion.upsert import WRITABLE_COLUMNS, upsert_progress, validate_changes
 from gql_progress.domain.errors import Forbidden, InvalidInput, NotEnrolled, NotFound, ProblemList
+from gql_progress.domain.ids import decode_into, try_decode_id
 
 
 @strawberry.type(description="The record as written and the course summary it leads to.")

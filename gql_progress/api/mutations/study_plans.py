@@ -5,7 +5,6 @@ from typing import Annotated, Any
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id, decode_into
 from gql_progress.api.inputs.given import given_columns
 from gql_progress.api.inputs.study_plans import CreateStudyPlanInput, UpdateStudyPlanInput
 from gql_progress.api.mutations.raises import raises
@@ -15,6 +14,7 @@ from gql_progress.api.types.study_plan import StudyPlan
 from gql_progress.api.types.study_plan_instance import StudyPlanInstance
 from gql_progress.domain import study_plans
 from gql_progress.domain.errors import Forbidden, InvalidInput, NotFound, ProblemList
+from gql_progress.domain.ids import decode_id, decode_into
 
 
 @strawberry.type(description="The study plan as saved.")

@@ -7,7 +7,6 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id
 from gql_progress.api.inputs.given import given_columns
 from gql_progress.api.inputs.webhooks import (
     WEBHOOK_ENDPOINT_COLUMNS,
@@ -18,6 +17,7 @@ from gql_progress.api.mutations.raises import raises
 from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.api.types.webhook_endpoint import WebhookEndpoint
 from gql_progress.domain.errors import Forbidden, InvalidInput, NotFound
+from gql_progress.domain.ids import decode_id
 from gql_progress.webhooks import endpoints
 from gql_progress.webhooks.addresses import AllowList
 

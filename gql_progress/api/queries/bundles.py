@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from gql_progress.api.context import Info
 from gql_progress.api.error_data import error_from, validation_error
-from gql_progress.api.ids import decode_id
 from gql_progress.api.inputs.bundles import (
     BundleProgressRequestInput,
     BundleRefInput,
@@ -33,6 +32,7 @@ from gql_progress.db.models import Bundle as BundleRow
 from gql_progress.db.models import Product as ProductRow
 from gql_progress.domain.bundle_progress import MAX_BATCH, Request, bundle_progress_batch
 from gql_progress.domain.errors import DomainError, FieldProblem, InvalidInput, ProblemList
+from gql_progress.domain.ids import decode_id
 from gql_progress.domain.text import contains_nul
 
 

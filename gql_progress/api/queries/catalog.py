@@ -6,7 +6,6 @@ import strawberry
 from sqlalchemy import bindparam, select
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id
 from gql_progress.api.pagination import (
     AfterArgument,
     BeforeArgument,
@@ -21,6 +20,7 @@ from gql_progress.api.types.course import USER_ID_HELP, Course
 from gql_progress.api.types.lesson import Lesson
 from gql_progress.db.models import Course as CourseRow
 from gql_progress.domain.errors import FieldProblem, InvalidInput
+from gql_progress.domain.ids import decode_id
 from gql_progress.domain.text import contains_nul
 
 # Built once (see api/loaders/lessons_by_course.py).

@@ -6,7 +6,6 @@ import strawberry
 from sqlalchemy import func, select
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_optional_id, within_column
 from gql_progress.api.pagination import (
     AfterArgument,
     Connection,
@@ -19,6 +18,7 @@ from gql_progress.api.types.event_type import EventType
 from gql_progress.db.models import Event as EventRow
 from gql_progress.db.types import utcnow
 from gql_progress.domain.events import settled_upper_id
+from gql_progress.domain.ids import decode_optional_id, within_column
 
 
 @strawberry.type

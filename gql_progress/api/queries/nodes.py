@@ -8,7 +8,6 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_any_id
 from gql_progress.api.queries.api_keys import api_key_node
 from gql_progress.api.queries.study_plans import visible_study_plan, visible_study_plan_instance
 from gql_progress.api.queries.webhooks import webhook_delivery_node, webhook_endpoint_node
@@ -22,6 +21,7 @@ from gql_progress.api.types.product import PRODUCT_TYPE_NAMES, product_from_row,
 from gql_progress.api.types.progress import Progress
 from gql_progress.api.types.user import User
 from gql_progress.domain.errors import FieldProblem, InvalidInput
+from gql_progress.domain.ids import decode_any_id
 
 MAX_NODES = 100
 

@@ -5,7 +5,6 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id, try_decode_id
 from gql_progress.api.pagination import (
     AfterArgument,
     BeforeArgument,
@@ -20,6 +19,7 @@ from gql_progress.api.types.completion_status import LessonCompletion
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.progress import Progress
 from gql_progress.domain.errors import FieldProblem, InvalidInput
+from gql_progress.domain.ids import decode_id, try_decode_id
 
 MAX_STATUS_IDS = 500
 USER_ID = "Whose records: defaults to the caller. Admins may name any user; others only themselves."

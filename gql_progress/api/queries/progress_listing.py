@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_optional_id
 from gql_progress.api.loaders.child_rows import ChildRows
 from gql_progress.api.nested_pages import nested_connection
 from gql_progress.api.pagination import Connection, PageArguments, paginate
 from gql_progress.api.types.progress import Progress
 from gql_progress.db.models import Lesson, LessonProgress
 from gql_progress.domain.completion.statements import PROGRESS_COLUMNS
+from gql_progress.domain.ids import decode_optional_id
 
 
 def _records(course_pk: int | None) -> Select[Any]:

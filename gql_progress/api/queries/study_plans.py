@@ -7,7 +7,6 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id
 from gql_progress.api.pagination import (
     AfterArgument,
     BeforeArgument,
@@ -20,6 +19,7 @@ from gql_progress.api.queries.study_plan_listing import plans_of_user
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.study_plan import StudyPlan
 from gql_progress.api.types.study_plan_instance import StudyPlanInstance
+from gql_progress.domain.ids import decode_id
 
 USER_ID = "Whose plans: defaults to the caller. Admins may name any user; others only themselves."
 

@@ -6,11 +6,11 @@ import strawberry
 from sqlalchemy import select
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id
 from gql_progress.api.types.user import User
 from gql_progress.db.models import User as UserRow
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import FieldProblem, InvalidInput
+from gql_progress.domain.ids import decode_id
 from gql_progress.domain.text import contains_nul
 
 

@@ -8,7 +8,6 @@ import strawberry
 from sqlalchemy import Select, select
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_optional_id
 from gql_progress.api.pagination import (
     AfterArgument,
     BeforeArgument,
@@ -23,6 +22,7 @@ from gql_progress.api.types.webhook_endpoint import WebhookEndpoint
 from gql_progress.db.models import Event
 from gql_progress.db.models import WebhookDelivery as DeliveryRow
 from gql_progress.db.models import WebhookEndpoint as EndpointRow
+from gql_progress.domain.ids import decode_optional_id
 
 # The secret is never selected: what is not read cannot leak into a response.
 _ENDPOINT_COLUMNS = [column for column in EndpointRow.__table__.c if column.name != "secret"]

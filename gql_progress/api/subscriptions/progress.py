@@ -6,7 +6,6 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import decode_id
 from gql_progress.api.loaders import Loaders
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.course_completion import CourseCompletion
@@ -14,6 +13,7 @@ from gql_progress.api.types.progress import Progress
 from gql_progress.api.types.progress_update import ProgressUpdate
 from gql_progress.domain.completion.notices import CourseCompleted, Notice, ProgressWritten
 from gql_progress.domain.errors import NotFound
+from gql_progress.domain.ids import decode_id
 from gql_progress.live.broker import Broker, Subscription, Topic
 
 

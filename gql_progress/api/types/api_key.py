@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import encode_id
 from gql_progress.api.types.node import Node
+from gql_progress.domain.ids import encode_id
 from gql_progress.domain.scopes import Scope, parse_scopes
 
 if TYPE_CHECKING:

@@ -7,10 +7,10 @@ import strawberry
 from sqlalchemy import Row
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import encode_id
 from gql_progress.api.types.course import Course
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.product import Contest, DownloadableProduct, Ebook, LiveEvent, product_from_row
+from gql_progress.domain.ids import encode_id
 
 BundleItem = Annotated[
     Course | Contest | LiveEvent | Ebook | DownloadableProduct,

@@ -8,7 +8,6 @@ import strawberry
 from sqlalchemy import Row
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import encode_id
 from gql_progress.api.pagination import (
     AfterArgument,
     BeforeArgument,
@@ -22,6 +21,7 @@ from gql_progress.api.subjects import subject_user
 from gql_progress.api.types.course_learner_status import CourseLearnerStatus
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.node import Node
+from gql_progress.domain.ids import encode_id
 
 if TYPE_CHECKING:
     from gql_progress.api.types.enrollment import Enrollment

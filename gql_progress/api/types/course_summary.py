@@ -4,8 +4,8 @@ from datetime import datetime
 
 import strawberry
 
-from gql_progress.api.ids import encode_id
 from gql_progress.domain.completion.summary import CourseSummary as DomainSummary
+from gql_progress.domain.ids import encode_id
 
 
 @strawberry.type(

@@ -7,10 +7,10 @@ import strawberry
 from sqlalchemy import Row
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import encode_id
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.enums import EnrollmentStatus
 from gql_progress.api.types.node import Node
+from gql_progress.domain.ids import encode_id
 
 if TYPE_CHECKING:
     from gql_progress.api.types.certificate import Certificate

@@ -8,10 +8,10 @@ from sqlalchemy import Row
 from strawberry.scalars import JSON
 
 from gql_progress.api.context import Info
-from gql_progress.api.event_data import public_event_data
-from gql_progress.api.ids import encode_id
 from gql_progress.api.types.event_type import EventType
 from gql_progress.api.types.node import Node
+from gql_progress.domain.event_data import public_event_data
+from gql_progress.domain.ids import encode_id
 
 
 @strawberry.type(

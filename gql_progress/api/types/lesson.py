@@ -9,13 +9,13 @@ import strawberry
 from sqlalchemy import Row
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import encode_id
 from gql_progress.api.subjects import subject_user
 from gql_progress.api.types.course import USER_ID_HELP
 from gql_progress.api.types.enums import LessonKind, ProgressStatus
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.progress import Progress
 from gql_progress.domain.completion.sequence import first_missing
+from gql_progress.domain.ids import encode_id
 
 if TYPE_CHECKING:
     from gql_progress.api.types.course import Course

@@ -8,10 +8,10 @@ from typing import Any
 import strawberry
 from sqlalchemy import Row
 
-from gql_progress.api.ids import encode_id, try_decode_id
 from gql_progress.api.types.enums import ProductKind
 from gql_progress.api.types.node import Node
 from gql_progress.db.models import ProductKind as StoredKind
+from gql_progress.domain.ids import encode_id, try_decode_id
 
 
 @strawberry.interface(description="Something a platform sells that is not a course.")

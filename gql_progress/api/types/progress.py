@@ -8,9 +8,9 @@ from sqlalchemy import Row
 from strawberry.scalars import JSON
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import encode_id
 from gql_progress.api.types.enums import ProgressStatus
 from gql_progress.api.types.node import Node
+from gql_progress.domain.ids import encode_id
 
 if TYPE_CHECKING:
     from gql_progress.api.types.lesson import Lesson

@@ -7,7 +7,6 @@ import strawberry
 from sqlalchemy import Row
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import encode_id
 from gql_progress.api.pagination import (
     AfterArgument,
     BeforeArgument,
@@ -19,6 +18,7 @@ from gql_progress.api.pagination import (
 from gql_progress.api.types.lesson import Lesson
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.study_plan_instance import StudyPlanInstance
+from gql_progress.domain.ids import encode_id
 
 if TYPE_CHECKING:
     from gql_progress.api.types.user import User

@@ -7,9 +7,9 @@ import strawberry
 from sqlalchemy import Row
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import encode_id
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.study_plan_resource import StudyPlanResource
+from gql_progress.domain.ids import encode_id
 from gql_progress.domain.study_plan_progress import InstanceProgress, instance_progress
 
 if TYPE_CHECKING:

@@ -7,7 +7,6 @@ import strawberry
 from sqlalchemy import Row
 
 from gql_progress.api.context import Info
-from gql_progress.api.ids import encode_id
 from gql_progress.api.pagination import (
     AfterArgument,
     BeforeArgument,
@@ -20,6 +19,7 @@ from gql_progress.api.types.enums import UserRole
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.progress import Progress
 from gql_progress.api.visibility import empty_connection, owns_or_admin
+from gql_progress.domain.ids import encode_id
 
 if TYPE_CHECKING:
     from gql_progress.api.types.course import Course

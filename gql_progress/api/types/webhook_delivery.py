@@ -6,10 +6,10 @@ from typing import Any
 
 import strawberry
 
-from gql_progress.api.ids import encode_id
 from gql_progress.api.types.event_type import EventType
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.webhook_endpoint import WebhookEndpoint
+from gql_progress.domain.ids import encode_id
 from gql_progress.webhooks.payload import event_global_id
 
 

@@ -5,9 +5,9 @@ from typing import Any
 
 import strawberry
 
-from gql_progress.api.ids import encode_id
 from gql_progress.api.types.event_type import EventType
 from gql_progress.api.types.node import Node
+from gql_progress.domain.ids import encode_id
 
 
 @strawberry.type(

@@ -23,17 +23,17 @@ from strawberry.types.unset import UnsetType
 from gql_progress.api.context import Context
 from gql_progress.api.error_policy import is_unavailable, shape_error
 from gql_progress.api.loaders import Loaders
-from gql_progress.api.socket_guard import GuardedTransportWSHandler, SocketPolicy
-from gql_progress.api.websocket import TextFrameWebSocketAdapter
 from gql_progress.auth import Authenticated
 from gql_progress.db.engine import Database
 from gql_progress.db.faults import RETRY_AFTER_SECONDS
 from gql_progress.db.models import UserRole
 from gql_progress.domain.viewer import Viewer
+from gql_progress.edge.media_types import ran_nothing_status, wants_graphql_response
+from gql_progress.edge.observability import note_errors
+from gql_progress.edge.socket_guard import GuardedTransportWSHandler, SocketPolicy
+from gql_progress.edge.websocket import TextFrameWebSocketAdapter
 from gql_progress.graphiql.page import graphiql_page
 from gql_progress.logs import request_id_var
-from gql_progress.media_types import ran_nothing_status, wants_graphql_response
-from gql_progress.observability import note_errors
 from gql_progress.settings import Settings
 
 # The viewer of a request made without a key; no user has id 0. No scopes: only public

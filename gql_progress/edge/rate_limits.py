@@ -35,8 +35,8 @@ from starlette.types import Message, Send
 
 from gql_progress.auth import Authenticated
 from gql_progress.db.models import UserRole
-from gql_progress.rate_windows import LocalWindows, WindowStore
-from gql_progress.request_gate import Admitted
+from gql_progress.edge.rate_windows import LocalWindows, WindowStore
+from gql_progress.edge.request_gate import Admitted
 from gql_progress.settings import Settings, parse_rate
 
 logger = logging.getLogger("gql_progress.rate_limits")

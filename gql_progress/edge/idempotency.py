@@ -45,7 +45,7 @@ from gql_progress.db.dialect import insert_for
 from gql_progress.db.engine import Database
 from gql_progress.db.models import IdempotencyKey
 from gql_progress.db.types import utcnow
-from gql_progress.request_gate import Admitted, refusal, replay_body
+from gql_progress.edge.request_gate import Admitted, refusal, replay_body
 
 logger = logging.getLogger("gql_progress.idempotency")
 
@@ -71,7 +71,7 @@ class IdempotentRequest:
     def lock_id(self) -> int:
         """The (caller, key)'s PostgreSQL advisory lock: 64 bits of a SHA-256, so two keys share
         one only by a collision, which would cost a needless 409, never a wrong replay."""
-        digest = hashlib.sha256(f"gql_progress.idempotency:{self.user_id}:{self.key}".encode()).digest()
+        digest = hashlib.sha256(f"gql_progress.edge.idempotency:{self.user_id}:{self.key}".encode()).digest()
         return int.from_bytes(digest[:8], "big", signed=True)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gql_progress.api.ids import encode_id
+from gql_progress.domain.ids import encode_id
 
 # Keys of ``data`` that hold a primary key, and the type their global id names.
 _ID_KEYS = {"certificateId": "Certificate"}

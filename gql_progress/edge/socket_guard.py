@@ -50,7 +50,6 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 
 from gql_progress.api.context import Context
-from gql_progress.api.websocket import api_key_from
 from gql_progress.auth import Authenticated
 from gql_progress.auth.jwt import looks_like_jwt
 from gql_progress.db.engine import StatementTally, request_statements
@@ -58,8 +57,8 @@ from gql_progress.db.faults import database_fault, describe
 from gql_progress.db.models import UserRole
 from gql_progress.domain.scopes import Scope
 from gql_progress.domain.viewer import Viewer
-from gql_progress.metrics import Metrics
-from gql_progress.observability import (
+from gql_progress.edge.metrics import Metrics
+from gql_progress.edge.observability import (
     ERROR,
     GRAPHQL_ERROR,
     OK,
@@ -70,8 +69,9 @@ from gql_progress.observability import (
     caller_fields,
     logged_name,
 )
-from gql_progress.rate_limits import RateLimiter
-from gql_progress.request_gate import RequestGate
+from gql_progress.edge.rate_limits import RateLimiter
+from gql_progress.edge.request_gate import RequestGate
+from gql_progress.edge.websocket import api_key_from
 from gql_progress.settings import Settings
 
 logger = logging.getLogger("gql_progress.websocket")

@@ -22,8 +22,6 @@ from starlette.websockets import WebSocket
 from gql_progress.api.compiled.planner import Paging
 from gql_progress.api.compiled.runner import CompiledReads
 from gql_progress.api.schema import shared_graphql_schema
-from gql_progress.api.socket_guard import SocketPolicy
-from gql_progress.api.view import ProgressGraphQLView
 from gql_progress.auth import Authenticated, Authenticator
 from gql_progress.auth.credential_cache import CredentialCache
 from gql_progress.auth.jwt import JwtVerifier
@@ -31,26 +29,28 @@ from gql_progress.db.engine import Database
 from gql_progress.db.listener import PgListener, asyncpg_dsn
 from gql_progress.db.replicas import ReplicaSettings
 from gql_progress.db.revision import refuse_a_schema_behind, schema_revision
-from gql_progress.graphiql.page import graphiql_files
-from gql_progress.heap import freeze_startup_heap
-from gql_progress.idempotency import HEADER as IDEMPOTENCY_HEADER
-from gql_progress.idempotency import REPLAYED_HEADER, Idempotency
-from gql_progress.live.hub import LiveUpdates
-from gql_progress.logs import install_request_id_on_records, new_request_id, request_id_var
-from gql_progress.media_types import GraphQLResponseMedia
-from gql_progress.metrics import Metrics, metrics_endpoint
-from gql_progress.observability import (
+from gql_progress.edge.heap import freeze_startup_heap
+from gql_progress.edge.idempotency import HEADER as IDEMPOTENCY_HEADER
+from gql_progress.edge.idempotency import REPLAYED_HEADER, Idempotency
+from gql_progress.edge.media_types import GraphQLResponseMedia
+from gql_progress.edge.metrics import Metrics, metrics_endpoint
+from gql_progress.edge.observability import (
     ObservabilityMiddleware,
     note_admitted,
     note_caller,
     note_reads,
     note_rejected,
 )
-from gql_progress.rate_limits import RATE_LIMIT_HEADERS, RateLimiter
-from gql_progress.request_gate import Admitted, RequestGate, limit_refusal
+from gql_progress.edge.rate_limits import RATE_LIMIT_HEADERS, RateLimiter
+from gql_progress.edge.request_gate import Admitted, RequestGate, limit_refusal
+from gql_progress.edge.socket_guard import SocketPolicy
+from gql_progress.edge.unavailable import SETTLE_SECONDS, InFlight, UnavailableMiddleware
+from gql_progress.edge.view import ProgressGraphQLView
+from gql_progress.graphiql.page import graphiql_files
+from gql_progress.live.hub import LiveUpdates
+from gql_progress.logs import install_request_id_on_records, new_request_id, request_id_var
 from gql_progress.settings import Settings, SettingsError, load_settings
 from gql_progress.tracing import TracingSetupError, tracing_for
-from gql_progress.unavailable import SETTLE_SECONDS, InFlight, UnavailableMiddleware
 from gql_progress.webhooks.worker import WebhookWorker, WorkerConfig
 
 if TYPE_CHECKING:

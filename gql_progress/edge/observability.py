@@ -41,14 +41,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gql_progress.api.error_policy import INTERNAL_ERROR_MESSAGE
 from gql_progress.db.engine import StatementTally, request_statements
 from gql_progress.db.read_route import ReadRoute
+from gql_progress.edge.metrics import Metrics
 from gql_progress.logs import request_id_var
-from gql_progress.metrics import Metrics
 from gql_progress.tracing import OFF, OpenTelemetryTracing, RequestSpan, Tracing
 
 if TYPE_CHECKING:
     from gql_progress.auth import Authenticated
     from gql_progress.domain.viewer import Viewer
-    from gql_progress.request_gate import Admitted, RequestGate
+    from gql_progress.edge.request_gate import Admitted, RequestGate
 
 access_logger = logging.getLogger("gql_progress.access")
 logger = logging.getLogger("gql_progress.errors")

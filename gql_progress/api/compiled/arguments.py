@@ -1,0 +1,231 @@
+"""Arguments of compiled fields: what each bound parameter is, and how a request's value becomes it.
+
+A plan is made once per document; the values come with each request. Each is converted here
+exactly as the resolver would read it (the same functions: ``normalize_email``,
+``try_decode_id``, ``decode_cursor``), and any value the resolver would answer with an error or
+a special case raises ``NotCompiled``: that request takes the resolver path, which reports it
+exactly as it always has. So the compiled path only ever answers the ordinary case.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gql_progress.api.pagination import decode_cursor
+from gql_progress.domain.catalog import normalize_email
+from gql_progress.domain.errors import InvalidInput
+from gql_progress.domain.ids import try_decode_id
+from gql_progress.domain.text import contains_nul
+
+
+class NotCompiled(Exception):
+    """The document (or this request's variables) takes the resolver path."""
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    default_page_size: int
+    max_page_size: int
+
+
+class Kind(enum.Enum):
+    """What a bound parameter is (its SQL type), and how the request's value is checked."""
+
+    TEXT = "text"  # an identifier (slug, external id) without U+0000
+    EMAIL = "email"  # an email, normalised as every lookup by email is
+    USER_PK = "user_pk"  # a User global id, decoded
+    OPTIONAL_USER_PK = "optional_user_pk"  # the same, or null
+    FIRST = "first"  # a page size: null means the default, else 0 ..= the maximum
+    LAST = "last"  # a backward page's size, 0 ..= the maximum (null pages forward: resolvers)
+    AFTER = "after"  # a cursor from this API, or null
+    BEFORE = "before"  # the same, for the other end of the page
+    # A one-of reference input ({id} | {email} | {externalId} of a user, {id} | {slug} |
+    # {productId} of a course): one parameter per identifier, null but the one given.
+    USER_REF_PK = "user_ref_pk"
+    USER_REF_EMAIL = "user_ref_email"
+    USER_REF_EXTERNAL_ID = "user_ref_external_id"
+    COURSE_REF_PK = "course_ref_pk"
+    COURSE_REF_SLUG = "course_ref_slug"
+    COURSE_REF_PRODUCT_ID = "course_ref_product_id"
+    BUNDLE_PK = "bundle_pk"  # a Bundle global id, decoded
+    ENUM = "enum"  # an enum value, as its name (null stays null)
+    ENDPOINT_PK = "endpoint_pk"  # a WebhookEndpoint global id, decoded; null stays null
+    LESSON_IDS = "lesson_ids"  # a list of lesson ids as sent (completionStatus echoes them)
+    LESSON_PKS = "lesson_pks"  # the same list decoded: a pk, or null where it names no lesson
+
+    @property
+    def sql_type(self) -> str:
+        return _SQL_TYPES[self]
+
+
+_SQL_TYPES = {
+    Kind.TEXT: "text",
+    Kind.EMAIL: "text",
+    Kind.USER_PK: "bigint",
+    Kind.OPTIONAL_USER_PK: "bigint",
+    Kind.FIRST: "int",
+    Kind.LAST: "int",
+    Kind.AFTER: "bigint",
+    Kind.BEFORE: "bigint",
+    Kind.USER_REF_PK: "bigint",
+    Kind.USER_REF_EMAIL: "text",
+    Kind.USER_REF_EXTERNAL_ID: "text",
+    Kind.COURSE_REF_PK: "bigint",
+    Kind.COURSE_REF_SLUG: "text",
+    Kind.COURSE_REF_PRODUCT_ID: "text",
+    Kind.BUNDLE_PK: "bigint",
+    Kind.ENUM: "text",
+    Kind.ENDPOINT_PK: "bigint",
+    Kind.LESSON_IDS: "text[]",
+    Kind.LESSON_PKS: "bigint[]",
+}
+
+# completionStatus answers at most this many ids (api/queries/progress.py says so with an error).
+MAX_STATUS_IDS = 500
+
+
+def _identifier(value: Any, _paging: Paging) -> str:
+    if not isinstance(value, str) or contains_nul(value):
+        # No stored identifier holds U+0000: the resolvers answer such a value without asking
+        # PostgreSQL, which would refuse it.
+        raise NotCompiled
+    return value
+
+
+def _email(value: Any, paging: Paging) -> str:
+    return normalize_email(_identifier(value, paging))
+
+
+def _user_pk(value: Any, _paging: Paging) -> int:
+    pk = try_decode_id(value, "User") if isinstance(value, str) else None
+    if pk is None:
+        raise NotCompiled  # the resolver reports the malformed (or missing) id
+    return pk
+
+
+def _optional_user_pk(value: Any, paging: Paging) -> int | None:
+    return None if value is None else _user_pk(value, paging)
+
+
+def _first(value: Any, paging: Paging) -> int:
+    if value is None:
+        return paging.default_page_size
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise NotCompiled
+    if not 0 <= value <= paging.max_page_size:
+        raise NotCompiled
+    return value
+
+
+def _last(value: Any, paging: Paging) -> int:
+    if value is None:
+        raise NotCompiled  # `last: null` pages forward from the start: the resolvers' case
+    return _first(value, paging)
+
+
+def _after(value: Any, _paging: Paging) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise NotCompiled
+    try:
+        return decode_cursor(value)
+    except InvalidInput:
+        raise NotCompiled from None
+
+
+def _lesson_ids(value: Any, _paging: Paging) -> list[str]:
+    # GraphQL's input coercion: a single value where a list is expected is a list of one.
+    values = value if isinstance(value, list) else [value]
+    if len(values) > MAX_STATUS_IDS or not all(isinstance(item, str) for item in values):
+        raise NotCompiled
+    return values
+
+
+def _lesson_pks(value: Any, paging: Paging) -> list[int | None]:
+    return [try_decode_id(raw, "Lesson") for raw in _lesson_ids(value, paging)]
+
+
+def _chosen(value: Any, identifiers: tuple[str, ...]) -> tuple[str, Any]:
+    """The one identifier a reference input gives (api/inputs: exactly one, not null)."""
+    if not isinstance(value, dict):
+        raise NotCompiled
+    given = [(name, value[name]) for name in identifiers if value.get(name) is not None]
+    if len(given) != 1:
+        raise NotCompiled  # the resolver reports "give exactly one of …"
+    return given[0]
+
+
+def _reference(
+    identifiers: tuple[str, ...], wanted: str, convert: Callable[[Any, Paging], Any]
+) -> Callable[[Any, Paging], Any]:
+    def parameter(value: Any, paging: Paging) -> Any:
+        name, given = _chosen(value, identifiers)
+        return convert(given, paging) if name == wanted else None
+
+    return parameter
+
+
+def _global_id(type_name: str) -> Callable[[Any, Paging], int]:
+    def pk(value: Any, _paging: Paging) -> int:
+        decoded = try_decode_id(value, type_name) if isinstance(value, str) else None
+        if decoded is None:
+            raise NotCompiled
+        return decoded
+
+    return pk
+
+
+def _enum(value: Any, _paging: Paging) -> str | None:
+    # A variable arrives as the Python enum member (graphql-core's coercion), a literal as its name.
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.name
+    raise NotCompiled
+
+
+def _optional(convert: Callable[[Any, Paging], Any]) -> Callable[[Any, Paging], Any]:
+    return lambda value, paging: None if value is None else convert(value, paging)
+
+
+USER_REF = ("id", "email", "externalId")
+COURSE_REF = ("id", "slug", "productId")
+
+CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
+    Kind.BUNDLE_PK: _global_id("Bundle"),
+    Kind.ENUM: _enum,
+    Kind.ENDPOINT_PK: _optional(_global_id("WebhookEndpoint")),
+    Kind.USER_REF_PK: _reference(USER_REF, "id", _global_id("User")),
+    Kind.USER_REF_EMAIL: _reference(USER_REF, "email", lambda v, p: _email(v, p)),
+    Kind.USER_REF_EXTERNAL_ID: _reference(USER_REF, "externalId", lambda v, p: _identifier(v, p)),
+    Kind.COURSE_REF_PK: _reference(COURSE_REF, "id", _global_id("Course")),
+    Kind.COURSE_REF_SLUG: _reference(COURSE_REF, "slug", lambda v, p: _identifier(v, p)),
+    Kind.COURSE_REF_PRODUCT_ID: _reference(COURSE_REF, "productId", lambda v, p: _identifier(v, p)),
+    Kind.TEXT: _identifier,
+    Kind.EMAIL: _email,
+    Kind.USER_PK: _user_pk,
+    Kind.OPTIONAL_USER_PK: _optional_user_pk,
+    Kind.FIRST: _first,
+    Kind.LAST: _last,
+    Kind.AFTER: _after,
+    Kind.BEFORE: _after,
+    Kind.LESSON_IDS: _lesson_ids,
+    Kind.LESSON_PKS: _lesson_pks,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """Where a bound parameter's value comes from: a variable of the request, or a literal."""
+
+    kind: Kind
+    variable: str | None = None
+    literal: Any = None
+
+    def value(self, coerced: dict[str, Any], paging: Paging) -> Any:
+        raw = self.literal if self.variable is None else coerced.get(self.variable)
+        return CONVERSIONS[self.kind](raw, paging)

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     default_page_size: Annotated[int, Field(ge=1, le=1000)] = 20
     max_page_size: Annotated[int, Field(ge=1, le=1000)] = 100
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = 20
+    # Read replicas (db/replicas.py): PostgreSQL servers following the primary by streaming
+    # replication, comma-separated. Queries go to one of them; mutations, and queries of a caller
+    # whose last commit a replica has not replayed yet, to the primary. A replica is skipped while
+    # it is unreachable or more than the max lag behind; each process checks them this often.
+    db_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    db_replica_max_lag_seconds: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    db_replica_check_seconds: Annotated[float, Field(ge=0.05, le=60)] = 1.0
     # How long a request waits for a free pooled connection before it is refused with
     # SERVICE_BUSY (HTTP 503, Retry-After): a full pool answers fast instead of queueing forever.
     db_pool_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
@@ -240,6 +247,30 @@ class Settings(BaseSettings):
             raise ValueError(f"not a header name: {bad[0]!r}; list names separated by commas")
         return [name.lower() for name in value]
 
+    @field_validator("db_replica_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("db_replica_urls")
+    @classmethod
+    def _replica_urls(cls, value: list[str]) -> list[str]:
+        # The URLs are not quoted back: they may carry a password.
+        urls = []
+        for position, url in enumerate(value, 1):
+            try:
+                async_url = with_async_driver(url)
+            except ValueError:
+                raise ValueError(f"URL {position} is not a postgresql:// URL") from None
+            if not async_url.startswith("postgresql"):
+                raise ValueError(f"URL {position} is not a postgresql:// URL")
+            urls.append(async_url)
+        if len(set(urls)) != len(urls):
+            raise ValueError("names one replica twice")
+        return urls
+
     @field_validator("webhooks_allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
@@ -365,6 +396,22 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{ENV_PREFIX}DEFAULT_PAGE_SIZE ({self.default_page_size}) exceeds "
                 f"{ENV_PREFIX}MAX_PAGE_SIZE ({self.max_page_size})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _replicas_follow_postgresql(self) -> Settings:
+        name = f"{ENV_PREFIX}DB_REPLICA_"
+        if not self.db_replica_urls:
+            return self
+        if self.is_sqlite:
+            raise ValueError(f"{name}URLS needs a PostgreSQL {ENV_PREFIX}DATABASE_URL, not SQLite")
+        if self.database_url in self.db_replica_urls:
+            raise ValueError(f"{name}URLS names the primary ({ENV_PREFIX}DATABASE_URL) as a replica")
+        if self.db_replica_max_lag_seconds <= self.db_replica_check_seconds:
+            raise ValueError(
+                f"{name}MAX_LAG_SECONDS ({self.db_replica_max_lag_seconds:g}) must exceed "
+                f"{name}CHECK_SECONDS ({self.db_replica_check_seconds:g}): lag is measured by the checks"
             )
         return self
 

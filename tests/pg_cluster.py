@@ -1,5 +1,6 @@
 """A PostgreSQL cluster the test owns (initdb into a temporary directory, a free port), so it
-can restart it (`pg_ctl restart -m fast`) without touching the shared server other tests use.
+can restart it (`pg_ctl restart -m fast`) without touching the shared server other tests use;
+and a streaming replica of one (`pg_basebackup -R`), which the test can pause, stop and start.
 
 PostgreSQL refuses to run as root: when the tests run as root (CI containers), the cluster's
 files belong to, and its commands run as, the `postgres` account.
@@ -40,6 +41,8 @@ class Cluster:
     root: Path
     port: int
     run_as: str | None
+    # Server settings given on the command line at every start (`-c name=value`).
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def data(self) -> Path:
@@ -70,6 +73,7 @@ class Cluster:
 
     async def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings)
         await self.run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", options, "-w", "start"
         )
@@ -91,24 +95,64 @@ class Cluster:
         return self.url(name)
 
 
-@asynccontextmanager
-async def own_cluster() -> AsyncIterator[Cluster]:
-    bin_dir = _bin_dir()
-    if bin_dir is None or not (bin_dir / "initdb").exists():
-        if REQUIRE_PG:
-            pytest.fail("GQL_PROGRESS_REQUIRE_PG is set but initdb/pg_ctl are not installed")
-        pytest.skip("initdb/pg_ctl are not installed")
-    run_as = "postgres" if os.geteuid() == 0 else None
+# For clusters that only a test's app and a replica use: little memory, few connections.
+SMALL = (("shared_buffers", "16MB"), ("max_connections", "40"), ("max_wal_senders", "4"))
+
+
+def _private_root(run_as: str | None) -> Path:
     root = Path(tempfile.mkdtemp(prefix="gqlp-pg-"))
     if run_as:
         account = pwd.getpwnam(run_as)
         os.chown(root, account.pw_uid, account.pw_gid)
-    cluster = Cluster(bin_dir, root, free_port(), run_as)
+    return root
+
+
+def _require_binaries(*programs: str) -> Path:
+    bin_dir = _bin_dir()
+    if bin_dir is None or not all((bin_dir / program).exists() for program in programs):
+        names = "/".join(programs)
+        if REQUIRE_PG:
+            pytest.fail(f"GQL_PROGRESS_REQUIRE_PG is set but {names} are not installed")
+        pytest.skip(f"{names} are not installed")
+    return bin_dir
+
+
+@asynccontextmanager
+async def _removed_at_exit(cluster: Cluster) -> AsyncIterator[Cluster]:
     try:
-        await cluster.run("initdb", "-D", str(cluster.data), "-U", "postgres", "-A", "trust", "--no-sync")
-        await cluster.start()
         yield cluster
     finally:
         if (cluster.data / "postmaster.pid").exists():
             await cluster.run("pg_ctl", "-D", str(cluster.data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+@asynccontextmanager
+async def own_cluster(settings: tuple[tuple[str, str], ...] = ()) -> AsyncIterator[Cluster]:
+    bin_dir = _require_binaries("initdb", "pg_ctl")
+    run_as = "postgres" if os.geteuid() == 0 else None
+    cluster = Cluster(bin_dir, _private_root(run_as), free_port(), run_as, settings)
+    async with _removed_at_exit(cluster):
+        await cluster.run("initdb", "-D", str(cluster.data), "-U", "postgres", "-A", "trust", "--no-sync")
+        await cluster.start()
+        yield cluster
+
+
+@asynccontextmanager
+async def own_replica(primary: Cluster) -> AsyncIterator[Cluster]:
+    """A hot standby of ``primary`` streaming its WAL (`pg_basebackup -R`: standby.signal and
+    primary_conninfo written for it), with the primary's settings, on a port of its own. initdb's
+    trust lines in pg_hba.conf let replication connections from 127.0.0.1 in."""
+    _require_binaries("pg_basebackup")
+    replica = Cluster(
+        primary.bin_dir, _private_root(primary.run_as), free_port(), primary.run_as, primary.settings
+    )
+    async with _removed_at_exit(replica):
+        await replica.run(
+            "pg_basebackup",
+            *("-D", str(replica.data), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+            # -c fast: a checkpoint now rather than spread over minutes; -N: no fsync of the copy.
+            *("-R", "-X", "stream", "-c", "fast", "-N"),
+        )
+        await replica.start()
+        yield replica

@@ -191,3 +191,51 @@ def test_the_active_time_window_is_60_seconds_unless_set_within_1_to_3600(
         assert "GQL_PROGRESS_ACTIVE_TIME_WINDOW_SECONDS" in _refusal(
             monkeypatch, GQL_PROGRESS_ACTIVE_TIME_WINDOW_SECONDS=bad
         )
+
+
+def test_replica_urls_are_split_on_commas_and_get_the_asyncpg_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", "postgresql://u@primary/db")
+    monkeypatch.setenv("GQL_PROGRESS_DB_REPLICA_URLS", " postgresql://u@r1/db, postgres://u@r2:6432/db ,")
+
+    settings = load_settings()
+
+    assert settings.db_replica_urls == ["postgresql+asyncpg://u@r1/db", "postgresql+asyncpg://u@r2:6432/db"]
+    assert (settings.db_replica_max_lag_seconds, settings.db_replica_check_seconds) == (5.0, 1.0)
+
+
+def test_no_replicas_by_default() -> None:
+    assert load_settings().db_replica_urls == []
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        # SQLite has no replicas.
+        ({"GQL_PROGRESS_DB_REPLICA_URLS": "postgresql://u@r1/db"}, "needs a PostgreSQL"),
+        # Not PostgreSQL; the URL (it may hold a password) is not quoted back.
+        ({"GQL_PROGRESS_DB_REPLICA_URLS": "mysql://u:s3cret@r1/db"}, "URL 1 is not a postgresql:// URL"),
+        ({"GQL_PROGRESS_DB_REPLICA_URLS": "postgresql://u@r1/db,r2"}, "URL 2 is not a postgresql:// URL"),
+        ({"GQL_PROGRESS_DB_REPLICA_URLS": "postgresql://u@r1/db,postgres://u@r1/db"}, "twice"),
+        ({"GQL_PROGRESS_DB_REPLICA_URLS": "postgresql://u@primary/db"}, "names the primary"),
+        (
+            {
+                "GQL_PROGRESS_DB_REPLICA_URLS": "postgresql://u@r1/db",
+                "GQL_PROGRESS_DB_REPLICA_MAX_LAG_SECONDS": "1",
+            },
+            "must exceed GQL_PROGRESS_DB_REPLICA_CHECK_SECONDS",
+        ),
+        ({"GQL_PROGRESS_DB_REPLICA_CHECK_SECONDS": "0"}, "GQL_PROGRESS_DB_REPLICA_CHECK_SECONDS"),
+        ({"GQL_PROGRESS_DB_REPLICA_MAX_LAG_SECONDS": "-1"}, "GQL_PROGRESS_DB_REPLICA_MAX_LAG_SECONDS"),
+    ],
+)
+def test_bad_replica_settings_are_refused_in_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], said: str
+) -> None:
+    if "needs a PostgreSQL" not in said:
+        monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", "postgresql://u@primary/db")
+
+    message = _refusal(monkeypatch, **env)
+
+    assert said in message
+    assert "GQL_PROGRESS_DB_REPLICA_" in message
+    assert "s3cret" not in message

@@ -15,6 +15,7 @@ autocommit that leave no session state behind.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import asyncpg
@@ -25,13 +26,27 @@ class DirectPoolTimeout(PoolTimeoutError):
     """Every direct connection stayed in use for the pool timeout (SERVICE_BUSY, db/faults.py)."""
 
 
+class ConnectTimeout(ConnectionError):
+    """Opening a connection took longer than the connect timeout: the server does not answer
+    (SERVICE_UNAVAILABLE; a replica's reads go to the primary)."""
+
+
 async def _keep_session(_connection: Any) -> None:
     """The pool's reset: nothing to undo (see the module's docstring)."""
 
 
 class DirectPool:
-    def __init__(self, dsn: str, *, max_size: int, timeout_seconds: float, prepared_statements: bool) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        max_size: int,
+        timeout_seconds: float,
+        prepared_statements: bool,
+        connect_timeout: float = 60.0,  # asyncpg's default
+    ) -> None:
         self._dsn = dsn
+        self._connect_timeout = connect_timeout
         self._max_size = max_size
         self._timeout = timeout_seconds
         # Without server-side prepared statements (a transaction-pooling PgBouncer), asyncpg must
@@ -52,9 +67,14 @@ class DirectPool:
 
     async def fetchval(self, sql: str, *arguments: Any) -> Any:
         pool = self._pool or await self._created()
+        started = time.monotonic()
         try:
             connection = await pool.acquire(timeout=self._timeout)
         except TimeoutError:
+            # asyncpg raises the same error when opening a connection timed out inside acquire:
+            # told apart by when (a replica's connect timeout is shorter than the pool's).
+            if time.monotonic() - started < self._timeout:
+                raise ConnectTimeout("the server did not answer in time") from None
             raise DirectPoolTimeout("no direct connection became free in time") from None
         try:
             return await connection.fetchval(sql, *arguments)
@@ -70,6 +90,7 @@ class DirectPool:
                     max_size=self._max_size,
                     statement_cache_size=self._statement_cache_size,
                     reset=_keep_session,
+                    timeout=self._connect_timeout,
                 )
             return self._pool
 

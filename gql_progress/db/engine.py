@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +15,10 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gql_progress.db.direct import DirectPool
+from gql_progress.db.faults import SERVICE_UNAVAILABLE, database_fault
 from gql_progress.db.listener import asyncpg_dsn
+from gql_progress.db.read_route import ReadRoute, read_route
+from gql_progress.db.replicas import Replica, ReplicaSet, ReplicaSettings
 from gql_progress.settings import with_async_driver
 
 
@@ -119,6 +122,12 @@ class AmbientTransaction:
     rollback_only: bool = False
 
 
+_UNROUTED: AbstractContextManager[None] = nullcontext()
+
+# What a hot standby answers when replaying the primary's WAL had to cancel a query (a row it
+# read was vacuumed away on the primary): serialization_failure. Retried on the primary.
+RECOVERY_CONFLICT = "40001"
+
 # Set by Database.transaction() for the task that opened it and the tasks it starts (DataLoader
 # batches copy the context), so every read() and write() of one request joins one transaction.
 _ambient: ContextVar[AmbientTransaction | None] = ContextVar("gql_progress_ambient", default=None)
@@ -135,6 +144,7 @@ class Database:
         live_channel: str | None = None,
         prepared_statements: bool = True,
         direct_reads: bool = False,
+        replicas: ReplicaSettings | None = None,
     ):
         self.url = with_async_driver(url)
         # Live updates: writes notify this channel (PostgreSQL NOTIFY, or on SQLite the
@@ -163,24 +173,12 @@ class Database:
             self.engine = create_async_engine(
                 self.url,
                 connect_args={"timeout": sqlite_busy_timeout_ms / 1000},
-                hide_parameters=True,  # as for PostgreSQL, below
+                hide_parameters=True,  # as for PostgreSQL (_postgres_engine)
                 **pool,
             )
             _configure_sqlite(self.engine, sqlite_busy_timeout_ms)
         else:
-            # hide_parameters: a failed statement's message (logged with its traceback) must not
-            # carry the values it bound: notes, key hashes, anything a learner wrote.
-            # Without prepared statements (a transaction-pooling PgBouncer hands each transaction
-            # another server connection, where a statement prepared earlier does not exist),
-            # neither asyncpg nor SQLAlchemy's asyncpg adapter may cache one.
-            unprepared = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
-            self.engine = create_async_engine(
-                self.url,
-                hide_parameters=True,
-                connect_args={} if prepared_statements else unprepared,
-                **pool,
-            )
-            discard_closed_connections(self.engine)
+            self.engine = _postgres_engine(self.url, pool, prepared_statements)
         if direct:
             self._direct = DirectPool(
                 asyncpg_dsn(self.url),
@@ -188,6 +186,11 @@ class Database:
                 timeout_seconds=pool_timeout_seconds,
                 prepared_statements=prepared_statements,
             )
+        self.replicas = (
+            self._replica_set(replicas, pool, direct_size, pool_timeout_seconds, prepared_statements)
+            if replicas is not None and replicas.urls and not self.is_sqlite
+            else None
+        )
         # Writers on SQLite take the write lock when they begin. A deferred transaction that
         # reads first and then writes cannot wait for the lock (SQLite answers "database is
         # locked" at once to avoid a deadlock); an immediate one waits up to busy_timeout.
@@ -201,6 +204,36 @@ class Database:
         )
         event.listen(self.engine.sync_engine, "before_cursor_execute", self.statements._on_execute)
 
+    def _replica_set(
+        self,
+        settings: ReplicaSettings,
+        pool: dict[str, Any],
+        direct_size: int,
+        pool_timeout_seconds: float,
+        prepared_statements: bool,
+    ) -> ReplicaSet:
+        """Read replicas (db/replicas.py), each with pools of the same sizes as the primary's.
+        Connecting to one gives up after the check timeout, so that a replica that vanished
+        without a word (no RST) costs a request that long at most before it reads the primary."""
+        members = []
+        for replica_url in settings.urls:
+            url = with_async_driver(replica_url)
+            engine = _postgres_engine(url, pool, prepared_statements, connect_timeout=settings.check_timeout)
+            event.listen(engine.sync_engine, "before_cursor_execute", self.statements._on_execute)
+            direct = (
+                DirectPool(
+                    asyncpg_dsn(url),
+                    max_size=direct_size,
+                    timeout_seconds=pool_timeout_seconds,
+                    prepared_statements=prepared_statements,
+                    connect_timeout=settings.check_timeout,
+                )
+                if direct_size
+                else None
+            )
+            members.append(Replica(asyncpg_dsn(url), engine, direct))
+        return ReplicaSet(asyncpg_dsn(self.url), members, settings)
+
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
@@ -208,15 +241,84 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads; each statement sees committed data (and, inside
-        ``transaction()``, that transaction's own writes)."""
+        ``transaction()``, that transaction's own writes). In a request routed to a replica
+        (``routed()``), that replica's, unless it cannot be reached: then the primary's."""
         ambient = _ambient.get()
         if ambient is not None and ambient.db is self:
             # One connection runs one statement at a time: concurrent batches take turns.
             async with ambient.lock.hold():
                 yield ambient.connection
             return
+        route = read_route.get()
+        replica = route.replica if route is not None else None
+        if route is not None and replica is not None:
+            conn = replica.read_engine.connect()
+            try:
+                await conn.start()
+            except Exception as error:
+                if not _unreachable(error):
+                    raise  # busy (its pool's timeout): as the primary's pool would answer
+                self._replica_failed(route, replica, error)
+            else:
+                replica.reads += 1
+                try:
+                    yield conn
+                except Exception as error:
+                    # Lost mid-statement: this request fails (503, retried), the next ones skip it.
+                    if _unreachable(error):
+                        self._replica_failed(route, replica, error)
+                    raise
+                finally:
+                    await conn.close()
+                return
         async with self._read_engine.connect() as conn:
             yield conn
+
+    async def read_value(self, sql: str, *arguments: Any) -> Any:
+        """One read-only statement on asyncpg directly (compiled reads, db/direct.py): on the
+        request's replica, or the primary when there is none or it fails. Being one statement
+        that writes nothing, it is sent again to the primary even when the replica failed after
+        receiving it (connection lost, or cancelled by a conflict with recovery)."""
+        route = read_route.get()
+        replica = route.replica if route is not None else None
+        if route is not None and replica is not None and replica.direct is not None:
+            try:
+                value = await replica.direct.fetchval(sql, *arguments)
+            except Exception as error:
+                if _unreachable(error):
+                    self._replica_failed(route, replica, error)
+                elif getattr(error, "sqlstate", None) == RECOVERY_CONFLICT:
+                    route.replica = None
+                else:
+                    raise
+            else:
+                replica.reads += 1
+                return value
+        return await self.direct.fetchval(sql, *arguments)
+
+    def _replica_failed(self, route: ReadRoute, replica: Replica, error: BaseException) -> None:
+        # The rest of the request reads the primary too: a response never goes back to an
+        # older position than one it already read.
+        route.replica = None
+        if self.replicas is not None:
+            self.replicas.unreachable(replica, error)
+
+    def routed(self, caller: int | None, *, query: bool) -> AbstractContextManager[ReadRoute | None]:
+        """The reads of the request run in this block: a query's on a replica that has the
+        caller's last commit, if there is one (db/replicas.py); anything else's on the
+        primary. ``caller``'s commits in the block are noted for its later queries. Gives the
+        route (its replica is None once the primary answers), or None without replicas."""
+        if self.replicas is None:
+            return _UNROUTED  # nothing per request without replicas
+        return self._routed(ReadRoute(caller, self.replicas.choose(caller) if query else None))
+
+    @contextmanager
+    def _routed(self, route: ReadRoute) -> Iterator[ReadRoute]:
+        token = read_route.set(route)
+        try:
+            yield route
+        finally:
+            read_route.reset(token)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -284,6 +386,10 @@ class Database:
         scope.credentials_changed = True
 
     def _committed(self, scope: WriteScope) -> None:
+        if self.replicas is not None:
+            route = read_route.get()
+            if route is not None and route.caller is not None:
+                self.replicas.committed(route.caller)
         if scope.credentials_changed:
             self.credentials_epoch += 1
         if scope.committed and self.on_committed is not None:
@@ -306,9 +412,35 @@ class Database:
         return self._direct
 
     async def dispose(self) -> None:
+        if self.replicas is not None:
+            await self.replicas.dispose()
         if self._direct is not None:
             await self._direct.close()
         await self.engine.dispose()
+
+
+def _unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the server is away: refused, lost, or no answer to a connect
+    within its timeout (Python's TimeoutError; a full pool raises SQLAlchemy's, which is busy)."""
+    return database_fault(error) is SERVICE_UNAVAILABLE or isinstance(error, TimeoutError)
+
+
+def _postgres_engine(
+    url: str, pool: dict[str, Any], prepared_statements: bool, connect_timeout: float | None = None
+) -> AsyncEngine:
+    # hide_parameters: a failed statement's message (logged with its traceback) must not
+    # carry the values it bound: notes, key hashes, anything a learner wrote.
+    # Without prepared statements (a transaction-pooling PgBouncer hands each transaction
+    # another server connection, where a statement prepared earlier does not exist),
+    # neither asyncpg nor SQLAlchemy's asyncpg adapter may cache one.
+    connect_args: dict[str, Any] = (
+        {} if prepared_statements else {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+    )
+    if connect_timeout is not None:
+        connect_args["timeout"] = connect_timeout
+    engine = create_async_engine(url, hide_parameters=True, connect_args=connect_args, **pool)
+    discard_closed_connections(engine)
+    return engine
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:

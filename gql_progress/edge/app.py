@@ -27,13 +27,20 @@ from gql_progress.auth.credential_cache import CredentialCache
 from gql_progress.auth.jwt import JwtVerifier
 from gql_progress.db.engine import Database
 from gql_progress.db.listener import PgListener, asyncpg_dsn
+from gql_progress.db.replicas import ReplicaSettings
 from gql_progress.db.revision import refuse_a_schema_behind, schema_revision
 from gql_progress.edge.heap import freeze_startup_heap
 from gql_progress.edge.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gql_progress.edge.idempotency import REPLAYED_HEADER, Idempotency
 from gql_progress.edge.media_types import GraphQLResponseMedia
 from gql_progress.edge.metrics import Metrics, metrics_endpoint
-from gql_progress.edge.observability import ObservabilityMiddleware, note_admitted, note_caller, note_rejected
+from gql_progress.edge.observability import (
+    ObservabilityMiddleware,
+    note_admitted,
+    note_caller,
+    note_reads,
+    note_rejected,
+)
 from gql_progress.edge.rate_limits import RATE_LIMIT_HEADERS, RateLimiter
 from gql_progress.edge.request_gate import Admitted, RequestGate, limit_refusal
 from gql_progress.edge.socket_guard import SocketPolicy
@@ -135,6 +142,7 @@ class AuthenticatedGraphQL:
         public_cache_seconds: int = 0,
     ) -> None:
         self.view = view
+        self.db = view.db
         self.public_cache_seconds = public_cache_seconds
         self.authenticator = authenticator
         self.gate = gate
@@ -215,16 +223,21 @@ class AuthenticatedGraphQL:
                     return
                 send = decision.with_headers(send)
             scope.setdefault("state", {})["caller"] = caller
-            if keyed is not None:
-                await self.idempotency.serve(keyed, scope, send, self.view)
-                return
-            if (
-                caller is not None
-                and self.compiled is not None
-                and await self._answer_compiled(admitted, caller, scope, receive, send)
-            ):
-                return
-            await self.view(scope, receive, send)
+            # Queries read a replica when one has the caller's last commit; mutations (keyed
+            # ones in one transaction) and everything they read, the primary (db/replicas.py).
+            is_query = admitted.operation_type is OperationType.QUERY
+            with self.db.routed(caller.viewer.user_id if caller else None, query=is_query) as route:
+                note_reads(route)
+                if keyed is not None:
+                    await self.idempotency.serve(keyed, scope, send, self.view)
+                    return
+                if (
+                    caller is not None
+                    and self.compiled is not None
+                    and await self._answer_compiled(admitted, caller, scope, receive, send)
+                ):
+                    return
+                await self.view(scope, receive, send)
         except ClientDisconnect:
             # The caller hung up before sending its whole body: nobody is left to answer.
             logger.debug("client disconnected before the request body arrived")
@@ -273,8 +286,17 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         prepared_statements=settings.db_prepared_statements,
         direct_reads=settings.compiled_reads,
+        replicas=ReplicaSettings(
+            tuple(settings.db_replica_urls),
+            settings.db_replica_max_lag_seconds,
+            settings.db_replica_check_seconds,
+        )
+        if settings.db_replica_urls
+        else None,
     )
     tracing.watch(db.engine, db.dialect)
+    for replica in db.replicas.replicas if db.replicas else ():
+        tracing.watch(replica.engine, db.dialect)
     schema = shared_graphql_schema(settings.production, settings.federation_enabled)
     view = ProgressGraphQLView(schema, db=db, settings=settings)
     # One LISTEN connection per process on PostgreSQL, for whatever follows a channel below.
@@ -294,7 +316,7 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
     rate_limiter = RateLimiter(settings)
     metrics = Metrics(max_operations=settings.metrics_max_operations) if settings.metrics_enabled else None
     if metrics:
-        metrics.watch_pool(db.engine, db.direct_pool)
+        metrics.watch_pool(db.engine, db.direct_pool, db.replicas)
     idempotency = Idempotency(db, settings.idempotency_ttl_seconds)
     gate = RequestGate(schema._schema, settings)
     # Compiled reads build the response in PostgreSQL; SQLite answers through the resolvers.
@@ -330,7 +352,14 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
             # Every request would fail on a missing table or column: say why, not just "ok".
             body = {"status": "unavailable", "database": "behind", "reason": revision.problem()}
             return JSONResponse(body, status_code=503)
-        return JSONResponse({"status": "ok", "database": "reachable"})
+        ready: dict[str, Any] = {"status": "ok", "database": "reachable"}
+        if db.replicas is not None:
+            # Informative only: without a replica the primary answers every read.
+            ready["replicas"] = {
+                replica.name: "usable" if replica.usable else replica.problem
+                for replica in db.replicas.replicas
+            }
+        return JSONResponse(ready)
 
     in_flight = InFlight()
 
@@ -339,6 +368,10 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
         # A database behind the code's migrations fails every request: refuse to start on it
         # (gql-progress serve checks first and says so in one line).
         await refuse_a_schema_behind(db, logger)
+        # Checked once before the first request, then in the background (unreachable ones are
+        # skipped, not waited for: the primary answers until they are back).
+        if db.replicas is not None:
+            await db.replicas.start()
         # Before anything else: once the server answers, its writes reach every subscriber.
         if live:
             live.start()

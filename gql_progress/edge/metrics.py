@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gql_progress.db.direct import DirectPool
+from gql_progress.db.replicas import ReplicaSet
 
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -150,17 +151,40 @@ class Metrics:
             registry=own,
             multiprocess_mode="livesum",
         )
+        # Read replicas (db/replicas.py), by host:port/database, as this process's last check
+        # found them; read from the replica set like the pool gauges.
+        self.replica_usable = Gauge(
+            "gql_progress_db_replica_usable",
+            "1 while queries may read this replica (reachable, in recovery, within the lag bound); "
+            "in multiprocess mode, the processes that may",
+            ["replica"],
+            registry=own,
+            multiprocess_mode="livesum",
+        )
+        self.replica_lag = Gauge(
+            "gql_progress_db_replica_lag_seconds",
+            "How long ago the primary had written WAL the replica had not replayed at the last check "
+            "(0: it had everything); NaN while it does not answer or is not in recovery",
+            ["replica"],
+            registry=own,
+            multiprocess_mode="livemax",
+        )
+        self._replicas: ReplicaSet | None = None
         # (operation, outcome) → the children that request updates: labels() validates and locks
         # each time, a dict lookup does not (this runs for every request).
         self._children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self._engine: AsyncEngine | None = None
         self._direct: DirectPool | None = None
 
-    def watch_pool(self, engine: AsyncEngine, direct: DirectPool | None = None) -> None:
+    def watch_pool(
+        self, engine: AsyncEngine, direct: DirectPool | None = None, replicas: ReplicaSet | None = None
+    ) -> None:
         """``direct``: compiled reads' asyncpg pool (db/direct.py), counted with the engine's:
-        together they are the process's connections for requests."""
+        together they are the process's connections to the primary for requests. ``replicas``:
+        their state, sampled with the pools."""
         self._engine = engine
         self._direct = direct
+        self._replicas = replicas
         self.sample_pool()
 
     def sample_pool(self) -> None:
@@ -177,6 +201,10 @@ class Metrics:
         self.pool_size.set((size() if callable(size) else 1) + (direct.max_size if direct else 0))
         in_use = direct.in_use if direct else 0
         self.pool_checked_out.set((checked_out() if callable(checked_out) else 0) + in_use)
+        for replica in self._replicas.replicas if self._replicas else ():
+            self.replica_usable.labels(replica.name).set(1 if replica.usable else 0)
+            lag = replica.lag_seconds
+            self.replica_lag.labels(replica.name).set(float("nan") if lag is None else lag)
 
     def observe(
         self, operation: str | None, outcome: str, seconds: float, statements: int, role: str | None

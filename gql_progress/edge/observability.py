@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gql_progress.api.error_policy import INTERNAL_ERROR_MESSAGE
 from gql_progress.db.engine import StatementTally, request_statements
+from gql_progress.db.read_route import ReadRoute
 from gql_progress.edge.metrics import Metrics
 from gql_progress.logs import request_id_var
 from gql_progress.tracing import OFF, OpenTelemetryTracing, RequestSpan, Tracing
@@ -74,6 +75,8 @@ class Observation:
     graphql_errors: bool = False
     internal_error: bool = False
     viewer: Viewer | None = None
+    # Where its reads went, with read replicas (db/read_route.py), as it stood at the end.
+    reads: ReadRoute | None = None
 
     def outcome(self, status: int | None, failed: bool) -> str:
         if failed or self.internal_error or (status is not None and status >= 500):
@@ -132,6 +135,13 @@ def note_caller(caller: Authenticated | None) -> None:
     observation = _current.get()
     if observation is not None and caller is not None:
         observation.viewer = caller.viewer
+
+
+def note_reads(route: ReadRoute | None) -> None:
+    """Where the request reads (with read replicas): logged as the replica's name or "primary"."""
+    observation = _current.get()
+    if observation is not None:
+        observation.reads = route
 
 
 def note_rejected() -> None:
@@ -273,4 +283,7 @@ def _log_access(
             "caller": caller,
         },
     )
+    if observation.reads is not None:
+        replica = observation.reads.replica
+        record.reads = "primary" if replica is None else replica.name
     access_logger.handle(record)

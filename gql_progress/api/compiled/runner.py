@@ -5,8 +5,9 @@ else, and every request whose document has no plan, goes to the resolver path un
 cache holds the misses too, so an uncompilable document is inspected once.
 
 The statement goes to asyncpg directly (SQLAlchemy's per-statement cost showed in the profile),
-on the database's direct pool (db/direct.py); asyncpg prepares it once per connection (its
-statement cache), unless ``GQL_PROGRESS_DB_PREPARED_STATEMENTS`` turns that off.
+on a direct pool (db/direct.py): the request's replica's, or the primary's (``Database.read_value``);
+asyncpg prepares it once per connection (its statement cache), unless
+``GQL_PROGRESS_DB_PREPARED_STATEMENTS`` turns that off.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class CompiledReads:
         try:
             # One span for the statement that builds the whole response (when tracing is on).
             with self.tracing.compiled_read(plan.sql):
-                body: str | None = await self.db.direct.fetchval(plan.sql, *arguments)
+                body: str | None = await self.db.read_value(plan.sql, *arguments)
         except Exception as error:
             if database_fault(error) is not None:
                 raise  # busy or unreachable: the resolvers would meet the same (503 either way)

@@ -608,8 +608,8 @@ async def _announce(db: Database, notice: str, error: Exception | None = None) -
 
 
 async def _transaction_that_raises(db: Database) -> None:
-    async with db.transaction():
-        await catalog.create_user(db, _user("raised"))
+    async with db.transaction() as transaction:
+        await catalog.create_user(transaction.db, _user("raised"))
         raise RuntimeError("a bug")
 
 
@@ -619,25 +619,26 @@ async def _nested_transaction(db: Database) -> None:
 
 
 async def test_writes_inside_a_transaction_are_savepoints_of_it(db: Database) -> None:
-    async with db.transaction():
-        await catalog.create_user(db, _user("kept"))
+    async with db.transaction() as transaction:
+        inside = transaction.db
+        await catalog.create_user(inside, _user("kept"))
         # A typed error: its write goes, the transaction stays.
         with pytest.raises(NotFound):
-            await _insert_user_then(db, "undone", NotFound("anything"))
+            await _insert_user_then(inside, "undone", NotFound("anything"))
         # PostgreSQL refuses every later statement of a transaction after an error, unless the
         # error was inside a savepoint that was rolled back.
         with pytest.raises(IntegrityError):
-            await _insert_duplicate(db, "kept")
-        await catalog.create_user(db, _user("after"))
+            await _insert_duplicate(inside, "kept")
+        await catalog.create_user(inside, _user("after"))
         # Reads inside see the transaction's writes.
-        assert await _users_named(db, "after", "kept", "undone") == ["after", "kept"]
+        assert await _users_named(inside, "after", "kept", "undone") == ["after", "kept"]
 
     assert await _users_named(db, "after", "kept", "undone") == ["after", "kept"]
 
 
 async def test_a_transaction_marked_rollback_only_leaves_nothing(db: Database) -> None:
     async with db.transaction() as transaction:
-        await catalog.create_user(db, _user("gone"))
+        await catalog.create_user(transaction.db, _user("gone"))
         transaction.rollback_only = True
     with pytest.raises(RuntimeError):
         await _transaction_that_raises(db)
@@ -648,25 +649,26 @@ async def test_a_transaction_marked_rollback_only_leaves_nothing(db: Database) -
 async def test_other_tasks_read_around_a_savepoint_never_inside_it(db: Database) -> None:
     inside = asyncio.Event()
 
-    async def write_then_undo() -> None:
+    async def write_then_undo(joined: Database) -> None:
         with pytest.raises(NotFound):
-            await _insert_user_then(db, "phantom", NotFound("anything"), inside)
+            await _insert_user_then(joined, "phantom", NotFound("anything"), inside)
 
-    async def read_meanwhile() -> list[str]:
+    async def read_meanwhile(joined: Database) -> list[str]:
         await inside.wait()
-        return await _users_named(db, "phantom")
+        return await _users_named(joined, "phantom")
 
-    async with db.transaction():
+    async with db.transaction() as transaction:
+        joined = transaction.db
         # Separate tasks, as DataLoader batches are: a read waits for the write block that holds
         # the connection, so it never sees a write that is then undone.
         _, seen = await asyncio.gather(
-            asyncio.create_task(write_then_undo()), asyncio.create_task(read_meanwhile())
+            asyncio.create_task(write_then_undo(joined)), asyncio.create_task(read_meanwhile(joined))
         )
         assert seen == []
-        reads = [asyncio.create_task(_users_named(db, "phantom")) for _ in range(20)]
+        reads = [asyncio.create_task(_users_named(joined, "phantom")) for _ in range(20)]
         assert await asyncio.gather(*reads) == [[]] * 20
         with pytest.raises(RuntimeError):
-            await _nested_transaction(db)
+            await _nested_transaction(joined)
 
 
 async def test_notices_of_a_transaction_go_out_after_its_commit_without_the_undone_parts(
@@ -674,15 +676,15 @@ async def test_notices_of_a_transaction_go_out_after_its_commit_without_the_undo
 ) -> None:
     seen: list[str] = []
     db.on_committed = seen.extend
-    async with db.transaction():
-        await _announce(db, "kept")
+    async with db.transaction() as transaction:
+        await _announce(transaction.db, "kept")
         with pytest.raises(NotFound):
-            await _announce(db, "undone", NotFound("anything"))
+            await _announce(transaction.db, "undone", NotFound("anything"))
         assert seen == []
     assert seen == ["kept"]
 
     async with db.transaction() as transaction:
-        await _announce(db, "rolled back")
+        await _announce(transaction.db, "rolled back")
         transaction.rollback_only = True
     assert seen == ["kept"]
 

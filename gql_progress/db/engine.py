@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from contextvars import ContextVar
@@ -111,13 +112,14 @@ class _TaskLock:
 
 
 @dataclass
-class AmbientTransaction:
-    """The handle of Database.transaction(): its connection, and ``rollback_only`` to end it
-    with a rollback instead of a commit."""
+class Transaction:
+    """The handle of Database.transaction(): ``db``, the database as seen from inside it (its
+    read() and write() join it), its connection, and ``rollback_only`` to end it with a
+    rollback instead of a commit."""
 
-    db: Database
     connection: AsyncConnection
     scope: WriteScope
+    db: Database = field(init=False)
     lock: _TaskLock = field(default_factory=_TaskLock)
     rollback_only: bool = False
 
@@ -127,10 +129,6 @@ _UNROUTED: AbstractContextManager[None] = nullcontext()
 # What a hot standby answers when replaying the primary's WAL had to cancel a query (a row it
 # read was vacuumed away on the primary): serialization_failure. Retried on the primary.
 RECOVERY_CONFLICT = "40001"
-
-# Set by Database.transaction() for the task that opened it and the tasks it starts (DataLoader
-# batches copy the context), so every read() and write() of one request joins one transaction.
-_ambient: ContextVar[AmbientTransaction | None] = ContextVar("gql_progress_ambient", default=None)
 
 
 class Database:
@@ -147,6 +145,8 @@ class Database:
         replicas: ReplicaSettings | None = None,
     ):
         self.url = with_async_driver(url)
+        # Set on the handle Database.transaction() gives (``transaction.db``): what it joins.
+        self._joined: Transaction | None = None
         # Live updates: writes notify this channel (PostgreSQL NOTIFY, or on SQLite the
         # on_committed callback of this process); None sends nothing.
         self.live_channel = live_channel
@@ -243,11 +243,11 @@ class Database:
         """A connection for reads; each statement sees committed data (and, inside
         ``transaction()``, that transaction's own writes). In a request routed to a replica
         (``routed()``), that replica's, unless it cannot be reached: then the primary's."""
-        ambient = _ambient.get()
-        if ambient is not None and ambient.db is self:
+        joined = self._joined
+        if joined is not None:
             # One connection runs one statement at a time: concurrent batches take turns.
-            async with ambient.lock.hold():
-                yield ambient.connection
+            async with joined.lock.hold():
+                yield joined.connection
             return
         route = read_route.get()
         replica = route.replica if route is not None else None
@@ -328,15 +328,15 @@ class Database:
         block ends, rolled back to if it raises, so a typed error still leaves nothing written
         and a retry loop around it (deadlocks) retries just its part.
         """
-        ambient = _ambient.get()
-        if ambient is not None and ambient.db is self:
-            async with ambient.lock.hold():
-                announced = len(ambient.scope.committed)
+        joined = self._joined
+        if joined is not None:
+            async with joined.lock.hold():
+                announced = len(joined.scope.committed)
                 try:
-                    async with ambient.connection.begin_nested():
-                        yield ambient.connection
+                    async with joined.connection.begin_nested():
+                        yield joined.connection
                 except BaseException:
-                    del ambient.scope.committed[announced:]  # SQLite's notices of the undone part
+                    del joined.scope.committed[announced:]  # SQLite's notices of the undone part
                     raise
             return
         scope = WriteScope(self.live_channel)
@@ -354,28 +354,37 @@ class Database:
         self._committed(scope)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AmbientTransaction]:
-        """One write transaction that every read() and write() of this task, and of the tasks it
-        starts, joins until the block ends (see gql_progress/edge/idempotency.py): committed then,
-        unless ``rollback_only`` was set or the block raised. SQLite takes the write lock at once.
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One write transaction, explicit: the reads and writes of ``transaction.db`` (the
+        handle a request inside it is given, see gql_progress/edge/idempotency.py) join it until
+        the block ends, each write() a SAVEPOINT of it; this Database's own stay outside it.
+        Committed then, unless ``rollback_only`` was set or the block raised. SQLite takes the
+        write lock at once, so nothing outside may write until it ends: what runs inside must
+        use ``transaction.db``.
         """
-        if _ambient.get() is not None:
-            raise RuntimeError("a transaction() is already open in this context")
+        if self._joined is not None:
+            raise RuntimeError("transaction() inside a transaction: use the one you are in")
         scope = WriteScope(self.live_channel)
-        async with self._write_engine.connect() as conn, conn.begin() as transaction:
+        async with self._write_engine.connect() as conn, conn.begin() as begun:
             info = conn.info  # held, as in write(): a lost connection's conn.info raises
             info[_SCOPE_KEY] = scope
-            ambient = AmbientTransaction(self, conn, scope)
-            token = _ambient.set(ambient)
+            transaction = Transaction(conn, scope)
+            transaction.db = self._joining(transaction)
             try:
-                yield ambient
+                yield transaction
             finally:
-                _ambient.reset(token)
                 info.pop(_SCOPE_KEY, None)
-            if ambient.rollback_only:
-                await transaction.rollback()
+            if transaction.rollback_only:
+                await begun.rollback()
                 return
         self._committed(scope)
+
+    def _joining(self, transaction: Transaction) -> Database:
+        """This database as seen from inside ``transaction``: the same engines, pools and
+        settings (a shallow copy), its read() and write() joining the transaction."""
+        joined = copy.copy(self)
+        joined._joined = transaction
+        return joined
 
     def note_credentials_changed(self, conn: AsyncConnection) -> None:
         """The write transaction of ``conn`` revokes or changes a credential: once it commits,

@@ -3,7 +3,9 @@ dropped connection) gets the first response back instead of applying its writes 
 
 - The key is scoped per caller (the API key's user): callers never see or block each other's.
 - The request runs in one write transaction (``Database.transaction()``), which every write of
-  its mutations joins as a SAVEPOINT; its response is stored in that same transaction, so the
+  its mutations joins as a SAVEPOINT: the GraphQL view is handed the transaction's database
+  handle (``transaction.db``, in the request state) and builds the request's context and
+  loaders on it, so joining is explicit. Its response is stored in that same transaction, so the
   effect exists exactly when the stored response does. Repeats within the TTL (24 h) get the
   stored status and body with ``Idempotent-Replayed: true``.
 - What is stored is a completed request: success payloads and errors as data (``NotFoundError``,
@@ -240,7 +242,10 @@ class Idempotency:
             if answer is not None:
                 transaction.rollback_only = True
             else:
-                await app(scope, keyed.receive, captured.send)
+                # The request's reads and writes join this transaction through the handle it is
+                # given (the view's Context.db): explicit, not a property of the task.
+                joined_scope = {**scope, "state": {**scope.get("state", {}), DATABASE_STATE: transaction.db}}
+                await app(joined_scope, keyed.receive, captured.send)
                 store, replacement = captured.completed()
                 if store:
                     await conn.execute(_store_statement(conn, keyed, captured, utcnow()))
@@ -261,6 +266,10 @@ class Idempotency:
             await purge_expired(self.db, self.ttl)
         except Exception:  # the next interval tries again; expired rows are ignored meanwhile
             logger.exception("could not purge expired idempotency keys")
+
+
+# The request state's key for the database handle a request must use (edge/view.py).
+DATABASE_STATE = "database"
 
 
 def _store_statement(conn: Any, keyed: IdempotentRequest, captured: _Captured, now: datetime) -> Any:

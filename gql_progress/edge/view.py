@@ -28,6 +28,7 @@ from gql_progress.db.engine import Database
 from gql_progress.db.faults import RETRY_AFTER_SECONDS
 from gql_progress.db.models import UserRole
 from gql_progress.domain.viewer import Viewer
+from gql_progress.edge.idempotency import DATABASE_STATE
 from gql_progress.edge.media_types import ran_nothing_status, wants_graphql_response
 from gql_progress.edge.observability import note_errors
 from gql_progress.edge.socket_guard import GuardedTransportWSHandler, SocketPolicy
@@ -107,21 +108,23 @@ class ProgressGraphQLView(GraphQL[Context, None]):
         return _SubResponse(graphql_response=asked)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        # Inside an Idempotency-Key's transaction, the handle that joins it (edge/idempotency.py).
+        db: Database = getattr(request.state, DATABASE_STATE, self.db)
         if isinstance(request, WebSocket):
             # One context per connection: the viewer is set by on_ws_connect from the key in
             # connection_init; each subscription reads each update with loaders of its own.
             return Context(
-                db=self.db,
+                db=db,
                 settings=self.settings,
                 viewer=ANONYMOUS,
-                request_loaders=Loaders(self.db),
+                request_loaders=Loaders(db),
                 request_id=request_id_var.get(),
                 live=request.state.live,
                 authenticator=request.state.authenticator,
             )
         # Loaders live exactly as long as one request: no data leaks between callers.
         caller: Authenticated | None = request.state.caller
-        loaders = Loaders(self.db)
+        loaders = Loaders(db)
         if caller is None:
             # Only public fields run without a key (see public_operations): none reads the viewer.
             viewer = ANONYMOUS
@@ -129,7 +132,7 @@ class ProgressGraphQLView(GraphQL[Context, None]):
             viewer = caller.viewer
             loaders.user_by_id.prime(caller.viewer.user_id, caller.user)
         return Context(
-            db=self.db,
+            db=db,
             settings=self.settings,
             viewer=viewer,
             request_loaders=loaders,

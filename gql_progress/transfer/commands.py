@@ -9,13 +9,15 @@ import csv
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gql_progress.settings import Settings
 from gql_progress.transfer.meter import Meter
 
 if TYPE_CHECKING:  # the command line stays quick to start: the database is imported when used
     from gql_progress.db.engine import Database
+    from gql_progress.transfer.exporter import ExportFilter
+    from gql_progress.transfer.writers import Writer
 
 T = TypeVar("T")
 SHOWN_ERRORS = 50
@@ -103,3 +105,104 @@ def import_command(settings: Settings, args: argparse.Namespace) -> int:
         )
     print(f"completed enrollments: {report.completed_enrollments}")
     return 0 if report.ok else 1
+
+
+def add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="export progress, enrollments or events as CSV, JSON Lines or Parquet (docs/migration.md)",
+    )
+    parser.add_argument("what", choices=("progress", "enrollments", "events"), help="which rows")
+    parser.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv", help="default: csv")
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="where to write (default: standard output; Parquet needs a file)",
+    )
+    parser.add_argument("--course", help="only this course: its slug or product id")
+    parser.add_argument("--user", help="only this user: their email or external id")
+    parser.add_argument(
+        "--since",
+        metavar="TIMESTAMP",
+        help="only rows whose time (progress: updatedAt, enrollments: enrolledAt, events: occurredAt) "
+        "is at or after this ISO 8601 time",
+    )
+    parser.add_argument("--until", metavar="TIMESTAMP", help="… and before this one")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per fetch")
+    parser.set_defaults(handler=export_command)
+
+
+def export_command(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_progress.domain.errors import InvalidInput
+    from gql_progress.transfer.columns import CellError, timestamp
+    from gql_progress.transfer.exporter import ExportFilter
+
+    try:
+        since = None if args.since is None else timestamp(args.since)
+        until = None if args.until is None else timestamp(args.until)
+    except CellError as exc:
+        print(f"gql-progress: --since/--until {exc}", file=sys.stderr)
+        return 2
+    if args.format == "parquet" and args.output in (None, "-"):
+        print("gql-progress: Parquet is written to a file: pass --output FILE", file=sys.stderr)
+        return 2
+    if args.batch_size < 1:
+        print("gql-progress: --batch-size must be at least 1", file=sys.stderr)
+        return 2
+    wanted = ExportFilter(course=args.course, user=args.user, since=since, until=until)
+    meter = Meter(sys.stderr)
+    meter.start(f"export {args.what}")
+    to_stdout = args.output in (None, "-")
+    # A file appears only once whole: written beside it, renamed at the end.
+    partial = Path(f"{args.output}.partial")
+    binary = args.format != "csv"
+    if to_stdout:
+        handle: Any = sys.stdout.buffer if binary else sys.stdout
+    else:
+        handle = partial.open("wb") if binary else partial.open("w", newline="", encoding="utf-8")
+    try:
+        writer = _writer(args.format, handle, args.what)
+        rows = _run(settings, lambda db: _pump(db, args.what, wanted, args.batch_size, writer, meter))
+        writer.close()
+    except BaseException as exc:
+        if not to_stdout:
+            handle.close()
+            partial.unlink()
+        if isinstance(exc, InvalidInput):
+            problems = "; ".join(f"{p.path[0]}: {p.message}" for p in exc.problems)
+            print(f"gql-progress: {problems}", file=sys.stderr)
+            return 2
+        raise
+    if to_stdout:
+        handle.flush()
+    else:
+        handle.close()
+        partial.replace(args.output)
+    meter.finish(note=f"exported{'' if to_stdout else ' to ' + args.output}")
+    return 0 if rows >= 0 else 1
+
+
+def _writer(format: str, handle: Any, what: str) -> Writer:
+    from gql_progress.transfer.exporter import SHAPES
+    from gql_progress.transfer.writers import CsvWriter, JsonLinesWriter, ParquetWriter
+
+    fields = SHAPES[what].fields
+    if format == "csv":
+        return CsvWriter(handle, fields)
+    if format == "jsonl":
+        return JsonLinesWriter(handle, fields)
+    return ParquetWriter(handle, fields)
+
+
+async def _pump(
+    db: Database, what: str, wanted: ExportFilter, batch_size: int, writer: Writer, meter: Meter
+) -> int:
+    from gql_progress.transfer.exporter import export_rows
+
+    count = 0
+    async for rows in export_rows(db, what, wanted, batch_size):
+        writer.write(rows)
+        count += len(rows)
+        meter.advance(len(rows))
+    return count

@@ -149,38 +149,69 @@ async def _course_ids(conn: AsyncConnection, staged: Table) -> set[int]:
     return set((await conn.scalars(select(staged.c.course_id).distinct())).all())
 
 
-async def _resolve_course(conn: AsyncConnection, staged: Table, loaded: Loaded) -> None:
-    await _resolve(
+async def _resolve_by_either(
+    conn: AsyncConnection,
+    staged: Table,
+    loaded: Loaded,
+    what: str,
+    target: str,
+    table: Any,
+    first: tuple[str, str],
+    second: tuple[str, str],
+) -> None:
+    """Fill ``staged.<target>`` with the id of the row of ``table`` that the first identifier
+    names, else the second; a row whose identifier names nothing, or whose two identifiers
+    name different rows, is refused."""
+    (first_staged, first_ours), (second_staged, second_ours) = first, second
+    s = staged.c
+    await _resolve(conn, staged, target, table.c.id, [(first_staged, table.c[first_ours])])
+    await _refuse(
         conn,
         staged,
-        "course_id",
-        Course.id,
-        [("course_slug", Course.slug), ("course_product_id", Course.product_id)],
+        s[target].is_(None) & s[first_staged].is_not(None),
+        first_staged,
+        _named(what, first_ours),
+        loaded,
     )
-    for column, ours in (("course_slug", "slug"), ("course_product_id", "product_id")):
-        await _refuse(
-            conn,
-            staged,
-            staged.c.course_id.is_(None) & staged.c[column].is_not(None),
-            column,
-            _named("course", ours),
-            loaded,
-        )
+    disagree = s[second_staged].is_not(None) & ~exists().where(
+        table.c.id == s[target], table.c[second_ours] == s[second_staged]
+    )
+    await _refuse(
+        conn,
+        staged,
+        s[target].is_not(None) & disagree,
+        second_staged,
+        lambda v: f"{v!r} is not the {second_ours} of the {what} {first_staged} names",
+        loaded,
+    )
+    await _resolve(conn, staged, target, table.c.id, [(second_staged, table.c[second_ours])])
+    await _refuse(conn, staged, s[target].is_(None), second_staged, _named(what, second_ours), loaded)
+
+
+async def _resolve_course(conn: AsyncConnection, staged: Table, loaded: Loaded) -> None:
+    await _resolve_by_either(
+        conn,
+        staged,
+        loaded,
+        "course",
+        "course_id",
+        Course.__table__,
+        ("course_slug", "slug"),
+        ("course_product_id", "product_id"),
+    )
 
 
 async def _resolve_user(conn: AsyncConnection, staged: Table, loaded: Loaded) -> None:
-    await _resolve(
-        conn, staged, "user_id", User.id, [("user_email", User.email), ("user_external_id", User.external_id)]
+    await _resolve_by_either(
+        conn,
+        staged,
+        loaded,
+        "user",
+        "user_id",
+        User.__table__,
+        ("user_external_id", "external_id"),
+        ("user_email", "email"),
     )
-    for column, ours in (("user_email", "email"), ("user_external_id", "external_id")):
-        await _refuse(
-            conn,
-            staged,
-            staged.c.user_id.is_(None) & staged.c[column].is_not(None),
-            column,
-            _named("user", ours),
-            loaded,
-        )
 
 
 # --- users ----------------------------------------------------------------------------------

@@ -234,7 +234,7 @@ USERS = Kind(
         Column("name", "text", text(255), "Display name.", True, example="Ada Lovelace"),
         Column(
             "role",
-            "LEARNER | INSTRUCTOR | ADMIN",
+            "LEARNER, INSTRUCTOR or ADMIN",
             choice(tuple(UserRole)),
             "Defaults to LEARNER.",
             empty=UserRole.LEARNER.value,
@@ -325,7 +325,7 @@ LESSONS = Kind(
         Column("title", "text", text(500), "Title.", True, example="SELECT basics"),
         Column(
             "kind",
-            "VIDEO | ARTICLE | QUIZ | ASSIGNMENT | OTHER",
+            "VIDEO, ARTICLE, QUIZ, ASSIGNMENT or OTHER",
             choice(tuple(LessonKind)),
             "Defaults to OTHER.",
             empty=LessonKind.OTHER.value,

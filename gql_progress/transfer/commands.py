@@ -179,8 +179,8 @@ def export_command(settings: Settings, args: argparse.Namespace) -> int:
     else:
         handle.close()
         partial.replace(args.output)
-    meter.finish(note=f"exported{'' if to_stdout else ' to ' + args.output}")
-    return 0 if rows >= 0 else 1
+    meter.finish(note=f"{rows:,} exported{'' if to_stdout else ' to ' + args.output}")
+    return 0
 
 
 def _writer(format: str, handle: Any, what: str) -> Writer:

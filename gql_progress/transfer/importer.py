@@ -86,17 +86,18 @@ async def _run(
             present = frozenset(c.name for c in present_columns(source))
             file_report = FileReport(str(source.path), source.kind.name)
             meter.start(f"import {source.path.name}", None if source.path.suffix == ".gz" else source.size)
+            errors: list[RowError] = []
             for batch in read_batches(source, options.batch_size):
                 loaded = await _load_batch(db, source, batch, present, now)
                 courses |= loaded.course_ids
                 file_report.rows += len(batch.rows) + len(batch.errors)
                 file_report.refused += len(batch.errors) + len(loaded.refused)
                 file_report.written += loaded.written
-                report.errors += batch.errors
-                report.errors += [
-                    RowError(str(source.path), r.line, r.column, r.reason) for r in loaded.refused
-                ]
+                errors += batch.errors
+                errors += [RowError(str(source.path), r.line, r.column, r.reason) for r in loaded.refused]
                 meter.advance(len(batch.rows) + len(batch.errors), batch.bytes_read)
+            # In the file's order: a reader fixes the file top to bottom.
+            report.errors += sorted(errors, key=lambda e: e.line)
         except FileRefused as exc:
             report.refused_files.append(exc)
             meter.finish(note="refused")

@@ -395,6 +395,14 @@ async def load_progress(
 ) -> Loaded:
     loaded = Loaded()
     s = staged.c
+    await _refuse(
+        conn,
+        staged,
+        (s.completed == False) & s.completed_at.is_not(None),  # noqa: E712 (SQL, not Python)
+        "completed_at",
+        "is given but completed is false",
+        loaded,
+    )
     await _resolve_user(conn, staged, loaded)
     await _resolve(
         conn,
@@ -427,14 +435,6 @@ async def load_progress(
         _repeats(staged, s.user_id, s.lesson_id),
         "",
         "repeats an earlier row's learner and lesson",
-        loaded,
-    )
-    await _refuse(
-        conn,
-        staged,
-        (s.completed == False) & s.completed_at.is_not(None),  # noqa: E712 (SQL, not Python)
-        "completed_at",
-        "is given but completed is false",
         loaded,
     )
     loaded.course_ids = await _course_ids(conn, staged)

@@ -87,50 +87,54 @@ def slug(value: Any) -> str:
 
 def integer(low: int, high: int) -> Parser:
     def parse(value: Any) -> int:
-        if isinstance(value, bool):
+        kind = type(value)
+        if kind is bool or not (kind is str or kind is int or (kind is float and value.is_integer())):
             raise CellError("must be a whole number")
-        if isinstance(value, str):
-            try:
-                value = int(value.strip())
-            except ValueError:
-                raise CellError("must be a whole number") from None
-        elif isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not isinstance(value, int):
-            raise CellError("must be a whole number")
-        if not low <= value <= high:
+        try:
+            result = int(value)  # a str may have spaces around it
+        except ValueError:
+            raise CellError("must be a whole number") from None
+        if not low <= result <= high:
             raise CellError(f"must be between {low} and {high}")
-        return value
+        return result
 
     return parse
 
 
 def number(low: float, high: float, *, above_low: bool = False) -> Parser:
     def parse(value: Any) -> float:
-        if isinstance(value, bool):
+        kind = type(value)
+        if kind is bool or not (kind is str or kind is int or kind is float):
             raise CellError("must be a number")
         try:
-            result = float(value.strip()) if isinstance(value, str) else float(value)
-        except (TypeError, ValueError):
+            result = float(value)
+        except ValueError:
             raise CellError("must be a number") from None
         in_range = (low < result if above_low else low <= result) and result <= high
-        if not (math.isfinite(result) and in_range):
+        if not (in_range and math.isfinite(result)):
             raise CellError(f"must be {'greater than' if above_low else 'between'} {low:g} and {high:g}")
         return result
 
     return parse
 
 
+_BOOLEANS = {
+    spelling: value
+    for words, value in ((_TRUE, True), (_FALSE, False))
+    for word in words
+    for spelling in (word, word.upper(), word.capitalize())
+}
+
+
 def boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-    raise CellError("must be true or false")
+    if value is True or value is False:
+        return bool(value)
+    found = _BOOLEANS.get(value) if isinstance(value, str) else None
+    if found is None and isinstance(value, str):
+        found = _BOOLEANS.get(value.strip().lower())
+    if found is None:
+        raise CellError("must be true or false")
+    return found
 
 
 def timestamp(value: Any) -> datetime:

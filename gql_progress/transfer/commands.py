@@ -60,6 +60,12 @@ def add_import_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         action="store_true",
         help="record COURSE_COMPLETED (and CERTIFICATE_ISSUED) events, which webhooks deliver",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="concurrent write transactions for enrollments and progress on PostgreSQL (default 2)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="check everything, then roll back")
     parser.add_argument("--errors", metavar="FILE", help="write every refused row to this CSV file")
     parser.set_defaults(handler=import_command)
@@ -69,8 +75,8 @@ def import_command(settings: Settings, args: argparse.Namespace) -> int:
     from gql_progress.transfer.importer import ImportOptions, ImportReport, run_import
     from gql_progress.transfer.reading import FileRefused, find_sources
 
-    if args.batch_size < 1:
-        print("gql-progress: --batch-size must be at least 1", file=sys.stderr)
+    if args.batch_size < 1 or args.jobs < 1:
+        print("gql-progress: --batch-size and --jobs must be at least 1", file=sys.stderr)
         return 2
     try:
         sources = find_sources(Path(args.path), args.kind)
@@ -78,7 +84,11 @@ def import_command(settings: Settings, args: argparse.Namespace) -> int:
         print(f"gql-progress: {exc}", file=sys.stderr)
         return 2
     options = ImportOptions(
-        batch_size=args.batch_size, certificates=args.certificates, events=args.events, dry_run=args.dry_run
+        batch_size=args.batch_size,
+        certificates=args.certificates,
+        events=args.events,
+        dry_run=args.dry_run,
+        jobs=args.jobs,
     )
     meter = Meter(sys.stderr)
     report: ImportReport = _run(settings, lambda db: run_import(db, sources, options, meter))

@@ -153,6 +153,7 @@ async def _resolve_by_either(
     conn: AsyncConnection,
     staged: Table,
     loaded: Loaded,
+    present: frozenset[str],
     what: str,
     target: str,
     table: Any,
@@ -161,38 +162,45 @@ async def _resolve_by_either(
 ) -> None:
     """Fill ``staged.<target>`` with the id of the row of ``table`` that the first identifier
     names, else the second; a row whose identifier names nothing, or whose two identifiers
-    name different rows, is refused."""
+    name different rows, is refused. Identifiers the file does not have cost no statement."""
     (first_staged, first_ours), (second_staged, second_ours) = first, second
     s = staged.c
-    await _resolve(conn, staged, target, table.c.id, [(first_staged, table.c[first_ours])])
-    await _refuse(
-        conn,
-        staged,
-        s[target].is_(None) & s[first_staged].is_not(None),
-        first_staged,
-        _named(what, first_ours),
-        loaded,
-    )
-    disagree = s[second_staged].is_not(None) & ~exists().where(
-        table.c.id == s[target], table.c[second_ours] == s[second_staged]
-    )
-    await _refuse(
-        conn,
-        staged,
-        s[target].is_not(None) & disagree,
-        second_staged,
-        lambda v: f"{v!r} is not the {second_ours} of the {what} {first_staged} names",
-        loaded,
-    )
+    if first_staged in present:
+        await _resolve(conn, staged, target, table.c.id, [(first_staged, table.c[first_ours])])
+        await _refuse(
+            conn,
+            staged,
+            s[target].is_(None) & s[first_staged].is_not(None),
+            first_staged,
+            _named(what, first_ours),
+            loaded,
+        )
+    if second_staged not in present:
+        return
+    if first_staged in present:
+        disagree = s[second_staged].is_not(None) & ~exists().where(
+            table.c.id == s[target], table.c[second_ours] == s[second_staged]
+        )
+        await _refuse(
+            conn,
+            staged,
+            s[target].is_not(None) & disagree,
+            second_staged,
+            lambda v: f"{v!r} is not the {second_ours} of the {what} {first_staged} names",
+            loaded,
+        )
     await _resolve(conn, staged, target, table.c.id, [(second_staged, table.c[second_ours])])
     await _refuse(conn, staged, s[target].is_(None), second_staged, _named(what, second_ours), loaded)
 
 
-async def _resolve_course(conn: AsyncConnection, staged: Table, loaded: Loaded) -> None:
+async def _resolve_course(
+    conn: AsyncConnection, staged: Table, loaded: Loaded, present: frozenset[str]
+) -> None:
     await _resolve_by_either(
         conn,
         staged,
         loaded,
+        present,
         "course",
         "course_id",
         Course.__table__,
@@ -201,11 +209,14 @@ async def _resolve_course(conn: AsyncConnection, staged: Table, loaded: Loaded) 
     )
 
 
-async def _resolve_user(conn: AsyncConnection, staged: Table, loaded: Loaded) -> None:
+async def _resolve_user(
+    conn: AsyncConnection, staged: Table, loaded: Loaded, present: frozenset[str]
+) -> None:
     await _resolve_by_either(
         conn,
         staged,
         loaded,
+        present,
         "user",
         "user_id",
         User.__table__,
@@ -293,7 +304,7 @@ async def load_lessons(
 ) -> Loaded:
     loaded = Loaded()
     s = staged.c
-    await _resolve_course(conn, staged, loaded)
+    await _resolve_course(conn, staged, loaded, present)
     await _refuse(
         conn, staged, _repeats(staged, s.external_id), "external_id", "repeats an earlier row's", loaded
     )
@@ -340,8 +351,8 @@ async def load_enrollments(
 ) -> Loaded:
     loaded = Loaded()
     s = staged.c
-    await _resolve_user(conn, staged, loaded)
-    await _resolve_course(conn, staged, loaded)
+    await _resolve_user(conn, staged, loaded, present)
+    await _resolve_course(conn, staged, loaded, present)
     await _refuse(
         conn,
         staged,
@@ -403,22 +414,21 @@ async def load_progress(
         "is given but completed is false",
         loaded,
     )
-    await _resolve_user(conn, staged, loaded)
-    await _resolve(
-        conn,
-        staged,
-        "lesson_id",
-        Lesson.id,
-        [("lesson_external_id", Lesson.external_id)],
-    )
-    await conn.execute(update(staged).where(Lesson.id == s.lesson_id).values(course_id=Lesson.course_id))
-    # A removed lesson is no longer part of its course: as for upsertProgress, it is not found.
-    gone = or_(
-        s.lesson_id.is_(None),
-        exists().where(Lesson.id == s.lesson_id, Lesson.removed_at.is_not(None)),
+    await _resolve_user(conn, staged, loaded, present)
+    # One pass for both ids; a removed lesson is no longer part of its course and, as for
+    # upsertProgress, is not found.
+    await conn.execute(
+        update(staged)
+        .where(Lesson.external_id == s.lesson_external_id, Lesson.removed_at.is_(None))
+        .values(lesson_id=Lesson.id, course_id=Lesson.course_id)
     )
     await _refuse(
-        conn, staged, gone, "lesson_external_id", lambda v: f"no current lesson has external_id {v!r}", loaded
+        conn,
+        staged,
+        s.lesson_id.is_(None),
+        "lesson_external_id",
+        lambda v: f"no current lesson has external_id {v!r}",
+        loaded,
     )
     enrolled = exists().where(Enrollment.user_id == s.user_id, Enrollment.course_id == s.course_id)
     await _refuse(
@@ -442,12 +452,15 @@ async def load_progress(
     table = LessonProgress.__table__
     stored = LessonProgress.__table__.alias("stored")
     completed = func.coalesce(s.completed, s.completed_at.is_not(None))
+    sets_completion = bool(present & {"completed", "completed_at"})
+    percentage_only = "progress_percentage" in present and not sets_completion
+    # The stored record is read (a join) only where a row needs it: a completion the file
+    # does not date keeps the date an earlier import gave it; a percentage without completion
+    # columns is 100 while the stored record is completed (as in upsertProgress).
+    undated = await conn.scalar(select(exists().where(completed, s.completed_at.is_(None))))
+    reads_stored = percentage_only or bool(undated)
     now_value = _now(now, LessonProgress.completed_at)
-    # A completion the file does not date keeps the date an earlier import gave it.
-    kept = case((stored.c.completed, stored.c.completed_at), else_=None)
-    metadata: ColumnElement[Any] = (
-        cast(s.metadata, JSONB) if conn.dialect.name == "postgresql" else s.metadata
-    )
+    kept = case((stored.c.completed, stored.c.completed_at), else_=None) if reads_stored else None
     values: dict[str, ColumnElement[Any]] = {
         "user_id": s.user_id,
         "lesson_id": s.lesson_id,
@@ -458,13 +471,15 @@ async def load_progress(
         "created_at": now_value,
         "updated_at": now_value,
     }
-    values["metadata"] = metadata
+    if conn.dialect.name == "postgresql":
+        values["metadata"] = cast(s.metadata, JSONB)
     changing = [c for c in _PROGRESS_COLUMNS if c in present]
-    if present & {"completed", "completed_at"}:
+    if sets_completion:
         changing += ["completed", "completed_at", "progress_percentage"]
-    elif "progress_percentage" in present:
-        # The stored completion decides, as in upsertProgress: 100 while completed.
-        values["progress_percentage"] = s.progress_percentage
+    elif percentage_only:
+        values["progress_percentage"] = case(
+            (func.coalesce(stored.c.completed, False), 100.0), else_=s.progress_percentage
+        )
         changing.append("progress_percentage")
 
     def joins(staged_table: Any) -> Any:
@@ -472,12 +487,15 @@ async def load_progress(
             stored, and_(stored.c.user_id == s.user_id, stored.c.lesson_id == s.lesson_id)
         )
 
-    if "progress_percentage" in changing and not present & {"completed", "completed_at"}:
-        values["progress_percentage"] = case(
-            (func.coalesce(stored.c.completed, False), 100.0), else_=s.progress_percentage
-        )
     loaded.written = await _upsert(
-        conn, table, values, staged, ["user_id", "lesson_id"], changing, joins=joins, stamp="updated_at"
+        conn,
+        table,
+        values,
+        staged,
+        ["user_id", "lesson_id"],
+        changing,
+        joins=joins if reads_stored else None,
+        stamp="updated_at",
     )
     return loaded
 

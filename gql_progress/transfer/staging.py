@@ -60,8 +60,6 @@ async def stage(conn: AsyncConnection, kind: Kind, rows: Sequence[tuple[Any, ...
         raw = await conn.get_raw_connection()
         asyncpg_connection: Any = raw.driver_connection
         await asyncpg_connection.copy_records_to_table(table.name, records=rows, columns=names)
-        # No statistics on a fresh temporary table: without them the planner guesses its size.
-        await conn.execute(text(f"ANALYZE {table.name}"))
     else:
         await conn.run_sync(table.create)
         if rows:

@@ -266,3 +266,17 @@ def test_the_command_offers_every_kind_and_the_docs_describe_every_column() -> N
         assert f"### {kind.name}" in docs
         for column in kind.columns:
             assert f"| `{column.name}` |" in docs, (kind.name, column.name)
+
+
+async def test_a_database_not_migrated_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+
+    assert await cli("import", _files(tmp_path / "lms", CATALOG)) == 1
+    assert await cli("export", "progress") == 1
+
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    expected = "gql-progress: the database is not migrated"
+    assert len(err) == 2, err
+    assert all(line.startswith(expected) for line in err), err

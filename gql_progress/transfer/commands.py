@@ -23,18 +23,37 @@ T = TypeVar("T")
 SHOWN_ERRORS = 50
 
 
+class DatabaseProblem(Exception):
+    """The database could not be reached or read: told in one line, not a traceback."""
+
+
 def _run(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     from gql_progress.db.engine import Database
+    from gql_progress.db.revision import schema_revision
 
     async def run() -> T:
         # No live channel: a migration's rows are history, not news for subscribers.
         db = Database(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         try:
+            # A database at another revision would fail every batch, each row reported: once.
+            problem = (await schema_revision(db)).problem()
+            if problem is not None:
+                raise DatabaseProblem(problem)
             return await action(db)
         finally:
             await db.dispose()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except (OSError, OperationalError, ProgrammingError) as exc:
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        first = (str(getattr(exc, "orig", exc)).strip().splitlines() or [type(exc).__name__])[0]
+        raise DatabaseProblem(
+            f"cannot use the database at {url}: {first} (is it migrated? gql-progress migrate)"
+        ) from exc
 
 
 KINDS = ("users", "courses", "lessons", "enrollments", "progress")  # transfer/columns.py's
@@ -91,7 +110,11 @@ def import_command(settings: Settings, args: argparse.Namespace) -> int:
         jobs=args.jobs,
     )
     meter = Meter(sys.stderr)
-    report: ImportReport = _run(settings, lambda db: run_import(db, sources, options, meter))
+    try:
+        report: ImportReport = _run(settings, lambda db: run_import(db, sources, options, meter))
+    except DatabaseProblem as exc:
+        print(f"\ngql-progress: {exc}", file=sys.stderr)
+        return 1
 
     for refused in report.refused_files:
         print(f"gql-progress: refused {refused.path}: {refused.reason}", file=sys.stderr)
@@ -183,6 +206,9 @@ def export_command(settings: Settings, args: argparse.Namespace) -> int:
             problems = "; ".join(f"{p.path[0]}: {p.message}" for p in exc.problems)
             print(f"gql-progress: {problems}", file=sys.stderr)
             return 2
+        if isinstance(exc, DatabaseProblem):
+            print(f"\ngql-progress: {exc}", file=sys.stderr)
+            return 1
         raise
     if to_stdout:
         handle.flush()

@@ -26,27 +26,32 @@ class Writer(Protocol):
 
 
 def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # UTCDateTime hands back UTC already: no conversion per cell
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
-def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, datetime):
-        return _stamp(value)
-    if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
-    return value
+def _boolean(value: bool | None) -> str:
+    return "" if value is None else ("true" if value else "false")
+
+
+def _timestamp(value: datetime | None) -> str:
+    return "" if value is None else _stamp(value)
+
+
+def _json(value: Any) -> str:
+    return "" if value is None else orjson.dumps(value).decode()
+
+
+# Per column type, what a CSV cell needs (None: nothing; the csv module writes None as empty).
+_CSV_CELLS: dict[str, Any] = {"boolean": _boolean, "timestamp": _timestamp, "json": _json}
 
 
 class CsvWriter:
     def __init__(self, handle: IO[str], fields: Sequence[Field]) -> None:
         self.writer = csv.writer(handle, lineterminator="\n")
         self.header: list[str] | None = [f.name for f in fields]
+        self.cells = [_CSV_CELLS.get(f.type) for f in fields]
 
     def _start(self) -> None:
         # The header waits for the first rows (or the end): an export refused before it reads
@@ -57,7 +62,13 @@ class CsvWriter:
 
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self._start()
-        self.writer.writerows([_csv_cell(v) for v in row] for row in rows)
+        if not rows:
+            return
+        columns = [
+            column if cell is None else [cell(value) for value in column]
+            for cell, column in zip(self.cells, zip(*rows, strict=True), strict=True)
+        ]
+        self.writer.writerows(zip(*columns, strict=True))
 
     def close(self) -> None:
         self._start()

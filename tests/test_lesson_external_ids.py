@@ -112,6 +112,13 @@ async def test_lesson_query_finds_a_lesson_by_external_id_and_course_by_product_
     by_product = await api.data(COURSE_BY_PRODUCT, {"p": "prod-9"}, key=admin.key)
 
     assert by_external["lesson"] == {"id": course.lesson_ids[1], "externalId": "x-2", "title": "Lesson 1"}
+    # The course page reads it too (a document the compiled read path answers).
+    page = await api.data(
+        "query($slug: String!) { course(slug: $slug) { lessons { externalId } } }",
+        {"slug": course.slug},
+        key=admin.key,
+    )
+    assert page["course"]["lessons"] == [{"externalId": "x-1"}, {"externalId": "x-2"}]
     assert unknown["lesson"] is None
     assert both["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
     assert by_product["course"] == {"slug": course.slug, "productId": "prod-9"}

@@ -280,3 +280,15 @@ async def test_a_database_not_migrated_is_refused_in_one_line(
     expected = "gql-progress: the database is not migrated"
     assert len(err) == 2, err
     assert all(line.startswith(expected) for line in err), err
+
+
+async def test_invalid_csv_stops_the_file_at_its_line_and_keeps_the_batches_before_it(
+    cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = 'external_id,email,name\nu-1,a@example.com,Ada\nu-2,b@example.com,Bob\nu-3,c@example.com,"Carl\n'
+    write(tmp_path, "users.csv", users)
+
+    assert await cli("import", tmp_path / "users.csv", "--batch-size", "2") == 1
+
+    assert "users.csv: line 4: not valid CSV" in capsys.readouterr().err
+    assert await scalar(cli_db, "SELECT count(*) FROM users") == 2

@@ -90,17 +90,18 @@ async def _run(
         errors: list[RowError] = []
         meter.start(f"import {source.path.name}", None if source.path.suffix == ".gz" else source.size)
         try:
-            courses |= await _load_file(db, source, options, now, meter, file_report, errors)
+            await _load_file(db, source, options, now, meter, file_report, errors, courses)
         except FileRefused as exc:
+            # Refused at its header, nothing of it was written; refused further down (invalid
+            # CSV), the batches before that line were, and are reported as usual.
             report.refused_files.append(exc)
-            meter.finish(note="refused")
-            continue
         # In the file's order: a reader fixes the file top to bottom.
         report.errors += sorted(errors, key=lambda e: e.line)
         file_report.rows_per_second = meter.finish(
             note=f"{file_report.written:,} written, {file_report.refused:,} refused"
         )
-        report.files.append(file_report)
+        if file_report.rows:
+            report.files.append(file_report)
     report.completed_enrollments = await _apply_completion(db, sorted(courses), options, now)
     report.certificates_or_events = options.certificates or options.events
 
@@ -113,8 +114,10 @@ async def _load_file(
     meter: Meter,
     file_report: FileReport,
     errors: list[RowError],
-) -> set[int]:
-    """The file's batches, written by ``jobs`` concurrent transactions on PostgreSQL.
+    courses: set[int],
+) -> None:
+    """The file's batches, written by ``jobs`` concurrent transactions on PostgreSQL; what
+    they refused goes to ``errors``, the courses they touched to ``courses``.
 
     A learner's rows always go to the same writer, which takes them in file order, so where a
     file repeats a (learner, lesson) the later row still wins, as with one writer; and two
@@ -122,7 +125,6 @@ async def _load_file(
     """
     present = frozenset(c.name for c in present_columns(source))
     jobs = _jobs(db, source, options)
-    courses: set[int] = set()
     queues: list[asyncio.Queue[Batch | None]] = [asyncio.Queue(maxsize=2) for _ in range(jobs)]
 
     async def writer(queue: asyncio.Queue[Batch | None]) -> None:
@@ -135,24 +137,30 @@ async def _load_file(
             meter.advance(len(batch.rows))
 
     writers = [asyncio.create_task(writer(queue)) for queue in queues]
+    refused: FileRefused | None = None
     try:
-        async for batch in _prefetched(read_batches(source, options.batch_size)):
-            file_report.rows += len(batch.rows) + len(batch.errors)
-            file_report.refused += len(batch.errors)
-            errors.extend(batch.errors)
-            meter.advance(len(batch.errors), batch.bytes_read)
-            for queue, part in zip(queues, _by_learner(source, batch, jobs), strict=True):
-                if part.rows:
-                    await queue.put(part)
+        try:
+            async for batch in _prefetched(read_batches(source, options.batch_size)):
+                file_report.rows += len(batch.rows) + len(batch.errors)
+                file_report.refused += len(batch.errors)
+                errors.extend(batch.errors)
+                meter.advance(len(batch.errors), batch.bytes_read)
                 if any(task.done() for task in writers):
                     break  # a writer failed: its exception is raised below
-        for queue in queues:
-            await queue.put(None)
+                for queue, part in zip(queues, _by_learner(source, batch, jobs), strict=True):
+                    if part.rows:
+                        await queue.put(part)
+        except FileRefused as exc:
+            refused = exc  # the batches read before the bad line are still written
+        for queue, task in zip(queues, writers, strict=True):
+            if not task.done():  # a failed writer takes nothing more: its queue may be full
+                await queue.put(None)
         await asyncio.gather(*writers)
     finally:
         for task in writers:
             task.cancel()
-    return courses
+    if refused is not None:
+        raise refused
 
 
 def _jobs(db: Database, source: Source, options: ImportOptions) -> int:

@@ -251,3 +251,29 @@ async def test_grant_completion_takes_lessons_by_external_id(api: Api) -> None:
         "succeeded": 1,
         "results": [{"externalId": "g-1"}],
     }
+
+
+async def test_progress_filters_by_a_lesson_ref_and_an_unknown_one_gives_an_empty_page(api: Api) -> None:
+    admin = await api.admin()
+    learner = await api.user()
+    course = await _course(api, admin, ["p-1", "p-2"])
+    await api.enroll(learner, course)
+    for external_id in ("p-1", "p-2"):
+        await api.data(
+            UPSERT, {"input": {"lesson": {"externalId": external_id}, "completed": True}}, key=learner.key
+        )
+    query = """query($lesson: LessonRefInput, $lessonId: ID) {
+      progress(lesson: $lesson, lessonId: $lessonId) { totalCount nodes { lesson { externalId } } }
+    }"""
+
+    by_ref = await api.data(query, {"lesson": {"externalId": "p-2"}}, key=learner.key)
+    unknown = await api.data(query, {"lesson": {"externalId": "nope"}}, key=learner.key)
+    by_id = await api.data(query, {"lessonId": course.lesson_ids[0]}, key=learner.key)
+    both = await api.gql(
+        query, {"lesson": {"externalId": "p-2"}, "lessonId": course.lesson_ids[0]}, key=learner.key
+    )
+
+    assert by_ref["progress"] == {"totalCount": 1, "nodes": [{"lesson": {"externalId": "p-2"}}]}
+    assert unknown["progress"] == {"totalCount": 0, "nodes": []}
+    assert by_id["progress"]["nodes"] == [{"lesson": {"externalId": "p-1"}}]
+    assert both["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"

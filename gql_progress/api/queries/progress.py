@@ -6,7 +6,13 @@ import strawberry
 
 from gql_progress.api.context import Info
 from gql_progress.api.ids import decode_id, encode_id
-from gql_progress.api.inputs.lessons import LESSON_IDS_DEPRECATION, LessonRefInput, requested_lessons
+from gql_progress.api.inputs.lessons import (
+    LESSON_ID_DEPRECATION,
+    LESSON_IDS_DEPRECATION,
+    LessonRefInput,
+    one_lesson,
+    requested_lessons,
+)
 from gql_progress.api.lesson_refs import lesson_rows
 from gql_progress.api.pagination import (
     AfterArgument,
@@ -40,17 +46,34 @@ class ProgressQueries:
             strawberry.ID | None, strawberry.argument(description="Only this course's lessons.")
         ] = None,
         lesson_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this lesson.")
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only this lesson (its global id; or send lesson).",
+                deprecation_reason=LESSON_ID_DEPRECATION,
+            ),
         ] = None,
         user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID)] = None,
         first: FirstArgument = None,
         after: AfterArgument = None,
         last: LastArgument = None,
         before: BeforeArgument = None,
+        lesson: Annotated[
+            LessonRefInput | None,
+            strawberry.argument(description="Only this lesson, by global id or the platform's externalId."),
+        ] = None,
     ) -> Connection[Progress]:
         subject = requested_subject(info, user_id)
+        lesson_pk = None
+        if lesson_id is not None or lesson is not None:
+            problems = ProblemList()
+            ref = one_lesson(problems, lesson_id, lesson)
+            problems.raise_if_any()
+            assert ref is not None
+            # A lesson that does not exist has no records: an empty page, as for an unknown id.
+            row = (await lesson_rows(info, [ref]))[0] if ref.id is None else None
+            lesson_pk = ref.id if ref.id is not None else (0 if row is None else int(row.id))
         return await progress_connection(
-            info, subject, course_id, lesson_id, PageArguments(first, after, last, before)
+            info, subject, course_id, lesson_pk, PageArguments(first, after, last, before)
         )
 
     @strawberry.field(

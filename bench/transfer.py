@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--courses", type=int, default=40)
     parser.add_argument("--lessons", type=int, default=50, help="lessons per course")
     parser.add_argument("--courses-per-user", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=25_000, help="import rows per transaction")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG_URL))
     options = parser.parse_args()
     shape = Shape(options.users, options.courses, options.lessons, options.courses_per_user)

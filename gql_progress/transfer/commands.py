@@ -57,7 +57,10 @@ def _run(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:
 
 
 KINDS = ("users", "courses", "lessons", "enrollments", "progress")  # transfer/columns.py's
-DEFAULT_BATCH_SIZE = 10_000
+# Rows per import transaction: on 100,000 progress rows with two writers, 10,000 ran at ~37,000
+# rows/s and 25,000 at ~48,000 (each statement's fixed cost spread wider); 50,000 gained nothing.
+IMPORT_BATCH_SIZE = 25_000
+EXPORT_BATCH_SIZE = 10_000
 
 
 def add_import_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,7 +73,12 @@ def add_import_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "path", help="a directory of users.csv, courses.csv… (or .jsonl, .gz), or one such file"
     )
     parser.add_argument("--kind", choices=KINDS, help="the kind of a file whose name does not say")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per transaction")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=IMPORT_BATCH_SIZE,
+        help=f"rows per transaction (default {IMPORT_BATCH_SIZE})",
+    )
     parser.add_argument(
         "--certificates", action="store_true", help="issue certificates for the enrollments it completes"
     )
@@ -162,7 +170,7 @@ def add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "is at or after this ISO 8601 time",
     )
     parser.add_argument("--until", metavar="TIMESTAMP", help="… and before this one")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per fetch")
+    parser.add_argument("--batch-size", type=int, default=EXPORT_BATCH_SIZE, help="rows per fetch")
     parser.set_defaults(handler=export_command)
 
 

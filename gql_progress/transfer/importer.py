@@ -24,9 +24,10 @@ from gql_progress.domain.events import record_events
 from gql_progress.transfer.loads import LOADS, Loaded, Refusal
 from gql_progress.transfer.meter import Meter
 from gql_progress.transfer.reading import Batch, FileRefused, RowError, Source, present_columns, read_batches
+from gql_progress.transfer.resolving import resolve_progress
 from gql_progress.transfer.staging import stage
 
-DEFAULT_BATCH_SIZE = 10_000
+DEFAULT_BATCH_SIZE = 25_000  # see transfer/commands.py
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ async def _load_file(
     """
     present = frozenset(c.name for c in present_columns(source))
     jobs = _jobs(db, source, options)
-    queues: list[asyncio.Queue[Batch | None]] = [asyncio.Queue(maxsize=2) for _ in range(jobs)]
+    # One batch waiting per writer: enough to keep it busy, and memory stays a few batches.
+    queues: list[asyncio.Queue[Batch | None]] = [asyncio.Queue(maxsize=1) for _ in range(jobs)]
 
     async def writer(queue: asyncio.Queue[Batch | None]) -> None:
         while (batch := await queue.get()) is not None:
@@ -204,8 +206,14 @@ async def _load_batch(
         return Loaded()
     try:
         async with db.write() as conn:
-            staged = await stage(conn, source.kind, batch.rows)
-            return await LOADS[source.kind.name](conn, staged, present, now)
+            rows, early = batch.rows, Loaded()
+            if source.kind.name == "progress":
+                rows, early = await resolve_progress(conn, source.kind, batch.rows, present)
+            staged = await stage(conn, source.kind, rows)
+            loaded = await LOADS[source.kind.name](conn, staged, present, now)
+            loaded.refused += early.refused
+            loaded.course_ids |= early.course_ids
+            return loaded
     except DBAPIError as exc:
         # Rolled back whole: a constraint no check foresaw (a concurrent writer, two rows of the
         # batch swapping unique values). Every row is reported; none is half-written.

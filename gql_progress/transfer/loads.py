@@ -404,51 +404,10 @@ _PROGRESS_COLUMNS = (
 async def load_progress(
     conn: AsyncConnection, staged: Table, present: frozenset[str], now: datetime
 ) -> Loaded:
+    """The batch's records; its rows arrive resolved (user_id, lesson_id, course_id)."""
     loaded = Loaded()
     s = staged.c
-    await _refuse(
-        conn,
-        staged,
-        (s.completed == False) & s.completed_at.is_not(None),  # noqa: E712 (SQL, not Python)
-        "completed_at",
-        "is given but completed is false",
-        loaded,
-    )
-    await _resolve_user(conn, staged, loaded, present)
-    # One pass for both ids; a removed lesson is no longer part of its course and, as for
-    # upsertProgress, is not found.
-    await conn.execute(
-        update(staged)
-        .where(Lesson.external_id == s.lesson_external_id, Lesson.removed_at.is_(None))
-        .values(lesson_id=Lesson.id, course_id=Lesson.course_id)
-    )
-    await _refuse(
-        conn,
-        staged,
-        s.lesson_id.is_(None),
-        "lesson_external_id",
-        lambda v: f"no current lesson has external_id {v!r}",
-        loaded,
-    )
-    enrolled = exists().where(Enrollment.user_id == s.user_id, Enrollment.course_id == s.course_id)
-    await _refuse(
-        conn,
-        staged,
-        ~enrolled,
-        "",
-        "the learner is not enrolled in the lesson's course (import enrollments first)",
-        loaded,
-    )
-    await _refuse(
-        conn,
-        staged,
-        _repeats(staged, s.user_id, s.lesson_id),
-        "",
-        "repeats an earlier row's learner and lesson",
-        loaded,
-    )
-    loaded.course_ids = await _course_ids(conn, staged)
-
+    # Resolved and checked before staging (transfer/resolving.py): every staged row is written.
     table = LessonProgress.__table__
     stored = LessonProgress.__table__.alias("stored")
     completed = func.coalesce(s.completed, s.completed_at.is_not(None))

@@ -47,10 +47,12 @@ def staging_table(kind: Kind) -> Table:
 
 
 async def stage(conn: AsyncConnection, kind: Kind, rows: Sequence[tuple[Any, ...]]) -> Table:
-    """Put ``rows`` (``(line, value of each column…)``) into the kind's staging table, in the
-    transaction of ``conn``, and return the table."""
+    """Put ``rows`` (``(line, value of each column…)``, then any resolved ids) into the kind's
+    staging table, in the transaction of ``conn``, and return the table."""
     table = staging_table(kind)
-    names = [c.name for c in table.columns][: len(kind.columns) + 1]
+    # Rows resolved before staging (transfer/resolving.py) carry the resolved ids too.
+    width = len(rows[0]) if rows else len(kind.columns) + 1
+    names = [c.name for c in table.columns][:width]
     # A dry run's batches are savepoints of one transaction, where the last one's table is
     # still there (ON COMMIT DROP waits for the commit).
     await conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))

@@ -292,3 +292,27 @@ async def test_invalid_csv_stops_the_file_at_its_line_and_keeps_the_batches_befo
 
     assert "users.csv: line 4: not valid CSV" in capsys.readouterr().err
     assert await scalar(cli_db, "SELECT count(*) FROM users") == 2
+
+
+async def test_progress_rows_name_learners_by_email_or_by_both_identifiers_when_they_agree(
+    cli_db: str, tmp_path: Path
+) -> None:
+    files = dict(CATALOG)
+    files["progress.csv"] = (
+        "user_external_id,user_email,lesson_external_id,completed\n"
+        ",ADA@example.com,l-1,true\n"  # line 2: by email, any case
+        "u-2,bob@example.com,l-1,true\n"  # line 3: both, agreeing
+        "u-1,bob@example.com,l-2,true\n"  # line 4: both, naming two users
+        ",nobody@example.com,l-2,true\n"  # line 5: no such email
+    )
+    report = tmp_path / "errors.csv"
+
+    assert await cli("import", _files(tmp_path / "lms", files), "--errors", report) == 1
+
+    with report.open(newline="") as handle:
+        rows = [(r["line"], r["column"], r["reason"]) for r in csv.DictReader(handle)]
+    assert rows == [
+        ("4", "user_email", "'bob@example.com' is not the email of the user user_external_id names"),
+        ("5", "user_email", "no user has email 'nobody@example.com'"),
+    ]
+    assert await scalar(cli_db, "SELECT count(*) FROM lesson_progress WHERE completed") == 2

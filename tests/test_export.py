@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.transfer_data import Shape, stamp, write_dataset
+from gql_progress.api.ids import decode_any_id
 from gql_progress.db.engine import Database
 from gql_progress.transfer.exporter import SHAPES, ExportFilter, export_rows
 from tests.conftest import fresh_database
@@ -147,6 +148,11 @@ async def test_filters_by_course_user_and_time(platform: str, tmp_path: Path) ->
     assert events
     assert {e["user_external_id"] for e in events} == {"u-0"}
     assert {e["type"] for e in events} <= {"COURSE_COMPLETED", "CERTIFICATE_ISSUED"}
+    # Ids as the API gives them: the event's own, and a certificate's inside its data.
+    assert {(decode_any_id(e["event_id"]) or ("?",))[0] for e in events} == {"Event"}
+    issued = [orjson.loads(e["data"]) for e in events if e["type"] == "CERTIFICATE_ISSUED"]
+    assert issued, "u-0 finished course-0, which offers a certificate"
+    assert {(decode_any_id(d["certificateId"]) or ("?",))[0] for d in issued} == {"Certificate"}
 
 
 async def test_an_unknown_course_is_refused_and_leaves_no_file(

@@ -201,7 +201,11 @@ def export_command(settings: Settings, args: argparse.Namespace) -> int:
     if to_stdout:
         handle: Any = sys.stdout.buffer if binary else sys.stdout
     else:
-        handle = partial.open("wb") if binary else partial.open("w", newline="", encoding="utf-8")
+        try:
+            handle = partial.open("wb") if binary else partial.open("w", newline="", encoding="utf-8")
+        except OSError as exc:
+            print(f"gql-progress: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+            return 2
     try:
         writer = _writer(args.format, handle, args.what)
         rows = _run(settings, lambda db: _pump(db, args.what, wanted, args.batch_size, writer, meter))

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gql_progress.api.event_data import public_event_data
 from gql_progress.api.ids import encode_id
 from gql_progress.db.engine import Database
 from gql_progress.db.models import Course, Enrollment, Event, Lesson, LessonProgress, User
@@ -121,7 +122,7 @@ ENROLLMENTS = Shape(
 # where the user, course or lesson still exists, else empty.
 EVENTS = Shape(
     fields=(
-        Field("event_id", "integer", _ev.c.id),
+        Field("event_id", "text", _ev.c.id, "Event"),
         Field("type", "text", _ev.c.type),
         Field("occurred_at", "timestamp", _ev.c.occurred_at),
         Field("user_id", "text", _ev.c.user_id, "User"),
@@ -249,4 +250,6 @@ def _encoder(field: Field) -> Callable[[Any], Any] | None:
         return global_id
     if field.name in {"type", "status"}:
         return lambda value: None if value is None else str(value)
+    if field.name == "data":
+        return public_event_data  # as Event.data shows it: ids inside it as global ids
     return None

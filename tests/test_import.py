@@ -273,8 +273,8 @@ async def test_a_database_not_migrated_is_refused_in_one_line(
 ) -> None:
     monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
 
-    assert await cli("import", _files(tmp_path / "lms", CATALOG)) == 1
-    assert await cli("export", "progress") == 1
+    assert await cli("import", _files(tmp_path / "lms", CATALOG)) == 2
+    assert await cli("export", "progress") == 2
 
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     expected = "gql-progress: the database is not migrated"

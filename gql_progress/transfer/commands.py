@@ -122,7 +122,7 @@ def import_command(settings: Settings, args: argparse.Namespace) -> int:
         report: ImportReport = _run(settings, lambda db: run_import(db, sources, options, meter))
     except DatabaseProblem as exc:
         print(f"\ngql-progress: {exc}", file=sys.stderr)
-        return 1
+        return 2
 
     for refused in report.refused_files:
         print(f"gql-progress: refused {refused.path}: {refused.reason}", file=sys.stderr)
@@ -220,7 +220,7 @@ def export_command(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         if isinstance(exc, DatabaseProblem):
             print(f"\ngql-progress: {exc}", file=sys.stderr)
-            return 1
+            return 2
         raise
     if to_stdout:
         handle.flush()

@@ -1,5 +1,5 @@
 """The gql-progress command: serve, migrate, status, seed-demo, create-user, create-api-key,
-list-api-keys, revoke-api-key, deliver, export-schema, export-possible-types."""
+list-api-keys, revoke-api-key, deliver, import, export, export-schema, export-possible-types."""
 
 from __future__ import annotations
 
@@ -402,6 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deliver.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
     deliver.set_defaults(handler=cmd_deliver)
+
+    from gql_progress.transfer.commands import add_export_parser, add_import_parser
+
+    add_import_parser(commands)
+    add_export_parser(commands)
 
     export = commands.add_parser("export-schema", help="write schema.graphql from the code")
     export.add_argument("--check", action="store_true", help="fail if the file is stale")

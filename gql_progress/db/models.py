@@ -152,6 +152,8 @@ class Lesson(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(500))
+    # The platform's own id for the lesson (issue 18): optional, unique among all lessons when set.
+    external_id: Mapped[str | None] = mapped_column(String(255))
     kind: Mapped[LessonKind] = mapped_column(_enum(LessonKind, "lesson_kind"))
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     is_required: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -173,6 +175,9 @@ class Lesson(Base):
             postgresql_where=text("removed_at IS NULL"),
             sqlite_where=text("removed_at IS NULL"),
         ),
+        # A unique index, not a constraint: SQLite can add one to an existing table without a
+        # rebuild. NULLs are distinct, so lessons without an external id never collide.
+        Index("uq_lessons_external_id", "external_id", unique=True),
         CheckConstraint("position >= 0", name="position_non_negative"),
         CheckConstraint(
             f"duration_seconds IS NULL OR duration_seconds BETWEEN 0 AND {MAX_SECONDS}",

@@ -174,6 +174,11 @@ def _validate_lesson(values: Mapping[str, Any]) -> dict[str, Any]:
     for column in ("kind", "is_required"):
         if column in values and values[column] is None:
             problems.add((column,), "must not be null")
+    external_id = values.get("external_id")
+    if external_id is not None and not external_id.strip():
+        problems.add(("externalId",), "must not be empty (send null for none)")
+    elif external_id is not None and len(external_id) > 255:
+        problems.add(("externalId",), "must be at most 255 characters")
     refuse_nul(problems, values)
     problems.raise_if_any()
     return {k: v for k, v in values.items() if not (k == "position" and v is None)}
@@ -188,6 +193,8 @@ async def add_lesson(db: Database, course_id: int, values: Mapping[str, Any]) ->
             last = await conn.scalar(select(func.max(Lesson.position)).where(_current_lessons_of(course_id)))
             cleaned["position"] = 0 if last is None else last + 1
         await _position_free(conn, course_id, cleaned["position"], None)
+        if cleaned.get("external_id") is not None:
+            await unique_or_conflict(conn, Lesson.external_id, cleaned["external_id"], None, "externalId")
         row = await insert_returning(
             conn, Lesson, {**cleaned, "course_id": course_id, "created_at": now, "updated_at": now}
         )
@@ -204,6 +211,10 @@ async def update_lesson(db: Database, lesson_id: int, values: Mapping[str, Any])
         await _lock_course(conn, course_id)
         if "position" in cleaned:
             await _position_free(conn, course_id, cleaned["position"], lesson_id)
+        if cleaned.get("external_id") is not None:
+            await unique_or_conflict(
+                conn, Lesson.external_id, cleaned["external_id"], lesson_id, "externalId"
+            )
         row = await update_returning(conn, Lesson, lesson_id, {**cleaned, "updated_at": now}, "lesson")
         if "is_required" in cleaned:
             await reevaluate_course(conn, course_id, now)

@@ -1,5 +1,6 @@
 """Objects named by the identifiers outside systems use: bundle product id or slug, user email
-or external id, product id. Each ref names exactly one identifier (the API layer checks that)."""
+or external id, product id, lesson external id. Each ref names exactly one identifier (the API
+layer checks that)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gql_progress.db.models import Bundle, Product, ProductKind, User
+from gql_progress.db.models import Bundle, Lesson, Product, ProductKind, User
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import Forbidden, NotFound
 from gql_progress.domain.text import contains_nul
@@ -32,6 +33,14 @@ class UserRef:
 
     id: int | None = None
     email: str | None = None
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LessonRef:
+    """Exactly one of these is set (the API layer checks that)."""
+
+    id: int | None = None
     external_id: str | None = None
 
 
@@ -114,6 +123,23 @@ async def users_by_ref(conn: AsyncConnection, refs: Sequence[UserRef]) -> dict[U
             user_id = by_external_id.get(ref.external_id)
         if user_id is not None:
             found[ref] = user_id
+    return found
+
+
+async def lessons_by_ref(conn: AsyncConnection, refs: Sequence[LessonRef]) -> dict[LessonRef, int]:
+    """The lesson id each ref names, in one statement; refs that name no lesson are left out.
+
+    Removed lessons are found too: callers decide what a removed lesson means to them, exactly
+    as they do for a lesson named by its id.
+    """
+    external_ids = sorted({r.external_id for r in refs if r.external_id is not None})
+    found: dict[LessonRef, int] = {r: r.id for r in refs if r.id is not None}
+    if external_ids:
+        rows = await conn.execute(
+            select(Lesson.id, Lesson.external_id).where(_any_of((Lesson.external_id, list(external_ids))))
+        )
+        for row in rows:
+            found[LessonRef(external_id=row.external_id)] = row.id
     return found
 
 

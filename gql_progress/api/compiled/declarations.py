@@ -311,6 +311,7 @@ TYPES: dict[str, dict[str, Field]] = {
         "id": node_id("Lesson"),
         "position": column("position"),
         "title": column("title"),
+        "externalId": column("external_id"),
         "kind": column("kind"),
         "durationSeconds": column("duration_seconds"),
         "isRequired": column("is_required"),

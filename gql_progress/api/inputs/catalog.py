@@ -79,6 +79,9 @@ class AddLessonInput:
     course_id: strawberry.ID = strawberry.field(description="The course.")
     title: str = strawberry.field(description="Title.")
     kind: LessonKind = strawberry.field(description="What the lesson holds.")
+    external_id: str | None = strawberry.field(
+        default=None, description="The platform's own id for the lesson (unique among lessons)."
+    )
     position: int | None = strawberry.field(
         default=None, description="A free position; defaults to after the last lesson."
     )
@@ -96,6 +99,11 @@ class AddLessonInput:
 class UpdateLessonInput:
     id: strawberry.ID = strawberry.field(description="The lesson.")
     title: str | None = strawberry.field(default=strawberry.UNSET, description=_PARTIAL)
+    external_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The platform's own id for the lesson (unique among lessons); null removes it. "
+        + _PARTIAL,
+    )
     kind: LessonKind | None = strawberry.field(default=strawberry.UNSET, description=_PARTIAL)
     position: int | None = strawberry.field(
         default=strawberry.UNSET, description="A position not used by another lesson. " + _PARTIAL
@@ -128,6 +136,7 @@ COURSE_COLUMNS = (
 )
 LESSON_COLUMNS = (
     "title",
+    "external_id",
     "kind",
     "position",
     "duration_seconds",

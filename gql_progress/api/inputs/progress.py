@@ -3,6 +3,8 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
+from gql_progress.api.inputs.lessons import LESSON_ID_DEPRECATION, LESSON_IDS_DEPRECATION, LessonRefInput
+
 _PARTIAL = "Omit to leave unchanged."
 
 
@@ -13,7 +15,15 @@ _PARTIAL = "Omit to leave unchanged."
     )
 )
 class UpsertProgressInput:
-    lesson_id: strawberry.ID = strawberry.field(description="The lesson.")
+    lesson: LessonRefInput | None = strawberry.field(
+        default=None,
+        description="The lesson, by its global id or the platform's externalId (or send lessonId).",
+    )
+    lesson_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The lesson's global id; give this or lesson, not both.",
+        deprecation_reason=LESSON_ID_DEPRECATION,
+    )
     user_id: strawberry.ID | None = strawberry.field(
         default=None,
         description="Whose progress: defaults to the caller; admins may name any user.",
@@ -70,8 +80,17 @@ class UpsertProgressInput:
 
 @strawberry.input(description="Complete or un-complete many lessons in one call.")
 class BulkSetCompletionInput:
-    lesson_ids: list[strawberry.ID] = strawberry.field(
-        description="Up to 500 lesson ids; each gets its own result."
+    lessons: list[LessonRefInput] | None = strawberry.field(
+        default=None,
+        description=(
+            "Up to 500 lessons, by global id or the platform's externalId; each gets its own "
+            "result (or send lessonIds)."
+        ),
+    )
+    lesson_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Up to 500 lesson ids; each gets its own result. Give this or lessons, not both.",
+        deprecation_reason=LESSON_IDS_DEPRECATION,
     )
     completed: bool = strawberry.field(description="True to complete, false to un-complete.")
     user_id: strawberry.ID | None = strawberry.field(

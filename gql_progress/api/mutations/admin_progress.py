@@ -5,6 +5,7 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
+from gql_progress.api.inputs.lessons import LESSON_IDS_DEPRECATION, LessonRefInput, requested_lessons
 from gql_progress.api.mutations.progress import BulkSetCompletionSuccess, bulk_success
 from gql_progress.api.mutations.raises import raises
 from gql_progress.api.types.course_summary import CourseSummary
@@ -17,7 +18,7 @@ from gql_progress.api.types.errors import (
 )
 from gql_progress.domain.completion import admin as admin_progress
 from gql_progress.domain.errors import Forbidden, InvalidInput, NotEnrolled, NotFound, ProblemList
-from gql_progress.domain.ids import decode_into, try_decode_id
+from gql_progress.domain.ids import decode_into
 
 
 @strawberry.input(description="Whose progress in which course to clear, and why.")
@@ -32,7 +33,17 @@ class ResetProgressInput:
 @strawberry.input(description="Lessons to complete on a learner's behalf, and why.")
 class GrantCompletionInput:
     user_id: strawberry.ID = strawberry.field(description="The learner.")
-    lesson_ids: list[strawberry.ID] = strawberry.field(description="Lessons to complete (up to 500).")
+    lessons: list[LessonRefInput] | None = strawberry.field(
+        default=None,
+        description=(
+            "Lessons to complete (up to 500), by global id or the platform's externalId (or send lessonIds)."
+        ),
+    )
+    lesson_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Lessons to complete (up to 500). Give this or lessons, not both.",
+        deprecation_reason=LESSON_IDS_DEPRECATION,
+    )
     reason: str = strawberry.field(
         description="Why: kept on each record (grantReason) and COMPLETION_GRANTED event; up to 1000 chars."
     )
@@ -113,13 +124,14 @@ class AdminProgressMutations:
         info.context.viewer.require_admin()
         problems = ProblemList()
         user_pk = decode_into(problems, input.user_id, "User", ("userId",))
+        requested = requested_lessons(problems, input.lesson_ids, input.lessons)
         problems.raise_if_any()
         assert user_pk is not None
         result = await admin_progress.grant_completion(
             info.context.db,
             actor_user_id=info.context.viewer.user_id,
             user_id=user_pk,
-            requested=[(raw, try_decode_id(raw, "Lesson")) for raw in input.lesson_ids],
+            requested=requested,
             reason=input.reason,
         )
         return bulk_success(result, user_pk)

@@ -6,7 +6,9 @@ import strawberry
 
 from gql_progress.api.context import Info
 from gql_progress.api.inputs.given import given_columns
+from gql_progress.api.inputs.lessons import one_lesson, requested_lessons
 from gql_progress.api.inputs.progress import BulkSetCompletionInput, UpsertProgressInput
+from gql_progress.api.lesson_refs import lesson_pk as lesson_pk_of
 from gql_progress.api.mutations.raises import raises
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.course_summary import CourseSummary
@@ -19,12 +21,12 @@ from gql_progress.api.types.errors import (
     ValidationError,
 )
 from gql_progress.api.types.progress import Progress
-from gql_progress.domain.completion.bulk import BulkResult, set_completion
+from gql_progress.domain.completion.bulk import BulkResult, LessonOutcome, set_completion
 from gql_progress.domain.completion.sequence import OutOfSequence
 from gql_progress.domain.completion.summary import CourseSummary as DomainSummary
 from gql_progress.domain.completion.upsert import WRITABLE_COLUMNS, upsert_progress, validate_changes
 from gql_progress.domain.errors import Forbidden, InvalidInput, NotEnrolled, NotFound, ProblemList
-from gql_progress.domain.ids import decode_into, try_decode_id
+from gql_progress.domain.ids import decode_into, encode_id
 
 
 @strawberry.type(description="The record as written and the course summary it leads to.")
@@ -54,9 +56,17 @@ UpsertProgressResult = Annotated[
 ]
 
 
-@strawberry.type(description="The outcome for one requested lesson id.")
+@strawberry.type(description="The outcome for one requested lesson.")
 class LessonCompletionResult:
-    lesson_id: strawberry.ID = strawberry.field(description="The id as it was requested.")
+    lesson_id: strawberry.ID = strawberry.field(
+        description=(
+            "The id as it was requested; for a lesson requested by externalId, its global id "
+            "(empty when the externalId names no lesson)."
+        )
+    )
+    external_id: str | None = strawberry.field(
+        description="The externalId the lesson was requested by; null when it was requested by id."
+    )
     success: bool = strawberry.field(description="Whether the lesson now has the requested completion.")
     error: ItemError | None = strawberry.field(description="Why it failed; null on success.")
     user_pk: strawberry.Private[int]
@@ -108,7 +118,7 @@ class ProgressMutations:
     ) -> UpsertProgressResult:
         changes = given_columns(input, WRITABLE_COLUMNS)
         problems = ProblemList()
-        lesson_pk = decode_into(problems, input.lesson_id, "Lesson", ("lessonId",))
+        lesson = one_lesson(problems, input.lesson_id, input.lesson)
         user_pk = decode_into(problems, input.user_id, "User", ("userId",))
         instance_pk = decode_into(problems, input.instance_id, "StudyPlanInstance", ("instanceId",))
         if problems.problems:
@@ -116,8 +126,9 @@ class ProgressMutations:
             # them, once, on the heartbeat's hot path.
             problems.problems += validate_changes(changes).problems
             problems.raise_if_any()
-        assert lesson_pk is not None
+        assert lesson is not None
         user_pk = info.context.viewer.subject(user_pk)
+        lesson_pk = await lesson_pk_of(info, lesson)
         write = await upsert_progress(
             info.context.db,
             user_id=user_pk,
@@ -142,8 +153,10 @@ class ProgressMutations:
         info: Info,
         input: Annotated[BulkSetCompletionInput, strawberry.argument(description="What to write.")],
     ) -> BulkSetCompletionResult:
+        problems = ProblemList()
+        requested = requested_lessons(problems, input.lesson_ids, input.lessons)
+        problems.raise_if_any()
         user_pk = requested_subject(info, input.user_id)
-        requested = [(raw, try_decode_id(raw, "Lesson")) for raw in input.lesson_ids]
         result = await set_completion(
             info.context.db,
             user_id=user_pk,
@@ -154,11 +167,18 @@ class ProgressMutations:
         return bulk_success(result, user_pk)
 
 
+def _requested_id(outcome: LessonOutcome) -> str:
+    if outcome.external_id is None:
+        return outcome.requested_id
+    return "" if outcome.lesson_id is None else encode_id("Lesson", outcome.lesson_id)
+
+
 def bulk_success(result: BulkResult, user_pk: int) -> BulkSetCompletionSuccess:
     """The per-lesson outcomes of a bulk write (bulkSetCompletion, grantCompletion)."""
     results = [
         LessonCompletionResult(
-            lesson_id=strawberry.ID(outcome.requested_id),
+            lesson_id=strawberry.ID(_requested_id(outcome)),
+            external_id=outcome.external_id,
             success=outcome.error is None,
             error=None
             if outcome.error is None

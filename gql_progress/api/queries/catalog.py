@@ -6,6 +6,7 @@ import strawberry
 from sqlalchemy import bindparam, select
 
 from gql_progress.api.context import Info
+from gql_progress.api.lesson_refs import lesson_rows
 from gql_progress.api.pagination import (
     AfterArgument,
     BeforeArgument,
@@ -21,6 +22,7 @@ from gql_progress.api.types.lesson import Lesson
 from gql_progress.db.models import Course as CourseRow
 from gql_progress.domain.errors import FieldProblem, InvalidInput
 from gql_progress.domain.ids import decode_id
+from gql_progress.domain.refs import LessonRef
 from gql_progress.domain.text import contains_nul
 
 # Built once (see api/loaders/lessons_by_course.py).
@@ -29,21 +31,35 @@ _COURSE_BY_SLUG = select(*CourseRow.__table__.c).where(CourseRow.slug == bindpar
 
 @strawberry.type
 class CatalogQueries:
-    @strawberry.field(description="A course by exactly one of id or slug; null when there is none.")
+    @strawberry.field(
+        description="A course by exactly one of id, slug or the platform's productId; null when none."
+    )
     async def course(
         self,
         info: Info,
         id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")] = None,
         slug: Annotated[str | None, strawberry.argument(description="The course's slug.")] = None,
         user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
+        product_id: Annotated[
+            str | None, strawberry.argument(description="The platform's product id for the course.")
+        ] = None,
     ) -> Course | None:
-        if (id is None) == (slug is None):
+        given = {"id": id, "slug": slug, "productId": product_id}
+        if sum(value is not None for value in given.values()) != 1:
+            # The message names productId only to whoever sends it: the old pair's error stays.
+            names = ("id", "slug", "productId") if product_id is not None else ("id", "slug")
             raise InvalidInput(
-                [FieldProblem((name,), "give exactly one of id, slug") for name in ("id", "slug")]
+                [FieldProblem((name,), f"give exactly one of {', '.join(names)}") for name in names]
             )
         subject = requested_subject(info, user_id)
         if id is not None:
             row = await info.context.loaders.course_by_id.load(decode_id(id, "Course", ("id",)))
+        elif product_id is not None:
+            row = (
+                None
+                if contains_nul(product_id)
+                else await info.context.loaders.row_by_key(CourseRow.__table__.c.product_id).load(product_id)
+            )
         elif contains_nul(slug):
             row = None  # no slug holds U+0000, and PostgreSQL would refuse to compare it
         else:
@@ -70,13 +86,27 @@ class CatalogQueries:
             lambda row: Course.from_row(row, subject_user_id=viewer_id),
         )
 
-    @strawberry.field(description="A lesson by id; null when there is none.")
+    @strawberry.field(
+        description="A lesson by exactly one of id or the platform's externalId; null when there is none."
+    )
     async def lesson(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")],
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")] = None,
         user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID_HELP)] = None,
+        external_id: Annotated[
+            str | None, strawberry.argument(description="The platform's id for the lesson.")
+        ] = None,
     ) -> Lesson | None:
+        if (id is None) == (external_id is None):
+            raise InvalidInput(
+                [FieldProblem((name,), "give exactly one of id, externalId") for name in ("id", "externalId")]
+            )
         subject = requested_subject(info, user_id)
-        row = await info.context.loaders.lesson_by_id.load(decode_id(id, "Lesson", ("id",)))
+        ref = (
+            LessonRef(external_id=external_id)
+            if id is None
+            else LessonRef(id=decode_id(id, "Lesson", ("id",)))
+        )
+        row = (await lesson_rows(info, [ref]))[0]
         return None if row is None else Lesson.from_row(row, subject_user_id=subject)

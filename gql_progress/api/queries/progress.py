@@ -5,6 +5,14 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
+from gql_progress.api.inputs.lessons import (
+    LESSON_ID_DEPRECATION,
+    LESSON_IDS_DEPRECATION,
+    LessonRefInput,
+    one_lesson,
+    requested_lessons,
+)
+from gql_progress.api.lesson_refs import lesson_rows
 from gql_progress.api.pagination import (
     AfterArgument,
     BeforeArgument,
@@ -18,8 +26,9 @@ from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.completion_status import LessonCompletion
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.progress import Progress
-from gql_progress.domain.errors import FieldProblem, InvalidInput
-from gql_progress.domain.ids import decode_id, try_decode_id
+from gql_progress.domain.errors import FieldProblem, InvalidInput, ProblemList
+from gql_progress.domain.ids import decode_id, encode_id
+from gql_progress.domain.refs import LessonRef
 
 MAX_STATUS_IDS = 500
 USER_ID = "Whose records: defaults to the caller. Admins may name any user; others only themselves."
@@ -37,17 +46,34 @@ class ProgressQueries:
             strawberry.ID | None, strawberry.argument(description="Only this course's lessons.")
         ] = None,
         lesson_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this lesson.")
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only this lesson (its global id; or send lesson).",
+                deprecation_reason=LESSON_ID_DEPRECATION,
+            ),
         ] = None,
         user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID)] = None,
         first: FirstArgument = None,
         after: AfterArgument = None,
         last: LastArgument = None,
         before: BeforeArgument = None,
+        lesson: Annotated[
+            LessonRefInput | None,
+            strawberry.argument(description="Only this lesson, by global id or the platform's externalId."),
+        ] = None,
     ) -> Connection[Progress]:
         subject = requested_subject(info, user_id)
+        lesson_pk = None
+        if lesson_id is not None or lesson is not None:
+            problems = ProblemList()
+            ref = one_lesson(problems, lesson_id, lesson)
+            problems.raise_if_any()
+            assert ref is not None
+            # A lesson that does not exist has no records: an empty page, as for an unknown id.
+            row = (await lesson_rows(info, [ref]))[0] if ref.id is None else None
+            lesson_pk = ref.id if ref.id is not None else (0 if row is None else int(row.id))
         return await progress_connection(
-            info, subject, course_id, lesson_id, PageArguments(first, after, last, before)
+            info, subject, course_id, lesson_pk, PageArguments(first, after, last, before)
         )
 
     @strawberry.field(
@@ -59,31 +85,61 @@ class ProgressQueries:
     async def completion_status(
         self,
         info: Info,
-        lesson_ids: Annotated[list[strawberry.ID], strawberry.argument(description="Lesson ids.")],
+        lesson_ids: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(
+                description="Lesson ids. Give this or lessons, not both.",
+                deprecation_reason=LESSON_IDS_DEPRECATION,
+            ),
+        ] = None,
         user_id: Annotated[strawberry.ID | None, strawberry.argument(description=USER_ID)] = None,
+        lessons: Annotated[
+            list[LessonRefInput] | None,
+            strawberry.argument(
+                description="Lessons by global id or the platform's externalId (or send lessonIds)."
+            ),
+        ] = None,
     ) -> list[LessonCompletion]:
-        if len(lesson_ids) > MAX_STATUS_IDS:
-            raise InvalidInput([FieldProblem(("lessonIds",), f"at most {MAX_STATUS_IDS} ids")])
+        problems = ProblemList()
+        requested = requested_lessons(problems, lesson_ids, lessons)
+        problems.raise_if_any()
+        if len(requested) > MAX_STATUS_IDS:
+            name = "lessonIds" if lessons is None else "lessons"
+            raise InvalidInput([FieldProblem((name,), f"at most {MAX_STATUS_IDS} ids")])
         subject = requested_subject(info, user_id)
         loaders = info.context.loaders
-        pks = [try_decode_id(raw, "Lesson") for raw in lesson_ids]
-        known = [pk for pk in pks if pk is not None]
-        lessons = dict(zip(known, await loaders.lesson_by_id.load_many(known), strict=True))
-        # A removed lesson is no longer part of any course: reported like one that never was.
-        found = [pk for pk in known if (row := lessons[pk]) is not None and row.removed_at is None]
+        refs = [ref if isinstance(ref, LessonRef) else LessonRef(id=ref) for _, ref in requested]
+        rows = await lesson_rows(info, [ref for ref in refs if ref.id is not None or ref.external_id])
+        lessons_found = iter(rows)
+        pks: list[int | None] = []
+        for ref in refs:
+            row = next(lessons_found) if ref.id is not None or ref.external_id else None
+            # A removed lesson is no longer part of any course: reported like one that never was.
+            pks.append(None if row is None or row.removed_at is not None else int(row.id))
+        found = sorted({pk for pk in pks if pk is not None})
         records = await loaders.progress_by_user_lesson.load_many([(subject, pk) for pk in found])
         by_lesson = dict(zip(found, records, strict=True))
         entries = []
-        for raw, pk in zip(lesson_ids, pks, strict=True):
-            if pk is None or pk not in by_lesson:
+        for (raw, sent), pk in zip(requested, pks, strict=True):
+            external_id = sent.external_id if isinstance(sent, LessonRef) else None
+            if external_id is not None:
+                raw = "" if pk is None else encode_id("Lesson", pk)
+            if pk is None:
                 entries.append(
-                    LessonCompletion(lesson_id=raw, found=False, completed=None, completed_at=None)
+                    LessonCompletion(
+                        lesson_id=strawberry.ID(raw),
+                        external_id=external_id,
+                        found=False,
+                        completed=None,
+                        completed_at=None,
+                    )
                 )
                 continue
             record = by_lesson[pk]
             entries.append(
                 LessonCompletion(
-                    lesson_id=raw,
+                    lesson_id=strawberry.ID(raw),
+                    external_id=external_id,
                     found=True,
                     completed=bool(record and record.completed),
                     completed_at=record.completed_at if record else None,

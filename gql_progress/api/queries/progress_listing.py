@@ -32,11 +32,11 @@ async def progress_connection(
     info: Info,
     user_id: int,
     course_id: str | None,
-    lesson_id: str | None,
+    lesson_pk: int | None,
     paging: PageArguments,
 ) -> Connection[Progress]:
+    """``lesson_pk``: only that lesson's record (the caller resolved lessonId or lesson)."""
     course_pk = decode_optional_id(course_id, "Course", ("courseId",))
-    lesson_pk = decode_optional_id(lesson_id, "Lesson", ("lessonId",))
     page = paging.request(info)
     query = _records(course_pk).where(LessonProgress.user_id == user_id)
     if lesson_pk is not None:

@@ -26,6 +26,9 @@ class Lesson(Node):
     id: strawberry.ID = strawberry.field(description="Opaque global id.")
     position: int = strawberry.field(description="Order within the course (unique there, from 0).")
     title: str = strawberry.field(description="Title.")
+    external_id: str | None = strawberry.field(
+        description="The platform's own id for the lesson (unique among lessons), if it has one."
+    )
     kind: LessonKind = strawberry.field(description="What the lesson holds.")
     duration_seconds: int | None = strawberry.field(description="Length in seconds, if known.")
     is_required: bool = strawberry.field(
@@ -59,6 +62,7 @@ class Lesson(Node):
             id=strawberry.ID(encode_id("Lesson", row.id)),
             position=row.position,
             title=row.title,
+            external_id=row.external_id,
             kind=LessonKind(row.kind),
             duration_seconds=row.duration_seconds,
             is_required=row.is_required,

@@ -11,7 +11,7 @@ from sqlalchemy import Row, delete, select, update
 from gql_progress.db.engine import Database
 from gql_progress.db.models import Enrollment, EnrollmentStatus, EventType, Lesson, LessonProgress, User
 from gql_progress.db.types import utcnow
-from gql_progress.domain.completion.bulk import BulkResult, set_completion
+from gql_progress.domain.completion.bulk import BulkResult, Requested, set_completion
 from gql_progress.domain.errors import FieldProblem, InvalidInput, NotEnrolled, NotFound
 from gql_progress.domain.events import NewEvent, record_events
 from gql_progress.domain.text import contains_nul
@@ -90,7 +90,7 @@ async def grant_completion(
     *,
     actor_user_id: int,
     user_id: int,
-    requested: Sequence[tuple[str, int | None]],
+    requested: Sequence[Requested],
     reason: str,
 ) -> BulkResult:
     """Complete lessons on the learner's behalf; earlier completions keep their completedAt."""

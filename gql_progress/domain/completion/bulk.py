@@ -35,17 +35,25 @@ from gql_progress.domain.errors import (
     NotEnrolled,
     NotFound,
 )
+from gql_progress.domain.refs import LessonRef, lessons_by_ref
 
 MAX_BULK_LESSONS = 500
 
 
+# One requested lesson: the text the client sent, and its decoded id (None when malformed) or,
+# for a lesson named by the platform's external id, the ref, resolved inside the write.
+Requested = tuple[str, int | LessonRef | None]
+
+
 @dataclass(frozen=True)
 class LessonOutcome:
-    """The result for one requested id; ``lesson_id`` is None when the id was malformed."""
+    """The result for one requested lesson; ``lesson_id`` is None when the id was malformed or
+    the external id named no lesson; ``external_id`` is the external id it was named by, if so."""
 
     requested_id: str
     lesson_id: int | None
     error: DomainError | None = None
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,13 +73,14 @@ async def set_completion(
     db: Database,
     *,
     user_id: int,
-    requested: Sequence[tuple[str, int | None]],
+    requested: Sequence[Requested],
     completed: bool,
     now: datetime | None = None,
     actor_user_id: int | None = None,
     grant_reason: str | None = None,
 ) -> BulkResult:
-    """``requested`` pairs each id as the client sent it with its decoded lesson id (or None).
+    """``requested`` pairs each id as the client sent it with its decoded lesson id (or None),
+    or with a LessonRef by external id, looked up in the write's transaction (one statement).
 
     With ``grant_reason`` it is an admin's grant (grantCompletion): the records remember who
     (``actor_user_id``) and why, a sequential course's order does not apply (the admin decides),
@@ -80,8 +89,13 @@ async def set_completion(
     if len(requested) > MAX_BULK_LESSONS:
         raise InvalidInput([FieldProblem(("lessonIds",), f"at most {MAX_BULK_LESSONS} ids per call")])
     now = now or utcnow()
-    lesson_ids = {lesson_id for _, lesson_id in requested if lesson_id is not None}
     async with db.write() as conn:
+        refs = [ref for _, ref in requested if isinstance(ref, LessonRef)]
+        named = await lessons_by_ref(conn, refs) if refs else {}
+        resolved = [
+            (raw, named.get(ref) if isinstance(ref, LessonRef) else ref, ref) for raw, ref in requested
+        ]
+        lesson_ids = {lesson_id for _, lesson_id, _ in resolved if lesson_id is not None}
         courses = await _courses_of(conn, user_id, lesson_ids)
         course_of = {lesson_id: c.course_id for lesson_id, c in courses.items()}
         enrolled = {c.course_id for c in courses.values() if c.enrolled}
@@ -129,9 +143,12 @@ async def set_completion(
         summaries = synced.summaries
 
     outcomes = []
-    for raw, lesson_id in requested:
+    for raw, lesson_id, ref in resolved:
         error: DomainError | None = None
-        if lesson_id is None:
+        external_id = ref.external_id if isinstance(ref, LessonRef) else None
+        if lesson_id is None and external_id is not None:
+            error = NotFound("lesson", repr(external_id))
+        elif lesson_id is None:
             error = MalformedId(raw)
         elif lesson_id not in course_of:
             error = NotFound("lesson", raw)
@@ -139,7 +156,7 @@ async def set_completion(
             error = NotEnrolled()
         elif lesson_id in refused:
             error = OutOfSequence(refused[lesson_id])
-        outcomes.append(LessonOutcome(raw, lesson_id, error))
+        outcomes.append(LessonOutcome(raw, lesson_id, error, external_id))
     return BulkResult(outcomes=outcomes, summaries=summaries)
 
 

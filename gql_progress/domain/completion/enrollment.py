@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, exists, false, func, select, true, update
+from sqlalchemy import ColumnElement, case, exists, false, func, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.models import Course, Enrollment, EnrollmentStatus, EventType, Lesson, LessonProgress
@@ -192,14 +193,93 @@ async def completed_lessons_among(conn: AsyncConnection, user_id: int, lesson_id
 async def reevaluate_course(conn: AsyncConnection, course_id: int, now: datetime) -> None:
     """After the course's requirements changed, move every enrollment's status to match.
 
-    Set-based, for all learners at once; it states summary.summarize's completion rule in SQL
-    (every current required lesson completed; every lesson counts when none is required; a
-    course without lessons completes nobody) and tests hold the two to the same answers.
-    Enrollments are locked first, as in the per-learner path, so that a learner's write that
-    commits meanwhile is seen by the UPDATEs' fresh snapshots. An earned completion is taken
-    back only when the course's keep_completion_on_change is off.
+    Set-based, for all learners at once (see complete_enrollments). An earned completion is
+    taken back only when the course's keep_completion_on_change is off.
     """
     keep = await conn.scalar(select(Course.keep_completion_on_change).where(Course.id == course_id))
+    complete = await _lock_and_condition(conn, course_id)
+    completed_users = await _complete(conn, course_id, complete, now)
+    # Completed by the course's change, not by anyone's progress: no actor.
+    pairs = [(user_id, course_id) for user_id in completed_users]
+    await record_events(conn, await course_completion_events(conn, pairs, None, now), now)
+    if not keep:
+        await conn.execute(
+            update(Enrollment)
+            .where(
+                Enrollment.course_id == course_id,
+                Enrollment.status == EnrollmentStatus.COMPLETED,
+                ~complete,
+            )
+            .values(status=EnrollmentStatus.ACTIVE, completed_at=None)
+        )
+
+
+async def complete_enrollments(
+    conn: AsyncConnection, course_id: int, now: datetime, *, dated_by_lessons: bool = False
+) -> list[int]:
+    """Set-based: every ACTIVE enrollment of the course whose learner has completed what the
+    course counts becomes COMPLETED; returns those learners' ids. It never reopens one.
+
+    Dated ``now``, or with ``dated_by_lessons`` (an import of records completed long ago) when
+    the learner completed the last counted lesson, ``now`` only if no record says. The caller
+    decides what follows (events, certificates: see course_completion_events).
+    """
+    complete = await _lock_and_condition(conn, course_id)
+    when: Any = now
+    if dated_by_lessons:
+        counted = await _counts_only_required(conn, course_id)
+        last = (
+            select(func.max(LessonProgress.completed_at))
+            .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+            .where(
+                LessonProgress.user_id == Enrollment.user_id,
+                LessonProgress.completed,
+                Lesson.course_id == course_id,
+                Lesson.removed_at.is_(None),
+                Lesson.is_required if counted else true(),
+            )
+            .correlate(Enrollment)
+            .scalar_subquery()
+        )
+        when = func.coalesce(last, literal(now, type_=Enrollment.completed_at.type))
+    return await _complete(conn, course_id, complete, when)
+
+
+async def _counts_only_required(conn: AsyncConnection, course_id: int) -> bool:
+    required = await conn.scalar(
+        select(func.count()).where(
+            Lesson.course_id == course_id, Lesson.removed_at.is_(None), Lesson.is_required
+        )
+    )
+    return bool(required)
+
+
+async def _complete(
+    conn: AsyncConnection, course_id: int, complete: ColumnElement[bool], when: Any
+) -> list[int]:
+    newly_completed = await conn.execute(
+        update(Enrollment)
+        .where(
+            Enrollment.course_id == course_id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            complete,
+        )
+        .values(status=EnrollmentStatus.COMPLETED, completed_at=when)
+        .returning(Enrollment.user_id)
+    )
+    return list(newly_completed.scalars())
+
+
+async def _lock_and_condition(conn: AsyncConnection, course_id: int) -> ColumnElement[bool]:
+    """Lock the course's enrollments and return the SQL of "this enrollment's learner completed
+    the course", correlated to the enrollment being updated.
+
+    It states summary.summarize's completion rule in SQL (every current required lesson
+    completed; every lesson counts when none is required; a course without lessons completes
+    nobody) and tests hold the two to the same answers. Enrollments are locked first, as in the
+    per-learner path, so that a learner's write that commits meanwhile is seen by the UPDATEs'
+    fresh snapshots.
+    """
     await conn.execute(
         select(Enrollment.id)
         .where(Enrollment.course_id == course_id)
@@ -214,46 +294,20 @@ async def reevaluate_course(conn: AsyncConnection, course_id: int, now: datetime
         )
     ).one()
     total, required = int(totals[0]), int(totals[1])
-
     if total == 0:
-        complete: ColumnElement[bool] = false()
-    else:
-        counted = Lesson.is_required if required else true()
-        # Correlated to the lesson and to the enrollment being updated: this learner's record.
-        completed_it = (
-            exists()
-            .where(
-                LessonProgress.lesson_id == Lesson.id,
-                LessonProgress.user_id == Enrollment.user_id,
-                LessonProgress.completed,
-            )
-            .correlate_except(LessonProgress)
-        )
-        missing = exists().where(
-            Lesson.course_id == course_id, Lesson.removed_at.is_(None), counted, ~completed_it
-        )
-        complete = ~missing
-
-    newly_completed = await conn.execute(
-        update(Enrollment)
+        return false()
+    counted = Lesson.is_required if required else true()
+    # Correlated to the lesson and to the enrollment being updated: this learner's record.
+    completed_it = (
+        exists()
         .where(
-            Enrollment.course_id == course_id,
-            Enrollment.status == EnrollmentStatus.ACTIVE,
-            complete,
+            LessonProgress.lesson_id == Lesson.id,
+            LessonProgress.user_id == Enrollment.user_id,
+            LessonProgress.completed,
         )
-        .values(status=EnrollmentStatus.COMPLETED, completed_at=now)
-        .returning(Enrollment.user_id)
+        .correlate_except(LessonProgress)
     )
-    # Completed by the course's change, not by anyone's progress: no actor.
-    pairs = [(user_id, course_id) for user_id in newly_completed.scalars()]
-    await record_events(conn, await course_completion_events(conn, pairs, None, now), now)
-    if not keep:
-        await conn.execute(
-            update(Enrollment)
-            .where(
-                Enrollment.course_id == course_id,
-                Enrollment.status == EnrollmentStatus.COMPLETED,
-                ~complete,
-            )
-            .values(status=EnrollmentStatus.ACTIVE, completed_at=None)
-        )
+    missing = exists().where(
+        Lesson.course_id == course_id, Lesson.removed_at.is_(None), counted, ~completed_it
+    )
+    return ~missing

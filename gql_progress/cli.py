@@ -27,6 +27,7 @@ def _run_with_db(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
         db = Database(
             settings.database_url,
             sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            prepared_statements=settings.prepared_statements_in_effect,
             # On PostgreSQL the commands' writes (seed-demo) reach the servers' subscribers too.
             live_channel=settings.live_channel if settings.live_updates_enabled else None,
         )
@@ -47,7 +48,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     host, port = args.host or settings.host, args.port or settings.port
     # Both would otherwise end in uvicorn's traceback (a busy port, or the lifespan's refusal).
-    refusal = listen_problem(host, port) or _schema_problem(settings)
+    refusal = listen_problem(host, port) or _schema_problem(settings) or _notice_problem(settings)
     if refusal is not None:
         print(f"gql-progress: {refusal}", file=sys.stderr)
         return 1
@@ -93,6 +94,30 @@ def _schema_problem(settings: Settings) -> str | None:
         print(f"gql-progress: warning: {problem}", file=sys.stderr)
         return None
     return problem
+
+
+def _notice_problem(settings: Settings) -> str | None:
+    """A LISTEN address that the writes' notifications do not reach (the app refuses to start
+    on it too), told in one line; an unreachable one is only warned about."""
+    if settings.is_sqlite or not (settings.live_updates_enabled or settings.api_key_cache_seconds > 0):
+        return None
+    from gql_progress.db.engine import Database
+    from gql_progress.db.listener import NOTICE_WAIT_SECONDS, asyncpg_dsn, misdirected, notices_arrive
+
+    async def check(db: Database) -> bool:
+        return await notices_arrive(
+            asyncpg_dsn(settings.listen_url_in_effect), db.notify, NOTICE_WAIT_SECONDS
+        )
+
+    try:
+        arrived = _run_with_db(settings, check)
+    except Exception as exc:  # whatever it was, the server starts and its listener keeps trying
+        print(
+            f"gql-progress: warning: cannot check LISTEN: {_first_line(exc)}; starting anyway",
+            file=sys.stderr,
+        )
+        return None
+    return None if arrived else misdirected(NOTICE_WAIT_SECONDS)
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -403,6 +403,11 @@ class Database:
             self.credentials_epoch += 1
         if scope.committed and self.on_committed is not None:
             self.on_committed(scope.committed)
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """NOTIFY ``channel`` in a write transaction of the pool, as the writes' notices go."""
+        async with self.write() as conn:
+            await conn.execute(select(func.pg_notify(channel, payload)))
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +29,58 @@ logger = logging.getLogger("gql_progress.live")
 _HEALTH_CHECK_SECONDS = 30.0
 _RETRY_FIRST_SECONDS = 0.5
 _RETRY_MAX_SECONDS = 30.0
+# How long a NOTIFY sent through the pool may take to reach a LISTEN at start-up (milliseconds
+# when it does).
+NOTICE_WAIT_SECONDS = 5.0
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
     """``postgresql+asyncpg://…`` as asyncpg itself accepts it."""
     return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class ListenMisconfigured(RuntimeError):
+    """Notifications sent through the pool do not reach the LISTEN connection's address."""
+
+
+def misdirected(within: float) -> str:
+    return (
+        f"a notification sent through GQL_PROGRESS_DATABASE_URL did not reach a LISTEN on "
+        f"GQL_PROGRESS_DB_LISTEN_URL within {within:g} s: the listen URL must reach the same "
+        "PostgreSQL database directly, not through a transaction pooler (live updates would never "
+        "arrive, and a revoked API key would stay cached)"
+    )
+
+
+async def notices_arrive(
+    listen_dsn: str, notify: Callable[[str, str], Awaitable[None]], within: float
+) -> bool:
+    """Whether ``notify(channel, payload)`` (a NOTIFY sent as the writes send theirs, through the
+    pool) reaches a LISTEN on ``listen_dsn`` within ``within`` seconds.
+
+    Catches what no URL check can: a listen URL naming another database (notifications stay in
+    their database), or a transaction pooler, where LISTEN runs on a session the client no
+    longer holds once the statement ends. Raises when ``listen_dsn`` cannot be reached.
+    """
+    channel = f"gql_progress_probe_{secrets.token_hex(8)}"
+    payload = secrets.token_hex(8)
+    arrived = asyncio.Event()
+
+    def deliver(_conn: Any, _pid: int, _channel: str, received: str) -> None:
+        if received == payload:
+            arrived.set()
+
+    conn = await asyncpg.connect(listen_dsn, timeout=10)
+    try:
+        await conn.add_listener(channel, deliver)
+        await notify(channel, payload)
+        try:
+            await asyncio.wait_for(arrived.wait(), within)
+        except TimeoutError:
+            return False
+        return True
+    finally:
+        await conn.close(timeout=5)
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,10 @@ class Follower:
 
 
 class PgListener:
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, application_name: str | None = None) -> None:
         self._dsn = dsn
+        # Its session's name in pg_stat_activity (auth/credential_sync.py looks for it).
+        self._server_settings = {"application_name": application_name} if application_name else None
         self._followers: list[Follower] = []
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -141,7 +143,7 @@ class PgListener:
         delay = _RETRY_FIRST_SECONDS
         while True:
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=10)
+                conn = await asyncpg.connect(self._dsn, timeout=10, server_settings=self._server_settings)
             except Exception as exc:  # whatever it was, the next attempt may succeed
                 logger.warning("listener: cannot connect to listen (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)

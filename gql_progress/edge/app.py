@@ -319,10 +319,15 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
     # One LISTEN connection per process on PostgreSQL, for whatever follows a channel below:
     # directly to PostgreSQL when the pool goes through a transaction pooler (settings.py).
     listen_dsn = asyncpg_dsn(settings.listen_url_in_effect)
-    listener = None if db.is_sqlite else PgListener(listen_dsn)
     credentials: CredentialCache[Any] | None = None
-    if listener is not None and settings.api_key_cache_seconds > 0:
+    if not db.is_sqlite and settings.api_key_cache_seconds > 0:
         credentials = CredentialCache(db, settings.api_key_cache_seconds)
+        # A revocation answers once every process's cache has dropped the key.
+        db.on_credentials_committed = credentials.sync.settle
+    # Named, when it feeds a cache, so that a revoking process knows whom to wait for.
+    listener_name = credentials.sync.name if credentials is not None else None
+    listener = None if db.is_sqlite else PgListener(listen_dsn, application_name=listener_name)
+    if listener is not None and credentials is not None:
         listener.follow(credentials.follower())
     live = LiveUpdates(db, settings, listener) if settings.live_updates_enabled else None
     authenticator = Authenticator(

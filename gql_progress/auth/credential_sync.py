@@ -1,0 +1,94 @@
+"""Every process's credential cache told of a revocation before the request that revoked answers.
+
+The revocation's notice reaches every process's LISTEN within milliseconds, but a client whose
+next request went to another process could still be let in meanwhile (tests/test_processes.py
+saw it about once in fifty tries on a loaded machine). So after the commit, the revoking process:
+
+1. reads which processes keep a cache: each one's LISTEN session is named
+   ``gql_progress cache <id>`` (its application_name, in pg_stat_activity);
+2. NOTIFYs ``sync:<token>`` on the credentials channel;
+3. waits until each of them has answered ``ack:<token>:<id>`` (at most ``SETTLE_SECONDS``).
+
+PostgreSQL delivers a channel's notices to each listener in commit order, so a process that saw
+the sync had already dropped the revoked key: once every one has answered, the key is refused
+everywhere. A process that does not answer in time (stuck, or its LISTEN just reconnecting) is
+logged, and drops the key when its notice arrives, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+from sqlalchemy import text
+
+from gql_progress.db.engine import Database
+
+CACHE_LISTENER = "gql_progress cache "
+# How long a revoking request waits for the other processes (milliseconds when they are well).
+SETTLE_SECONDS = 2.0
+
+logger = logging.getLogger("gql_progress.auth")
+
+_CACHES = text(
+    "SELECT application_name FROM pg_stat_activity"
+    " WHERE datname = current_database() AND starts_with(application_name, :prefix)"
+)
+
+
+class CredentialSync:
+    def __init__(self, db: Database, channel: str) -> None:
+        self._db = db
+        self._channel = channel
+        # This process's LISTEN session's application_name (db/listener.py sets it).
+        self.name = f"{CACHE_LISTENER}{secrets.token_hex(6)}"
+        self._pending: dict[str, tuple[set[str], asyncio.Event]] = {}
+        self._acks: set[asyncio.Task[None]] = set()
+
+    async def settle(self) -> None:
+        """After a commit that changed credentials: return once every process with a cache has
+        seen it (see the module's docstring)."""
+        async with self._db.read() as conn:
+            waiting = set((await conn.execute(_CACHES, {"prefix": CACHE_LISTENER})).scalars())
+        if not waiting:
+            return
+        token = secrets.token_hex(8)
+        answered = asyncio.Event()
+        self._pending[token] = (waiting, answered)
+        try:
+            await self._db.notify(self._channel, f"sync:{token}")
+            await asyncio.wait_for(answered.wait(), SETTLE_SECONDS)
+        except TimeoutError:
+            logger.warning(
+                "%d processes did not confirm a credential change within %.0f s; each drops it "
+                "when the change's notice arrives",
+                len(waiting),
+                SETTLE_SECONDS,
+            )
+        finally:
+            del self._pending[token]
+
+    def on_notice(self, kind: str, subject: str) -> bool:
+        """Handle a ``sync`` or ``ack`` notice of the credentials channel; False for others."""
+        if kind == "sync":
+            task = asyncio.get_running_loop().create_task(self._ack(subject))
+            self._acks.add(task)
+            task.add_done_callback(self._acks.discard)
+            return True
+        if kind == "ack":
+            token, _, name = subject.partition(":")
+            pending = self._pending.get(token)
+            if pending is not None:
+                waiting, answered = pending
+                waiting.discard(name)
+                if not waiting:
+                    answered.set()
+            return True
+        return False
+
+    async def _ack(self, token: str) -> None:
+        try:
+            await self._db.notify(self._channel, f"ack:{token}:{self.name}")
+        except Exception as exc:  # the revoking process waits its bound, then goes on
+            logger.warning("could not confirm a credential change: %s", exc)

@@ -298,8 +298,20 @@ def cmd_list_api_keys(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_revoke_api_key(settings: Settings, args: argparse.Namespace) -> int:
     from gql_progress.auth.commands import revoke_key
+    from gql_progress.auth.credential_cache import CHANNEL
+    from gql_progress.auth.credential_sync import confirmed_revocations
+    from gql_progress.db.engine import Database
+    from gql_progress.db.listener import asyncpg_dsn
 
-    done = _api_key_command(settings, lambda db: revoke_key(db, args.key))
+    async def revoke(db: Database) -> str:
+        if settings.is_sqlite:
+            return await revoke_key(db, args.key)
+        # Answered once every running server's key cache dropped the key, as the API answers.
+        listen_dsn = asyncpg_dsn(settings.listen_url_in_effect)
+        async with confirmed_revocations(db, CHANNEL, listen_dsn):
+            return await revoke_key(db, args.key)
+
+    done = _api_key_command(settings, revoke)
     if done is None:
         return 1
     print(done)

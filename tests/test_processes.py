@@ -12,6 +12,8 @@ LOCKED by three workers).
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -74,8 +76,10 @@ class World:
     admin: str
     learner: str
     instructor: str
-    leaving: str  # the learner's key that the test revokes
+    leaving: str  # the learner's key that the test revokes through the API…
     leaving_id: str
+    dismissed: str  # …and the one it revokes with `gql-progress revoke-api-key`
+    dismissed_pk: int
     course_id: str
     lesson_ids: list[str]
 
@@ -93,6 +97,7 @@ async def _seed(database_url: str) -> World:
         _, admin, _ = await key_of("admin", UserRole.ADMIN)
         _, instructor, _ = await key_of("instructor", UserRole.INSTRUCTOR)
         _, leaving, leaving_pk = await key_of("leaving")
+        _, dismissed, dismissed_pk = await key_of("dismissed")
         learner_pk, learner, _ = await key_of("learner")
         course = await catalog.create_course(db, {"slug": "as-one", "title": "As one"})
         lessons = [
@@ -110,6 +115,8 @@ async def _seed(database_url: str) -> World:
         instructor=instructor,
         leaving=leaving,
         leaving_id=encode_id("ApiKey", leaving_pk),
+        dismissed=dismissed,
+        dismissed_pk=dismissed_pk,
         course_id=encode_id("Course", course.id),
         lesson_ids=[encode_id("Lesson", lesson.id) for lesson in lessons],
     )
@@ -298,12 +305,30 @@ async def _a_revoked_key_is_refused_everywhere_on_its_next_request(
     finally:
         await db.dispose()
     assert caches == PROCESSES  # each process's LISTEN session, known to the revoking one
-    for process in range(PROCESSES):  # the key is checked, and cached, everywhere
-        assert (await cluster.post(process, ME, key=world.leaving)).status_code == 200
+    for key in (world.leaving, world.dismissed):  # checked, and cached, everywhere
+        for process in range(PROCESSES):
+            assert (await cluster.post(process, ME, key=key)).status_code == 200
 
     revoked = await cluster.post(0, REVOKE, {"id": world.leaving_id}, key=world.admin)
     assert revoked.json()["data"]["revokeApiKey"]["__typename"] == "ApiKeyPayload"
 
     for process in (1, 2, 0):
         response = await cluster.post(process, ME, key=world.leaving)
+        assert response.status_code == 401, (process, response.text)
+
+    # An operator's revocation from the command line waits for the servers' caches the same way.
+    command = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gql_progress",
+        "revoke-api-key",
+        str(world.dismissed_pk),
+        env={**os.environ, "GQL_PROGRESS_DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(command.communicate(), 60)
+    assert command.returncode == 0, output.decode()
+    for process in range(PROCESSES):
+        response = await cluster.post(process, ME, key=world.dismissed)
         assert response.status_code == 401, (process, response.text)

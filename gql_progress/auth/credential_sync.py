@@ -20,10 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 
 from gql_progress.db.engine import Database
+from gql_progress.db.listener import listening
 
 CACHE_LISTENER = "gql_progress cache "
 # How long a revoking request waits for the other processes (milliseconds when they are well).
@@ -38,9 +41,11 @@ _CACHES = text(
 
 
 class CredentialSync:
-    def __init__(self, db: Database, channel: str) -> None:
+    def __init__(self, db: Database, channel: str, *, answers: bool = True) -> None:
         self._db = db
         self._channel = channel
+        # A process without a cache (the CLI) only waits: nobody waits for its answer.
+        self._answers = answers
         # This process's LISTEN session's application_name (db/listener.py sets it).
         self.name = f"{CACHE_LISTENER}{secrets.token_hex(6)}"
         self._pending: dict[str, tuple[set[str], asyncio.Event]] = {}
@@ -72,6 +77,8 @@ class CredentialSync:
     def on_notice(self, kind: str, subject: str) -> bool:
         """Handle a ``sync`` or ``ack`` notice of the credentials channel; False for others."""
         if kind == "sync":
+            if not self._answers:
+                return True
             task = asyncio.get_running_loop().create_task(self._ack(subject))
             self._acks.add(task)
             task.add_done_callback(self._acks.discard)
@@ -87,8 +94,25 @@ class CredentialSync:
             return True
         return False
 
+    def on_payload(self, payload: str) -> None:
+        kind, _, subject = payload.partition(":")
+        self.on_notice(kind, subject)
+
     async def _ack(self, token: str) -> None:
         try:
             await self._db.notify(self._channel, f"ack:{token}:{self.name}")
         except Exception as exc:  # the revoking process waits its bound, then goes on
             logger.warning("could not confirm a credential change: %s", exc)
+
+
+@asynccontextmanager
+async def confirmed_revocations(db: Database, channel: str, listen_dsn: str) -> AsyncIterator[None]:
+    """For a process without a cache (``gql-progress revoke-api-key``): a revocation committed
+    in the block waits, as the servers' own do, until every server's cache confirmed it."""
+    sync = CredentialSync(db, channel, answers=False)
+    async with listening(listen_dsn, channel, sync.on_payload):
+        db.on_credentials_committed = sync.settle
+        try:
+            yield
+        finally:
+            db.on_credentials_committed = None

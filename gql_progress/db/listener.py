@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,19 +67,27 @@ async def notices_arrive(
     payload = secrets.token_hex(8)
     arrived = asyncio.Event()
 
-    def deliver(_conn: Any, _pid: int, _channel: str, received: str) -> None:
+    def deliver(received: str) -> None:
         if received == payload:
             arrived.set()
 
-    conn = await asyncpg.connect(listen_dsn, timeout=10)
-    try:
-        await conn.add_listener(channel, deliver)
+    async with listening(listen_dsn, channel, deliver):
         await notify(channel, payload)
         try:
             await asyncio.wait_for(arrived.wait(), within)
         except TimeoutError:
             return False
         return True
+
+
+@asynccontextmanager
+async def listening(dsn: str, channel: str, on_payload: Callable[[str], None]) -> AsyncIterator[None]:
+    """A LISTEN of its own on ``channel`` while the block runs: for a short task (a start-up
+    check, a command), not a server's lasting listener (PgListener)."""
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await conn.add_listener(channel, lambda _conn, _pid, _channel, payload: on_payload(payload))
+        yield
     finally:
         await conn.close(timeout=5)
 

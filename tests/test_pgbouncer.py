@@ -9,6 +9,9 @@ bouncer, rather than copies: what they assert is the same whichever way the conn
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +23,9 @@ from sqlalchemy.exc import DBAPIError
 from gql_progress.db.engine import Database
 from gql_progress.db.listener import ListenMisconfigured
 from tests.apps import GENEROUS_LIMITS, api_with, running_app
+from tests.conftest import _pg_admin, _pg_url, pg_database
 from tests.pgbouncer import PooledDatabase, pgbouncer
+from tests.servers import REPO, free_port
 from tests.support import Api
 from tests.test_events_and_certificates import (
     test_parallel_final_completions_issue_one_certificate_and_one_course_completed as one_certificate,
@@ -151,8 +156,6 @@ async def test_the_listen_connection_is_the_direct_one_and_revocations_reach_the
 async def test_a_listen_url_the_pools_notifications_do_not_reach_stops_start_up(
     pooled: PooledDatabase, pg_template: str | None, where: str
 ) -> None:
-    from tests.conftest import pg_database
-
     async with pg_database(pg_template) as elsewhere:
         # The bouncer under another spelling than GQL_PROGRESS_DATABASE_URL's, which settings
         # refuse as it is: only the notice that never arrives can tell.
@@ -161,3 +164,55 @@ async def test_a_listen_url_the_pools_notifications_do_not_reach_stops_start_up(
         with pytest.raises(ListenMisconfigured, match="GQL_PROGRESS_DB_LISTEN_URL"):
             async with running_app(**settings):
                 pass
+
+
+async def test_serve_refuses_a_listen_url_through_the_bouncer_in_one_line(pooled: PooledDatabase) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GQL_PROGRESS_")},
+        **pooled.env(),
+        "GQL_PROGRESS_DB_LISTEN_URL": f"{pooled.url}?application_name=listener",
+    }
+    command = ("-m", "gql_progress", "serve", "--host", "127.0.0.1", "--port", str(free_port()))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *command,
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+
+    assert process.returncode == 1
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert "did not reach a LISTEN on GQL_PROGRESS_DB_LISTEN_URL" in lines[0]
+
+
+# --- the commands ------------------------------------------------------------------------------
+
+
+async def test_migrate_and_status_run_through_the_bouncer() -> None:
+    name = f"gqlp_test_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        async with pgbouncer(_pg_url(name)) as pooled:
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("GQL_PROGRESS_")},
+                **pooled.env(),
+            }
+            for command in (["migrate"], ["status"]):
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "gql_progress",
+                    *command,
+                    cwd=REPO,
+                    env=env,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                )
+                output, _ = await asyncio.wait_for(process.communicate(), 120)
+                assert process.returncode == 0, (command, output.decode())
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

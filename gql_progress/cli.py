@@ -47,6 +47,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from gql_progress.logs import install_request_id_on_records, logging_config
 
     host, port = args.host or settings.host, args.port or settings.port
+    if args.workers > 1 and settings.rate_limit_enabled and settings.rate_limit_storage == "memory://":
+        # Everything else the workers share through the database; the rate-limit counts only
+        # through Redis.
+        print(
+            f"gql-progress: warning: each of the {args.workers} workers counts rate limits alone "
+            "(GQL_PROGRESS_RATE_LIMIT_STORAGE=memory://), so a key gets up to that many budgets; "
+            "set it to a Redis URI to share one",
+            file=sys.stderr,
+        )
     # Both would otherwise end in uvicorn's traceback (a busy port, or the lifespan's refusal).
     refusal = listen_problem(host, port) or _schema_problem(settings) or _notice_problem(settings)
     if refusal is not None:

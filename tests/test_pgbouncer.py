@@ -47,7 +47,7 @@ from tests.test_progress_rules import (
 )
 from tests.test_subscriptions import a_write_through_one_process_reaches_a_subscriber_of_another
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 
 
 @pytest.fixture

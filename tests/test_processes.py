@@ -6,7 +6,8 @@ What one process knows, the others must too: the rate-limit budget (Redis), an I
 stored answer and the lock of a request still running (the database), each write's live update
 (NOTIFY, to every process's LISTEN), a revocation (NOTIFY, to every process's credential cache);
 and what each does once, it does once among all (a webhook delivery, claimed FOR UPDATE SKIP
-LOCKED by three workers).
+LOCKED by three workers). Run with the servers connected directly, and through a
+transaction-pooling PgBouncer.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gql_progress.auth.credential_sync import CACHE_LISTENER
 from gql_progress.db.engine import Database
 from gql_progress.db.models import UserRole
 from gql_progress.domain import catalog
+from tests.pgbouncer import pgbouncer
 from tests.redis_keys import REDIS_URL, unique_redis_prefix
 from tests.servers import Server, serve_many
 from tests.test_webhooks import ALL_TYPES, CREATE, SECRET, Receiver, receiver
@@ -38,7 +40,7 @@ from tests.ws import NetworkWebSocket, init, next_data, subscribe
 
 __all__ = ["receiver"]  # the webhook receiver fixture, used here too
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 
 PROCESSES = 3
 INSTRUCTOR_RATE = 5  # per minute: the budget the three processes share
@@ -152,11 +154,23 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.fixture(params=["direct", "pgbouncer"])
+async def connections(request: pytest.FixtureRequest, pg_database_url: str) -> AsyncIterator[dict[str, str]]:
+    """How the servers reach the database: directly, or through a transaction-pooling PgBouncer
+    (tests/pgbouncer.py), as production may run them."""
+    if request.param == "direct":
+        yield {}
+        return
+    async with pgbouncer(pg_database_url) as pooled:
+        yield pooled.env()
+
+
 async def test_three_server_processes_on_one_database_and_redis_act_as_one(
-    pg_database_url: str, redis_prefix: str, receiver: Receiver
+    pg_database_url: str, connections: dict[str, str], redis_prefix: str, receiver: Receiver
 ) -> None:
     world = await _seed(pg_database_url)
     env = {
+        **connections,
         "GQL_PROGRESS_DB_POOL_SIZE": "4",
         "GQL_PROGRESS_RATE_LIMIT_STORAGE": REDIS_URL,
         "GQL_PROGRESS_RATE_LIMIT_KEY_PREFIX": redis_prefix,

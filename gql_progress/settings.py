@@ -154,7 +154,7 @@ class Settings(BaseSettings):
     # of its own to db_listen_url, which must reach PostgreSQL directly.
     db_pooler: DbPooler = DbPooler.NONE
     # The one connection per process that LISTENs; unset: GQL_PROGRESS_DATABASE_URL. Checked at
-    # start-up (app.py): a notification sent through the pool must arrive on it.
+    # start-up (edge/app.py): a notification sent through the pool must arrive on it.
     db_listen_url: str | None = None
     # Server-side prepared statements (asyncpg's per-connection caches). Unset: on, except
     # behind a transaction pooler (see prepared_statements_in_effect).

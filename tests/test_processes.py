@@ -26,12 +26,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from gql_progress.api.ids import encode_id
 from gql_progress.auth import issue_api_key
 from gql_progress.auth.credential_sync import CACHE_LISTENER
 from gql_progress.db.engine import Database
 from gql_progress.db.models import UserRole
 from gql_progress.domain import catalog
+from gql_progress.domain.ids import encode_id
 from tests.pgbouncer import pgbouncer
 from tests.redis_keys import REDIS_URL, unique_redis_prefix
 from tests.servers import Server, serve_many

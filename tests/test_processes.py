@@ -305,7 +305,7 @@ async def _a_revoked_key_is_refused_everywhere_on_its_next_request(
 ) -> None:
     """The revoking request answers once every process's cache confirmed it dropped the key
     (auth/credential_sync.py); without that wait, about one next request in fifty that went
-    to another process was still let in on this machine."""
+    to another process was still let in (measured on a loaded machine, not asserted here)."""
     db = Database(database_url)
     try:
         async with db.read() as conn:

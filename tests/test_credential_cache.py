@@ -18,12 +18,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 import jwt
 import pytest
 from sqlalchemy import text
 
 from gql_progress.auth.credential_cache import CredentialCache
-from gql_progress.auth.credential_sync import SETTLE_SECONDS
+from gql_progress.auth.credential_sync import CACHE_LISTENER, SETTLE_SECONDS
 from tests.apps import GENEROUS_LIMITS, api_with
 from tests.support import Api, SeededUser
 from tests.test_api_keys import LIST_KEYS, ME, REVOKE_KEY, assert_401
@@ -97,6 +98,31 @@ async def test_a_revocation_in_another_process_is_refused_there_on_the_next_requ
         # No wait: the revocation answered once the other cache confirmed it had dropped the key
         # (auth/credential_sync.py).
         assert_401(await there.post(ME, key=learner.key))
+
+
+async def test_a_cache_that_never_confirms_delays_a_revocation_by_the_bound_only(
+    pg_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A session named like a cache's LISTEN that never answers: a stuck process.
+    stuck = await asyncpg.connect(
+        pg_database_url.replace("+asyncpg", ""),
+        server_settings={"application_name": f"{CACHE_LISTENER}stuck"},
+    )
+    try:
+        async with api_with(pg_database_url, **CACHED) as here:
+            admin = await here.admin()
+            learner = await here.user()
+            started = time.monotonic()
+
+            data = await here.data(REVOKE_KEY, {"id": await key_id(here, learner)}, key=admin.key)
+
+            waited = time.monotonic() - started
+            assert data["revokeApiKey"]["apiKey"]["revoked"] is True
+            assert SETTLE_SECONDS <= waited < SETTLE_SECONDS + 2
+            assert "1 of 2 processes did not confirm a credential change" in caplog.text
+            assert_401(await here.post(ME, key=learner.key))
+    finally:
+        await stuck.close()
 
 
 async def test_a_revocation_waits_for_no_process_without_a_cache(pg_database_url: str) -> None:

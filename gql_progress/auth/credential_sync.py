@@ -59,19 +59,22 @@ class CredentialSync:
         token = secrets.token_hex(8)
         answered = asyncio.Event()
         waiting: set[str] = set()
+        expected = 0
         try:
             async with self._db.read() as conn:
                 waiting = set((await conn.execute(_CACHES, {"prefix": CACHE_LISTENER})).scalars())
             if not waiting:
                 return
+            expected = len(waiting)
             self._pending[token] = (waiting, answered)
             await self._db.notify(self._channel, f"sync:{token}")
             await asyncio.wait_for(answered.wait(), SETTLE_SECONDS)
         except TimeoutError:
             logger.warning(
-                "%d processes did not confirm a credential change within %.0f s; each drops it "
-                "when the change's notice arrives",
+                "%d of %d processes did not confirm a credential change within %.0f s; each drops "
+                "it when the change's notice arrives",
                 len(waiting),
+                expected,
                 SETTLE_SECONDS,
             )
         except Exception as exc:  # the database failed after the commit: the notices still go

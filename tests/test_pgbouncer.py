@@ -132,8 +132,12 @@ async def test_the_listen_connection_is_the_direct_one_and_revocations_reach_the
     pooled_api: Api, pooled: PooledDatabase
 ) -> None:
     learner = await pooled_api.user()
+    course = await pooled_api.course(lessons=1)
+    read = "query($slug: String!) { course(slug: $slug) { id title } }"
+    assert (await pooled_api.data(read, {"slug": course.slug}, key=learner.key))["course"]["id"] == course.id
+    # Answered by a compiled read: asyncpg's own pool (db/direct.py) goes through the bouncer too.
+    assert pooled_api.app.state.compiled.answered == 1
     me = "{ me { id } }"
-    assert (await pooled_api.data(me, key=learner.key))["me"]["id"] == learner.id
     cache = pooled_api.app.state.credentials
     assert cache is not None
     assert len(cache) == 1  # the key is cached: the next request skips the lookup

@@ -455,7 +455,10 @@ def _postgres_engine(
     # carry the values it bound: notes, key hashes, anything a learner wrote.
     # Without prepared statements (a transaction-pooling PgBouncer hands each transaction
     # another server connection, where a statement prepared earlier does not exist),
-    # neither asyncpg nor SQLAlchemy's asyncpg adapter may cache one.
+    # neither asyncpg nor SQLAlchemy's asyncpg adapter may cache one. Each statement is then
+    # prepared unnamed, and asyncpg sends its Parse with a Flush, not a Sync: the pooler keeps
+    # the session until the Bind/Execute/Sync that follows, so the statement runs where it was
+    # parsed (asyncpg 0.32; tests/test_pgbouncer.py).
     connect_args: dict[str, Any] = (
         {} if prepared_statements else {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
     )

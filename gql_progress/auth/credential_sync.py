@@ -61,7 +61,8 @@ class CredentialSync:
         waiting: set[str] = set()
         expected = 0
         try:
-            async with self._db.read() as conn:
+            # On the primary, whatever the request's route: the listeners are its sessions.
+            async with self._db.write() as conn:
                 waiting = set((await conn.execute(_CACHES, {"prefix": CACHE_LISTENER})).scalars())
             if not waiting:
                 return

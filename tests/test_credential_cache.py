@@ -100,6 +100,33 @@ async def test_a_revocation_in_another_process_is_refused_there_on_the_next_requ
         assert_401(await there.post(ME, key=learner.key))
 
 
+async def test_a_revocation_sent_with_an_idempotency_key_waits_for_the_caches_too(
+    pg_database_url: str,
+) -> None:
+    # A keyed mutation commits with its stored answer in one explicit transaction: the wait
+    # follows that commit. Seen by its length, with a cache that never answers (as below).
+    stuck = await asyncpg.connect(
+        pg_database_url.replace("+asyncpg", ""),
+        server_settings={"application_name": f"{CACHE_LISTENER}stuck"},
+    )
+    try:
+        async with api_with(pg_database_url, **CACHED) as here:
+            admin = await here.admin()
+            learner = await here.user()
+            started = time.monotonic()
+
+            response = await here.client.post(
+                "/graphql",
+                json={"query": REVOKE_KEY, "variables": {"id": await key_id(here, learner)}},
+                headers={"Authorization": f"Bearer {admin.key}", "Idempotency-Key": "revoke-once"},
+            )
+
+            assert response.json()["data"]["revokeApiKey"]["apiKey"]["revoked"] is True
+            assert time.monotonic() - started >= SETTLE_SECONDS
+    finally:
+        await stuck.close()
+
+
 async def test_a_cache_that_never_confirms_delays_a_revocation_by_the_bound_only(
     pg_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

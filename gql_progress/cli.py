@@ -27,6 +27,7 @@ def _run_with_db(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
         db = Database(
             settings.database_url,
             sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            prepared_statements=settings.prepared_statements_in_effect,
             # On PostgreSQL the commands' writes (seed-demo) reach the servers' subscribers too.
             live_channel=settings.live_channel if settings.live_updates_enabled else None,
         )
@@ -46,8 +47,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from gql_progress.logs import install_request_id_on_records, logging_config
 
     host, port = args.host or settings.host, args.port or settings.port
+    if args.workers > 1 and settings.rate_limit_enabled and settings.rate_limit_storage == "memory://":
+        # Everything else the workers share through the database; the rate-limit counts only
+        # through Redis.
+        print(
+            f"gql-progress: warning: each of the {args.workers} workers counts rate limits alone "
+            "(GQL_PROGRESS_RATE_LIMIT_STORAGE=memory://), so a key gets up to that many budgets; "
+            "set it to a Redis URI to share one",
+            file=sys.stderr,
+        )
     # Both would otherwise end in uvicorn's traceback (a busy port, or the lifespan's refusal).
-    refusal = listen_problem(host, port) or _schema_problem(settings)
+    refusal = listen_problem(host, port) or _schema_problem(settings) or _notice_problem(settings)
     if refusal is not None:
         print(f"gql-progress: {refusal}", file=sys.stderr)
         return 1
@@ -93,6 +103,30 @@ def _schema_problem(settings: Settings) -> str | None:
         print(f"gql-progress: warning: {problem}", file=sys.stderr)
         return None
     return problem
+
+
+def _notice_problem(settings: Settings) -> str | None:
+    """A LISTEN address that the writes' notifications do not reach (the app refuses to start
+    on it too), told in one line; an unreachable one is only warned about."""
+    if settings.is_sqlite or not (settings.live_updates_enabled or settings.api_key_cache_seconds > 0):
+        return None
+    from gql_progress.db.engine import Database
+    from gql_progress.db.listener import NOTICE_WAIT_SECONDS, asyncpg_dsn, misdirected, notices_arrive
+
+    async def check(db: Database) -> bool:
+        return await notices_arrive(
+            asyncpg_dsn(settings.listen_url_in_effect), db.notify, NOTICE_WAIT_SECONDS
+        )
+
+    try:
+        arrived = _run_with_db(settings, check)
+    except Exception as exc:  # whatever it was, the server starts and its listener keeps trying
+        print(
+            f"gql-progress: warning: cannot check LISTEN: {_first_line(exc)}; starting anyway",
+            file=sys.stderr,
+        )
+        return None
+    return None if arrived else misdirected(NOTICE_WAIT_SECONDS)
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -273,8 +307,20 @@ def cmd_list_api_keys(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_revoke_api_key(settings: Settings, args: argparse.Namespace) -> int:
     from gql_progress.auth.commands import revoke_key
+    from gql_progress.auth.credential_cache import CHANNEL
+    from gql_progress.auth.credential_sync import confirmed_revocations
+    from gql_progress.db.engine import Database
+    from gql_progress.db.listener import asyncpg_dsn
 
-    done = _api_key_command(settings, lambda db: revoke_key(db, args.key))
+    async def revoke(db: Database) -> str:
+        if settings.is_sqlite:
+            return await revoke_key(db, args.key)
+        # Answered once every running server's key cache dropped the key, as the API answers.
+        listen_dsn = asyncpg_dsn(settings.listen_url_in_effect)
+        async with confirmed_revocations(db, CHANNEL, listen_dsn):
+            return await revoke_key(db, args.key)
+
+    done = _api_key_command(settings, revoke)
     if done is None:
         return 1
     print(done)

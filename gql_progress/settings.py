@@ -42,6 +42,17 @@ class LogFormat(StrEnum):
     TEXT = "text"
 
 
+class DbPooler(StrEnum):
+    """What ``GQL_PROGRESS_DATABASE_URL`` points at."""
+
+    # PostgreSQL itself, or a pooler that gives each client one server session (PgBouncer's
+    # session mode): every session feature works.
+    NONE = "none"
+    # A pooler in transaction mode (PgBouncer's pool_mode = transaction): each transaction may
+    # run on another server session, so nothing may outlive a transaction in one.
+    TRANSACTION = "transaction"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
@@ -138,9 +149,16 @@ class Settings(BaseSettings):
     # Reads answered by one SQL statement that builds the JSON in PostgreSQL (api/compiled),
     # where the document's fields allow; off: every request takes the resolver path.
     compiled_reads: bool = True
-    # Server-side prepared statements (asyncpg's per-connection cache). Turn off behind a
-    # pooler in transaction mode (PgBouncer), where a connection changes between transactions.
-    db_prepared_statements: bool = True
+    # Behind a transaction pooler the server keeps no state in a session beyond a transaction:
+    # no prepared statements, and LISTEN (live updates, the credential cache) on a connection
+    # of its own to db_listen_url, which must reach PostgreSQL directly.
+    db_pooler: DbPooler = DbPooler.NONE
+    # The one connection per process that LISTENs; unset: GQL_PROGRESS_DATABASE_URL. Checked at
+    # start-up (edge/app.py): a notification sent through the pool must arrive on it.
+    db_listen_url: str | None = None
+    # Server-side prepared statements (asyncpg's per-connection caches). Unset: on, except
+    # behind a transaction pooler (see prepared_statements_in_effect).
+    db_prepared_statements: bool | None = None
     # Analytics (docs/analytics.md): a lesson needs this many starters to be ranked among the
     # hardest (a query may only raise it), and platformAnalytics' window at most this many days.
     analytics_min_sample: Annotated[int, Field(ge=1, le=1_000_000)] = 10
@@ -362,6 +380,21 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         return with_async_driver(value)
 
+    @field_validator("db_listen_url", mode="before")
+    @classmethod
+    def _empty_listen_url_is_unset(cls, value: object) -> object:
+        return (value.strip() or None) if isinstance(value, str) else value
+
+    @field_validator("db_listen_url")
+    @classmethod
+    def _listen_on_postgresql(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = with_async_driver(value)
+        if not url.startswith("postgresql"):
+            raise ValueError("must be a postgresql:// URL: only PostgreSQL has LISTEN")
+        return url
+
     @field_validator("rate_limit_learner", "rate_limit_instructor", "rate_limit_admin")
     @classmethod
     def _one_rate(cls, value: str) -> str:
@@ -416,6 +449,32 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _pooler_consistent(self) -> Settings:
+        pooler, listen = f"{ENV_PREFIX}DB_POOLER", f"{ENV_PREFIX}DB_LISTEN_URL"
+        if self.is_sqlite and (self.db_pooler is not DbPooler.NONE or self.db_listen_url):
+            raise ValueError(f"{pooler} and {listen} apply to PostgreSQL, not SQLite")
+        if self.db_pooler is not DbPooler.TRANSACTION:
+            return self
+        if self.db_prepared_statements:
+            raise ValueError(
+                f"{ENV_PREFIX}DB_PREPARED_STATEMENTS=true cannot work with {pooler}=transaction: a "
+                "statement prepared in one transaction is missing from the session the next one gets"
+            )
+        if self.db_listen_url is None and (self.live_updates_enabled or self.api_key_cache_seconds > 0):
+            raise ValueError(
+                f"{listen} is required with {pooler}=transaction: live updates and the API-key cache "
+                "LISTEN, which needs a session of its own; set it to PostgreSQL's own address, not "
+                f"the pooler's (or turn both off: {ENV_PREFIX}LIVE_UPDATES_ENABLED=false, "
+                f"{ENV_PREFIX}API_KEY_CACHE_SECONDS=0)"
+            )
+        if self.db_listen_url == self.database_url:
+            raise ValueError(
+                f"{listen} is {ENV_PREFIX}DATABASE_URL, the transaction pooler's address; LISTEN "
+                "needs PostgreSQL's own"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _jwt_complete(self) -> Settings:
         from gql_progress.auth.jwt import HMAC_ALGORITHMS
 
@@ -462,6 +521,17 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def prepared_statements_in_effect(self) -> bool:
+        if self.db_prepared_statements is not None:
+            return self.db_prepared_statements
+        return self.db_pooler is DbPooler.NONE
+
+    @property
+    def listen_url_in_effect(self) -> str:
+        """Where the LISTEN connection goes (an async-driver URL, as ``database_url`` is)."""
+        return self.db_listen_url or self.database_url
 
 
 def with_async_driver(url: str) -> str:

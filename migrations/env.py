@@ -36,7 +36,8 @@ def run_on(connection: Connection) -> None:
 async def run_with_settings() -> None:
     from gql_progress.db.engine import Database
 
-    database = Database(load_settings().database_url)
+    settings = load_settings()
+    database = Database(settings.database_url, prepared_statements=settings.prepared_statements_in_effect)
     try:
         async with database.write() as conn:
             await conn.run_sync(run_on)

@@ -470,11 +470,21 @@ async def _downgrade(url: str, revision: str) -> None:
         await db.dispose()
 
 
-def _serve(database_url: str, port: int) -> subprocess.CompletedProcess[str]:
+def _serve(database_url: str, port: int, *options: str) -> subprocess.CompletedProcess[str]:
     """A real `gql-progress serve` that is expected to refuse; it must not start."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GQL_PROGRESS_")}
     env |= {"GQL_PROGRESS_DATABASE_URL": database_url, "GQL_PROGRESS_WEBHOOKS_ENABLED": "false"}
-    command = [sys.executable, "-m", "gql_progress", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "gql_progress",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *options,
+    ]
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -497,6 +507,20 @@ def test_serve_on_a_busy_port_says_so_in_one_line_naming_another_and_exits_1(mig
     )
     assert suggested is not None, line
     assert int(suggested.group(1)) != port
+
+
+@pytest.mark.slow
+def test_serve_with_workers_counting_rate_limits_alone_warns_to_set_redis(migrated: Path) -> None:
+    with socket.socket() as holder:  # a busy port: the server stops right after the warning
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+
+        result = _serve(f"sqlite:///{migrated}", holder.getsockname()[1], "--workers", "3")
+
+    warning, refusal = result.stderr.splitlines()
+    assert warning.startswith("gql-progress: warning: each of the 3 workers counts rate limits alone")
+    assert "set it to a Redis URI to share one" in warning
+    assert "is in use" in refusal
 
 
 @pytest.mark.slow

@@ -5,10 +5,11 @@ a change to the user, another process's write) drops it.
 Other test modules run their apps without the cache (tests/apps.py, QUIET), so that the statement
 counts they assert are each request's own; here it is on, on PostgreSQL, where it exists.
 
-A change made in this process is seen by its next request; one made elsewhere arrives as a
-PostgreSQL notice, a few milliseconds later, so those tests wait for it (``eventually``) within a
-bound far below the cache's lifetime: an entry that was not dropped by the notice would still be
-served when the bound runs out, and the test would fail.
+A change made through the API is seen by the next request of any process (the revoking request
+waits for every cache to confirm); one made elsewhere (an operator's SQL) arrives as a PostgreSQL
+notice, a few milliseconds later, so those tests wait for it (``eventually``) within a bound far
+below the cache's lifetime: an entry that was not dropped by the notice would still be served
+when the bound runs out, and the test would fail.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 import jwt
 import pytest
 from sqlalchemy import text
 
 from gql_progress.auth.credential_cache import CredentialCache
+from gql_progress.auth.credential_sync import CACHE_LISTENER, SETTLE_SECONDS
 from tests.apps import GENEROUS_LIMITS, api_with
 from tests.support import Api, SeededUser
 from tests.test_api_keys import LIST_KEYS, ME, REVOKE_KEY, assert_401
@@ -82,7 +85,9 @@ async def test_a_key_revoked_through_the_api_is_refused_on_the_next_request(cach
     assert_401(await cached.post(ME, key=learner.key))  # no wait: this process knew at commit
 
 
-async def test_a_revocation_in_another_process_reaches_this_ones_cache(pg_database_url: str) -> None:
+async def test_a_revocation_in_another_process_is_refused_there_on_the_next_request(
+    pg_database_url: str,
+) -> None:
     async with api_with(pg_database_url, **CACHED) as here, api_with(pg_database_url, **CACHED) as there:
         admin = await here.admin()
         learner = await here.user()
@@ -90,8 +95,74 @@ async def test_a_revocation_in_another_process_reaches_this_ones_cache(pg_databa
 
         await here.data(REVOKE_KEY, {"id": await key_id(here, learner)}, key=admin.key)
 
-        await eventually(lambda: refused(there, learner.key))
+        # No wait: the revocation answered once the other cache confirmed it had dropped the key
+        # (auth/credential_sync.py).
         assert_401(await there.post(ME, key=learner.key))
+
+
+async def test_a_revocation_sent_with_an_idempotency_key_waits_for_the_caches_too(
+    pg_database_url: str,
+) -> None:
+    # A keyed mutation commits with its stored answer in one explicit transaction: the wait
+    # follows that commit. Seen by its length, with a cache that never answers (as below).
+    stuck = await asyncpg.connect(
+        pg_database_url.replace("+asyncpg", ""),
+        server_settings={"application_name": f"{CACHE_LISTENER}stuck"},
+    )
+    try:
+        async with api_with(pg_database_url, **CACHED) as here:
+            admin = await here.admin()
+            learner = await here.user()
+            started = time.monotonic()
+
+            response = await here.client.post(
+                "/graphql",
+                json={"query": REVOKE_KEY, "variables": {"id": await key_id(here, learner)}},
+                headers={"Authorization": f"Bearer {admin.key}", "Idempotency-Key": "revoke-once"},
+            )
+
+            assert response.json()["data"]["revokeApiKey"]["apiKey"]["revoked"] is True
+            assert time.monotonic() - started >= SETTLE_SECONDS
+    finally:
+        await stuck.close()
+
+
+async def test_a_cache_that_never_confirms_delays_a_revocation_by_the_bound_only(
+    pg_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A session named like a cache's LISTEN that never answers: a stuck process.
+    stuck = await asyncpg.connect(
+        pg_database_url.replace("+asyncpg", ""),
+        server_settings={"application_name": f"{CACHE_LISTENER}stuck"},
+    )
+    try:
+        async with api_with(pg_database_url, **CACHED) as here:
+            admin = await here.admin()
+            learner = await here.user()
+            started = time.monotonic()
+
+            data = await here.data(REVOKE_KEY, {"id": await key_id(here, learner)}, key=admin.key)
+
+            waited = time.monotonic() - started
+            assert data["revokeApiKey"]["apiKey"]["revoked"] is True
+            assert SETTLE_SECONDS <= waited < SETTLE_SECONDS + 2
+            assert "1 of 2 processes did not confirm a credential change" in caplog.text
+            assert_401(await here.post(ME, key=learner.key))
+    finally:
+        await stuck.close()
+
+
+async def test_a_revocation_waits_for_no_process_without_a_cache(pg_database_url: str) -> None:
+    uncached = {**CACHED, "api_key_cache_seconds": 0}
+    async with api_with(pg_database_url, **CACHED) as here, api_with(pg_database_url, **uncached):
+        admin = await here.admin()
+        learner = await here.user()
+        started = time.monotonic()
+
+        await here.data(REVOKE_KEY, {"id": await key_id(here, learner)}, key=admin.key)
+
+        # Only listeners that feed a cache are waited for: the other app's would never answer.
+        assert time.monotonic() - started < SETTLE_SECONDS / 2
 
 
 async def test_an_operators_sql_reaches_the_cache(cached: Api) -> None:

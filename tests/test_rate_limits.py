@@ -11,26 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import coredis
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from gql_progress.db.models import LessonProgress
 from tests.apps import api_with
+from tests.redis_keys import REDIS_URL, unique_redis_prefix
 from tests.support import Api, SeededCourse, SeededUser
-
-REDIS_URL = os.environ.get("GQL_PROGRESS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-REQUIRE_SERVICES = os.environ.get("GQL_PROGRESS_REQUIRE_PG", "") not in {"", "0", "false"}
 
 ME = "{ me { id } }"
 
@@ -50,30 +45,9 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-async def _unique_redis_prefix() -> AsyncIterator[str]:
-    """A key prefix of the test's own, so parallel tests never share a budget; its keys are
-    deleted afterwards."""
-    client: coredis.Redis[bytes] = coredis.Redis.from_url(REDIS_URL, connect_timeout=1, stream_timeout=1)
-    try:
-        await client.ping()
-    except (coredis.exceptions.RedisError, OSError, TimeoutError) as exc:
-        client.connection_pool.disconnect()
-        if REQUIRE_SERVICES:
-            pytest.fail(f"GQL_PROGRESS_REQUIRE_PG is set but Redis is unreachable at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis is not reachable at {REDIS_URL} (set GQL_PROGRESS_REQUIRE_PG=1 to fail instead)")
-    prefix = f"gqlp-test-{uuid.uuid4().hex[:12]}"
-    try:
-        yield prefix
-    finally:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(tuple(keys))
-        client.connection_pool.disconnect()
-
-
 @pytest.fixture
 async def redis_prefix() -> AsyncIterator[str]:
-    async for prefix in _unique_redis_prefix():
+    async for prefix in unique_redis_prefix():
         yield prefix
 
 
@@ -83,7 +57,7 @@ async def storage(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str
     if request.param == "memory":
         yield {"rate_limit_storage": "memory://"}
         return
-    async for prefix in _unique_redis_prefix():
+    async for prefix in unique_redis_prefix():
         yield {"rate_limit_storage": REDIS_URL, "rate_limit_key_prefix": prefix}
 
 

@@ -239,3 +239,77 @@ def test_bad_replica_settings_are_refused_in_one_line_naming_the_variable(
     assert said in message
     assert "GQL_PROGRESS_DB_REPLICA_" in message
     assert "s3cret" not in message
+
+
+# --- behind a transaction pooler (README "Behind PgBouncer") -------------------------------------
+
+POOLER = "postgresql://app@pgbouncer:6432/progress"
+DIRECT = "postgresql://app@postgres:5432/progress"
+
+
+def test_prepared_statements_are_on_unless_behind_a_transaction_pooler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", POOLER)
+    direct = load_settings()
+    assert direct.prepared_statements_in_effect
+    assert direct.listen_url_in_effect == "postgresql+asyncpg://app@pgbouncer:6432/progress"
+
+    monkeypatch.setenv("GQL_PROGRESS_DB_POOLER", "transaction")
+    monkeypatch.setenv("GQL_PROGRESS_DB_LISTEN_URL", DIRECT)
+    pooled = load_settings()
+
+    assert not pooled.prepared_statements_in_effect
+    assert pooled.listen_url_in_effect == "postgresql+asyncpg://app@postgres:5432/progress"
+
+
+def test_a_transaction_pooler_without_a_listen_url_is_refused_saying_what_to_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    message = _refusal(monkeypatch, GQL_PROGRESS_DATABASE_URL=POOLER, GQL_PROGRESS_DB_POOLER="transaction")
+
+    assert "GQL_PROGRESS_DB_LISTEN_URL is required with GQL_PROGRESS_DB_POOLER=transaction" in message
+
+
+def test_a_transaction_pooler_needs_no_listen_url_when_nothing_listens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GQL_PROGRESS_DATABASE_URL", POOLER)
+    monkeypatch.setenv("GQL_PROGRESS_DB_POOLER", "transaction")
+    monkeypatch.setenv("GQL_PROGRESS_LIVE_UPDATES_ENABLED", "false")
+    monkeypatch.setenv("GQL_PROGRESS_API_KEY_CACHE_SECONDS", "0")
+
+    assert not load_settings().prepared_statements_in_effect
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        (
+            {"GQL_PROGRESS_DB_LISTEN_URL": POOLER},
+            "GQL_PROGRESS_DB_LISTEN_URL is GQL_PROGRESS_DATABASE_URL",
+        ),
+        (
+            {"GQL_PROGRESS_DB_LISTEN_URL": DIRECT, "GQL_PROGRESS_DB_PREPARED_STATEMENTS": "true"},
+            "GQL_PROGRESS_DB_PREPARED_STATEMENTS=true cannot work with GQL_PROGRESS_DB_POOLER=transaction",
+        ),
+        ({"GQL_PROGRESS_DB_LISTEN_URL": "sqlite:///x.db"}, "GQL_PROGRESS_DB_LISTEN_URL"),
+        (
+            {"GQL_PROGRESS_DB_LISTEN_URL": DIRECT, "GQL_PROGRESS_DB_POOLER": "statement"},
+            "GQL_PROGRESS_DB_POOLER",
+        ),
+    ],
+    ids=["listen-url-is-the-pooler", "prepared-statements-forced-on", "listen-on-sqlite", "unknown-pooler"],
+)
+def test_pooler_settings_that_cannot_work_are_refused(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], says: str
+) -> None:
+    env = {"GQL_PROGRESS_DATABASE_URL": POOLER, "GQL_PROGRESS_DB_POOLER": "transaction", **env}
+
+    assert says in _refusal(monkeypatch, **env)
+
+
+def test_pooler_settings_on_sqlite_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = _refusal(monkeypatch, GQL_PROGRESS_DB_POOLER="transaction", GQL_PROGRESS_DB_LISTEN_URL=DIRECT)
+
+    assert "apply to PostgreSQL, not SQLite" in message

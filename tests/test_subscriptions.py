@@ -10,13 +10,8 @@ LISTEN connection). The last tests run real server processes.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import socket
-import sys
-import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +30,7 @@ from gql_progress.domain.completion.notices import write_progress
 from gql_progress.domain.completion.statements import upsert_statement
 from gql_progress.edge.app import create_app
 from gql_progress.settings import load_settings
+from tests.servers import serve_many
 from tests.support import Api, SeededCourse, SeededUser
 from tests.ws import (
     AsgiWebSocket,
@@ -562,68 +558,6 @@ async def test_a_lost_listen_connection_ends_subscriptions_and_listening_resumes
         assert (await next_data(ws, "2"))["progressUpdated"]["progress"]["videoPositionSeconds"] == 12
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def _servers(database_url: str, count: int) -> AsyncIterator[list[str]]:
-    """Real server processes (uvicorn, as `gql-progress serve` runs it), started together;
-    their base URLs once each answers /readyz."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GQL_PROGRESS_")},
-        "GQL_PROGRESS_DATABASE_URL": database_url,
-        "GQL_PROGRESS_WEBHOOKS_ENABLED": "false",
-        "GQL_PROGRESS_LOG_LEVEL": "WARNING",
-    }
-    command = (sys.executable, "-m", "uvicorn", "gql_progress.edge.app:create_app", "--factory", "--port")
-    ports = [_free_port() for _ in range(count)]
-    bases = [f"http://127.0.0.1:{port}" for port in ports]
-    # A file, not a pipe: nobody reads a pipe while the server runs, and a full one blocks it.
-    with tempfile.TemporaryFile() as logs:
-        processes = [
-            await asyncio.create_subprocess_exec(
-                *command, str(port), cwd=REPO, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=logs
-            )
-            for port in ports
-        ]
-        try:
-            try:
-                await asyncio.gather(*(_ready(p, base) for p, base in zip(processes, bases, strict=True)))
-            except AssertionError:
-                logs.seek(0)
-                print(logs.read().decode(errors="replace"))  # shown by pytest with the failure
-                raise
-            yield bases
-        finally:
-            for process in processes:
-                if process.returncode is None:
-                    process.terminate()
-            for process in processes:
-                try:
-                    await asyncio.wait_for(process.wait(), 10)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
-
-
-async def _ready(process: asyncio.subprocess.Process, base: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(400):
-            if process.returncode is not None:
-                raise AssertionError(f"server at {base} exited with {process.returncode}")
-            try:
-                if (await client.get(f"{base}/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"server at {base} did not start")
-
-
 async def _receive_while_writing(ws: JsonSocket, op_id: str, write: Callable[[], Any]) -> dict[str, Any]:
     """Write until the subscription's first update arrives: another process cannot be asked
     whether the subscription is registered yet."""
@@ -639,7 +573,15 @@ async def _receive_while_writing(ws: JsonSocket, op_id: str, write: Callable[[],
 async def test_a_write_through_one_server_process_reaches_a_subscriber_of_another(
     pg_database_url: str,
 ) -> None:
-    db = Database(pg_database_url)
+    await a_write_through_one_process_reaches_a_subscriber_of_another(pg_database_url)
+
+
+async def a_write_through_one_process_reaches_a_subscriber_of_another(
+    database_url: str, env: Mapping[str, str] | None = None
+) -> None:
+    """Seeded at ``database_url``, served by two processes with ``env`` over serve_many's
+    (tests/test_pgbouncer.py runs them through a transaction pooler)."""
+    db = Database(database_url)
     try:
         learner = await catalog.create_user(
             db, {"external_id": "x-1", "email": "x1@example.com", "name": "L"}
@@ -655,9 +597,9 @@ async def test_a_write_through_one_server_process_reaches_a_subscriber_of_anothe
     course_id = _encode("Course", course.id)
     lesson_id = _encode("Lesson", lesson.id)
 
-    async with _servers(pg_database_url, 2) as (first, second):
-        ws_url = first.replace("http", "ws") + "/graphql"
-        async with NetworkWebSocket(ws_url) as ws, httpx.AsyncClient(base_url=second) as client:
+    async with serve_many(database_url, 2, env) as (first, second):
+        ws_url = first.base.replace("http", "ws") + "/graphql"
+        async with NetworkWebSocket(ws_url) as ws, httpx.AsyncClient(base_url=second.base) as client:
             assert await init(ws, {"Authorization": f"Bearer {key}"}) == {"type": "connection_ack"}
             await subscribe(ws, "p", PROGRESS_UPDATED, {"courseId": course_id})
             await subscribe(ws, "c", COURSE_COMPLETED, {"courseId": course_id})

@@ -9,6 +9,8 @@ is dropped as soon as what it was derived from changes:
 - in this process at once, before the revoking request answers: the revocation bumps
   ``Database.credentials_epoch`` and entries of an older epoch are not used, so a client that
   revokes a key and retries on the same process is refused even if the notice is still in flight;
+- in the other processes before the revoking request answers: it waits until each has seen the
+  notice (auth/credential_sync.py);
 - after ``GQL_PROGRESS_API_KEY_CACHE_SECONDS`` in any case.
 
 Nothing is cached while the listener is not listening (at start-up, or after its connection was
@@ -24,6 +26,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from gql_progress.auth.credential_sync import CredentialSync
 from gql_progress.db.engine import Database
 from gql_progress.db.listener import Follower
 
@@ -49,6 +52,7 @@ class CredentialCache(Generic[T]):
         self._ttl = ttl_seconds
         self._entries: OrderedDict[str, _Entry[T]] = OrderedDict()
         self._active = False  # only while the listener listens
+        self.sync = CredentialSync(db, CHANNEL)
 
     def follower(self) -> Follower:
         return Follower(CHANNEL, on_payload=self.forget, on_listening=self.resume, on_lost=self.suspend)
@@ -72,8 +76,11 @@ class CredentialCache(Generic[T]):
             self._entries.popitem(last=False)
 
     def forget(self, payload: str) -> None:
-        """A notice from the triggers: ``key:<hash>``, ``user:<id>``, or anything else (all)."""
+        """A notice from the triggers: ``key:<hash>``, ``user:<id>``, or anything else (all);
+        ``sync:`` and ``ack:`` (credential_sync.py) drop nothing."""
         kind, _, subject = payload.partition(":")
+        if self.sync.on_notice(kind, subject):
+            return
         if kind == "key":
             self._entries.pop(subject, None)
         elif kind == "user" and subject.isdigit():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -157,6 +157,9 @@ class Database:
         # Bumped when a write that revoked a key (or changed a user) commits in this process:
         # credentials cached before then are looked up again (auth/credential_cache.py).
         self.credentials_epoch = 0
+        # Awaited after such a commit, before the write block returns (the credential cache
+        # waits there until the other processes have been told).
+        self.on_credentials_committed: Callable[[], Awaitable[None]] | None = None
         # A fixed pool: overflow connections are closed when returned, so under load the
         # server kept opening new PostgreSQL sessions (bench: ~0.15 per request). A request
         # that finds it empty waits pool_timeout_seconds, then fails with SERVICE_BUSY
@@ -352,6 +355,7 @@ class Database:
                 info.pop(_SCOPE_KEY, None)
         # Reached only once the commit succeeded: a rolled-back write announces nothing.
         self._committed(scope)
+        await self._settle_credentials(scope)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -378,6 +382,7 @@ class Database:
                 await begun.rollback()
                 return
         self._committed(scope)
+        await self._settle_credentials(scope)
 
     def _joining(self, transaction: Transaction) -> Database:
         """This database as seen from inside ``transaction``: the same engines, pools and
@@ -403,6 +408,15 @@ class Database:
             self.credentials_epoch += 1
         if scope.committed and self.on_committed is not None:
             self.on_committed(scope.committed)
+
+    async def _settle_credentials(self, scope: WriteScope) -> None:
+        if scope.credentials_changed and self.on_credentials_committed is not None:
+            await self.on_credentials_committed()
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """NOTIFY ``channel`` in a write transaction of the pool, as the writes' notices go."""
+        async with self.write() as conn:
+            await conn.execute(select(func.pg_notify(channel, payload)))
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -441,7 +455,10 @@ def _postgres_engine(
     # carry the values it bound: notes, key hashes, anything a learner wrote.
     # Without prepared statements (a transaction-pooling PgBouncer hands each transaction
     # another server connection, where a statement prepared earlier does not exist),
-    # neither asyncpg nor SQLAlchemy's asyncpg adapter may cache one.
+    # neither asyncpg nor SQLAlchemy's asyncpg adapter may cache one. Each statement is then
+    # prepared unnamed, and asyncpg sends its Parse with a Flush, not a Sync: the pooler keeps
+    # the session until the Bind/Execute/Sync that follows, so the statement runs where it was
+    # parsed (asyncpg 0.32; tests/test_pgbouncer.py).
     connect_args: dict[str, Any] = (
         {} if prepared_statements else {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
     )

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +30,66 @@ logger = logging.getLogger("gql_progress.live")
 _HEALTH_CHECK_SECONDS = 30.0
 _RETRY_FIRST_SECONDS = 0.5
 _RETRY_MAX_SECONDS = 30.0
+# How long a NOTIFY sent through the pool may take to reach a LISTEN at start-up (milliseconds
+# when it does).
+NOTICE_WAIT_SECONDS = 5.0
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
     """``postgresql+asyncpg://…`` as asyncpg itself accepts it."""
     return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class ListenMisconfigured(RuntimeError):
+    """Notifications sent through the pool do not reach the LISTEN connection's address."""
+
+
+def misdirected(within: float) -> str:
+    return (
+        f"a notification sent through GQL_PROGRESS_DATABASE_URL did not reach a LISTEN on "
+        f"GQL_PROGRESS_DB_LISTEN_URL within {within:g} s: the listen URL must reach the same "
+        "PostgreSQL database directly, not through a transaction pooler (live updates would never "
+        "arrive, and a revoked API key would stay cached)"
+    )
+
+
+async def notices_arrive(
+    listen_dsn: str, notify: Callable[[str, str], Awaitable[None]], within: float
+) -> bool:
+    """Whether ``notify(channel, payload)`` (a NOTIFY sent as the writes send theirs, through the
+    pool) reaches a LISTEN on ``listen_dsn`` within ``within`` seconds.
+
+    Catches what no URL check can: a listen URL naming another database (notifications stay in
+    their database), or a transaction pooler, where LISTEN runs on a session the client no
+    longer holds once the statement ends. Raises when ``listen_dsn`` cannot be reached.
+    """
+    channel = f"gql_progress_probe_{secrets.token_hex(8)}"
+    payload = secrets.token_hex(8)
+    arrived = asyncio.Event()
+
+    def deliver(received: str) -> None:
+        if received == payload:
+            arrived.set()
+
+    async with listening(listen_dsn, channel, deliver):
+        await notify(channel, payload)
+        try:
+            await asyncio.wait_for(arrived.wait(), within)
+        except TimeoutError:
+            return False
+        return True
+
+
+@asynccontextmanager
+async def listening(dsn: str, channel: str, on_payload: Callable[[str], None]) -> AsyncIterator[None]:
+    """A LISTEN of its own on ``channel`` while the block runs: for a short task (a start-up
+    check, a command), not a server's lasting listener (PgListener)."""
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await conn.add_listener(channel, lambda _conn, _pid, _channel, payload: on_payload(payload))
+        yield
+    finally:
+        await conn.close(timeout=5)
 
 
 @dataclass(frozen=True)
@@ -46,8 +103,10 @@ class Follower:
 
 
 class PgListener:
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, application_name: str | None = None) -> None:
         self._dsn = dsn
+        # Its session's name in pg_stat_activity (auth/credential_sync.py looks for it).
+        self._server_settings = {"application_name": application_name} if application_name else None
         self._followers: list[Follower] = []
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -93,7 +152,7 @@ class PgListener:
         delay = _RETRY_FIRST_SECONDS
         while True:
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=10)
+                conn = await asyncpg.connect(self._dsn, timeout=10, server_settings=self._server_settings)
             except Exception as exc:  # whatever it was, the next attempt may succeed
                 logger.warning("listener: cannot connect to listen (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)

@@ -26,7 +26,14 @@ from gql_progress.auth import Authenticated, Authenticator
 from gql_progress.auth.credential_cache import CredentialCache
 from gql_progress.auth.jwt import JwtVerifier
 from gql_progress.db.engine import Database
-from gql_progress.db.listener import PgListener, asyncpg_dsn
+from gql_progress.db.listener import (
+    NOTICE_WAIT_SECONDS,
+    ListenMisconfigured,
+    PgListener,
+    asyncpg_dsn,
+    misdirected,
+    notices_arrive,
+)
 from gql_progress.db.replicas import ReplicaSettings
 from gql_progress.db.revision import refuse_a_schema_behind, schema_revision
 from gql_progress.edge.heap import freeze_startup_heap
@@ -270,6 +277,16 @@ class AuthenticatedGraphQL:
         )
 
 
+async def _notices_arrive(listen_dsn: str, db: Database) -> bool:
+    """db/listener.py's check; a database that fails meanwhile is only logged, like an
+    unreachable one at start-up (the listener keeps retrying)."""
+    try:
+        return await notices_arrive(listen_dsn, db.notify, NOTICE_WAIT_SECONDS)
+    except Exception as exc:
+        logger.warning("could not check that notifications reach the LISTEN connection: %s", exc)
+        return True
+
+
 def create_app(settings: Settings | None = None, tracer_provider: TracerProvider | None = None) -> Starlette:
     """The application; ``tracer_provider`` (used only with GQL_PROGRESS_OTEL_ENABLED) replaces the
     one built from the OTEL_* variables, e.g. an in-memory exporter's in tests."""
@@ -284,7 +301,7 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
         pool_size=settings.db_pool_size,
         pool_timeout_seconds=settings.db_pool_timeout_seconds,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        prepared_statements=settings.db_prepared_statements,
+        prepared_statements=settings.prepared_statements_in_effect,
         direct_reads=settings.compiled_reads,
         replicas=ReplicaSettings(
             tuple(settings.db_replica_urls),
@@ -299,11 +316,18 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
         tracing.watch(replica.engine, db.dialect)
     schema = shared_graphql_schema(settings.production, settings.federation_enabled)
     view = ProgressGraphQLView(schema, db=db, settings=settings)
-    # One LISTEN connection per process on PostgreSQL, for whatever follows a channel below.
-    listener = None if db.is_sqlite else PgListener(asyncpg_dsn(db.url))
+    # One LISTEN connection per process on PostgreSQL, for whatever follows a channel below:
+    # directly to PostgreSQL when the pool goes through a transaction pooler (settings.py).
+    listen_dsn = asyncpg_dsn(settings.listen_url_in_effect)
     credentials: CredentialCache[Any] | None = None
-    if listener is not None and settings.api_key_cache_seconds > 0:
+    if not db.is_sqlite and settings.api_key_cache_seconds > 0:
         credentials = CredentialCache(db, settings.api_key_cache_seconds)
+        # A revocation answers once every process's cache has dropped the key.
+        db.on_credentials_committed = credentials.sync.settle
+    # Named, when it feeds a cache, so that a revoking process knows whom to wait for.
+    listener_name = credentials.sync.name if credentials is not None else None
+    listener = None if db.is_sqlite else PgListener(listen_dsn, application_name=listener_name)
+    if listener is not None and credentials is not None:
         listener.follow(credentials.follower())
     live = LiveUpdates(db, settings, listener) if settings.live_updates_enabled else None
     authenticator = Authenticator(
@@ -376,7 +400,15 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
         if live:
             live.start()
         if listener is not None and listener.following:
-            await listener.start(LISTEN_WAIT_SECONDS)
+            listening = await listener.start(LISTEN_WAIT_SECONDS)
+            # A listen URL that listens where the writes do not notify would fail silently:
+            # no live update, and revoked keys kept in the cache. Refuse to start instead.
+            if listening and not await _notices_arrive(listen_dsn, db):
+                await listener.stop()
+                if live:
+                    live.stop()
+                await db.dispose()
+                raise ListenMisconfigured(misdirected(NOTICE_WAIT_SECONDS))
         app.state.live = live
         flusher = asyncio.create_task(authenticator.flush_periodically())
         webhooks = (

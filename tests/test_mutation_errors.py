@@ -1,5 +1,5 @@
 """@raises: a mutation's declared domain errors come back as its union's error types, and a
-declaration its union cannot honour fails the schema build (api/mutations/raises.py)."""
+declaration its union cannot honour fails the schema build (api/raises.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import ExecutionResult
 
 import gql_progress.api.schema as schema_module
-from gql_progress.api.mutations.raises import UndeclaredUnionMember, raises
+from gql_progress.api.raises import UndeclaredUnionMember, raises
 from gql_progress.api.schema import build_graphql_schema
 from gql_progress.api.types.errors import NotFoundError, ValidationError
 from gql_progress.domain.completion.bulk import MalformedId

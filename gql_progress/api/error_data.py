@@ -1,6 +1,6 @@
 """Domain errors as GraphQL error data: the one table from each domain error to its error type.
 
-Mutations reach it through ``api/mutations/raises.py``, which also proves at schema build that
+Mutations reach it through ``api/raises.py``, which also proves at schema build that
 each error a mutation declares has its type in the mutation's union. Field paths in the domain
 are relative to the argument they came in (``("notes",)``); the API reports them from the
 argument down, in its own names (``["input", "notes"]``).

@@ -25,7 +25,6 @@ from gql_progress.api.mutations.catalog import CatalogMutations
 from gql_progress.api.mutations.enrollment import EnrollmentMutations
 from gql_progress.api.mutations.instructors import InstructorMutations
 from gql_progress.api.mutations.progress import ProgressMutations
-from gql_progress.api.mutations.raises import check_declared_errors
 from gql_progress.api.mutations.study_plans import StudyPlanMutations
 from gql_progress.api.mutations.webhooks import WebhookMutations
 from gql_progress.api.queries.analytics import AnalyticsQueries
@@ -40,6 +39,7 @@ from gql_progress.api.queries.progress import ProgressQueries
 from gql_progress.api.queries.study_plans import StudyPlanQueries
 from gql_progress.api.queries.viewer import ViewerQueries
 from gql_progress.api.queries.webhooks import WebhookQueries
+from gql_progress.api.raises import check_declared_errors
 from gql_progress.api.scope_check import RequireScopes
 from gql_progress.api.streamed_errors import ShapeStreamedErrors
 from gql_progress.api.subscriptions.progress import ProgressSubscriptions
@@ -168,8 +168,9 @@ def build_graphql_schema(
         extra.setdefault("config", StrawberryConfig(scalar_map=SCALARS))
     if production:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    # A mutation that could raise an error its union lacks fails here, not in a request.
+    # A field that could raise an error its union lacks fails here, not in a request.
     check_declared_errors(Mutation)
+    check_declared_errors(Query)
     schema = ProgressSchema(
         query=FederatedQuery if federation else Query,
         mutation=Mutation,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -80,7 +79,7 @@ async def course_completion_events(
     return events
 
 
-async def verify_certificate(db: Database, code: str) -> Row[Any] | None:
+async def verify_certificate(db: Database, code: str) -> Row[str, str, datetime] | None:
     """The learner's name, the course's title and the date for a valid code; nothing else."""
     # A code with U+0000 is none we issued, and PostgreSQL would refuse to compare it.
     if not code or len(code) > 64 or contains_nul(code):
@@ -92,4 +91,4 @@ async def verify_certificate(db: Database, code: str) -> Row[Any] | None:
             .join(Course, Course.id == Certificate.course_id)
             .where(Certificate.code == code)
         )
-        return (await conn.execute(statement)).first()  # type: ignore[return-value]
+        return (await conn.execute(statement)).first()

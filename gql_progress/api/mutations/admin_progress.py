@@ -7,7 +7,7 @@ import strawberry
 from gql_progress.api.context import Info
 from gql_progress.api.inputs.lessons import LESSON_IDS_DEPRECATION, LessonRefInput, requested_lessons
 from gql_progress.api.mutations.progress import BulkSetCompletionSuccess, bulk_success
-from gql_progress.api.mutations.raises import raises
+from gql_progress.api.raises import raises
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.enrollment import Enrollment
 from gql_progress.api.types.errors import (

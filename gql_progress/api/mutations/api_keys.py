@@ -8,7 +8,7 @@ import strawberry
 
 from gql_progress.api.context import Info
 from gql_progress.api.inputs.bundles import UserRefInput, user_ref
-from gql_progress.api.mutations.raises import raises
+from gql_progress.api.raises import raises
 from gql_progress.api.types.api_key import ApiKey, ApiKeyScope
 from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.auth.keys import issue_api_key, revoke_api_key

@@ -23,7 +23,7 @@ from gql_progress.api.inputs.bundles import (
     user_ref,
 )
 from gql_progress.api.inputs.given import given_columns
-from gql_progress.api.mutations.raises import raises
+from gql_progress.api.raises import raises
 from gql_progress.api.subjects import caller_identity
 from gql_progress.api.types.bundle import Bundle
 from gql_progress.api.types.errors import (

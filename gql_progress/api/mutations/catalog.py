@@ -17,7 +17,7 @@ from gql_progress.api.inputs.catalog import (
     UpdateUserInput,
 )
 from gql_progress.api.inputs.given import given_columns
-from gql_progress.api.mutations.raises import raises
+from gql_progress.api.raises import raises
 from gql_progress.api.types.course import Course
 from gql_progress.api.types.errors import (
     ConflictError,

@@ -5,7 +5,7 @@ from typing import Annotated
 import strawberry
 
 from gql_progress.api.context import Info
-from gql_progress.api.mutations.raises import raises
+from gql_progress.api.raises import raises
 from gql_progress.api.types.enrollment import Enrollment
 from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.domain import catalog

@@ -10,7 +10,7 @@ import strawberry
 from gql_progress.api.context import Info
 from gql_progress.api.inputs.bundles import UserRefInput, user_ref
 from gql_progress.api.inputs.instructors import CourseRefInput, course_ref
-from gql_progress.api.mutations.raises import raises
+from gql_progress.api.raises import raises
 from gql_progress.api.types.course import Course
 from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.api.types.user import User

@@ -9,7 +9,7 @@ from gql_progress.api.inputs.given import given_columns
 from gql_progress.api.inputs.lessons import one_lesson, requested_lessons
 from gql_progress.api.inputs.progress import BulkSetCompletionInput, UpsertProgressInput
 from gql_progress.api.lesson_refs import lesson_pk as lesson_pk_of
-from gql_progress.api.mutations.raises import raises
+from gql_progress.api.raises import raises
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.errors import (

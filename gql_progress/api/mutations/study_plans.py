@@ -7,7 +7,7 @@ import strawberry
 from gql_progress.api.context import Info
 from gql_progress.api.inputs.given import given_columns
 from gql_progress.api.inputs.study_plans import CreateStudyPlanInput, UpdateStudyPlanInput
-from gql_progress.api.mutations.raises import raises
+from gql_progress.api.raises import raises
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.api.types.study_plan import StudyPlan

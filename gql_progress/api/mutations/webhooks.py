@@ -13,7 +13,7 @@ from gql_progress.api.inputs.webhooks import (
     CreateWebhookEndpointInput,
     UpdateWebhookEndpointInput,
 )
-from gql_progress.api.mutations.raises import raises
+from gql_progress.api.raises import raises
 from gql_progress.api.types.errors import ForbiddenError, NotFoundError, ValidationError
 from gql_progress.api.types.webhook_endpoint import WebhookEndpoint
 from gql_progress.domain.errors import Forbidden, InvalidInput, NotFound

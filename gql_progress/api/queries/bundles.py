@@ -23,15 +23,30 @@ from gql_progress.api.pagination import (
     page_request,
     paginate,
 )
+from gql_progress.api.raises import raises
 from gql_progress.api.subjects import caller_identity
 from gql_progress.api.types.bundle import Bundle
 from gql_progress.api.types.bundle_progress import BundleProgress, BundleProgressResult
 from gql_progress.api.types.enums import ProductKind
+from gql_progress.api.types.errors import ForbiddenError, NotEnrolledError, NotFoundError, ValidationError
 from gql_progress.api.types.product import Product, product_from_row, try_decode_product_id
 from gql_progress.db.models import Bundle as BundleRow
 from gql_progress.db.models import Product as ProductRow
-from gql_progress.domain.bundle_progress import MAX_BATCH, Request, bundle_progress_batch
-from gql_progress.domain.errors import DomainError, FieldProblem, InvalidInput, ProblemList
+from gql_progress.domain.bundle_progress import (
+    MAX_BATCH,
+    BundleProgressOutcome,
+    Request,
+    bundle_progress_batch,
+)
+from gql_progress.domain.errors import (
+    DomainError,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    NotEnrolled,
+    NotFound,
+    ProblemList,
+)
 from gql_progress.domain.ids import decode_id
 from gql_progress.domain.text import contains_nul
 
@@ -134,6 +149,7 @@ class BundleQueries:
             "Learners may ask only about themselves; admins about anyone."
         )
     )
+    @raises(InvalidInput, NotFound, NotEnrolled, Forbidden)
     async def bundle_progress(
         self,
         info: Info,
@@ -143,19 +159,16 @@ class BundleQueries:
         ] = None,
     ) -> BundleProgressResult:
         problems = ProblemList()
-        request = (
-            bundle_ref(problems, bundle, ("bundle",)),
-            None if user is None else user_ref(problems, user, ("user",)),
-        )
-        if problems.problems:
-            return validation_error(InvalidInput(problems.problems), ())
+        bundle_key = bundle_ref(problems, bundle, ("bundle",))
+        user_key = None if user is None else user_ref(problems, user, ("user",))
+        problems.raise_if_any()
+        assert bundle_key is not None
         (outcome,) = await bundle_progress_batch(
-            info.context.db,
-            info.context.viewer,
-            await caller_identity(info),
-            [request],  # type: ignore[list-item]
+            info.context.db, info.context.viewer, await caller_identity(info), [(bundle_key, user_key)]
         )
-        return _result(outcome)
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return BundleProgress.from_domain(outcome)
 
     @strawberry.field(
         description=(
@@ -173,7 +186,7 @@ class BundleQueries:
     ) -> list[BundleProgressResult]:
         if len(requests) > MAX_BATCH:
             raise InvalidInput([FieldProblem(("requests",), f"at most {MAX_BATCH} requests")])
-        results: list[BundleProgressResult | None] = [None] * len(requests)
+        refused: dict[int, BundleProgressResult] = {}
         valid: list[tuple[int, Request]] = []
         for index, request in enumerate(requests):
             problems = ProblemList()
@@ -181,7 +194,7 @@ class BundleQueries:
             bundle = bundle_ref(problems, request.bundle, (*path, "bundle"))
             user = None if request.user is None else user_ref(problems, request.user, (*path, "user"))
             if problems.problems or bundle is None:
-                results[index] = validation_error(InvalidInput(problems.problems), ())
+                refused[index] = validation_error(InvalidInput(problems.problems), ())
             else:
                 valid.append((index, (bundle, user)))
         outcomes = await bundle_progress_batch(
@@ -190,13 +203,15 @@ class BundleQueries:
             await caller_identity(info),
             [request for _, request in valid],
         )
-        for (index, _), outcome in zip(valid, outcomes, strict=True):
-            results[index] = _result(outcome)
-        return results  # type: ignore[return-value]  # every entry is filled
+        answered = {index: _result(outcome) for (index, _), outcome in zip(valid, outcomes, strict=True)}
+        return [refused[index] if index in refused else answered[index] for index in range(len(requests))]
 
 
-def _result(outcome: object) -> BundleProgressResult:
-    if isinstance(outcome, DomainError):
-        return error_from(outcome, input_path=())  # type: ignore[return-value]
-    assert outcome is not None
-    return BundleProgress.from_domain(outcome)  # type: ignore[arg-type]
+def _result(outcome: BundleProgressOutcome) -> BundleProgressResult:
+    """One pair's answer: its progress, or its error as the union's member for it."""
+    if not isinstance(outcome, DomainError):
+        return BundleProgress.from_domain(outcome)
+    error = error_from(outcome, input_path=())
+    if isinstance(error, ValidationError | NotFoundError | NotEnrolledError | ForbiddenError):
+        return error
+    raise outcome  # not a member of the union: the error policy reports it

@@ -12,12 +12,12 @@ import strawberry
 from sqlalchemy import Select, select
 
 from gql_progress.api.context import Info
-from gql_progress.api.error_data import error_from
 from gql_progress.api.inputs.bundles import UserRefInput, user_ref
 from gql_progress.api.inputs.instructors import CourseRefInput, course_ref
 from gql_progress.api.loaders.child_rows import ChildRows, no_filter
 from gql_progress.api.nested_pages import nested_connection
 from gql_progress.api.pagination import Connection, PageArguments
+from gql_progress.api.raises import raises
 from gql_progress.api.subjects import caller_identity
 from gql_progress.api.types.course import Course
 from gql_progress.api.types.course_learner_status import CourseLearnerStatus
@@ -27,7 +27,7 @@ from gql_progress.api.visibility import empty_connection
 from gql_progress.db.models import Course as CourseRow
 from gql_progress.db.models import CourseInstructor, Enrollment, EnrollmentStatus, Lesson, LessonProgress
 from gql_progress.db.models import User as UserRow
-from gql_progress.domain.errors import DomainError, ProblemList
+from gql_progress.domain.errors import InvalidInput, NotFound, ProblemList
 from gql_progress.domain.teaching import learner_in_course
 
 
@@ -118,6 +118,7 @@ class InstructorQueries:
             "exist. A user who is not enrolled in the course (or does not exist) is NOT_FOUND too."
         )
     )
+    @raises(InvalidInput, NotFound)
     async def learner_progress(
         self,
         info: Info,
@@ -127,14 +128,11 @@ class InstructorQueries:
         problems = ProblemList()
         learner_key = user_ref(problems, learner, ("learner",))
         course_key = course_ref(problems, course, ("course",))
-        try:
-            problems.raise_if_any()
-            assert learner_key is not None
-            assert course_key is not None
-            found = await learner_in_course(
-                info.context.db, info.context.viewer, await caller_identity(info), learner_key, course_key
-            )
-        except DomainError as exc:
-            return error_from(exc, input_path=())  # type: ignore[return-value]
+        problems.raise_if_any()
+        assert learner_key is not None
+        assert course_key is not None
+        found = await learner_in_course(
+            info.context.db, info.context.viewer, await caller_identity(info), learner_key, course_key
+        )
         info.context.loaders.course_by_id.prime(found.course.id, found.course)
         return LearnerProgress.from_enrollment(found.enrollment)

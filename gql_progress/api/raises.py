@@ -1,6 +1,7 @@
-"""How a mutation's domain errors become members of its result union, in one place.
+"""How a field's domain errors become members of its result union, in one place.
 
-A mutation names the domain errors it may raise::
+A mutation (or a query returning a result union, such as learnerProgress) names the domain
+errors it may raise::
 
     @strawberry.mutation(description="…")
     @raises(InvalidInput, NotFound, Forbidden)
@@ -79,11 +80,12 @@ def _error_data(exc: DomainError, declared: tuple[type[DomainError], ...], input
     return error
 
 
-def check_declared_errors(mutation: type) -> None:
-    """Raise UndeclaredUnionMember unless every field of ``mutation`` that returns errors as data
-    declares them with @raises, and each declared error's type is a member of its union."""
+def check_declared_errors(root: type) -> None:
+    """Raise UndeclaredUnionMember unless every field of ``root`` (Mutation, Query) that returns
+    errors as data declares them with @raises, and each declared error's type is a member of its
+    union."""
     problems: list[str] = []
-    for field in get_object_definition(mutation, strict=True).fields:
+    for field in get_object_definition(root, strict=True).fields:
         members = _members(field.type)
         resolver = field.base_resolver
         declared = None if resolver is None else _DECLARED.get(resolver.wrapped_func)

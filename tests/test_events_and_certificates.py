@@ -1103,7 +1103,7 @@ async def test_course_completion_is_never_dated_before_the_lessons_that_led_to_i
             await go.wait()
         return await lock_enrollments(conn, user_id, course_ids)
 
-    monkeypatch.setattr("gql_progress.domain.completion.upsert.lock_enrollments", late_for_the_lock)
+    monkeypatch.setattr("gql_progress.domain.completion.enrollment.lock_enrollments", late_for_the_lock)
     finishing = asyncio.create_task(upsert(pg_api, learner, last, completed=True))
     await asyncio.wait_for(waiting.wait(), 10)
     assert (await upsert(pg_api, learner, first, completed=True))["__typename"] == "UpsertProgressSuccess"

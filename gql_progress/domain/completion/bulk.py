@@ -19,10 +19,8 @@ from gql_progress.db.models import Course, Enrollment, Lesson, User
 from gql_progress.db.types import utcnow
 from gql_progress.domain.completion.enrollment import (
     completed_lessons_among,
-    lock_enrollments,
-    record_completion_changes,
     refused_by_sequence,
-    sync_enrollments,
+    settle_enrollments,
 )
 from gql_progress.domain.completion.notices import write_progress
 from gql_progress.domain.completion.sequence import OutOfSequence
@@ -125,22 +123,15 @@ async def set_completion(
                 for r in written
                 if (r.completed_at == now if completed else r.lesson_id in was_completed)
             ]
-        # Locked after the records are written: the one lock order (see domain.completion).
-        locked = await lock_enrollments(conn, user_id, {course_of[i] for i in writable})
-        # After the lock: a completion that waited for another writer is dated after it.
-        now = utcnow()
-        synced = await sync_enrollments(conn, user_id, locked.values(), now, completed=completed)
-        await record_completion_changes(
+        summaries = await settle_enrollments(
             conn,
             user_id=user_id,
             actor_user_id=actor_user_id,
+            course_ids={course_of[i] for i in writable},
             changed_lessons=[(lesson_id, course_of[lesson_id]) for lesson_id in sorted(changed)],
             completed=completed,
-            completed_enrollments=synced.completed,
             granted_reason=grant_reason,
-            now=now,
         )
-        summaries = synced.summaries
 
     outcomes = []
     for raw, lesson_id, ref in resolved:

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, case, exists, false, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.models import Course, Enrollment, EnrollmentStatus, EventType, Lesson, LessonProgress
+from gql_progress.db.types import utcnow
 from gql_progress.domain.certificates import course_completion_events
 from gql_progress.domain.completion.facts import course_facts
 from gql_progress.domain.completion.sequence import allowed_in_order
@@ -121,6 +122,38 @@ async def sync_enrollments(
             .values(status=EnrollmentStatus.ACTIVE, completed_at=None)
         )
     return SyncResult(summaries, completing)
+
+
+async def settle_enrollments(
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    actor_user_id: int | None,
+    course_ids: Iterable[int],
+    changed_lessons: Iterable[tuple[int, int]],
+    completed: bool,
+    granted_reason: str | None = None,
+) -> dict[int, CourseSummary]:
+    """What follows a progress write that set ``completed``, in its transaction, the same for
+    upsert, bulk completion and grants: lock the user's enrollments in these courses (after the
+    records: the one lock order), recompute them and move their status, then write the events
+    of ``changed_lessons`` ((lesson, course) pairs) and of the courses completed, with their
+    certificates. Gives each course's summary."""
+    locked = await lock_enrollments(conn, user_id, course_ids)
+    # After the lock: a completion that waited for another writer is dated after it.
+    now = utcnow()
+    synced = await sync_enrollments(conn, user_id, locked.values(), now, completed=completed)
+    await record_completion_changes(
+        conn,
+        user_id=user_id,
+        actor_user_id=actor_user_id,
+        changed_lessons=changed_lessons,
+        completed=completed,
+        completed_enrollments=synced.completed,
+        granted_reason=granted_reason,
+        now=now,
+    )
+    return synced.summaries
 
 
 async def record_completion_changes(

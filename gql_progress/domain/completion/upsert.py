@@ -29,10 +29,8 @@ from gql_progress.db.types import utcnow
 from gql_progress.domain.completion.active_time import DEFAULT_WINDOW_SECONDS
 from gql_progress.domain.completion.enrollment import (
     completed_lessons_among,
-    lock_enrollments,
-    record_completion_changes,
     refused_by_sequence,
-    sync_enrollments,
+    settle_enrollments,
 )
 from gql_progress.domain.completion.notices import write_progress
 from gql_progress.domain.completion.sequence import OutOfSequence
@@ -177,7 +175,7 @@ async def _upsert_once(
             if not (record.completed and record.completed_at == now):
                 return ProgressWrite(record=record, summary=None)
             # The video threshold or the quiz's pass score completed the lesson just now.
-            summary = await _after_automatic_completion(conn, user_id, lesson_id, actor_user_id, now)
+            summary = await _after_automatic_completion(conn, user_id, lesson_id, actor_user_id)
             return ProgressWrite(record=record, summary=summary)
 
         # Completion can change the enrollment: it is locked after the write (domain.completion).
@@ -201,40 +199,31 @@ async def _upsert_once(
         [record] = await write_progress(conn, upsert.statement, upsert.params)
         # A completion that is new gets completed_at = now; one that was kept keeps its time.
         changed = record.completed_at == now if completing else lesson_id in was_completed
-        locked = await lock_enrollments(conn, user_id, [course_id])
-        # After the lock: a completion that waited for another writer is dated after it.
-        now = utcnow()
-        synced = await sync_enrollments(conn, user_id, locked.values(), now, completed=completing)
-        await record_completion_changes(
+        summaries = await settle_enrollments(
             conn,
             user_id=user_id,
             actor_user_id=actor_user_id,
+            course_ids=[course_id],
             changed_lessons=[(lesson_id, course_id)] if changed else [],
             completed=completing,
-            completed_enrollments=synced.completed,
-            now=now,
         )
-    return ProgressWrite(record=record, summary=synced.summaries[course_id])
+    return ProgressWrite(record=record, summary=summaries[course_id])
 
 
 async def _after_automatic_completion(
-    conn: AsyncConnection, user_id: int, lesson_id: int, actor_user_id: int | None, now: datetime
+    conn: AsyncConnection, user_id: int, lesson_id: int, actor_user_id: int | None
 ) -> CourseSummary:
     """What a completion sent explicitly does after its write: the enrollment and the events."""
     course_id, _, _ = await _lesson_course_and_enrollment(conn, user_id, lesson_id)
-    locked = await lock_enrollments(conn, user_id, [course_id])
-    now = utcnow()  # after the lock, as in the explicit path
-    synced = await sync_enrollments(conn, user_id, locked.values(), now, completed=True)
-    await record_completion_changes(
+    summaries = await settle_enrollments(
         conn,
         user_id=user_id,
         actor_user_id=actor_user_id,
+        course_ids=[course_id],
         changed_lessons=[(lesson_id, course_id)],
         completed=True,
-        completed_enrollments=synced.completed,
-        now=now,
     )
-    return synced.summaries[course_id]
+    return summaries[course_id]
 
 
 async def _lesson_course_and_enrollment(

@@ -188,3 +188,23 @@ async def test_the_import_and_export_leave_the_database_unchanged_by_a_read(
     assert len(SHAPES["events"].fields) == len(
         orjson.loads((tmp_path / "e.jsonl").read_bytes().splitlines()[0])
     )
+
+
+async def test_progress_exports_the_active_time_the_server_measured(platform: str, tmp_path: Path) -> None:
+    # An import never sets active time (the old LMS did not measure it); a row that has some, as
+    # the heartbeats of the API give it, carries it into the export.
+    first = await scalar(platform, "SELECT min(id) FROM lesson_progress")
+    db = Database(platform)
+    try:
+        async with db.write() as conn:
+            await conn.exec_driver_sql(
+                f"UPDATE lesson_progress SET active_seconds = 37 WHERE id = {int(first)}"
+            )
+    finally:
+        await db.dispose()
+    assert await cli("export", "progress", "--output", tmp_path / "p.csv") == 0
+
+    rows = _read_csv(tmp_path / "p.csv")
+    seconds = {decode_any_id(row["progress_id"]): row["active_seconds"] for row in rows}
+    assert seconds[("Progress", first)] == "37"
+    assert set(seconds.values()) == {"0", "37"}

@@ -446,6 +446,8 @@ PROGRESS = Kind(
             "course_slug",
             "course_product_id",
             "lesson_id",
+            # Measured by this server (issue 18): an import never claims it.
+            "active_seconds",
             "created_at",
             "updated_at",
             "grant_reason",

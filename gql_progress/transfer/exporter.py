@@ -83,6 +83,7 @@ PROGRESS = Shape(
         Field("quiz_attempts", "integer", _p.c.quiz_attempts),
         Field("quiz_passed", "boolean", _p.c.quiz_passed),
         Field("time_spent_minutes", "integer", _p.c.time_spent_minutes),
+        Field("active_seconds", "integer", _p.c.active_seconds),
         Field("notes", "text", _p.c.notes),
         Field("is_bookmarked", "boolean", _p.c.is_bookmarked),
         Field("metadata", "json", _p.c.metadata),

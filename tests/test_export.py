@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +209,20 @@ async def test_progress_exports_the_active_time_the_server_measured(platform: st
     seconds = {decode_any_id(row["progress_id"]): row["active_seconds"] for row in rows}
     assert seconds[("Progress", first)] == "37"
     assert set(seconds.values()) == {"0", "37"}
+
+
+async def test_parquet_without_its_extra_is_refused_in_one_line(
+    platform: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real_find_spec(name, *a)
+    )
+
+    assert await cli("export", "progress", "--format", "parquet", "-o", tmp_path / "p.parquet") == 2
+
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "gql-progress: Parquet needs the parquet extra: pip install 'gql-progress[parquet]'"
+    ]
+    assert not (tmp_path / "p.parquet").exists()
+    assert not (tmp_path / "p.parquet.partial").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import importlib.util
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -187,6 +188,12 @@ def export_command(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     if args.format == "parquet" and args.output in (None, "-"):
         print("gql-progress: Parquet is written to a file: pass --output FILE", file=sys.stderr)
+        return 2
+    if args.format == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        print(
+            "gql-progress: Parquet needs the parquet extra: pip install 'gql-progress[parquet]'",
+            file=sys.stderr,
+        )
         return 2
     if args.batch_size < 1:
         print("gql-progress: --batch-size must be at least 1", file=sys.stderr)

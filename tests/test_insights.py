@@ -89,6 +89,17 @@ async def test_a_missing_file_or_unknown_path_is_a_json_404(database_url: str) -
         assert response.json() == NOT_FOUND
 
 
+async def test_a_method_a_page_does_not_take_is_a_json_405_with_allow(database_url: str) -> None:
+    async with api_with(database_url) as api:
+        posted = await api.client.post("/insights", content=b"x")
+        deleted = await api.client.delete("/healthz")
+
+    for response in (posted, deleted):
+        assert response.status_code == 405
+        assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+        assert "GET" in response.headers["allow"]
+
+
 @pytest.mark.parametrize(
     ("host", "link"),
     [

@@ -125,6 +125,16 @@ async def not_found(_request: Request, _exc: Exception) -> Response:
     return JSONResponse(body, status_code=404)
 
 
+async def method_not_allowed(_request: Request, exc: Exception) -> Response:
+    """A method a page does not take (POST /insights): JSON with its ``Allow``, as /graphql's."""
+    allow = getattr(exc, "headers", None) or {}
+    body = {
+        "data": None,
+        "errors": [{"message": "Method not allowed", "extensions": {"code": "METHOD_NOT_ALLOWED"}}],
+    }
+    return JSONResponse(body, status_code=405, headers=dict(allow))
+
+
 def unauthenticated(message: str) -> Response:
     body = {
         "data": None,
@@ -483,7 +493,7 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
         ],
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={404: not_found},
+        exception_handlers={404: not_found, 405: method_not_allowed},
     )
     app.state.db = db
     app.state.compiled = compiled

@@ -58,6 +58,7 @@ from gql_progress.api.compiled.declarations import (
     Value,
 )
 from gql_progress.api.compiled.sql import cursor_sql, json_object, text_literal
+from gql_progress.api.compiled.variables import PlainVariable, coerce_plain, plain_variables
 from gql_progress.api.document_shape import selected_operation
 from gql_progress.api.validation import STRAWBERRY_RULES
 from gql_progress.domain.viewer import Viewer
@@ -80,6 +81,8 @@ class Plan:
     schema: GraphQLSchema
     variable_definitions: tuple[VariableDefinitionNode, ...]
     paging: Paging
+    # The variables when all are plain built-in scalars (api/compiled/variables.py), else None.
+    plain: tuple[PlainVariable, ...] | None = None
 
     def bind(self, viewer: Viewer, variables: Mapping[str, Any] | None) -> list[Any]:
         """The statement's arguments; NotCompiled when a value is not what the plan needs (a
@@ -87,11 +90,16 @@ class Plan:
         path reports it exactly as it always has)."""
         coerced: dict[str, Any] = {}
         if self.variable_definitions:
-            # GraphQL's own coercion: missing non-null variables, wrong types, defaults.
-            result = get_variable_values(self.schema, self.variable_definitions, dict(variables or {}), 1)
-            if isinstance(result, list):
-                raise NotCompiled
-            coerced = result.coerced
+            given = variables or {}
+            plain = None if self.plain is None else coerce_plain(self.plain, given)
+            if plain is not None:
+                coerced = plain
+            else:
+                # GraphQL's own coercion: missing non-null variables, wrong types, defaults.
+                result = get_variable_values(self.schema, self.variable_definitions, dict(given), 1)
+                if isinstance(result, list):
+                    raise NotCompiled
+                coerced = result.coerced
         values: list[Any] = [viewer.user_id, viewer.is_admin, viewer.role.value]
         values.extend(parameter.value(coerced, self.paging) for parameter in self.parameters)
         return values
@@ -130,6 +138,7 @@ class Planner:
             schema=self.schema,
             variable_definitions=tuple(operation.variable_definitions or ()),
             paging=self.paging,
+            plain=plain_variables(operation.variable_definitions or ()),
         )
 
 

@@ -148,6 +148,9 @@ class ReplicaSet:
         self._commit_memory = settings.max_lag_seconds + 3 * settings.check_seconds
         self._turn = itertools.count()
         self._task: asyncio.Task[None] | None = None
+        # One check at a time: each holds one connection per server, which runs one statement
+        # at a time (a check() from outside, as the tests make, would meet the periodic one).
+        self._checking = asyncio.Lock()
 
     # --- routing (per request, no I/O) ---------------------------------------------------------
 
@@ -220,10 +223,11 @@ class ReplicaSet:
 
     async def check(self) -> None:
         """Sample the primary, then judge every replica against the samples."""
-        now = self._clock()
-        await self._sample_primary(now)
-        await asyncio.gather(*(self._check_replica(replica) for replica in self.replicas))
-        self._forget_old(now)
+        async with self._checking:
+            now = self._clock()
+            await self._sample_primary(now)
+            await asyncio.gather(*(self._check_replica(replica) for replica in self.replicas))
+            self._forget_old(now)
 
     async def _sample_primary(self, now: float) -> None:
         try:

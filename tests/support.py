@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
+from gql_progress.api.loaders.by_id import RowByIdLoader
 from gql_progress.auth import issue_api_key
 from gql_progress.db.engine import Database
-from gql_progress.db.models import LessonKind, UserRole
+from gql_progress.db.models import Base, LessonKind, UserRole
 from gql_progress.domain import catalog
 from gql_progress.domain.ids import encode_id
 
@@ -122,3 +125,16 @@ class Api:
 
     async def enroll(self, user: SeededUser, course: SeededCourse) -> None:
         await catalog.enroll(self.db, user.pk, course.pk)
+
+
+def fail_loads_by_id(monkeypatch: pytest.MonkeyPatch, model: type[Base], message: str) -> None:
+    """Every batch of the by-id loader of ``model``'s table raises ``RuntimeError(message)``;
+    the other tables' by-id loaders load as before."""
+    load = RowByIdLoader.batch_load_fn
+
+    async def failing(self: RowByIdLoader, keys: Sequence[int]) -> list[Any]:
+        if self.table is model.__table__:
+            raise RuntimeError(message)
+        return await load(self, keys)
+
+    monkeypatch.setattr(RowByIdLoader, "batch_load_fn", failing)

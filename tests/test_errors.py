@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from gql_progress.api.loaders.course_by_id import CourseByIdLoader
-from tests.support import Api
+from gql_progress.db.models import Course
+from tests.support import Api, fail_loads_by_id
 
 COURSE_BY_ID = "query($id: ID!) { course(id: $id) { id slug } }"
 COURSE_AND_ME = "query($id: ID!) { me { id } course(id: $id) { id } }"
@@ -37,10 +37,7 @@ def error_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFix
 
 @pytest.fixture
 def broken_course_loader(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def boom(self: CourseByIdLoader, keys: Sequence[int]) -> list[Any]:
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(CourseByIdLoader, "batch_load_fn", boom)
+    fail_loads_by_id(monkeypatch, Course, "boom")
 
 
 def error_codes(body: dict[str, Any]) -> list[str]:

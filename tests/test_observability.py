@@ -30,13 +30,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from gql_progress.api.loaders.course_by_id import CourseByIdLoader
 from gql_progress.auth import Authenticator
 from gql_progress.db.engine import Database
+from gql_progress.db.models import Course
 from gql_progress.logs import logging_config
 from gql_progress.settings import LogFormat, SettingsError, load_settings
 from tests.apps import api_with
-from tests.support import Api, SeededCourse, SeededUser
+from tests.support import Api, SeededCourse, SeededUser, fail_loads_by_id
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -213,10 +213,7 @@ async def test_no_log_line_holds_the_key_the_variables_or_notes(
 async def test_a_masked_error_is_logged_as_json_with_its_traceback_under_the_request_id(
     api: Api, server_logs: Callable[[], list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def boom(self: CourseByIdLoader, keys: Sequence[int]) -> list[Any]:
-        raise RuntimeError("boom in the course loader")
-
-    monkeypatch.setattr(CourseByIdLoader, "batch_load_fn", boom)
+    fail_loads_by_id(monkeypatch, Course, "boom in the course loader")
     learner = await api.user()
     course = await api.course(lessons=0)
     server_logs()
@@ -295,7 +292,7 @@ async def test_outcomes_ok_graphql_error_rejected_rate_limited_unauthenticated_a
         anonymous = await api.post(ME)
         await api.post(ME, key=learner.key)
         limited = await api.post(ME, key=learner.key)  # the learner's fourth operation
-        monkeypatch.setattr(CourseByIdLoader, "batch_load_fn", _boom)
+        fail_loads_by_id(monkeypatch, Course, "boom")
         failed = await api.post(COURSE_BY_ID, {"id": course.id}, key=other.key)
 
     records = {r.request_id: r for r in caplog.records if r.name == "gql_progress.access"}  # type: ignore[attr-defined]
@@ -313,10 +310,6 @@ async def test_outcomes_ok_graphql_error_rejected_rate_limited_unauthenticated_a
     assert outcome(failed) == (200, "error")  # masked: the client sees 200 and a request id
     assert records[anonymous.headers["x-request-id"]].caller is None  # type: ignore[attr-defined]
     assert records[too_deep.headers["x-request-id"]].operation is None  # type: ignore[attr-defined]
-
-
-async def _boom(self: CourseByIdLoader, keys: Sequence[int]) -> list[Any]:
-    raise RuntimeError("boom")
 
 
 def _nested(depth: int) -> str:

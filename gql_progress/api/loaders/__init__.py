@@ -7,31 +7,34 @@ from typing import Any
 
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-from gql_progress.api.loaders.bundle_by_id import BundleByIdLoader
+from gql_progress.api.loaders.by_id import ById
 from gql_progress.api.loaders.by_key import RowByKeyLoader
-from gql_progress.api.loaders.certificate_by_id import CertificateByIdLoader
 from gql_progress.api.loaders.certificate_by_user_course import CertificateByUserCourseLoader
 from gql_progress.api.loaders.child_counts import ChildCountsLoader
 from gql_progress.api.loaders.child_pages import ChildPagesLoader
 from gql_progress.api.loaders.child_rows import ChildRows
 from gql_progress.api.loaders.course_access import CourseAccessLoader
-from gql_progress.api.loaders.course_by_id import CourseByIdLoader
-from gql_progress.api.loaders.enrollment_by_id import EnrollmentByIdLoader
 from gql_progress.api.loaders.enrollment_by_user_course import EnrollmentByUserCourseLoader
 from gql_progress.api.loaders.enrollments_by_user import EnrollmentsByUserLoader
 from gql_progress.api.loaders.items_by_bundle import ItemsByBundleLoader
-from gql_progress.api.loaders.lesson_by_id import LessonByIdLoader
 from gql_progress.api.loaders.lessons_by_course import LessonsByCourseLoader
 from gql_progress.api.loaders.lessons_by_study_plan import LessonsByStudyPlanLoader
-from gql_progress.api.loaders.product_by_id import ProductByIdLoader
-from gql_progress.api.loaders.progress_by_id import ProgressByIdLoader
 from gql_progress.api.loaders.progress_by_user_course import ProgressByUserCourseLoader
 from gql_progress.api.loaders.progress_by_user_lesson import ProgressByUserLessonLoader
-from gql_progress.api.loaders.study_plan_by_id import StudyPlanByIdLoader
-from gql_progress.api.loaders.study_plan_instance_by_id import StudyPlanInstanceByIdLoader
 from gql_progress.api.loaders.summary_by_user_course import SummaryByUserCourseLoader
-from gql_progress.api.loaders.user_by_id import UserByIdLoader
 from gql_progress.db.engine import Database
+from gql_progress.db.models import (
+    Bundle,
+    Certificate,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    Product,
+    StudyPlan,
+    StudyPlanInstance,
+    User,
+)
 from gql_progress.domain.completion.summary import CourseSummary
 from gql_progress.domain.viewer import Viewer
 
@@ -40,6 +43,18 @@ class Loaders:
     """One request's (or one subscription's) DataLoaders, each made on first use: a request
     touches a few of them, and making all of them up front cost every request ~20 DataLoader
     constructions (bench/RESULTS.md, ladder step 14)."""
+
+    # Rows by primary key, one line per table (by_id.py): each a RowByIdLoader, made on first use.
+    user_by_id = ById(User)
+    course_by_id = ById(Course)
+    lesson_by_id = ById(Lesson)
+    enrollment_by_id = ById(Enrollment)
+    progress_by_id = ById(LessonProgress)
+    study_plan_by_id = ById(StudyPlan)
+    study_plan_instance_by_id = ById(StudyPlanInstance)
+    bundle_by_id = ById(Bundle)
+    product_by_id = ById(Product)
+    certificate_by_id = ById(Certificate)
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -51,18 +66,6 @@ class Loaders:
         # WebSocket context learns its viewer after its loaders were made.
         self._course_access: dict[Viewer, CourseAccessLoader] = {}
         self._by_key: dict[KeyedColumnElement[Any], RowByKeyLoader] = {}
-
-    @cached_property
-    def user_by_id(self) -> UserByIdLoader:
-        return UserByIdLoader(self.db)
-
-    @cached_property
-    def course_by_id(self) -> CourseByIdLoader:
-        return CourseByIdLoader(self.db)
-
-    @cached_property
-    def lesson_by_id(self) -> LessonByIdLoader:
-        return LessonByIdLoader(self.db)
 
     @cached_property
     def lessons_by_course(self) -> LessonsByCourseLoader:
@@ -85,40 +88,12 @@ class Loaders:
         return EnrollmentsByUserLoader(self.db)
 
     @cached_property
-    def enrollment_by_id(self) -> EnrollmentByIdLoader:
-        return EnrollmentByIdLoader(self.db)
-
-    @cached_property
-    def progress_by_id(self) -> ProgressByIdLoader:
-        return ProgressByIdLoader(self.db)
-
-    @cached_property
-    def study_plan_by_id(self) -> StudyPlanByIdLoader:
-        return StudyPlanByIdLoader(self.db)
-
-    @cached_property
-    def study_plan_instance_by_id(self) -> StudyPlanInstanceByIdLoader:
-        return StudyPlanInstanceByIdLoader(self.db)
-
-    @cached_property
     def lessons_by_study_plan(self) -> LessonsByStudyPlanLoader:
         return LessonsByStudyPlanLoader(self.db)
 
     @cached_property
-    def bundle_by_id(self) -> BundleByIdLoader:
-        return BundleByIdLoader(self.db)
-
-    @cached_property
-    def product_by_id(self) -> ProductByIdLoader:
-        return ProductByIdLoader(self.db)
-
-    @cached_property
     def items_by_bundle(self) -> ItemsByBundleLoader:
         return ItemsByBundleLoader(self.db)
-
-    @cached_property
-    def certificate_by_id(self) -> CertificateByIdLoader:
-        return CertificateByIdLoader(self.db)
 
     @cached_property
     def certificate_by_user_course(self) -> CertificateByUserCourseLoader:

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.dialect import insert_for
 from gql_progress.db.models import Course, Enrollment, EnrollmentStatus, Lesson, LessonProgress, User
+from gql_progress.domain.completion.statements import WRITABLE_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,16 +388,11 @@ async def load_enrollments(
 
 # --- progress -------------------------------------------------------------------------------
 
+# What a client may set on a record (the upsert's WRITABLE_COLUMNS), but completion and its
+# percentage, which the import derives with their dates below; plus the last access the old LMS
+# recorded, which a client's write sets to now instead.
 _PROGRESS_COLUMNS = (
-    "video_position_seconds",
-    "last_position_seconds",
-    "quiz_score",
-    "quiz_attempts",
-    "quiz_passed",
-    "time_spent_minutes",
-    "notes",
-    "is_bookmarked",
-    "metadata",
+    *sorted(WRITABLE_COLUMNS - {"completed", "progress_percentage"}),
     "last_accessed_at",
 )
 

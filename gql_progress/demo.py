@@ -219,12 +219,11 @@ async def _course(db: Database, spec: dict[str, Any]) -> int:
     if found is not None:
         return found
     course_id = int((await catalog.create_course(db, spec["course"])).id)
-    for title, kind, duration, required in spec["lessons"]:
-        await catalog.add_lesson(
-            db,
-            course_id,
-            {"title": title, "kind": kind, "duration_seconds": duration, "is_required": required},
-        )
+    for position, (title, kind, duration, required) in enumerate(spec["lessons"], start=1):
+        lesson = {"title": title, "kind": kind, "duration_seconds": duration, "is_required": required}
+        # The platform's own lesson ids, as a platform would send them (lesson: {externalId}).
+        lesson["external_id"] = f"{spec['course']['slug']}-l{position}"
+        await catalog.add_lesson(db, course_id, lesson)
     return course_id
 
 

@@ -18,9 +18,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
+from strawberry.types import ExecutionResult
 
 from gql_progress.api.compiled.planner import Paging
 from gql_progress.api.compiled.runner import CompiledReads
+from gql_progress.api.compiled.writes import LeanWrites
 from gql_progress.api.schema import shared_graphql_schema
 from gql_progress.auth import Authenticated, Authenticator
 from gql_progress.auth.credential_cache import CredentialCache
@@ -36,6 +38,7 @@ from gql_progress.db.listener import (
 )
 from gql_progress.db.replicas import ReplicaSettings
 from gql_progress.db.revision import refuse_a_schema_behind, schema_revision
+from gql_progress.domain.scopes import Scope as DomainScope
 from gql_progress.edge.heap import freeze_startup_heap
 from gql_progress.edge.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gql_progress.edge.idempotency import REPLAYED_HEADER, Idempotency
@@ -157,6 +160,7 @@ class AuthenticatedGraphQL:
         idempotency: Idempotency,
         compiled: CompiledReads | None = None,
         public_cache_seconds: int = 0,
+        writes: LeanWrites | None = None,
     ) -> None:
         self.view = view
         self.db = view.db
@@ -166,6 +170,7 @@ class AuthenticatedGraphQL:
         self.rate_limiter = rate_limiter
         self.idempotency = idempotency
         self.compiled = compiled
+        self.writes = writes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -254,6 +259,12 @@ class AuthenticatedGraphQL:
                     and await self._answer_compiled(admitted, caller, scope, receive, send)
                 ):
                     return
+                if (
+                    caller is not None
+                    and self.writes is not None
+                    and await self._answer_write(admitted, caller, request, scope, receive, send)
+                ):
+                    return
                 await self.view(scope, receive, send)
         except ClientDisconnect:
             # The caller hung up before sending its whole body: nobody is left to answer.
@@ -276,6 +287,45 @@ class AuthenticatedGraphQL:
         if body is None:
             return False
         await Response(body, media_type="application/json")(scope, receive, send)
+        return True
+
+    async def _answer_write(
+        self,
+        admitted: Admitted,
+        caller: Authenticated,
+        request: Request,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> bool:
+        """Answer a heartbeat or bulk completion on the lean path (api/compiled/writes.py);
+        False: the view answers. Decided before anything is written."""
+        assert self.writes is not None
+        query = admitted.query
+        if (
+            query is None
+            or request.method != "POST"  # GET refuses mutations: the view says so
+            or admitted.operation_type is not OperationType.MUTATION
+            or DomainScope.PROGRESS_WRITE not in caller.viewer.scopes  # the view refuses it
+        ):
+            return False
+        document = self.gate.document(query)
+        plan = None if document is None else self.writes.plan_for(query, document, admitted.operation_name)
+        arguments = None if plan is None else plan.arguments(admitted.variables)
+        if plan is None or arguments is None:
+            return False
+        sub_response = await self.view.get_sub_response(request)
+        context = await self.view.get_context(request, sub_response)
+        answer = await plan.run(context, arguments)
+        self.writes.answered += 1
+        if isinstance(answer, bytes):
+            response: Response = Response(answer, media_type="application/json")
+        else:
+            # As graphql-core hands a resolver's exception to the view: shaped by the error
+            # policy (masked, or a 503 for a database fault), counted, logged.
+            result = await self.view.process_result(request, ExecutionResult(data=None, errors=[answer]))
+            response = self.view.create_response(result, sub_response)
+        await response(scope, receive, send)
         return True
 
     def _is_ide_page(self, request: Request) -> bool:
@@ -368,6 +418,9 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
         idempotency,
         compiled,
         public_cache_seconds=settings.public_cache_seconds,
+        # The heartbeat and bulk completion past the executor, on either database: they run
+        # the same resolvers and domain write, only the executor around them is skipped.
+        writes=LeanWrites(schema) if settings.compiled_reads else None,
     )
     # Subscriptions pass the same document limits and spend from the same budgets.
     view.socket_policy = SocketPolicy(gate, rate_limiter, metrics, settings)

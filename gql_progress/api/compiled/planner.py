@@ -23,12 +23,8 @@ from graphql import (
     EnumValueNode,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
-    GraphQLUnionType,
-    InlineFragmentNode,
     IntValueNode,
     ListValueNode,
     NullValueNode,
@@ -46,6 +42,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 
 from gql_progress.api.compiled.arguments import Kind, NotCompiled, Paging, Parameter
+from gql_progress.api.compiled.collect import collect_fields
 from gql_progress.api.compiled.declarations import (
     CALLER,
     ROOTS,
@@ -395,48 +392,7 @@ class _Builder:
         return merged
 
     def _collect(self, selection_set: SelectionSetNode, type_name: str) -> dict[str, list[FieldNode]]:
-        """GraphQL's CollectFields for one concrete type, by response key in first-seen order."""
-        collected: dict[str, list[FieldNode]] = {}
-        # A fragment spread again adds nothing new (its fields merge with the first), and walking
-        # it again would make fragments that spread each other twice cost 2^depth: skipped, as
-        # graphql-core's collect_fields skips them.
-        visited: set[str] = set()
-        stack = [iter(selection_set.selections)]
-        while stack:
-            selection = next(stack[-1], None)
-            if selection is None:
-                stack.pop()
-                continue
-            if selection.directives:
-                raise NotCompiled  # @include/@skip: decided per request, not per plan
-            if isinstance(selection, FieldNode):
-                key = (selection.alias or selection.name).value
-                collected.setdefault(key, []).append(selection)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                if condition is None or self._applies(condition.name.value, type_name):
-                    stack.append(iter(selection.selection_set.selections))
-            elif isinstance(selection, FragmentSpreadNode):
-                if selection.name.value in visited:
-                    continue
-                visited.add(selection.name.value)
-                fragment = self.fragments.get(selection.name.value)
-                if fragment is None or fragment.directives:
-                    raise NotCompiled
-                if self._applies(fragment.type_condition.name.value, type_name):
-                    stack.append(iter(fragment.selection_set.selections))
-        return collected
-
-    def _applies(self, condition: str, type_name: str) -> bool:
-        """GraphQL's DoesFragmentTypeApply: the fragment's type is the object's, or an interface
-        or union it belongs to (``... on Error`` below a union's success member does not)."""
-        if condition == type_name:
-            return True
-        abstract = self.schema.get_type(condition)
-        concrete = self.schema.get_type(type_name)
-        if not isinstance(abstract, GraphQLInterfaceType | GraphQLUnionType):
-            return False
-        return isinstance(concrete, GraphQLObjectType) and self.schema.is_sub_type(abstract, concrete)
+        return collect_fields(self.schema, self.fragments, selection_set, type_name)
 
     def _alias(self) -> str:
         self._aliases += 1

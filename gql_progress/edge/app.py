@@ -410,6 +410,9 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
         if settings.compiled_reads and not db.is_sqlite
         else None
     )
+    # The heartbeat and bulk completion past the executor, on either database: they run the
+    # same resolvers and domain writes, only the executor around them is skipped.
+    writes = LeanWrites(schema) if settings.compiled_reads else None
     graphql = AuthenticatedGraphQL(
         view,
         authenticator,
@@ -418,9 +421,7 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
         idempotency,
         compiled,
         public_cache_seconds=settings.public_cache_seconds,
-        # The heartbeat and bulk completion past the executor, on either database: they run
-        # the same resolvers and domain write, only the executor around them is skipped.
-        writes=LeanWrites(schema) if settings.compiled_reads else None,
+        writes=writes,
     )
     # Subscriptions pass the same document limits and spend from the same budgets.
     view.socket_policy = SocketPolicy(gate, rate_limiter, metrics, settings)
@@ -550,6 +551,7 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
     )
     app.state.db = db
     app.state.compiled = compiled
+    app.state.writes = writes
     app.state.authenticator = authenticator
     app.state.credentials = credentials
     app.state.settings = settings

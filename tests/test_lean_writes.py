@@ -18,10 +18,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from graphql import GraphQLInputObjectType, GraphQLInputType, GraphQLList, GraphQLNonNull
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.arguments import convert_arguments
 
 from bench.operations import BULK_COMPLETION, HEARTBEAT
-from gql_progress.api.compiled.writes import LeanWrites
+from gql_progress.api.compiled.inputs import arguments_converter
+from gql_progress.api.compiled.writes import LEAN_MUTATIONS, LeanWrites
+from gql_progress.api.schema import shared_graphql_schema
 from gql_progress.auth.keys import issue_api_key
 from gql_progress.demo import DemoKeys, seed_demo
 from gql_progress.domain.ids import decode_id, encode_id
@@ -437,3 +444,44 @@ async def test_a_key_without_the_write_scope_is_refused_by_the_executor(pair: Pa
         bodies.append(response.json())
     assert bodies[0] == bodies[1]
     assert bodies[0]["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def _values(type_: GraphQLInputType) -> st.SearchStrategy[Any]:
+    """Values of ``type_`` as graphql-core hands them to a resolver (names as in the schema)."""
+    nullable = not isinstance(type_, GraphQLNonNull)
+    named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    strategy: st.SearchStrategy[Any]
+    if isinstance(named, GraphQLList):
+        strategy = st.lists(_values(named.of_type), max_size=3)
+    elif isinstance(named, GraphQLInputObjectType):
+        strategy = st.fixed_dictionaries(
+            {},
+            optional={name: _values(field.type) for name, field in named.fields.items()},
+        )
+    else:
+        strategy = {
+            "Int": st.integers(-(2**31), 2**31 - 1),
+            "Float": st.floats(allow_nan=False),
+            "Boolean": st.booleans(),
+            "JSON": st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+        }.get(named.name, st.text(max_size=5))
+    return st.none() | strategy if nullable else strategy
+
+
+_SCHEMA = shared_graphql_schema(production=False)
+_MUTATIONS = _SCHEMA._schema.mutation_type
+
+
+@pytest.mark.parametrize("name", sorted(LEAN_MUTATIONS))
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_the_input_converter_builds_what_strawberry_builds(name: str, data: st.DataObject) -> None:
+    assert _MUTATIONS is not None
+    field = _MUTATIONS.fields[name]
+    definition = field.extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
+    values = data.draw(st.fixed_dictionaries({arg: _values(a.type) for arg, a in field.args.items()}))
+    registry = _SCHEMA.schema_converter.scalar_registry
+    ours = arguments_converter(definition.arguments, registry, _SCHEMA.config)(values)
+    theirs = convert_arguments(values, definition.arguments, scalar_registry=registry, config=_SCHEMA.config)
+    assert ours == theirs
+    assert type(ours["input"]) is type(theirs["input"])

@@ -3,15 +3,15 @@
 A mutation document of a known shape — one root field among ``LEAN_MUTATIONS``, its arguments
 literals or variables, a selection of plain fields (no resolver, no arguments: attributes of the
 objects the mutation returns) — is planned once per (document text, operation name), like a
-compiled read. At request time the plan coerces the variables (api/compiled/variables.py), reads
-the field's arguments with graphql-core's ``get_argument_values`` and converts them into the
-Strawberry input types with Strawberry's own ``convert_arguments``: one declaration of the input,
-no second validator. Then it calls the mutation's own resolver (with ``@raises``, so the domain
-errors become the same union members), which runs the domain write exactly as on the resolver
-path: same rules, statements, transaction, live notices, events and webhooks. The answer is
-rendered from the returned objects by the fields' own Strawberry definitions: each plain field
-read with its default resolver and serialized by its GraphQL type, as api/execution.py answers
-plain leaves, fragments resolved at plan time (collect.py).
+compiled read. At request time the plan coerces the variables and reads the field's arguments
+with graphql-core's own ``get_variable_values`` and ``get_argument_values``, and converts them
+into the Strawberry input types by a converter derived from their definitions (inputs.py): one
+declaration of each input, no second validator. Then it calls the mutation's own resolver (with
+``@raises``, so the domain errors become the same union members), which runs the domain write
+exactly as on the resolver path: same rules, statements, transaction, live notices, events and
+webhooks. The answer is rendered from the returned objects by the fields' own Strawberry
+definitions: each plain field read with its default resolver and serialized by its GraphQL type,
+as api/execution.py answers plain leaves, fragments resolved at plan time (collect.py).
 
 What it skips is the per-request cost of the executor around one field: Strawberry's view and
 schema extensions, graphql-core's operation and field machinery, Info objects, the union's type
@@ -56,12 +56,12 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.arguments import convert_arguments
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
 from gql_progress.api.compiled.arguments import NotCompiled
 from gql_progress.api.compiled.collect import collect_fields
+from gql_progress.api.compiled.inputs import arguments_converter
 from gql_progress.api.context import Context
 from gql_progress.api.document_shape import selected_operation
 from gql_progress.api.execution import is_plain
@@ -143,6 +143,8 @@ class WritePlan:
     # The root field's response: its key and how each member of its union is rendered.
     root: _Field
     info_parameter: str
+    # graphql-core's argument values into the resolver's (Strawberry's input objects).
+    convert: Callable[[dict[str, Any]], dict[str, Any]]
 
     def arguments(self, variables: Any) -> dict[str, Any] | None:
         """The resolver's arguments as Strawberry would pass them, or None when GraphQL would
@@ -158,13 +160,7 @@ class WritePlan:
             values = get_argument_values(self.field, self.node, coerced)
         except GraphQLError:
             return None
-        converted: dict[str, Any] = convert_arguments(
-            values,
-            self.definition.arguments,
-            scalar_registry=self.schema.schema_converter.scalar_registry,
-            config=self.schema.config,
-        )
-        return converted
+        return self.convert(values)
 
     async def run(self, context: Context, arguments: dict[str, Any]) -> bytes | GraphQLError:
         """The response body, or the error graphql-core would have made of an unexpected
@@ -246,6 +242,9 @@ class LeanWrites:
             variable_definitions=tuple(operation.variable_definitions or ()),
             root=planner.field(key, "", _no_read, field.type, nodes),
             info_parameter=definition.base_resolver.info_parameter.name,
+            convert=arguments_converter(
+                definition.arguments, self.schema.schema_converter.scalar_registry, self.schema.config
+            ),
         )
 
 

@@ -244,7 +244,7 @@ CASES = _cases()
 def _compiles(pair: Pair, document: str, operation_name: str | None, variables: Any, who: str) -> bool:
     """Whether the compiled app must answer this request from a plan: the document has one and
     the variables bind (else the resolvers answer by design: a bad cursor, a page too large…)."""
-    plan = pair.plans.plan_for(document, graphql.parse(document), operation_name)
+    plan = pair.plans.plans.plan_for(document, graphql.parse(document), operation_name)
     if plan is None:
         return False
     try:

@@ -310,7 +310,9 @@ class AuthenticatedGraphQL:
         ):
             return False
         document = self.gate.document(query)
-        plan = None if document is None else self.writes.plan_for(query, document, admitted.operation_name)
+        plan = (
+            None if document is None else self.writes.plans.plan_for(query, document, admitted.operation_name)
+        )
         arguments = None if plan is None else plan.arguments(admitted.variables)
         if plan is None or arguments is None:
             return False

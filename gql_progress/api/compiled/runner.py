@@ -13,12 +13,12 @@ asyncpg prepares it once per connection (its statement cache), unless
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from typing import Any
 
 from graphql import DocumentNode, GraphQLSchema
 
 from gql_progress.api.compiled.planner import NotCompiled, Paging, Plan, Planner
+from gql_progress.api.compiled.plans import PlanCache
 from gql_progress.db.engine import Database
 from gql_progress.db.faults import database_fault
 from gql_progress.domain.scopes import Scope
@@ -27,33 +27,17 @@ from gql_progress.tracing import OFF, Tracing
 
 logger = logging.getLogger("gql_progress.compiled")
 
-PLAN_CACHE_SIZE = 256
-
 
 class CompiledReads:
     def __init__(self, db: Database, schema: GraphQLSchema, paging: Paging, tracing: Tracing = OFF) -> None:
         self.db = db
         self.tracing = tracing
         self.planner = Planner(schema, paging)
-        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        self.plans: PlanCache[Plan] = PlanCache(self.planner.plan)
         # Requests answered by a plan, and those a plan's guard handed to the resolvers: the
         # differential tests check which path ran.
         self.answered = 0
         self.refused = 0
-
-    def plan_for(self, query: str, document: DocumentNode, operation_name: str | None) -> Plan | None:
-        key = (query, operation_name)
-        if key in self._plans:
-            self._plans.move_to_end(key)
-            return self._plans[key]
-        try:
-            plan: Plan | None = self.planner.plan(document, operation_name)
-        except NotCompiled:
-            plan = None
-        self._plans[key] = plan
-        if len(self._plans) > PLAN_CACHE_SIZE:
-            self._plans.popitem(last=False)
-        return plan
 
     async def answer(
         self,
@@ -66,7 +50,7 @@ class CompiledReads:
         """The response body, or None when the resolver path must answer."""
         if Scope.PROGRESS_READ not in viewer.scopes:
             return None  # the resolver path refuses it with FORBIDDEN
-        plan = self.plan_for(query, document, operation_name)
+        plan = self.plans.plan_for(query, document, operation_name)
         if plan is None:
             return None
         try:

@@ -25,7 +25,6 @@ tests/test_lean_writes.py runs the suite's mutation documents through both paths
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +61,7 @@ from strawberry.types.field import StrawberryField
 from gql_progress.api.compiled.arguments import NotCompiled
 from gql_progress.api.compiled.collect import collect_fields
 from gql_progress.api.compiled.inputs import arguments_converter
+from gql_progress.api.compiled.plans import PlanCache
 from gql_progress.api.context import Context
 from gql_progress.api.document_shape import selected_operation
 from gql_progress.api.execution import is_plain
@@ -70,7 +70,6 @@ from gql_progress.api.validation import STRAWBERRY_RULES
 # The mutations whose documents may take this path: the heartbeat (M1) and bulk completion (M2).
 # Their resolvers read nothing of ``info`` but its context (LeanInfo).
 LEAN_MUTATIONS = frozenset({"upsertProgress", "bulkSetCompletion"})
-PLAN_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,23 +187,9 @@ class LeanWrites:
             definition = (named.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
             if isinstance(named, GraphQLObjectType) and isinstance(definition, StrawberryObjectDefinition):
                 self.classes[name] = definition.origin
-        self._plans: OrderedDict[tuple[str, str | None], WritePlan | None] = OrderedDict()
+        self.plans: PlanCache[WritePlan] = PlanCache(self.plan)
         # Requests answered here: the differential tests check which path ran.
         self.answered = 0
-
-    def plan_for(self, query: str, document: DocumentNode, operation_name: str | None) -> WritePlan | None:
-        key = (query, operation_name)
-        if key in self._plans:
-            self._plans.move_to_end(key)
-            return self._plans[key]
-        try:
-            plan: WritePlan | None = self.plan(document, operation_name)
-        except NotCompiled:
-            plan = None
-        self._plans[key] = plan
-        if len(self._plans) > PLAN_CACHE_SIZE:
-            self._plans.popitem(last=False)
-        return plan
 
     def plan(self, document: DocumentNode, operation_name: str | None) -> WritePlan:
         mutation = self.graphql.mutation_type

@@ -147,7 +147,8 @@ class Settings(BaseSettings):
     # checked without the schema before the key. Fields alone are capped by max_query_depth.
     max_query_nesting: Annotated[int, Field(ge=4, le=200)] = 64
     # Reads answered by one SQL statement that builds the JSON in PostgreSQL (api/compiled),
-    # where the document's fields allow; off: every request takes the resolver path.
+    # where the document's fields allow, and the heartbeat and bulk completion run past the
+    # executor (api/compiled/writes.py); off: every request takes the resolver path.
     compiled_reads: bool = True
     # Behind a transaction pooler the server keeps no state in a session beyond a transaction:
     # no prepared statements, and LISTEN (live updates, the credential cache) on a connection

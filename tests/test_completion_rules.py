@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.operations import HEARTBEAT
 from gql_progress.db.models import LessonKind
+from gql_progress.domain.completion.sequence import allowed_in_order, first_missing
 from gql_progress.domain.ids import encode_id
 from tests.support import Api, SeededCourse, SeededUser
 
@@ -1198,3 +1202,42 @@ async def test_a_threshold_heartbeat_racing_an_admin_or_bulk_write_fails_neither
         assert [kind for kind, _ in kinds(found)].count("LESSON_COMPLETED") == 1, where
         granted = [e for e in found if e["type"] == "COMPLETION_GRANTED"]
         assert len(granted) == (0 if final["grantedBy"] is None else 1), where
+
+
+@dataclass(frozen=True)
+class _Lesson:
+    id: int
+    position: int
+    is_required: bool
+
+
+def _allowed_one_by_one(lessons: list[_Lesson], completed: set[int], requested: set[int]) -> dict[int, Any]:
+    """The rule as first written: each requested lesson, in order, asks first_missing."""
+    done = set(completed)
+    refused = {}
+    for lesson in sorted(lessons, key=lambda lesson: lesson.position):
+        if lesson.id not in requested:
+            continue
+        missing = first_missing(lessons, done, lesson.id)
+        if missing is None:
+            done.add(lesson.id)
+        else:
+            refused[lesson.id] = missing
+    return refused
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    shape=st.lists(st.tuples(st.integers(0, 6), st.booleans()), max_size=9),
+    completed=st.sets(st.integers(0, 9)),
+    requested=st.sets(st.integers(0, 9)),
+)
+def test_a_set_completed_together_is_refused_as_one_by_one(
+    shape: list[tuple[int, bool]], completed: set[int], requested: set[int]
+) -> None:
+    """allowed_in_order's single pass answers as first_missing asked per lesson (ties in
+    position included)."""
+    lessons = [_Lesson(i, position, required) for i, (position, required) in enumerate(shape)]
+    assert allowed_in_order(lessons, completed, requested) == _allowed_one_by_one(
+        lessons, completed, requested
+    )

@@ -156,10 +156,11 @@ class WritePlan:
         if isinstance(coerced, list):
             return None
         try:
-            values = get_argument_values(self.field, self.node, coerced)
-        except GraphQLError:
+            return self.convert(get_argument_values(self.field, self.node, coerced))
+        except Exception:
+            # A value GraphQL refuses, or one the input types would not build: nothing is
+            # written yet, so the executor reports it in its own words.
             return None
-        return self.convert(values)
 
     async def run(self, context: Context, arguments: dict[str, Any]) -> bytes | GraphQLError:
         """The response body, or the error graphql-core would have made of an unexpected

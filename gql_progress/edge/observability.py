@@ -21,8 +21,8 @@ named and labelled from the same Observation (gql_progress/tracing.py).
 
 The record names the caller by user id and API key id; it never holds the Authorization header,
 the document, its variables (they can hold learners' notes) or the response. Subscriptions over
-WebSocket leave one record each when they end, with the same fields where they apply
-(api/socket_guard.py).
+WebSocket leave one record each when they end, with the same fields (socket_guard.py); both are
+written by the request policy's ``record`` step (policy.py).
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gql_progress.api.error_policy import INTERNAL_ERROR_MESSAGE
 from gql_progress.db.engine import StatementTally, request_statements
 from gql_progress.db.read_route import ReadRoute
-from gql_progress.edge.metrics import Metrics
 from gql_progress.logs import request_id_var
 from gql_progress.tracing import OFF, OpenTelemetryTracing, RequestSpan, Tracing
 
 if TYPE_CHECKING:
     from gql_progress.auth import Authenticated
     from gql_progress.domain.viewer import Viewer
+    from gql_progress.edge.policy import RequestPolicy
     from gql_progress.edge.request_gate import Admitted, RequestGate
 
 access_logger = logging.getLogger("gql_progress.access")
@@ -77,6 +77,13 @@ class Observation:
     viewer: Viewer | None = None
     # Where its reads went, with read replicas (db/read_route.py), as it stood at the end.
     reads: ReadRoute | None = None
+    # Why it was refused (the error's code), when a refusal says so.
+    code: str | None = None
+    # A subscription over WebSocket (socket_guard.py): whether it ran (counted among the running
+    # ones) and how many updates it delivered.
+    subscription: bool = False
+    started: bool = False
+    events: int = 0
 
     def outcome(self, status: int | None, failed: bool) -> str:
         if failed or self.internal_error or (status is not None and status >= 500):
@@ -166,10 +173,11 @@ class ObservabilityMiddleware:
     (WebSocket connections, /healthz, /metrics, CORS preflights)."""
 
     def __init__(
-        self, app: ASGIApp, metrics: Metrics | None, path: str = "/graphql", tracing: Tracing = OFF
+        self, app: ASGIApp, policy: RequestPolicy, path: str = "/graphql", tracing: Tracing = OFF
     ) -> None:
         self.app = app
-        self.metrics = metrics
+        # Its record step writes the access log and the metrics, as for a subscription.
+        self.policy = policy
         self.path = path
         # The request span lives here: it sees the status the client gets, like the access log.
         self.tracing = tracing if isinstance(tracing, OpenTelemetryTracing) else None
@@ -214,7 +222,6 @@ class ObservabilityMiddleware:
             request_statements.reset(tally_token)
             seconds = time.perf_counter() - started
             outcome = observation.outcome(status, failed)
-            viewer = observation.viewer
             if span is not None:
                 span.end(
                     observation.operation_type,
@@ -223,11 +230,7 @@ class ObservabilityMiddleware:
                     outcome,
                     request_id_var.get(),
                 )
-            if access_logger.isEnabledFor(logging.INFO):
-                _log_access(scope["method"], observation, status, outcome, seconds, tally.count, viewer)
-            if self.metrics is not None:
-                role = None if viewer is None else viewer.role.value.lower()
-                self.metrics.observe(observation.operation_name, outcome, seconds, tally.count, role)
+            self.policy.record(scope["method"], observation, status, outcome, seconds, tally.count)
 
 
 async def _answer_internal_error(send: Send) -> None:
@@ -241,27 +244,34 @@ async def _answer_internal_error(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _log_access(
+def write_access_record(
     method: str,
     observation: Observation,
     status: int | None,
     outcome: str,
     seconds: float,
     statements: int,
-    viewer: Viewer | None,
 ) -> None:
+    """The access record of a request (GET, POST) or a subscription (WS): the same fields for
+    both, so one query over the logs covers both transports."""
     name = logged_name(observation.operation_name)
-    caller = caller_fields(viewer)
     duration_ms = round(seconds * 1000, 3)
-    arguments = (
-        method,
-        observation.operation_type or "-",
-        name or "-",
-        status if status is not None else "-",
-        outcome,
-        duration_ms,
-        statements,
-    )
+    message: str
+    arguments: tuple[object, ...]
+    if observation.subscription:
+        message = "WS /graphql subscription %s -> %s in %.1f ms, %d events, %d statements"
+        arguments = (name or "-", outcome, duration_ms, observation.events, statements)
+    else:
+        message = "%s /graphql %s %s -> %s %s in %.1f ms, %d statements"
+        arguments = (
+            method,
+            observation.operation_type or "-",
+            name or "-",
+            status if status is not None else "-",
+            outcome,
+            duration_ms,
+            statements,
+        )
     # makeRecord and handle, which is what info() does, less looking up the caller's source
     # line in the stack: a quarter of the record's cost, and always this function anyway.
     record = access_logger.makeRecord(
@@ -269,7 +279,7 @@ def _log_access(
         logging.INFO,
         __file__,
         0,
-        "%s /graphql %s %s -> %s %s in %.1f ms, %d statements",
+        message,
         arguments,
         None,
         extra={
@@ -278,9 +288,11 @@ def _log_access(
             "operation_type": observation.operation_type,
             "status": status,
             "outcome": outcome,
+            "code": observation.code,
             "duration_ms": duration_ms,
             "statements": statements,
-            "caller": caller,
+            "events": observation.events,
+            "caller": caller_fields(observation.viewer),
         },
     )
     if observation.reads is not None:

@@ -46,11 +46,12 @@ from gql_progress.edge.observability import (
     note_admitted,
     note_caller,
     note_reads,
+    note_refused,
     note_rejected,
 )
 from gql_progress.edge.policy import RequestPolicy
 from gql_progress.edge.rate_limits import RATE_LIMIT_HEADERS, RateLimiter
-from gql_progress.edge.request_gate import Admitted, RequestGate, limit_refusal
+from gql_progress.edge.request_gate import Admitted, Refusal, RequestGate, limit_refusal
 from gql_progress.edge.unavailable import SETTLE_SECONDS, InFlight, UnavailableMiddleware
 from gql_progress.edge.view import ProgressGraphQLView
 from gql_progress.graphiql.page import graphiql_files
@@ -136,6 +137,7 @@ async def method_not_allowed(_request: Request, exc: Exception) -> Response:
 
 
 def unauthenticated(message: str) -> Response:
+    note_refused("UNAUTHENTICATED")
     body = {
         "data": None,
         "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}],
@@ -190,7 +192,7 @@ class AuthenticatedGraphQL:
         try:
             admitted = await self.gate.admit(request)
             if isinstance(admitted, Response):
-                note_rejected()
+                note_rejected(admitted.code if isinstance(admitted, Refusal) else None)
                 await admitted(scope, receive, send)
                 return
             note_admitted(admitted, self.gate)
@@ -209,7 +211,7 @@ class AuthenticatedGraphQL:
                 # Aliases and cost, checked with a key in admit(), once the document is public.
                 limited = self.gate.check_limits(query, admitted.operation_name, admitted.variables)
                 if limited is not None:
-                    note_rejected()
+                    note_rejected(limited.code)
                     await limit_refusal(limited, request)(scope, receive, send)
                     return
                 if request.method == "GET" and self.public_cache_seconds > 0:
@@ -226,6 +228,8 @@ class AuthenticatedGraphQL:
             # A bad Idempotency-Key is refused before it spends from the rate limit.
             keyed = await self.idempotency.prepare(request, admitted, caller)
             if isinstance(keyed, Response):
+                if isinstance(keyed, Refusal):
+                    note_refused(keyed.code)
                 await keyed(scope, receive, send)
                 return
             # After the key (the budget is the key's), before the view: a refused request runs
@@ -235,6 +239,7 @@ class AuthenticatedGraphQL:
             )
             if decision is not None:
                 if not decision.allowed:
+                    note_refused("RATE_LIMITED")
                     await decision.refusal()(scope, receive, send)
                     return
                 send = decision.with_headers(send)

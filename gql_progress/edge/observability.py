@@ -151,11 +151,19 @@ def note_reads(route: ReadRoute | None) -> None:
         observation.reads = route
 
 
-def note_rejected() -> None:
+def note_rejected(code: str | None) -> None:
     """The request gate refused the request (some refusals answer 200, like GraphQL's own)."""
     observation = _current.get()
     if observation is not None:
         observation.rejected = True
+        observation.code = code
+
+
+def note_refused(code: str) -> None:
+    """The request was refused with this code after the gate (the credential, the rate limit)."""
+    observation = _current.get()
+    if observation is not None:
+        observation.code = code
 
 
 def note_errors(errors: list[GraphQLError]) -> None:

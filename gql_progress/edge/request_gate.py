@@ -290,7 +290,7 @@ class RequestGate:
         self, query: str, operation_name: str | None, variables: Any
     ) -> DocumentRefusal | None:
         """Every document limit, for a caller already known: WebSocket subscribe messages
-        (api/socket_guard.py) check them all at once."""
+        (policy.py's admit step) check them all at once."""
         return self.check_structure(query) or self.check_limits(query, operation_name, variables)
 
     def check_structure(self, query: str) -> DocumentRefusal | None:

@@ -66,6 +66,8 @@ class RequestPolicy:
         self.rate_limiter = rate_limiter
         self.metrics = metrics
         self.settings = settings
+        # Looked up once here: authorise runs on every request.
+        self._scope_needed = {operation: scope_needed(operation.value) for operation in OperationType}
 
     # 1. the document ------------------------------------------------------------------------------
 
@@ -111,7 +113,7 @@ class RequestPolicy:
 
     def authorise(self, viewer: Viewer, operation_type: OperationType) -> bool:
         """Whether the caller's scopes cover an operation of this type."""
-        return scope_needed(operation_type.value) in viewer.scopes
+        return self._scope_needed[operation_type] in viewer.scopes
 
     # 4. the rate limit ----------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.postgres_only
 async def pair(pg_template: str | None) -> AsyncIterator[Pair]:
     async with paired_apps(pg_template) as both:
         async with both.compiled.db.write() as conn:
-            for statement in WEBHOOK_OUTBOX.split(";\n"):
+            for statement in (WEBHOOK_OUTBOX + BUNDLES).split(";\n"):
                 if statement.strip():
                     await conn.execute(text(statement))
         yield both
@@ -57,9 +57,41 @@ SELECT ep.id, ev.id, (ARRAY['PENDING', 'DELIVERED', 'FAILED'])[1 + ev.id % 3],
 FROM webhook_endpoints ep, events ev;
 """
 
+# Beside the demo's data-skills-track (courses and every kind of product; only the learner is
+# enrolled): an empty bundle and one of products only, the learner and the admin enrolled in both,
+# the admin having consumed two of the products (one consumption taken back).
+BUNDLES = """
+INSERT INTO bundles (product_id, slug, title, description, created_at, updated_at) VALUES
+  ('prod-empty', 'empty-bundle', 'Empty', '', now(), now()),
+  ('prod-products', 'products-only', 'Products', '', now(), now());
+INSERT INTO bundle_items (bundle_id, position, product_pk)
+SELECT b.id, 2 * row_number() OVER (ORDER BY p.id), p.id FROM bundles b, products p
+WHERE b.slug = 'products-only';
+INSERT INTO bundle_enrollments (user_id, bundle_id, enrolled_at)
+SELECT u.id, b.id, now() - interval '1 day' FROM users u, bundles b
+WHERE b.slug IN ('empty-bundle', 'products-only') AND u.external_id IN ('demo-learner', 'demo-admin');
+INSERT INTO product_completions (user_id, product_pk, completed, completed_at, updated_at)
+SELECT u.id, p.id, p.id % 2 = 0, CASE WHEN p.id % 2 = 0 THEN now() END, now()
+FROM users u, products p WHERE u.external_id = 'demo-admin' AND p.id <= 3;
+"""
+
 SLUGS = ["intro-to-sql", "python-basics", "no-such-course", "x\x00y"]
 
+
+def _readme_example(root: str) -> str:
+    return next(document for document, _ in readme_examples() if f"{root}(" in document)
+
+
+README_BUNDLE_PROGRESS = _readme_example("bundleProgress")
+README_BUNDLE_PROGRESS_BATCH = _readme_example("bundleProgressBatch")
 EVERYONE = frozenset({"learner", "instructor", "admin"})
+BUNDLE_PROGRESS_FIELDS = (
+    "title completionPercentage weightedCompletionPercentage enrolledAt bundle { slug items { __typename } } "
+    "user { email enrollments { id } } items { __typename ... on CourseItemProgress { position productId "
+    "completionPercentage completed expectedCompletionDays course { slug summary { completedLessons } "
+    "lessons { progressStatus } } } ... on ProductItemProgress { position productId kind completed "
+    "completedAt product { __typename id title ... on Ebook { kind } } } }"
+)
 ADMIN = frozenset({"admin"})
 LEARNER_PAGE = (
     "user { id name email externalId enrollmentsConnection { totalCount nodes { status } } "
@@ -355,6 +387,93 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
         None,
         False,
     ),
+    # bundleProgress: the learner's own; anyone else's for admins; every error member (a
+    # learner naming someone else, no such bundle or user, not enrolled) is guarded.
+    "bundle-progress-readme": (README_BUNDLE_PROGRESS, None, frozenset({"learner"})),
+    "bundle-progress-every-field": (
+        "query($b: BundleRefInput!, $u: UserRefInput) { bundleProgress(bundle: $b, user: $u) { __typename "
+        "...on BundleProgress { " + BUNDLE_PROGRESS_FIELDS + " } ... on Error { code message } } }",
+        {"b": {"productId": "prod-data-track"}, "u": {"externalId": "demo-learner"}},
+        frozenset({"learner", "admin"}),
+    ),
+    "bundle-progress-by-id-of-self": (
+        '{ bundleProgress(bundle: {id: "QnVuZGxlOjE="}, user: null) { ... on BundleProgress { title '
+        "completionPercentage } } }",
+        None,
+        frozenset({"learner"}),
+    ),
+    "bundle-progress-products-only": (
+        'query($u: UserRefInput) { bundleProgress(bundle: {slug: "products-only"}, user: $u) { '
+        "... on BundleProgress { " + BUNDLE_PROGRESS_FIELDS + " } } }",
+        {"u": {"email": " Admin@Example.com"}},
+        ADMIN,
+    ),
+    "bundle-progress-products-only-own": (
+        '{ bundleProgress(bundle: {slug: "products-only"}) { ... on BundleProgress { '
+        + BUNDLE_PROGRESS_FIELDS
+        + " } } }",
+        None,
+        frozenset({"learner", "admin"}),
+    ),
+    "bundle-progress-empty": (
+        '{ bundleProgress(bundle: {slug: "empty-bundle"}) { ... on BundleProgress { title '
+        "completionPercentage weightedCompletionPercentage items { __typename } } } }",
+        None,
+        frozenset({"learner", "admin"}),
+    ),
+    "bundle-progress-missing": (
+        '{ bundleProgress(bundle: {slug: "no-such-bundle"}) { __typename ... on Error { code message } } }',
+        None,
+        frozenset(),
+    ),
+    "bundle-progress-missing-user": (
+        '{ bundleProgress(bundle: {slug: "empty-bundle"}, user: {externalId: "nobody"}) { __typename '
+        "... on Error { code message } } }",
+        None,
+        frozenset(),
+    ),
+    "bundle-progress-bad-id": (
+        '{ bundleProgress(bundle: {id: "nope"}) { __typename ... on ValidationError { fields { path } } } }',
+        None,
+        False,
+    ),
+    "bundle-progress-batch-readme": (README_BUNDLE_PROGRESS_BATCH, None, frozenset()),
+    # Every pair answered: compiled for admins; a learner naming the admin is refused as a whole.
+    "bundle-progress-batch": (
+        "query($r: [BundleProgressRequestInput!]!) { bundleProgressBatch(requests: $r) { __typename "
+        "... on BundleProgress { " + BUNDLE_PROGRESS_FIELDS + " } ... on Error { code } } }",
+        {
+            "r": [
+                {"bundle": {"slug": "data-skills-track"}, "user": {"externalId": "demo-learner"}},
+                {"bundle": {"slug": "products-only"}, "user": {"externalId": "demo-admin"}},
+                {"bundle": {"productId": "prod-empty"}, "user": {"email": "learner@example.com"}},
+                {"bundle": {"id": "QnVuZGxlOjE="}, "user": {"id": "VXNlcjoy"}},
+            ]
+        },
+        ADMIN,
+    ),
+    "bundle-progress-batch-own": (
+        "query($r: [BundleProgressRequestInput!]!) { bundleProgressBatch(requests: $r) { "
+        "... on BundleProgress { title weightedCompletionPercentage user { externalId } } } }",
+        {"r": [{"bundle": {"slug": "empty-bundle"}}, {"bundle": {"slug": "products-only"}, "user": None}]},
+        frozenset({"learner", "admin"}),
+    ),
+    "bundle-progress-batch-one": (
+        '{ bundleProgressBatch(requests: {bundle: {slug: "products-only"}}) { ... on BundleProgress { '
+        "items { ... on ProductItemProgress { kind completed } } } } }",
+        None,
+        frozenset({"learner", "admin"}),
+    ),
+    "bundle-progress-batch-none": (
+        "{ bundleProgressBatch(requests: []) { __typename } }",
+        None,
+        True,
+    ),
+    "bundle-progress-batch-too-long": (
+        "query($r: [BundleProgressRequestInput!]!) { bundleProgressBatch(requests: $r) { __typename } }",
+        {"r": [{"bundle": {"slug": "empty-bundle"}}] * 101},
+        False,
+    ),
     "course-learners-status": (
         '{ course(slug: "intro-to-sql") { learners(status: COMPLETED) { totalCount } } }',
         None,
@@ -576,12 +695,10 @@ async def test_a_time_sum_past_the_int_range_is_answered_as_graphql_core_refuses
 
 # --- the README's read examples ---------------------------------------------------------------------
 
-# The README's read examples whose root field still takes the resolver path: bundle progress
-# (computed in Python), analytics and the event log.
+# The README's read examples whose root field still takes the resolver path: analytics and the
+# event log.
 # Everything else the README shows must compile.
 README_FALLBACKS = {
-    "bundleProgress",
-    "bundleProgressBatch",
     "courseAnalytics",
     "events",
 }
@@ -622,4 +739,6 @@ def test_the_readme_read_examples_compile_except_the_listed_roots() -> None:
         "learnerProgress",
         "webhookDeliveries",
         "bundle",
+        "bundleProgress",
+        "bundleProgressBatch",
     }

@@ -88,6 +88,22 @@ class BundleProgress:
         )
 
 
+def course_item(
+    position: int, counts: CourseCounts, product_id: str | None, expected_completion_days: int | None
+) -> CourseItemProgress:
+    """A course item from the learner's counts in the course (the summary's rules)."""
+    summary = summarize(counts)
+    return CourseItemProgress(
+        position=position,
+        course_id=counts.course_id,
+        product_id=product_id,
+        expected_completion_days=expected_completion_days,
+        completion_percentage=summary.completion_percentage,
+        completed=summary.is_complete,
+        fraction_done=fraction_done(*counted_lessons(counts)),
+    )
+
+
 def fraction_done(done: int, needed: int) -> float:
     """A course item's share done: done / needed counted lessons, unrounded; 0 when none count."""
     return done / needed if needed else 0.0
@@ -265,18 +281,8 @@ async def _progress_of_pairs(
                     completed_lessons=done,
                     completed_required_lessons=done_required,
                 )
-                summary = summarize(counts)
-                counted_done, counted_needed = counted_lessons(counts)
                 entries.append(
-                    CourseItemProgress(
-                        position=item.position,
-                        course_id=item.course_id,
-                        product_id=item.course_product_id,
-                        expected_completion_days=item.expected_completion_days,
-                        completion_percentage=summary.completion_percentage,
-                        completed=summary.is_complete,
-                        fraction_done=fraction_done(counted_done, counted_needed),
-                    )
+                    course_item(item.position, counts, item.course_product_id, item.expected_completion_days)
                 )
             else:
                 completed_at = consumed.get((user_id, item.product_pk))

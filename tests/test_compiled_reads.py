@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bench.operations import COURSE_PAGE, COURSE_TITLE, DASHBOARD
-from gql_progress.api.compiled.declarations import TYPES, Nested, Paged, Value
+from gql_progress.api.compiled.declarations import TYPES, Choice, Nested, Paged, Value
 from gql_progress.api.compiled.planner import NotCompiled, Paging, Planner, _Builder
 from gql_progress.api.schema import shared_graphql_schema
 from gql_progress.auth.keys import issue_api_key
@@ -57,9 +57,9 @@ SELECT ep.id, ev.id, (ARRAY['PENDING', 'DELIVERED', 'FAILED'])[1 + ev.id % 3],
 FROM webhook_endpoints ep, events ev;
 """
 
-# Beside the demo's data-skills-track (courses and every kind of product; only the learner is
-# enrolled): an empty bundle and one of products only, the learner and the admin enrolled in both,
-# the admin having consumed two of the products (one consumption taken back).
+# Beside the demo's data-skills-track (courses and every kind of product; the demo enrolls the
+# learner, here the instructor and the admin too): an empty bundle and one of products only, the learner and
+# the admin enrolled in both, the admin having consumed two of the products (one taken back).
 BUNDLES = """
 INSERT INTO bundles (product_id, slug, title, description, created_at, updated_at) VALUES
   ('prod-empty', 'empty-bundle', 'Empty', '', now(), now()),
@@ -69,7 +69,8 @@ SELECT b.id, 2 * row_number() OVER (ORDER BY p.id), p.id FROM bundles b, product
 WHERE b.slug = 'products-only';
 INSERT INTO bundle_enrollments (user_id, bundle_id, enrolled_at)
 SELECT u.id, b.id, now() - interval '1 day' FROM users u, bundles b
-WHERE b.slug IN ('empty-bundle', 'products-only') AND u.external_id IN ('demo-learner', 'demo-admin');
+WHERE b.slug IN ('empty-bundle', 'products-only') AND u.external_id IN ('demo-learner', 'demo-admin')
+  OR b.slug = 'data-skills-track' AND u.external_id IN ('demo-instructor', 'demo-admin');
 INSERT INTO product_completions (user_id, product_pk, completed, completed_at, updated_at)
 SELECT u.id, p.id, p.id % 2 = 0, CASE WHEN p.id % 2 = 0 THEN now() END, now()
 FROM users u, products p WHERE u.external_id = 'demo-admin' AND p.id <= 3;
@@ -389,7 +390,7 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
     ),
     # bundleProgress: the learner's own; anyone else's for admins; every error member (a
     # learner naming someone else, no such bundle or user, not enrolled) is guarded.
-    "bundle-progress-readme": (README_BUNDLE_PROGRESS, None, frozenset({"learner"})),
+    "bundle-progress-readme": (README_BUNDLE_PROGRESS, None, True),
     "bundle-progress-every-field": (
         "query($b: BundleRefInput!, $u: UserRefInput) { bundleProgress(bundle: $b, user: $u) { __typename "
         "...on BundleProgress { " + BUNDLE_PROGRESS_FIELDS + " } ... on Error { code message } } }",
@@ -400,7 +401,7 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
         '{ bundleProgress(bundle: {id: "QnVuZGxlOjE="}, user: null) { ... on BundleProgress { title '
         "completionPercentage } } }",
         None,
-        frozenset({"learner"}),
+        True,
     ),
     "bundle-progress-products-only": (
         'query($u: UserRefInput) { bundleProgress(bundle: {slug: "products-only"}, user: $u) { '
@@ -532,8 +533,10 @@ PAGES = [
 ]
 
 
-def _selection(type_name: str, depth: int) -> st.SearchStrategy[str]:
-    """A selection set of declared fields of ``type_name`` (aliases, __typename, fragments)."""
+def _selection(type_name: str, depth: int, prefix: str = "") -> st.SearchStrategy[str]:
+    """A selection set of declared fields of ``type_name`` (aliases, __typename, fragments);
+    with a ``prefix``, every field aliased by it (a union's members may have same-named fields
+    of other types, which GraphQL refuses to merge under one key)."""
     fields = TYPES[type_name]
     leaves = sorted(name for name, field in fields.items() if isinstance(field, Value))
     deeper = (
@@ -542,14 +545,24 @@ def _selection(type_name: str, depth: int) -> st.SearchStrategy[str]:
 
     def one(name: str) -> st.SearchStrategy[str]:
         field = fields[name]
-        alias = st.sampled_from(["", f"{name}Alias: "])
+        alias = st.sampled_from([f"{prefix}{name}: "] if prefix else ["", f"{name}Alias: "])
+        if isinstance(field, Choice):
+            # A union or interface: a selection per member type, chosen at random.
+            member = st.sampled_from([m.type_name for m in field.members]).flatmap(
+                lambda t: _selection(t, depth + 1, f"{t}_").map(lambda i: f"... on {t} {{ {i} }}")
+            )
+            return st.builds(
+                lambda a, ms: f"{a}{name} {{ __typename {' '.join(ms)} }}",
+                alias,
+                st.lists(member, min_size=1, max_size=2),
+            )
         if isinstance(field, Nested):
             inner = _selection(field.type_name, depth + 1)
             return st.builds(lambda a, i: f"{a}{name} {{ {i} }}", alias, inner)
         if isinstance(field, Paged):
             # The alias names the arguments: one response key never has two sets of them.
             return st.builds(
-                lambda page, i: f"{name}P{page}: {name}{PAGES[page]} {{ {i} }}",
+                lambda page, i: f"{prefix}{name}P{page}: {name}{PAGES[page]} {{ {i} }}",
                 st.integers(0, len(PAGES) - 1),
                 _connection(field.node_type, depth + 1),
             )
@@ -606,6 +619,22 @@ ROOTS = st.one_of(
     st.builds(
         lambda s: f'{{ completionStatus(lessonIds: ["TGVzc29uOjE=", "TGVzc29uOjk="]) {{ {s} }} }}',
         _selection("LessonCompletion", 0),
+    ),
+    # Bundles every caller is enrolled in (BUNDLES), alone and in a batch naming the caller.
+    st.builds(
+        lambda s: (
+            '{ bundleProgress(bundle: {slug: "data-skills-track"}) '
+            f"{{ ... on BundleProgress {{ {s} }} }} }}"
+        ),
+        _selection("BundleProgress", 0),
+    ),
+    st.builds(
+        lambda s: (
+            '{ bundleProgressBatch(requests: [{bundle: {productId: "prod-data-track"}, '
+            'user: {externalId: "demo-WHO"}}, {bundle: {slug: "data-skills-track"}}]) '
+            f"{{ ... on BundleProgress {{ {s} }} }} }}"
+        ),
+        _selection("BundleProgress", 0),
     ),
 )
 

@@ -507,6 +507,26 @@ async def test_the_course_page_is_one_statement_besides_the_key(pair: Pair) -> N
     assert pair.compiled.db.statements.count == 2  # the key lookup and the compiled statement
 
 
+@pytest.mark.parametrize("pairs", [1, 50])
+async def test_a_bundle_progress_batch_is_one_statement_besides_the_key_for_1_or_50_pairs(
+    pair: Pair, pairs: int
+) -> None:
+    requests = [{"bundle": {"slug": slug}} for slug in ("data-skills-track", "products-only")] * 25
+    document = (
+        "query($r: [BundleProgressRequestInput!]!) { bundleProgressBatch(requests: $r) { __typename "
+        "... on BundleProgress { title completionPercentage weightedCompletionPercentage items { "
+        "__typename ... on CourseItemProgress { completionPercentage course { title } } } } } }"
+    )
+    before = pair.plans.answered
+    pair.compiled.db.statements.reset()
+
+    response = await pair.compiled.post(document, {"r": requests[:pairs]}, key=pair.keys.learner.secret)
+
+    assert len(response.json()["data"]["bundleProgressBatch"]) == pairs
+    assert pair.plans.answered == before + 1
+    assert pair.compiled.db.statements.count == 2  # the key lookup and the compiled statement
+
+
 async def test_a_key_without_the_read_scope_is_refused_as_before(pair: Pair) -> None:
     learner = await pair.compiled.data("{ me { id } }", key=pair.keys.learner.secret)
     user_id = decode_id(learner["me"]["id"], "User", ("id",))

@@ -6,7 +6,8 @@ carries the *subject*: the user whose progress the nested fields show (the calle
 enrolled user below an enrollment), as the resolvers pass ``subject_user_id`` down.
 
 Rules that exist in Python too are not rewritten here: the summary's counting and percentage come
-from domain/completion/summary.py's SQL twins, which tests/test_summary.py holds to the Python. Fields not
+from domain/completion/summary.py's SQL twins, which tests/test_summary.py holds to the Python, and a
+bundle's rollup from domain/bundle_progress.py's (tests/test_bundle_progress_twins.py). Fields not
 declared here (or declared but asked with arguments) make the whole document fall back to the
 resolvers (api/compiled/planner.py); tests/test_compiled_reads.py runs both paths on the same data
 and requires the same JSON.

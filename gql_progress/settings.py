@@ -200,7 +200,7 @@ class Settings(BaseSettings):
     # Notifications one subscription may have waiting; a subscriber that falls further behind is
     # ended with an error rather than let its backlog grow.
     live_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
-    # An open WebSocket's key or token is checked again this often (api/socket_guard.py): how
+    # An open WebSocket's key or token is checked again this often (edge/socket_session.py): how
     # long a revoked key, a deleted user or a lowered role may keep receiving updates at most.
     ws_recheck_seconds: Annotated[float, Field(ge=0.1, le=3600)] = 60.0
     # Subscriptions one WebSocket connection may have running at once.

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bench.operations import COURSE_PAGE, COURSE_TITLE, DASHBOARD
-from gql_progress.api.compiled.declarations import TYPES, Nested, Paged, Value
+from gql_progress.api.compiled.declarations import TYPES, Choice, Nested, Paged, Value
 from gql_progress.api.compiled.planner import NotCompiled, Paging, Planner, _Builder
 from gql_progress.api.schema import shared_graphql_schema
 from gql_progress.auth.keys import issue_api_key
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.postgres_only
 async def pair(pg_template: str | None) -> AsyncIterator[Pair]:
     async with paired_apps(pg_template) as both:
         async with both.compiled.db.write() as conn:
-            for statement in WEBHOOK_OUTBOX.split(";\n"):
+            for statement in (WEBHOOK_OUTBOX + BUNDLES).split(";\n"):
                 if statement.strip():
                     await conn.execute(text(statement))
         yield both
@@ -57,9 +57,42 @@ SELECT ep.id, ev.id, (ARRAY['PENDING', 'DELIVERED', 'FAILED'])[1 + ev.id % 3],
 FROM webhook_endpoints ep, events ev;
 """
 
+# Beside the demo's data-skills-track (courses and every kind of product; the demo enrolls the
+# learner, here the instructor and the admin too): an empty bundle and one of products only, the learner and
+# the admin enrolled in both, the admin having consumed two of the products (one taken back).
+BUNDLES = """
+INSERT INTO bundles (product_id, slug, title, description, created_at, updated_at) VALUES
+  ('prod-empty', 'empty-bundle', 'Empty', '', now(), now()),
+  ('prod-products', 'products-only', 'Products', '', now(), now());
+INSERT INTO bundle_items (bundle_id, position, product_pk)
+SELECT b.id, 2 * row_number() OVER (ORDER BY p.id), p.id FROM bundles b, products p
+WHERE b.slug = 'products-only';
+INSERT INTO bundle_enrollments (user_id, bundle_id, enrolled_at)
+SELECT u.id, b.id, now() - interval '1 day' FROM users u, bundles b
+WHERE b.slug IN ('empty-bundle', 'products-only') AND u.external_id IN ('demo-learner', 'demo-admin')
+  OR b.slug = 'data-skills-track' AND u.external_id IN ('demo-instructor', 'demo-admin');
+INSERT INTO product_completions (user_id, product_pk, completed, completed_at, updated_at)
+SELECT u.id, p.id, p.id % 2 = 0, CASE WHEN p.id % 2 = 0 THEN now() END, now()
+FROM users u, products p WHERE u.external_id = 'demo-admin' AND p.id <= 3;
+"""
+
 SLUGS = ["intro-to-sql", "python-basics", "no-such-course", "x\x00y"]
 
+
+def _readme_example(root: str) -> str:
+    return next(document for document, _ in readme_examples() if f"{root}(" in document)
+
+
+README_BUNDLE_PROGRESS = _readme_example("bundleProgress")
+README_BUNDLE_PROGRESS_BATCH = _readme_example("bundleProgressBatch")
 EVERYONE = frozenset({"learner", "instructor", "admin"})
+BUNDLE_PROGRESS_FIELDS = (
+    "title completionPercentage weightedCompletionPercentage enrolledAt bundle { slug items { __typename } } "
+    "user { email enrollments { id } } items { __typename ... on CourseItemProgress { position productId "
+    "completionPercentage completed expectedCompletionDays course { slug summary { completedLessons } "
+    "lessons { progressStatus } } } ... on ProductItemProgress { position productId kind completed "
+    "completedAt product { __typename id title ... on Ebook { kind } } } }"
+)
 ADMIN = frozenset({"admin"})
 LEARNER_PAGE = (
     "user { id name email externalId enrollmentsConnection { totalCount nodes { status } } "
@@ -355,6 +388,93 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
         None,
         False,
     ),
+    # bundleProgress: the learner's own; anyone else's for admins; every error member (a
+    # learner naming someone else, no such bundle or user, not enrolled) is guarded.
+    "bundle-progress-readme": (README_BUNDLE_PROGRESS, None, True),
+    "bundle-progress-every-field": (
+        "query($b: BundleRefInput!, $u: UserRefInput) { bundleProgress(bundle: $b, user: $u) { __typename "
+        "...on BundleProgress { " + BUNDLE_PROGRESS_FIELDS + " } ... on Error { code message } } }",
+        {"b": {"productId": "prod-data-track"}, "u": {"externalId": "demo-learner"}},
+        frozenset({"learner", "admin"}),
+    ),
+    "bundle-progress-by-id-of-self": (
+        '{ bundleProgress(bundle: {id: "QnVuZGxlOjE="}, user: null) { ... on BundleProgress { title '
+        "completionPercentage } } }",
+        None,
+        True,
+    ),
+    "bundle-progress-products-only": (
+        'query($u: UserRefInput) { bundleProgress(bundle: {slug: "products-only"}, user: $u) { '
+        "... on BundleProgress { " + BUNDLE_PROGRESS_FIELDS + " } } }",
+        {"u": {"email": " Admin@Example.com"}},
+        ADMIN,
+    ),
+    "bundle-progress-products-only-own": (
+        '{ bundleProgress(bundle: {slug: "products-only"}) { ... on BundleProgress { '
+        + BUNDLE_PROGRESS_FIELDS
+        + " } } }",
+        None,
+        frozenset({"learner", "admin"}),
+    ),
+    "bundle-progress-empty": (
+        '{ bundleProgress(bundle: {slug: "empty-bundle"}) { ... on BundleProgress { title '
+        "completionPercentage weightedCompletionPercentage items { __typename } } } }",
+        None,
+        frozenset({"learner", "admin"}),
+    ),
+    "bundle-progress-missing": (
+        '{ bundleProgress(bundle: {slug: "no-such-bundle"}) { __typename ... on Error { code message } } }',
+        None,
+        frozenset(),
+    ),
+    "bundle-progress-missing-user": (
+        '{ bundleProgress(bundle: {slug: "empty-bundle"}, user: {externalId: "nobody"}) { __typename '
+        "... on Error { code message } } }",
+        None,
+        frozenset(),
+    ),
+    "bundle-progress-bad-id": (
+        '{ bundleProgress(bundle: {id: "nope"}) { __typename ... on ValidationError { fields { path } } } }',
+        None,
+        False,
+    ),
+    "bundle-progress-batch-readme": (README_BUNDLE_PROGRESS_BATCH, None, frozenset()),
+    # Every pair answered: compiled for admins; a learner naming the admin is refused as a whole.
+    "bundle-progress-batch": (
+        "query($r: [BundleProgressRequestInput!]!) { bundleProgressBatch(requests: $r) { __typename "
+        "... on BundleProgress { " + BUNDLE_PROGRESS_FIELDS + " } ... on Error { code } } }",
+        {
+            "r": [
+                {"bundle": {"slug": "data-skills-track"}, "user": {"externalId": "demo-learner"}},
+                {"bundle": {"slug": "products-only"}, "user": {"externalId": "demo-admin"}},
+                {"bundle": {"productId": "prod-empty"}, "user": {"email": "learner@example.com"}},
+                {"bundle": {"id": "QnVuZGxlOjE="}, "user": {"id": "VXNlcjoy"}},
+            ]
+        },
+        ADMIN,
+    ),
+    "bundle-progress-batch-own": (
+        "query($r: [BundleProgressRequestInput!]!) { bundleProgressBatch(requests: $r) { "
+        "... on BundleProgress { title weightedCompletionPercentage user { externalId } } } }",
+        {"r": [{"bundle": {"slug": "empty-bundle"}}, {"bundle": {"slug": "products-only"}, "user": None}]},
+        frozenset({"learner", "admin"}),
+    ),
+    "bundle-progress-batch-one": (
+        '{ bundleProgressBatch(requests: {bundle: {slug: "products-only"}}) { ... on BundleProgress { '
+        "items { ... on ProductItemProgress { kind completed } } } } }",
+        None,
+        frozenset({"learner", "admin"}),
+    ),
+    "bundle-progress-batch-none": (
+        "{ bundleProgressBatch(requests: []) { __typename } }",
+        None,
+        True,
+    ),
+    "bundle-progress-batch-too-long": (
+        "query($r: [BundleProgressRequestInput!]!) { bundleProgressBatch(requests: $r) { __typename } }",
+        {"r": [{"bundle": {"slug": "empty-bundle"}}] * 101},
+        False,
+    ),
     "course-learners-status": (
         '{ course(slug: "intro-to-sql") { learners(status: COMPLETED) { totalCount } } }',
         None,
@@ -387,6 +507,26 @@ async def test_the_course_page_is_one_statement_besides_the_key(pair: Pair) -> N
     assert pair.compiled.db.statements.count == 2  # the key lookup and the compiled statement
 
 
+@pytest.mark.parametrize("pairs", [1, 50])
+async def test_a_bundle_progress_batch_is_one_statement_besides_the_key_for_1_or_50_pairs(
+    pair: Pair, pairs: int
+) -> None:
+    requests = [{"bundle": {"slug": slug}} for slug in ("data-skills-track", "products-only")] * 25
+    document = (
+        "query($r: [BundleProgressRequestInput!]!) { bundleProgressBatch(requests: $r) { __typename "
+        "... on BundleProgress { title completionPercentage weightedCompletionPercentage items { "
+        "__typename ... on CourseItemProgress { completionPercentage course { title } } } } } }"
+    )
+    before = pair.plans.answered
+    pair.compiled.db.statements.reset()
+
+    response = await pair.compiled.post(document, {"r": requests[:pairs]}, key=pair.keys.learner.secret)
+
+    assert len(response.json()["data"]["bundleProgressBatch"]) == pairs
+    assert pair.plans.answered == before + 1
+    assert pair.compiled.db.statements.count == 2  # the key lookup and the compiled statement
+
+
 async def test_a_key_without_the_read_scope_is_refused_as_before(pair: Pair) -> None:
     learner = await pair.compiled.data("{ me { id } }", key=pair.keys.learner.secret)
     user_id = decode_id(learner["me"]["id"], "User", ("id",))
@@ -413,8 +553,10 @@ PAGES = [
 ]
 
 
-def _selection(type_name: str, depth: int) -> st.SearchStrategy[str]:
-    """A selection set of declared fields of ``type_name`` (aliases, __typename, fragments)."""
+def _selection(type_name: str, depth: int, prefix: str = "") -> st.SearchStrategy[str]:
+    """A selection set of declared fields of ``type_name`` (aliases, __typename, fragments);
+    with a ``prefix``, every field aliased by it (a union's members may have same-named fields
+    of other types, which GraphQL refuses to merge under one key)."""
     fields = TYPES[type_name]
     leaves = sorted(name for name, field in fields.items() if isinstance(field, Value))
     deeper = (
@@ -423,14 +565,24 @@ def _selection(type_name: str, depth: int) -> st.SearchStrategy[str]:
 
     def one(name: str) -> st.SearchStrategy[str]:
         field = fields[name]
-        alias = st.sampled_from(["", f"{name}Alias: "])
+        alias = st.sampled_from([f"{prefix}{name}: "] if prefix else ["", f"{name}Alias: "])
+        if isinstance(field, Choice):
+            # A union or interface: a selection per member type, chosen at random.
+            member = st.sampled_from([m.type_name for m in field.members]).flatmap(
+                lambda t: _selection(t, depth + 1, f"{t}_").map(lambda i: f"... on {t} {{ {i} }}")
+            )
+            return st.builds(
+                lambda a, ms: f"{a}{name} {{ __typename {' '.join(ms)} }}",
+                alias,
+                st.lists(member, min_size=1, max_size=2),
+            )
         if isinstance(field, Nested):
             inner = _selection(field.type_name, depth + 1)
             return st.builds(lambda a, i: f"{a}{name} {{ {i} }}", alias, inner)
         if isinstance(field, Paged):
             # The alias names the arguments: one response key never has two sets of them.
             return st.builds(
-                lambda page, i: f"{name}P{page}: {name}{PAGES[page]} {{ {i} }}",
+                lambda page, i: f"{prefix}{name}P{page}: {name}{PAGES[page]} {{ {i} }}",
                 st.integers(0, len(PAGES) - 1),
                 _connection(field.node_type, depth + 1),
             )
@@ -487,6 +639,22 @@ ROOTS = st.one_of(
     st.builds(
         lambda s: f'{{ completionStatus(lessonIds: ["TGVzc29uOjE=", "TGVzc29uOjk="]) {{ {s} }} }}',
         _selection("LessonCompletion", 0),
+    ),
+    # Bundles every caller is enrolled in (BUNDLES), alone and in a batch naming the caller.
+    st.builds(
+        lambda s: (
+            '{ bundleProgress(bundle: {slug: "data-skills-track"}) '
+            f"{{ ... on BundleProgress {{ {s} }} }} }}"
+        ),
+        _selection("BundleProgress", 0),
+    ),
+    st.builds(
+        lambda s: (
+            '{ bundleProgressBatch(requests: [{bundle: {productId: "prod-data-track"}, '
+            'user: {externalId: "demo-WHO"}}, {bundle: {slug: "data-skills-track"}}]) '
+            f"{{ ... on BundleProgress {{ {s} }} }} }}"
+        ),
+        _selection("BundleProgress", 0),
     ),
 )
 
@@ -576,12 +744,10 @@ async def test_a_time_sum_past_the_int_range_is_answered_as_graphql_core_refuses
 
 # --- the README's read examples ---------------------------------------------------------------------
 
-# The README's read examples whose root field still takes the resolver path: bundle progress
-# (computed in Python), analytics and the event log.
+# The README's read examples whose root field still takes the resolver path: analytics and the
+# event log.
 # Everything else the README shows must compile.
 README_FALLBACKS = {
-    "bundleProgress",
-    "bundleProgressBatch",
     "courseAnalytics",
     "events",
 }
@@ -622,4 +788,6 @@ def test_the_readme_read_examples_compile_except_the_listed_roots() -> None:
         "learnerProgress",
         "webhookDeliveries",
         "bundle",
+        "bundleProgress",
+        "bundleProgressBatch",
     }

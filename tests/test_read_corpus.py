@@ -297,8 +297,10 @@ def _refused_before_answering(body: Any) -> bool:
 # Documents of the corpus the compiled path answers (with the learner's key and the first
 # variables): 29 of 320 when the corpus was first recorded (most of the suite's reads name
 # roots or arguments not compiled), 42 of 333 once user(), completionStatus, learnerProgress and
-# Course.learners compiled. The replay's count check is only as strong as this is large.
-COMPILED_AT_LEAST = 40
+# Course.learners compiled, 60 of 351 before and 63 after bundle progress compiled (the corpus's
+# other bundle documents name errors, `enrollment` or another learner). The replay's count check
+# is only as strong as this is large.
+COMPILED_AT_LEAST = 60
 
 
 async def test_enough_of_the_corpus_compiles_for_the_replay_to_prove_something(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import strawberry
 
 from gql_progress.api.loaders import Loaders
-from gql_progress.auth import Authenticator
+from gql_progress.auth import Authenticated
 from gql_progress.db.engine import Database
 from gql_progress.domain.viewer import Viewer
 from gql_progress.live.broker import Broker
@@ -29,10 +29,10 @@ class Context:
     request_loaders: Loaders
     request_id: str
     # WebSocket connections only: this process's live updates, the connection_init payload
-    # (set by Strawberry) and what checks the API key in it (the view's on_ws_connect).
+    # (set by Strawberry) and the caller its key or token stands for (the view's on_ws_connect).
     live: Broker | None = None
     connection_params: dict[str, object] | None = None
-    authenticator: Authenticator | None = None
+    caller: Authenticated | None = None
 
     @property
     def loaders(self) -> Loaders:

@@ -12,23 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
-from strawberry.types.graphql import OperationType
 
 from gql_progress.api.public_operations import runs_public_operation
 from gql_progress.domain.errors import Forbidden
-from gql_progress.domain.scopes import Scope
-
-OPERATION_SCOPES = {
-    OperationType.QUERY: Scope.PROGRESS_READ,
-    OperationType.MUTATION: Scope.PROGRESS_WRITE,
-    OperationType.SUBSCRIPTION: Scope.PROGRESS_READ,
-}
+from gql_progress.domain.scopes import scope_needed
 
 
 class RequireScopes(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
-        needed = OPERATION_SCOPES[execution.operation_type]
+        needed = scope_needed(execution.operation_type.value)
         viewer = execution.context.viewer
         if needed not in viewer.scopes:
             document = execution.graphql_document

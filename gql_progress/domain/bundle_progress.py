@@ -3,6 +3,11 @@
 Platforms ask with their own identifiers (bundle product id or slug; user email or external id),
 many pairs at once. A batch costs a constant number of statements whatever its size, and every
 pair gets its own answer: one unknown bundle never fails the others.
+
+How a bundle's items roll up (an item's fraction done and whether it is complete, the two means)
+is written twice side by side: in Python for the resolvers and as SQL twins (``…_sql``) for the
+compiled reads (api/compiled/declarations.py); tests/test_bundle_progress_twins.py holds them to
+the same answers on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from gql_progress.db.models import (
     ProductCompletion,
     ProductKind,
 )
-from gql_progress.domain.completion.summary import CourseCounts, counted_lessons, summarize
+from gql_progress.domain.completion.summary import CourseCounts, counted_lessons, is_complete_sql, summarize
 from gql_progress.domain.errors import DomainError, Forbidden, NotEnrolled, NotFound
 from gql_progress.domain.refs import BundleRef, Identity, UserRef, bundles_by_ref, is_self, users_by_ref
 from gql_progress.domain.text import contains_nul
@@ -78,10 +83,53 @@ class BundleProgress:
     @property
     def weighted_completion_percentage(self) -> float:
         """The mean over every item, a consumed product counting 100 and another 0."""
-        values = [
-            i.fraction_done if isinstance(i, CourseItemProgress) else float(i.completed) for i in self.items
-        ]
-        return _mean_percentage(values, all_done=all(i.completed for i in self.items))
+        return _mean_percentage(
+            [item_fraction(i) for i in self.items], all_done=all(i.completed for i in self.items)
+        )
+
+
+def course_item(
+    position: int, counts: CourseCounts, product_id: str | None, expected_completion_days: int | None
+) -> CourseItemProgress:
+    """A course item from the learner's counts in the course (the summary's rules)."""
+    summary = summarize(counts)
+    return CourseItemProgress(
+        position=position,
+        course_id=counts.course_id,
+        product_id=product_id,
+        expected_completion_days=expected_completion_days,
+        completion_percentage=summary.completion_percentage,
+        completed=summary.is_complete,
+        fraction_done=fraction_done(*counted_lessons(counts)),
+    )
+
+
+def fraction_done(done: int, needed: int) -> float:
+    """A course item's share done: done / needed counted lessons, unrounded; 0 when none count."""
+    return done / needed if needed else 0.0
+
+
+def fraction_done_sql(done: str, needed: str) -> str:
+    """fraction_done in SQL over two integer expressions: the same IEEE division, as a float8."""
+    return f"(CASE WHEN {needed} <> 0 THEN ({done})::float8 / ({needed})::float8 ELSE 0::float8 END)"
+
+
+def item_fraction(item: ItemProgress) -> float:
+    """What an item adds to the weighted mean: a course its fraction done, a product 1 if consumed."""
+    return item.fraction_done if isinstance(item, CourseItemProgress) else float(item.completed)
+
+
+def item_fraction_sql(is_course: str, done: str, needed: str, consumed: str) -> str:
+    """item_fraction in SQL: ``is_course`` chooses; a course's counted lessons (``done``,
+    ``needed``), a product's ``consumed`` (a boolean)."""
+    return (
+        f"(CASE WHEN {is_course} THEN {fraction_done_sql(done, needed)} ELSE ({consumed})::int::float8 END)"
+    )
+
+
+def item_completed_sql(is_course: str, done: str, needed: str, consumed: str) -> str:
+    """An item's ``completed`` in SQL: a course's summary is complete, a product was consumed."""
+    return f"(CASE WHEN {is_course} THEN {is_complete_sql(done, needed)} ELSE {consumed} END)"
 
 
 def _mean_percentage(fractions: Sequence[float], *, all_done: bool) -> float:
@@ -91,6 +139,53 @@ def _mean_percentage(fractions: Sequence[float], *, all_done: bool) -> float:
         return 100.0
     # As for courses, 100 means done: rounding must not turn 99.996 into 100.
     return min(99.99, round(sum(fractions) * 100.0 / len(fractions), 2))
+
+
+def mean_percentage_sql(rows: str, fraction: str, completed: str, position: str) -> str:
+    """_mean_percentage in SQL over the item rows ``rows`` (a FROM … WHERE): each row's
+    ``fraction`` and ``completed``, summed in ``position`` order as Python's sum() adds the list
+    (float8 addition, left to right: another order may differ in the last bit), then Python's
+    round(…, 2)."""
+    return (
+        f"(SELECT CASE WHEN m.n = 0 THEN 0::float8 WHEN m.all_done THEN 100::float8 "
+        f"ELSE least(99.99::float8, {_round_2_as_python('m.total * 100::float8 / m.n::float8')}) END "
+        f"FROM (SELECT sum({fraction} ORDER BY {position}) AS total, count(*) AS n, "
+        f"bool_and({completed}) AS all_done {rows}) m)"
+    )
+
+
+# 2^62: a float8 of at least 2^-10 times it is a whole number (its last bit is worth 2^-62 or more).
+_SCALE = 2**62
+_HALF_SCALE = 2**31
+
+
+def _round_2_as_python(value: str) -> str:
+    """Python's round(x, 2) of a float8 in [0, 128) in SQL: the exact binary value rounded to
+    hundredths, ties to even, then read back as the nearest float8 (as Python's strtod does).
+
+    PostgreSQL's float8 → numeric cast keeps 15 digits, not the exact value (2.675 is really
+    2.67499999…, which Python rounds down), so the value is made exact first: x × 2^62 is a whole
+    number below 2^69, split into two exact bigint halves and rejoined as numeric. Below 2^-10
+    (under 0.005) the answer is 0."""
+    return (
+        f"(SELECT CASE WHEN r.x < {2.0**-10!r}::float8 THEN 0::float8 ELSE ((d.q + CASE "
+        f"WHEN 2 * d.rest > {_SCALE} THEN 1 WHEN 2 * d.rest = {_SCALE} THEN mod(d.q, 2) ELSE 0 END)"
+        "::numeric / 100)::float8 END "
+        f"FROM (SELECT ({value})::float8 AS x) r "
+        f"CROSS JOIN LATERAL (SELECT r.x * {_SCALE}::float8 AS a) s "
+        f"CROSS JOIN LATERAL (SELECT floor(s.a / {_HALF_SCALE}::float8) AS hi) h "
+        "CROSS JOIN LATERAL (SELECT (h.hi::bigint::numeric * "
+        f"{_HALF_SCALE} + (s.a - h.hi * {_HALF_SCALE}::float8)::bigint) * 100 AS exact) e "
+        f"CROSS JOIN LATERAL (SELECT div(e.exact, {_SCALE}) AS q, mod(e.exact, {_SCALE}) AS rest) d)"
+    )
+
+
+def product_consumed_at_sql(user_id: str, product_pk: str) -> str:
+    """When the user consumed the product, NULL if not (_product_completions, one pair)."""
+    return (
+        f"(SELECT pc.completed_at FROM product_completions pc WHERE pc.user_id = {user_id} "
+        f"AND pc.product_pk = {product_pk} AND pc.completed AND pc.completed_at IS NOT NULL)"
+    )
 
 
 BundleProgressOutcome = BundleProgress | DomainError
@@ -186,18 +281,8 @@ async def _progress_of_pairs(
                     completed_lessons=done,
                     completed_required_lessons=done_required,
                 )
-                summary = summarize(counts)
-                counted_done, counted_needed = counted_lessons(counts)
                 entries.append(
-                    CourseItemProgress(
-                        position=item.position,
-                        course_id=item.course_id,
-                        product_id=item.course_product_id,
-                        expected_completion_days=item.expected_completion_days,
-                        completion_percentage=summary.completion_percentage,
-                        completed=summary.is_complete,
-                        fraction_done=counted_done / counted_needed if counted_needed else 0.0,
-                    )
+                    course_item(item.position, counts, item.course_product_id, item.expected_completion_days)
                 )
             else:
                 completed_at = consumed.get((user_id, item.product_pk))

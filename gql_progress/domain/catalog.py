@@ -28,6 +28,34 @@ from gql_progress.domain.completion.enrollment import reevaluate_course
 from gql_progress.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, ProblemList
 from gql_progress.domain.text import contains_nul
 
+# What a catalog write may set on each table (an admin's mutation, an import): one list each.
+USER_COLUMNS = (
+    "external_id",
+    "email",
+    "name",
+    "role",
+)
+COURSE_COLUMNS = (
+    "slug",
+    "title",
+    "product_id",
+    "description",
+    "expected_completion_days",
+    "requires_sequential_progress",
+    "certificate_enabled",
+    "keep_completion_on_change",
+    "video_completion_threshold",
+)
+LESSON_COLUMNS = (
+    "title",
+    "external_id",
+    "kind",
+    "position",
+    "duration_seconds",
+    "is_required",
+    "pass_score",
+)
+
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

@@ -28,6 +28,21 @@ ROLE_SCOPES: dict[UserRole, frozenset[Scope]] = {
 }
 
 
+# What each operation type needs: a query or a subscription reads, a mutation writes. Keyed by the
+# type's name ("query", …), which graphql-core's and Strawberry's OperationType share as value.
+OPERATION_SCOPES: dict[str, Scope] = {
+    "query": Scope.PROGRESS_READ,
+    "mutation": Scope.PROGRESS_WRITE,
+    "subscription": Scope.PROGRESS_READ,
+}
+
+
+def scope_needed(operation_type: str) -> Scope:
+    """The scope an operation of this type needs (``"query"``, ``"mutation"``, ``"subscription"``):
+    enforced by the edge's request policy and, on the resolver path, by api/scope_check.py."""
+    return OPERATION_SCOPES[operation_type]
+
+
 def format_scopes(scopes: Iterable[Scope]) -> str:
     """The stored form: space-separated (as OAuth's `scope` claim), in the enum's order."""
     given = set(scopes)

@@ -38,7 +38,6 @@ from gql_progress.db.listener import (
 )
 from gql_progress.db.replicas import ReplicaSettings
 from gql_progress.db.revision import refuse_a_schema_behind, schema_revision
-from gql_progress.domain.scopes import Scope as DomainScope
 from gql_progress.edge.heap import freeze_startup_heap
 from gql_progress.edge.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gql_progress.edge.idempotency import REPLAYED_HEADER, Idempotency
@@ -49,11 +48,12 @@ from gql_progress.edge.observability import (
     note_admitted,
     note_caller,
     note_reads,
+    note_refused,
     note_rejected,
 )
+from gql_progress.edge.policy import RequestPolicy
 from gql_progress.edge.rate_limits import RATE_LIMIT_HEADERS, RateLimiter
-from gql_progress.edge.request_gate import Admitted, RequestGate, limit_refusal
-from gql_progress.edge.socket_guard import SocketPolicy
+from gql_progress.edge.request_gate import Admitted, Refusal, RequestGate, limit_refusal
 from gql_progress.edge.unavailable import SETTLE_SECONDS, InFlight, UnavailableMiddleware
 from gql_progress.edge.view import ProgressGraphQLView
 from gql_progress.graphiql.page import graphiql_files
@@ -139,6 +139,7 @@ async def method_not_allowed(_request: Request, exc: Exception) -> Response:
 
 
 def unauthenticated(message: str) -> Response:
+    note_refused("UNAUTHENTICATED")
     body = {
         "data": None,
         "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}],
@@ -147,16 +148,14 @@ def unauthenticated(message: str) -> Response:
 
 
 class AuthenticatedGraphQL:
-    """Admits the request's shape and document (request_gate.py), checks the bearer key, then
-    spends the request's cost from the key's rate limit (rate_limits.py), before any GraphQL
-    work; the IDE page itself needs no key."""
+    """The HTTP adapter of the request policy (policy.py): the request's shape and document,
+    the bearer key, the Idempotency-Key, the rate limit, before any GraphQL work; the IDE page
+    itself needs no key. WebSocket connections go to the view, whose handler is the other
+    adapter (socket_guard.py)."""
 
     def __init__(
         self,
         view: ProgressGraphQLView,
-        authenticator: Authenticator,
-        gate: RequestGate,
-        rate_limiter: RateLimiter,
         idempotency: Idempotency,
         compiled: CompiledReads | None = None,
         public_cache_seconds: int = 0,
@@ -165,9 +164,8 @@ class AuthenticatedGraphQL:
         self.view = view
         self.db = view.db
         self.public_cache_seconds = public_cache_seconds
-        self.authenticator = authenticator
-        self.gate = gate
-        self.rate_limiter = rate_limiter
+        self.policy = view.policy
+        self.gate = view.policy.gate
         self.idempotency = idempotency
         self.compiled = compiled
         self.writes = writes
@@ -175,16 +173,16 @@ class AuthenticatedGraphQL:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             # GraphQL subscriptions (graphql-transport-ws). Browsers cannot set headers on a
-            # WebSocket, so the key comes in connection_init: the view's socket handler checks it
-            # there, closing the socket with 4403 when it is missing or bad, and again while the
-            # socket is open; each subscribe passes the gate and rate limit (api/socket_guard.py).
+            # WebSocket, so the key comes in connection_init: the view checks it there, closing
+            # the socket with 4403 when it is missing or bad, and its handler again while the
+            # socket is open; each subscribe passes the same policy (socket_guard.py).
             live: LiveUpdates | None = getattr(scope["app"].state, "live", None)
             if live is None:
                 websocket = WebSocket(scope, receive, send)
                 await websocket.close(code=4404, reason="live updates are turned off")
                 return
             state = scope.setdefault("state", {})
-            state.update(caller=None, live=live.broker, authenticator=self.authenticator)
+            state.update(caller=None, live=live.broker)
             await self.view(scope, receive, send)
             return
         request = Request(scope, receive)
@@ -198,7 +196,7 @@ class AuthenticatedGraphQL:
         try:
             admitted = await self.gate.admit(request)
             if isinstance(admitted, Response):
-                note_rejected()
+                note_rejected(admitted.code if isinstance(admitted, Refusal) else None)
                 await admitted(scope, receive, send)
                 return
             note_admitted(admitted, self.gate)
@@ -217,7 +215,7 @@ class AuthenticatedGraphQL:
                 # Aliases and cost, checked with a key in admit(), once the document is public.
                 limited = self.gate.check_limits(query, admitted.operation_name, admitted.variables)
                 if limited is not None:
-                    note_rejected()
+                    note_rejected(limited.code)
                     await limit_refusal(limited, request)(scope, receive, send)
                     return
                 if request.method == "GET" and self.public_cache_seconds > 0:
@@ -225,7 +223,7 @@ class AuthenticatedGraphQL:
                     # for everyone: a CDN or the browser may keep it for a while.
                     send = _cacheable(send, self.public_cache_seconds)
             else:
-                caller = await self.authenticator.authenticate(secret.strip())
+                caller = await self.policy.authenticate(secret.strip())
                 if caller is None:
                     # One answer for every refusal: which check failed is logged, not told.
                     await unauthenticated(CREDENTIAL_REFUSED)(scope, receive, send)
@@ -234,13 +232,18 @@ class AuthenticatedGraphQL:
             # A bad Idempotency-Key is refused before it spends from the rate limit.
             keyed = await self.idempotency.prepare(request, admitted, caller)
             if isinstance(keyed, Response):
+                if isinstance(keyed, Refusal):
+                    note_refused(keyed.code)
                 await keyed(scope, receive, send)
                 return
             # After the key (the budget is the key's), before the view: a refused request runs
             # no SQL beyond the key lookup.
-            decision = await self.rate_limiter.check(admitted, caller, request.client)
+            decision = await self.policy.spend(
+                caller, request.client, admitted.operation_type, admitted.root_fields
+            )
             if decision is not None:
                 if not decision.allowed:
+                    note_refused("RATE_LIMITED")
                     await decision.refusal()(scope, receive, send)
                     return
                 send = decision.with_headers(send)
@@ -256,6 +259,8 @@ class AuthenticatedGraphQL:
                 if (
                     caller is not None
                     and self.compiled is not None
+                    # Without the scope the resolver path answers, refusing with FORBIDDEN.
+                    and self.policy.authorise(caller.viewer, OperationType.QUERY)
                     and await self._answer_compiled(admitted, caller, scope, receive, send)
                 ):
                     return
@@ -306,7 +311,8 @@ class AuthenticatedGraphQL:
             query is None
             or request.method != "POST"  # GET refuses mutations: the view says so
             or admitted.operation_type is not OperationType.MUTATION
-            or DomainScope.PROGRESS_WRITE not in caller.viewer.scopes  # the view refuses it
+            # Without the scope the resolver path answers, refusing with FORBIDDEN.
+            or not self.policy.authorise(caller.viewer, OperationType.MUTATION)
         ):
             return False
         document = self.gate.document(query)
@@ -377,7 +383,6 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
     for replica in db.replicas.replicas if db.replicas else ():
         tracing.watch(replica.engine, db.dialect)
     schema = shared_graphql_schema(settings.production, settings.federation_enabled)
-    view = ProgressGraphQLView(schema, db=db, settings=settings)
     # One LISTEN connection per process on PostgreSQL, for whatever follows a channel below:
     # directly to PostgreSQL when the pool goes through a transaction pooler (settings.py).
     listen_dsn = asyncpg_dsn(settings.listen_url_in_effect)
@@ -404,7 +409,11 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
     if metrics:
         metrics.watch_pool(db.engine, db.direct_pool, db.replicas)
     idempotency = Idempotency(db, settings.idempotency_ttl_seconds)
-    gate = RequestGate(schema._schema, settings)
+    # One policy for both transports: the same limits, credentials, budgets, logs and metrics.
+    policy = RequestPolicy(
+        RequestGate(schema._schema, settings), authenticator, rate_limiter, metrics, settings
+    )
+    view = ProgressGraphQLView(schema, db=db, settings=settings, policy=policy)
     # Compiled reads build the response in PostgreSQL; SQLite answers through the resolvers.
     paging = Paging(settings.default_page_size, settings.max_page_size)
     compiled = (
@@ -416,17 +425,8 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
     # same resolvers and domain writes, only the executor around them is skipped.
     writes = LeanWrites(schema) if settings.compiled_reads else None
     graphql = AuthenticatedGraphQL(
-        view,
-        authenticator,
-        gate,
-        rate_limiter,
-        idempotency,
-        compiled,
-        public_cache_seconds=settings.public_cache_seconds,
-        writes=writes,
+        view, idempotency, compiled, public_cache_seconds=settings.public_cache_seconds, writes=writes
     )
-    # Subscriptions pass the same document limits and spend from the same budgets.
-    view.socket_policy = SocketPolicy(gate, rate_limiter, metrics, settings)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -515,7 +515,7 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
     # Right inside the request id: the access log and metrics see the status the client gets.
     middleware = [
         Middleware(RequestIdMiddleware),
-        Middleware(ObservabilityMiddleware, metrics=metrics, tracing=tracing),
+        Middleware(ObservabilityMiddleware, policy=policy, tracing=tracing),
     ]
     if settings.cors_origins:
         middleware.append(

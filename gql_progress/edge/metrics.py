@@ -121,7 +121,7 @@ class Metrics:
             ["role"],
             registry=own,
         )
-        # Subscriptions (api/socket_guard.py): each subscribe message's outcome when it ends
+        # Subscriptions (socket_session.py): each subscribe message's outcome when it ends
         # (refused at once, or after it ran), and the ones running now.
         self.subscriptions = Counter(
             "gql_progress_subscriptions",

@@ -21,8 +21,8 @@ named and labelled from the same Observation (gql_progress/tracing.py).
 
 The record names the caller by user id and API key id; it never holds the Authorization header,
 the document, its variables (they can hold learners' notes) or the response. Subscriptions over
-WebSocket leave one record each when they end, with the same fields where they apply
-(api/socket_guard.py).
+WebSocket leave one record each when they end, with the same fields (socket_guard.py); both are
+written by the request policy's ``record`` step (policy.py).
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gql_progress.api.error_policy import INTERNAL_ERROR_MESSAGE
 from gql_progress.db.engine import StatementTally, request_statements
 from gql_progress.db.read_route import ReadRoute
-from gql_progress.edge.metrics import Metrics
 from gql_progress.logs import request_id_var
 from gql_progress.tracing import OFF, OpenTelemetryTracing, RequestSpan, Tracing
 
 if TYPE_CHECKING:
     from gql_progress.auth import Authenticated
     from gql_progress.domain.viewer import Viewer
+    from gql_progress.edge.policy import RequestPolicy
     from gql_progress.edge.request_gate import Admitted, RequestGate
 
 access_logger = logging.getLogger("gql_progress.access")
@@ -77,6 +77,13 @@ class Observation:
     viewer: Viewer | None = None
     # Where its reads went, with read replicas (db/read_route.py), as it stood at the end.
     reads: ReadRoute | None = None
+    # Why it was refused (the error's code), when a refusal says so.
+    code: str | None = None
+    # A subscription over WebSocket (socket_guard.py): whether it ran (counted among the running
+    # ones) and how many updates it delivered.
+    subscription: bool = False
+    started: bool = False
+    events: int = 0
 
     def outcome(self, status: int | None, failed: bool) -> str:
         if failed or self.internal_error or (status is not None and status >= 500):
@@ -144,11 +151,19 @@ def note_reads(route: ReadRoute | None) -> None:
         observation.reads = route
 
 
-def note_rejected() -> None:
+def note_rejected(code: str | None) -> None:
     """The request gate refused the request (some refusals answer 200, like GraphQL's own)."""
     observation = _current.get()
     if observation is not None:
         observation.rejected = True
+        observation.code = code
+
+
+def note_refused(code: str) -> None:
+    """The request was refused with this code after the gate (the credential, the rate limit)."""
+    observation = _current.get()
+    if observation is not None:
+        observation.code = code
 
 
 def note_errors(errors: list[GraphQLError]) -> None:
@@ -166,10 +181,11 @@ class ObservabilityMiddleware:
     (WebSocket connections, /healthz, /metrics, CORS preflights)."""
 
     def __init__(
-        self, app: ASGIApp, metrics: Metrics | None, path: str = "/graphql", tracing: Tracing = OFF
+        self, app: ASGIApp, policy: RequestPolicy, path: str = "/graphql", tracing: Tracing = OFF
     ) -> None:
         self.app = app
-        self.metrics = metrics
+        # Its record step writes the access log and the metrics, as for a subscription.
+        self.policy = policy
         self.path = path
         # The request span lives here: it sees the status the client gets, like the access log.
         self.tracing = tracing if isinstance(tracing, OpenTelemetryTracing) else None
@@ -214,7 +230,6 @@ class ObservabilityMiddleware:
             request_statements.reset(tally_token)
             seconds = time.perf_counter() - started
             outcome = observation.outcome(status, failed)
-            viewer = observation.viewer
             if span is not None:
                 span.end(
                     observation.operation_type,
@@ -223,11 +238,7 @@ class ObservabilityMiddleware:
                     outcome,
                     request_id_var.get(),
                 )
-            if access_logger.isEnabledFor(logging.INFO):
-                _log_access(scope["method"], observation, status, outcome, seconds, tally.count, viewer)
-            if self.metrics is not None:
-                role = None if viewer is None else viewer.role.value.lower()
-                self.metrics.observe(observation.operation_name, outcome, seconds, tally.count, role)
+            self.policy.record(scope["method"], observation, status, outcome, seconds, tally.count)
 
 
 async def _answer_internal_error(send: Send) -> None:
@@ -239,51 +250,3 @@ async def _answer_internal_error(send: Send) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 500, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def _log_access(
-    method: str,
-    observation: Observation,
-    status: int | None,
-    outcome: str,
-    seconds: float,
-    statements: int,
-    viewer: Viewer | None,
-) -> None:
-    name = logged_name(observation.operation_name)
-    caller = caller_fields(viewer)
-    duration_ms = round(seconds * 1000, 3)
-    arguments = (
-        method,
-        observation.operation_type or "-",
-        name or "-",
-        status if status is not None else "-",
-        outcome,
-        duration_ms,
-        statements,
-    )
-    # makeRecord and handle, which is what info() does, less looking up the caller's source
-    # line in the stack: a quarter of the record's cost, and always this function anyway.
-    record = access_logger.makeRecord(
-        access_logger.name,
-        logging.INFO,
-        __file__,
-        0,
-        "%s /graphql %s %s -> %s %s in %.1f ms, %d statements",
-        arguments,
-        None,
-        extra={
-            "method": method,
-            "operation": name,
-            "operation_type": observation.operation_type,
-            "status": status,
-            "outcome": outcome,
-            "duration_ms": duration_ms,
-            "statements": statements,
-            "caller": caller,
-        },
-    )
-    if observation.reads is not None:
-        replica = observation.reads.replica
-        record.reads = "primary" if replica is None else replica.name
-    access_logger.handle(record)

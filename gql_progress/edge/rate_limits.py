@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import coredis
-from graphql import OperationType
 from limits import RateLimitItem
 from limits.aio.storage import RedisStorage
 from limits.errors import StorageError
@@ -36,7 +35,6 @@ from starlette.types import Message, Send
 from gql_progress.auth import Authenticated
 from gql_progress.db.models import UserRole
 from gql_progress.edge.rate_windows import LocalWindows, WindowStore
-from gql_progress.edge.request_gate import Admitted
 from gql_progress.settings import Settings, parse_rate
 
 logger = logging.getLogger("gql_progress.rate_limits")
@@ -139,17 +137,9 @@ class RateLimiter:
             )
         self._last_warning = -math.inf
 
-    async def check(
-        self, admitted: Admitted, caller: Authenticated | None, client: Address | None
-    ) -> Decision | None:
-        """Spend the request's cost from its caller's budget; None when nothing was counted
-        (limits turned off, or the storage failing)."""
-        cost = max(1, admitted.root_fields) if admitted.operation_type is OperationType.MUTATION else 1
-        return await self.spend(cost, caller, client)
-
     async def spend(self, cost: int, caller: Authenticated | None, client: Address | None) -> Decision | None:
-        """Spend ``cost`` operations from the caller's budget: a request's, or one for each
-        subscribe message over WebSocket (api/socket_guard.py); None as for ``check``."""
+        """Spend ``cost`` operations from the caller's budget (policy.py prices an operation);
+        None when nothing was counted (limits turned off, or the storage failing)."""
         if not self.enabled:
             return None
         if caller is None:

@@ -104,9 +104,17 @@ class _Parsed:
     costs: dict[str | None, DocumentCost] = field(default_factory=dict)
 
 
-def refusal(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status, headers=headers)
+class Refusal(JSONResponse):
+    """A request refused before GraphQL ran; its code is also the access record's."""
+
+    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None) -> None:
+        body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+        super().__init__(body, status_code=status, headers=headers)
+        self.code = code
+
+
+def refusal(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Refusal:
+    return Refusal(status, code, message, headers)
 
 
 def limit_refusal(refused: DocumentRefusal, request: Request) -> Response:
@@ -282,7 +290,7 @@ class RequestGate:
         self, query: str, operation_name: str | None, variables: Any
     ) -> DocumentRefusal | None:
         """Every document limit, for a caller already known: WebSocket subscribe messages
-        (api/socket_guard.py) check them all at once."""
+        (policy.py's admit step) check them all at once."""
         return self.check_structure(query) or self.check_limits(query, operation_name, variables)
 
     def check_structure(self, query: str) -> DocumentRefusal | None:

@@ -31,8 +31,9 @@ from gql_progress.domain.viewer import Viewer
 from gql_progress.edge.idempotency import DATABASE_STATE
 from gql_progress.edge.media_types import ran_nothing_status, wants_graphql_response
 from gql_progress.edge.observability import note_errors
-from gql_progress.edge.socket_guard import GuardedTransportWSHandler, SocketPolicy
-from gql_progress.edge.websocket import TextFrameWebSocketAdapter
+from gql_progress.edge.policy import RequestPolicy
+from gql_progress.edge.socket_guard import GuardedTransportWSHandler
+from gql_progress.edge.websocket import TextFrameWebSocketAdapter, api_key_from
 from gql_progress.graphiql.page import graphiql_page
 from gql_progress.logs import request_id_var
 from gql_progress.settings import Settings
@@ -64,7 +65,7 @@ class ProgressGraphQLView(GraphQL[Context, None]):
     # limits each subscribe, logs and counts each subscription.
     graphql_transport_ws_handler_class = GuardedTransportWSHandler
 
-    def __init__(self, schema: Any, *, db: Database, settings: Settings) -> None:
+    def __init__(self, schema: Any, *, db: Database, settings: Settings, policy: RequestPolicy) -> None:
         super().__init__(
             schema,
             graphql_ide=None if settings.production else "graphiql",
@@ -81,8 +82,8 @@ class ProgressGraphQLView(GraphQL[Context, None]):
         )
         self.db = db
         self.settings = settings
-        # What the sockets share with HTTP requests (gate, rate limits, metrics): set by create_app.
-        self.socket_policy: SocketPolicy | None = None
+        # The checks HTTP requests pass (app.py), which each socket's handler applies too.
+        self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,7 +112,7 @@ class ProgressGraphQLView(GraphQL[Context, None]):
         # Inside an Idempotency-Key's transaction, the handle that joins it (edge/idempotency.py).
         db: Database = getattr(request.state, DATABASE_STATE, self.db)
         if isinstance(request, WebSocket):
-            # One context per connection: the viewer is set by on_ws_connect from the key in
+            # One context per connection: the caller is set by on_ws_connect from the key in
             # connection_init; each subscription reads each update with loaders of its own.
             return Context(
                 db=db,
@@ -120,7 +121,6 @@ class ProgressGraphQLView(GraphQL[Context, None]):
                 request_loaders=Loaders(db),
                 request_id=request_id_var.get(),
                 live=request.state.live,
-                authenticator=request.state.authenticator,
             )
         # Loaders live exactly as long as one request: no data leaks between callers.
         caller: Authenticated | None = request.state.caller
@@ -140,11 +140,15 @@ class ProgressGraphQLView(GraphQL[Context, None]):
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        # The handler (api/socket_guard.py) checked the key in connection_init, and set the
-        # viewer if it is valid: it keeps the key, to check it again while the socket is open.
-        if context.viewer is ANONYMOUS:
+        # Strawberry's hook for connection_init, whose payload it has put in the context: the
+        # policy's credential step, as an HTTP request's Authorization header takes it. The
+        # handler (socket_guard.py) checks the key again while the socket is open.
+        caller = await self.policy.authenticate(api_key_from(context.connection_params or {}))
+        if caller is None:
             # Closes the socket with 4403 Forbidden, as graphql-transport-ws prescribes.
             raise ConnectionRejectionError({"message": "Send a valid API key in connection_init"})
+        context.caller, context.viewer = caller, caller.viewer
+        context.request_loaders.user_by_id.prime(caller.viewer.user_id, caller.user)
         return UnsetType()  # a plain connection_ack (UnsetType is a singleton: UNSET itself)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:

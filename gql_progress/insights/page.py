@@ -18,30 +18,15 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from gql_progress.graphiql.page import self_hosted_page_headers
+
 PAGE_PATH = "/insights"
 ASSETS_PATH = "/insights/assets"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 # Everything from this origin, nothing inline: the script draws SVG with presentation attributes
 # and classes, never style attributes (tests/test_insights_browser.py fails on any violation).
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",  # the empty data: favicon, which keeps browsers from asking for one
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    )
-)
-HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
-}
+HEADERS = self_hosted_page_headers(data_fonts=False)
 
 
 def _page() -> str:

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.dialect import insert_for
 from gql_progress.db.models import Course, Enrollment, EnrollmentStatus, Lesson, LessonProgress, User
+from gql_progress.domain.catalog import COURSE_COLUMNS, LESSON_COLUMNS
 from gql_progress.domain.completion.statements import WRITABLE_COLUMNS
 
 
@@ -262,16 +263,8 @@ async def load_users(conn: AsyncConnection, staged: Table, present: frozenset[st
 
 # --- courses --------------------------------------------------------------------------------
 
-_COURSE_COLUMNS = (
-    "title",
-    "product_id",
-    "description",
-    "expected_completion_days",
-    "requires_sequential_progress",
-    "certificate_enabled",
-    "keep_completion_on_change",
-    "video_completion_threshold",
-)
+# What a catalog write may set, but the row's key, which the import matches on.
+_COURSE_COLUMNS = tuple(c for c in COURSE_COLUMNS if c != "slug")
 
 
 async def load_courses(
@@ -297,7 +290,8 @@ async def load_courses(
 
 # --- lessons --------------------------------------------------------------------------------
 
-_LESSON_COLUMNS = ("course_id", "position", "title", "kind", "duration_seconds", "is_required", "pass_score")
+# The lesson's course, then what a catalog write may set but its key (the external id).
+_LESSON_COLUMNS = ("course_id", *(c for c in LESSON_COLUMNS if c != "external_id"))
 
 
 async def load_lessons(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gql_progress.api.pagination import decode_cursor
+from gql_progress.domain.bundle_progress import MAX_BATCH
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import InvalidInput
 from gql_progress.domain.ids import try_decode_id
@@ -51,6 +52,22 @@ class Kind(enum.Enum):
     COURSE_REF_SLUG = "course_ref_slug"
     COURSE_REF_PRODUCT_ID = "course_ref_product_id"
     BUNDLE_PK = "bundle_pk"  # a Bundle global id, decoded
+    # A BundleRefInput ({id} | {productId} | {slug}): one parameter per identifier, as above.
+    BUNDLE_REF_PK = "bundle_ref_pk"
+    BUNDLE_REF_PRODUCT_ID = "bundle_ref_product_id"
+    BUNDLE_REF_SLUG = "bundle_ref_slug"
+    # An optional UserRefInput: the same, all null when the input is (the caller, then).
+    OPTIONAL_USER_REF_PK = "optional_user_ref_pk"
+    OPTIONAL_USER_REF_EMAIL = "optional_user_ref_email"
+    OPTIONAL_USER_REF_EXTERNAL_ID = "optional_user_ref_external_id"
+    # bundleProgressBatch's requests ([{bundle, user}], up to MAX_BATCH): per identifier of the
+    # bundle and of the user, one array with an entry per request, null but the one it gives.
+    REQUESTS_BUNDLE_PK = "requests_bundle_pk"
+    REQUESTS_BUNDLE_PRODUCT_ID = "requests_bundle_product_id"
+    REQUESTS_BUNDLE_SLUG = "requests_bundle_slug"
+    REQUESTS_USER_PK = "requests_user_pk"
+    REQUESTS_USER_EMAIL = "requests_user_email"
+    REQUESTS_USER_EXTERNAL_ID = "requests_user_external_id"
     ENUM = "enum"  # an enum value, as its name (null stays null)
     ENDPOINT_PK = "endpoint_pk"  # a WebhookEndpoint global id, decoded; null stays null
     LESSON_IDS = "lesson_ids"  # a list of lesson ids as sent (completionStatus echoes them)
@@ -77,6 +94,18 @@ _SQL_TYPES = {
     Kind.COURSE_REF_SLUG: "text",
     Kind.COURSE_REF_PRODUCT_ID: "text",
     Kind.BUNDLE_PK: "bigint",
+    Kind.BUNDLE_REF_PK: "bigint",
+    Kind.BUNDLE_REF_PRODUCT_ID: "text",
+    Kind.BUNDLE_REF_SLUG: "text",
+    Kind.OPTIONAL_USER_REF_PK: "bigint",
+    Kind.OPTIONAL_USER_REF_EMAIL: "text",
+    Kind.OPTIONAL_USER_REF_EXTERNAL_ID: "text",
+    Kind.REQUESTS_BUNDLE_PK: "bigint[]",
+    Kind.REQUESTS_BUNDLE_PRODUCT_ID: "text[]",
+    Kind.REQUESTS_BUNDLE_SLUG: "text[]",
+    Kind.REQUESTS_USER_PK: "bigint[]",
+    Kind.REQUESTS_USER_EMAIL: "text[]",
+    Kind.REQUESTS_USER_EXTERNAL_ID: "text[]",
     Kind.ENUM: "text",
     Kind.ENDPOINT_PK: "bigint",
     Kind.LESSON_IDS: "text[]",
@@ -192,16 +221,68 @@ def _optional(convert: Callable[[Any, Paging], Any]) -> Callable[[Any, Paging], 
     return lambda value, paging: None if value is None else convert(value, paging)
 
 
+def _each_request(part: str, convert: Callable[[Any, Paging], Any]) -> Callable[[Any, Paging], Any]:
+    """One value per request of a batch: ``convert`` of the request's ``part`` (bundle, user)."""
+
+    def parameter(value: Any, paging: Paging) -> list[Any]:
+        # GraphQL's input coercion: a single value where a list is expected is a list of one.
+        requests = value if isinstance(value, list) else [value]
+        if len(requests) > MAX_BATCH or not all(isinstance(request, dict) for request in requests):
+            raise NotCompiled  # the resolver reports the batch that is too long
+        return [convert(request.get(part), paging) for request in requests]
+
+    return parameter
+
+
 USER_REF = ("id", "email", "externalId")
 COURSE_REF = ("id", "slug", "productId")
+BUNDLE_REF = ("id", "productId", "slug")
+
+_USER_REF_CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
+    Kind.USER_REF_PK: _reference(USER_REF, "id", _global_id("User")),
+    Kind.USER_REF_EMAIL: _reference(USER_REF, "email", lambda v, p: _email(v, p)),
+    Kind.USER_REF_EXTERNAL_ID: _reference(USER_REF, "externalId", lambda v, p: _identifier(v, p)),
+}
+_BUNDLE_REF_CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
+    Kind.BUNDLE_REF_PK: _reference(BUNDLE_REF, "id", _global_id("Bundle")),
+    Kind.BUNDLE_REF_PRODUCT_ID: _reference(BUNDLE_REF, "productId", lambda v, p: _identifier(v, p)),
+    Kind.BUNDLE_REF_SLUG: _reference(BUNDLE_REF, "slug", lambda v, p: _identifier(v, p)),
+}
+_OPTIONAL_USER_REF_CONVERSIONS = {
+    optional: _optional(_USER_REF_CONVERSIONS[required])
+    for optional, required in (
+        (Kind.OPTIONAL_USER_REF_PK, Kind.USER_REF_PK),
+        (Kind.OPTIONAL_USER_REF_EMAIL, Kind.USER_REF_EMAIL),
+        (Kind.OPTIONAL_USER_REF_EXTERNAL_ID, Kind.USER_REF_EXTERNAL_ID),
+    )
+}
+_REQUESTS_CONVERSIONS = {
+    **{
+        batch: _each_request("bundle", _BUNDLE_REF_CONVERSIONS[single])
+        for batch, single in (
+            (Kind.REQUESTS_BUNDLE_PK, Kind.BUNDLE_REF_PK),
+            (Kind.REQUESTS_BUNDLE_PRODUCT_ID, Kind.BUNDLE_REF_PRODUCT_ID),
+            (Kind.REQUESTS_BUNDLE_SLUG, Kind.BUNDLE_REF_SLUG),
+        )
+    },
+    **{
+        batch: _each_request("user", _OPTIONAL_USER_REF_CONVERSIONS[single])
+        for batch, single in (
+            (Kind.REQUESTS_USER_PK, Kind.OPTIONAL_USER_REF_PK),
+            (Kind.REQUESTS_USER_EMAIL, Kind.OPTIONAL_USER_REF_EMAIL),
+            (Kind.REQUESTS_USER_EXTERNAL_ID, Kind.OPTIONAL_USER_REF_EXTERNAL_ID),
+        )
+    },
+}
 
 CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
     Kind.BUNDLE_PK: _global_id("Bundle"),
     Kind.ENUM: _enum,
     Kind.ENDPOINT_PK: _optional(_global_id("WebhookEndpoint")),
-    Kind.USER_REF_PK: _reference(USER_REF, "id", _global_id("User")),
-    Kind.USER_REF_EMAIL: _reference(USER_REF, "email", lambda v, p: _email(v, p)),
-    Kind.USER_REF_EXTERNAL_ID: _reference(USER_REF, "externalId", lambda v, p: _identifier(v, p)),
+    **_USER_REF_CONVERSIONS,
+    **_BUNDLE_REF_CONVERSIONS,
+    **_OPTIONAL_USER_REF_CONVERSIONS,
+    **_REQUESTS_CONVERSIONS,
     Kind.COURSE_REF_PK: _reference(COURSE_REF, "id", _global_id("Course")),
     Kind.COURSE_REF_SLUG: _reference(COURSE_REF, "slug", lambda v, p: _identifier(v, p)),
     Kind.COURSE_REF_PRODUCT_ID: _reference(COURSE_REF, "productId", lambda v, p: _identifier(v, p)),

@@ -6,7 +6,8 @@ carries the *subject*: the user whose progress the nested fields show (the calle
 enrolled user below an enrollment), as the resolvers pass ``subject_user_id`` down.
 
 Rules that exist in Python too are not rewritten here: the summary's counting and percentage come
-from domain/completion/summary.py's SQL twins, which tests/test_summary.py holds to the Python. Fields not
+from domain/completion/summary.py's SQL twins, which tests/test_summary.py holds to the Python, and a
+bundle's rollup from domain/bundle_progress.py's (tests/test_bundle_progress_twins.py). Fields not
 declared here (or declared but asked with arguments) make the whole document fall back to the
 resolvers (api/compiled/planner.py); tests/test_compiled_reads.py runs both paths on the same data
 and requires the same JSON.
@@ -21,6 +22,12 @@ from gql_progress.api.compiled.arguments import Kind
 from gql_progress.api.compiled.sql import global_id, iso_utc
 from gql_progress.api.types.product import PRODUCT_TYPES
 from gql_progress.db.models import ProductKind
+from gql_progress.domain.bundle_progress import (
+    item_completed_sql,
+    item_fraction_sql,
+    mean_percentage_sql,
+    product_consumed_at_sql,
+)
 from gql_progress.domain.completion.summary import (
     completion_percentage_sql,
     counted_lessons_sql,
@@ -85,12 +92,14 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """A list whose items are of a union type: the item rows of ``source`` in order, each
-    rendered as the first member whose condition it meets; progress below is the parent's."""
+    """A list whose items are of a union or interface type: the item rows of ``source`` in
+    order, each rendered as the first member whose condition it meets; progress below is the
+    parent's. With ``many=False``, one such object (null when ``source`` has no row)."""
 
     source: Callable[[Scope, str], str]
     members: tuple[Member, ...]
-    order_by: Callable[[str], str]
+    order_by: Callable[[str], str] | None = None
+    many: bool = True
 
 
 Field = Value | Nested | Paged | Choice
@@ -135,6 +144,11 @@ def node_id(type_name: str, name: str = "id") -> Value:
 def row_of(table: str, foreign_key: str) -> Callable[[Scope, str], str]:
     """The source of the one row of ``table`` that the parent's ``foreign_key`` names."""
     return lambda p, a: f"FROM {table} {a} WHERE {a}.id = {p.alias}.{foreign_key}"
+
+
+def _same_row(item: Scope, alias: str) -> str:
+    """A union member rendered from the item row itself."""
+    return f"FROM (SELECT {item.alias}.*) {alias}"
 
 
 def _same_subject(parent: Scope, _alias: str) -> str:
@@ -239,6 +253,13 @@ def _of_kind(kind: ProductKind) -> Callable[[str], str]:
     return when
 
 
+# The members of a product row (``product_pk``), one GraphQL type per kind.
+PRODUCT_MEMBERS = tuple(
+    Member(type_name, _of_kind(kind), row_of("products", "product_pk"))
+    for kind, type_name in PRODUCT_TYPE_NAMES.items()
+)
+
+
 def _product_fields(type_name: str) -> dict[str, Field]:
     return {
         "id": node_id(type_name),
@@ -249,6 +270,40 @@ def _product_fields(type_name: str) -> dict[str, Field]:
         "createdAt": timestamp("created_at"),
         "updatedAt": timestamp("updated_at"),
     }
+
+
+def _bundle_items(progress: Scope, alias: str) -> str:
+    """A bundle's items in a learner's progress (domain/bundle_progress.py's _items_of and its
+    counts): each item row with its course's counted lessons (``done``, ``needed``: the
+    summary's counts, _summary_source) or its product's ``consumed_at``, and what the rules of
+    domain/bundle_progress.py make of them (``fraction``, ``completed``)."""
+    i, c = f"{alias}i", f"{alias}c"
+    counts = _summary_source(lambda p: f"{p.alias}.course_id")(Scope(i, progress.subject), f"{alias}s")
+    done, needed = _counted(Scope(f"{alias}s", progress.subject))
+    consumed_at = product_consumed_at_sql(progress.subject, f"{i}.product_pk")
+    rules = (f"{i}.course_id IS NOT NULL", f"{c}.done", f"{c}.needed", f"{consumed_at} IS NOT NULL")
+    return (
+        f"FROM (SELECT {i}.position, {i}.course_id, {i}.product_pk, {c}.done, {c}.needed, "
+        f"{consumed_at} AS consumed_at, {item_fraction_sql(*rules)} AS fraction, "
+        f"{item_completed_sql(*rules)} AS completed, "
+        f"(SELECT ic.product_id FROM courses ic WHERE ic.id = {i}.course_id) AS course_product_id, "
+        f"(SELECT ic.expected_completion_days FROM courses ic WHERE ic.id = {i}.course_id) "
+        "AS expected_completion_days, "
+        f"(SELECT ip.product_id FROM products ip WHERE ip.id = {i}.product_pk) AS product_product_id, "
+        f"(SELECT ip.kind FROM products ip WHERE ip.id = {i}.product_pk) AS kind "
+        f"FROM bundle_items {i} LEFT JOIN LATERAL (SELECT {done} AS done, {needed} AS needed {counts}) {c} "
+        f"ON {i}.course_id IS NOT NULL WHERE {i}.bundle_id = {progress.alias}.bundle_id) {alias} WHERE true"
+    )
+
+
+def _bundle_mean(courses_only: bool) -> Value:
+    """BundleProgress.completionPercentage (the course items) or its weighted one (every item)."""
+
+    def sql(s: Scope) -> str:
+        rows = _bundle_items(s, "bm") + (" AND bm.course_id IS NOT NULL" if courses_only else "")
+        return mean_percentage_sql(rows, "bm.fraction", "bm.completed", "bm.position")
+
+    return Value(sql)
 
 
 def _counted(s: Scope) -> tuple[str, str]:
@@ -525,12 +580,50 @@ TYPES: dict[str, dict[str, Field]] = {
             source=lambda p, a: f"FROM bundle_items {a} WHERE {a}.bundle_id = {p.alias}.id",
             members=(
                 Member("Course", lambda a: f"{a}.course_id IS NOT NULL", row_of("courses", "course_id")),
-                *(
-                    Member(type_name, _of_kind(kind), row_of("products", "product_pk"))
-                    for kind, type_name in PRODUCT_TYPE_NAMES.items()
-                ),
+                *PRODUCT_MEMBERS,
             ),
             order_by=lambda a: f"{a}.position",
+        ),
+    },
+    # One (learner, bundle) enrollment (api/types/bundle_progress.py): a row of _enrolled_in_bundle,
+    # progress below it the learner's.
+    "BundleProgress": {
+        "title": column("title"),
+        "completionPercentage": _bundle_mean(courses_only=True),
+        "weightedCompletionPercentage": _bundle_mean(courses_only=False),
+        "enrolledAt": timestamp("enrolled_at"),
+        "items": Choice(
+            source=_bundle_items,
+            members=(
+                Member("CourseItemProgress", lambda a: f"{a}.course_id IS NOT NULL", _same_row),
+                Member("ProductItemProgress", lambda a: f"{a}.product_pk IS NOT NULL", _same_row),
+            ),
+            order_by=lambda a: f"{a}.position",
+        ),
+        "bundle": one("Bundle", "bundles", "bundle_id"),
+        "user": user_of("learner_id"),
+    },
+    # Rows of _bundle_items.
+    "CourseItemProgress": {
+        "position": column("position"),
+        "productId": column("course_product_id"),
+        "completionPercentage": Value(
+            lambda s: completion_percentage_sql(f"{s.alias}.done", f"{s.alias}.needed")
+        ),
+        "completed": column("completed"),
+        "expectedCompletionDays": column("expected_completion_days"),
+        "course": one("Course", "courses", "course_id"),
+    },
+    "ProductItemProgress": {
+        "position": column("position"),
+        "productId": column("product_product_id"),
+        "kind": column("kind"),
+        "completed": column("completed"),
+        "completedAt": timestamp("consumed_at"),
+        "product": Choice(
+            source=lambda p, a: f"FROM (SELECT {p.alias}.product_pk) {a} WHERE true",
+            members=PRODUCT_MEMBERS,
+            many=False,
         ),
     },
     # Products other than courses, one GraphQL type per kind (api/types/product.py).
@@ -644,7 +737,83 @@ def _bundle_lookup(bound: Bound, alias: str) -> str:
     return f"FROM bundles {alias} WHERE {alias}.{column} = {bound[name][0]}"
 
 
+# A reference input's parameters, in Kind order: (id, productId, slug) of a bundle and (id,
+# email, externalId) of a user; the user's are null when the caller means themselves.
+NO_USER = ("NULL::bigint", "NULL::text", "NULL::text")
+
+
+def _enrolled_in_bundle(bundle: tuple[str, ...], user: tuple[str, ...]) -> str:
+    """The enrollment the references name, for the learner themselves and admins
+    (domain/bundle_progress.bundle_progress_batch; a learner naming anyone else is refused)."""
+    bundle_pk, product_id, slug = bundle
+    user_pk, email, external_id = user
+    caller_meant = (
+        f"({user_pk} IS NULL AND {email} IS NULL AND {external_id} IS NULL AND bu.id = {CALLER}.id)"
+    )
+    return (
+        "SELECT be.bundle_id, be.user_id AS learner_id, be.enrolled_at, bb.title FROM bundle_enrollments be "
+        "JOIN bundles bb ON bb.id = be.bundle_id JOIN users bu ON bu.id = be.user_id "
+        f"WHERE (bb.id = {bundle_pk} OR bb.product_id = {product_id} OR bb.slug = {slug}) "
+        f"AND ({caller_meant} OR bu.id = {user_pk} OR bu.email = {email} OR bu.external_id = {external_id}) "
+        f"AND {can_access_sql(CALLER, 'bu.id')}"
+    )
+
+
+def _bundle_progress(bound: Bound, alias: str) -> str:
+    return f"FROM ({_enrolled_in_bundle(bound['bundle'], bound.get('user', NO_USER))}) {alias}"
+
+
+def _bundle_progress_batch(bound: Bound, alias: str) -> str:
+    """One row per request (``n``, in order) that names an enrollment the caller may see."""
+    arrays = ", ".join(bound["requests"])
+    refs = (("r.bpk", "r.bprod", "r.bslug"), ("r.upk", "r.uemail", "r.uext"))
+    return (
+        f"FROM (SELECT r.n, x.* FROM unnest({arrays}) WITH ORDINALITY "
+        "AS r(bpk, bprod, bslug, upk, uemail, uext, n) "
+        f"CROSS JOIN LATERAL ({_enrolled_in_bundle(*refs)}) x) {alias}"
+    )
+
+
 ROOTS: dict[str, Root] = {
+    # BundleProgressResult: its BundleProgress member; every error member is guarded (the
+    # resolvers word them).
+    "bundleProgress": Root(
+        "BundleProgress",
+        many=False,
+        arguments={
+            "bundle": (Kind.BUNDLE_REF_PK, Kind.BUNDLE_REF_PRODUCT_ID, Kind.BUNDLE_REF_SLUG),
+            "user": (
+                Kind.OPTIONAL_USER_REF_PK,
+                Kind.OPTIONAL_USER_REF_EMAIL,
+                Kind.OPTIONAL_USER_REF_EXTERNAL_ID,
+            ),
+        },
+        source=_bundle_progress,
+        subject=lambda _bound, a: f"{a}.learner_id",
+        guard=lambda bound: f"EXISTS (SELECT 1 {_bundle_progress(bound, 'bg')})",
+    ),
+    # Each request's BundleProgress; a batch with any error member (not found, not enrolled,
+    # forbidden) is guarded as a whole, so one response never mixes the two paths.
+    "bundleProgressBatch": Root(
+        "BundleProgress",
+        many=True,
+        arguments={
+            "requests": (
+                Kind.REQUESTS_BUNDLE_PK,
+                Kind.REQUESTS_BUNDLE_PRODUCT_ID,
+                Kind.REQUESTS_BUNDLE_SLUG,
+                Kind.REQUESTS_USER_PK,
+                Kind.REQUESTS_USER_EMAIL,
+                Kind.REQUESTS_USER_EXTERNAL_ID,
+            )
+        },
+        source=_bundle_progress_batch,
+        subject=lambda _bound, a: f"{a}.learner_id",
+        guard=lambda bound: (
+            f"(SELECT count(*) {_bundle_progress_batch(bound, 'bg')}) = cardinality({bound['requests'][0]})"
+        ),
+        order_by=lambda a: f"{a}.n",
+    ),
     "bundle": Root(
         "Bundle",
         many=False,

@@ -353,7 +353,7 @@ class _Builder:
         return self._rows(field.type_name, field.many, nodes, field.source(parent, alias), scope, order)
 
     def _choice(self, field: Choice, nodes: list[FieldNode], parent: Scope) -> str:
-        """A union-typed list: per item, the member its row belongs to, rendered as that type
+        """A union-typed list (or object): per item, the member its row belongs to, rendered as that type
         (fragments apply per member: ``... on Course`` to courses, ``... on Product`` to the rest)."""
         self.reads_beyond_the_caller = True
         item = self._alias()
@@ -364,10 +364,10 @@ class _Builder:
             source = member.source(Scope(item, parent.subject), alias)
             cases.append(f"WHEN {member.when(item)} THEN (SELECT {body} {source})")
         rendered = f"CASE {' '.join(cases)} END"
-        return (
-            f"coalesce((SELECT json_agg({rendered} ORDER BY {field.order_by(item)}) "
-            f"{field.source(parent, item)}), '[]'::json)"
-        )
+        if not field.many:
+            return f"(SELECT {rendered} {field.source(parent, item)})"
+        order_by = f" ORDER BY {field.order_by(item)}" if field.order_by else ""
+        return f"coalesce((SELECT json_agg({rendered}{order_by}) {field.source(parent, item)}), '[]'::json)"
 
     def _rows(
         self, type_name: str, many: bool, nodes: list[FieldNode], source: str, scope: Scope, order: str | None

@@ -21,7 +21,6 @@ from gql_progress.api.compiled.planner import NotCompiled, Paging, Plan, Planner
 from gql_progress.api.compiled.plans import PlanCache
 from gql_progress.db.engine import Database
 from gql_progress.db.faults import database_fault
-from gql_progress.domain.scopes import Scope
 from gql_progress.domain.viewer import Viewer
 from gql_progress.tracing import OFF, Tracing
 
@@ -47,9 +46,8 @@ class CompiledReads:
         variables: Any,
         viewer: Viewer,
     ) -> bytes | None:
-        """The response body, or None when the resolver path must answer."""
-        if Scope.PROGRESS_READ not in viewer.scopes:
-            return None  # the resolver path refuses it with FORBIDDEN
+        """The response body, or None when the resolver path must answer. The caller's scope
+        was checked by the edge's request policy (edge/policy.py)."""
         plan = self.plans.plan_for(query, document, operation_name)
         if plan is None:
             return None

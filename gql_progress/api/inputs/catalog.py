@@ -115,31 +115,3 @@ class UpdateLessonInput:
     pass_score: float | None = strawberry.field(
         default=strawberry.UNSET, description="Null removes it. " + _PARTIAL
     )
-
-
-USER_COLUMNS = (
-    "external_id",
-    "email",
-    "name",
-    "role",
-)
-COURSE_COLUMNS = (
-    "slug",
-    "title",
-    "product_id",
-    "description",
-    "expected_completion_days",
-    "requires_sequential_progress",
-    "certificate_enabled",
-    "keep_completion_on_change",
-    "video_completion_threshold",
-)
-LESSON_COLUMNS = (
-    "title",
-    "external_id",
-    "kind",
-    "position",
-    "duration_seconds",
-    "is_required",
-    "pass_score",
-)

@@ -6,9 +6,6 @@ import strawberry
 
 from gql_progress.api.context import Info
 from gql_progress.api.inputs.catalog import (
-    COURSE_COLUMNS,
-    LESSON_COLUMNS,
-    USER_COLUMNS,
     AddLessonInput,
     CreateCourseInput,
     CreateUserInput,
@@ -28,6 +25,7 @@ from gql_progress.api.types.errors import (
 from gql_progress.api.types.lesson import Lesson
 from gql_progress.api.types.user import User
 from gql_progress.domain import catalog
+from gql_progress.domain.catalog import COURSE_COLUMNS, LESSON_COLUMNS, USER_COLUMNS
 from gql_progress.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, ProblemList
 from gql_progress.domain.ids import decode_id, decode_into
 

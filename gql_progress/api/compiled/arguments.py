@@ -52,6 +52,8 @@ class Kind(enum.Enum):
     COURSE_REF_PRODUCT_ID = "course_ref_product_id"
     BUNDLE_PK = "bundle_pk"  # a Bundle global id, decoded
     ENUM = "enum"  # an enum value, as its name (null stays null)
+    ENUM_LIST = "enum_list"  # a list of enum values, as their names (null stays null)
+    OPTIONAL_COURSE_PK = "optional_course_pk"  # a Course global id, decoded; null stays null
     ENDPOINT_PK = "endpoint_pk"  # a WebhookEndpoint global id, decoded; null stays null
     LESSON_IDS = "lesson_ids"  # a list of lesson ids as sent (completionStatus echoes them)
     LESSON_PKS = "lesson_pks"  # the same list decoded: a pk, or null where it names no lesson
@@ -78,6 +80,8 @@ _SQL_TYPES = {
     Kind.COURSE_REF_PRODUCT_ID: "text",
     Kind.BUNDLE_PK: "bigint",
     Kind.ENUM: "text",
+    Kind.ENUM_LIST: "text[]",
+    Kind.OPTIONAL_COURSE_PK: "bigint",
     Kind.ENDPOINT_PK: "bigint",
     Kind.LESSON_IDS: "text[]",
     Kind.LESSON_PKS: "bigint[]",
@@ -188,6 +192,13 @@ def _enum(value: Any, _paging: Paging) -> str | None:
     raise NotCompiled
 
 
+def _enum_list(value: Any, paging: Paging) -> list[str | None] | None:
+    if value is None:
+        return None
+    # GraphQL's input coercion: a single value where a list is expected is a list of one.
+    return [_enum(item, paging) for item in (value if isinstance(value, list) else [value])]
+
+
 def _optional(convert: Callable[[Any, Paging], Any]) -> Callable[[Any, Paging], Any]:
     return lambda value, paging: None if value is None else convert(value, paging)
 
@@ -198,6 +209,8 @@ COURSE_REF = ("id", "slug", "productId")
 CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
     Kind.BUNDLE_PK: _global_id("Bundle"),
     Kind.ENUM: _enum,
+    Kind.ENUM_LIST: _enum_list,
+    Kind.OPTIONAL_COURSE_PK: _optional(_global_id("Course")),
     Kind.ENDPOINT_PK: _optional(_global_id("WebhookEndpoint")),
     Kind.USER_REF_PK: _reference(USER_REF, "id", _global_id("User")),
     Kind.USER_REF_EMAIL: _reference(USER_REF, "email", lambda v, p: _email(v, p)),

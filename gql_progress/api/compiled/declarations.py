@@ -26,6 +26,8 @@ from gql_progress.domain.completion.summary import (
     counted_lessons_sql,
     is_complete_sql,
 )
+from gql_progress.domain.event_data import public_event_data_sql
+from gql_progress.domain.events import settled_upper_id_sql
 from gql_progress.domain.teaching import may_see_course_learners_sql
 from gql_progress.domain.viewer import can_access_sql, subject_allowed_sql
 
@@ -71,6 +73,10 @@ class Paged:
     source: Callable[[Scope, str], str]
     subject: Callable[[Scope, str], str]
     key: str
+    # Forward pages only: the highest key a page may show, given the SQL of the ``after`` key
+    # (0 when none) and of the page's last key; NULL for no limit. A page cut short by it says
+    # more follow (the event log's settled ids, domain/events.py).
+    upper: Callable[[str, str], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,8 @@ class Root:
     order_by: Callable[[str], str] | None = None
     # A connection (first/after/last/before, as Paged) keyed by this column of the source.
     page_key: str | None = None
+    # Paged.upper, for a connection root.
+    upper: Callable[[str, str], str] | None = None
 
 
 def column(name: str) -> Value:
@@ -550,6 +558,24 @@ TYPES: dict[str, dict[str, Field]] = {
         "deliveredAt": timestamp("delivered_at"),
         "createdAt": timestamp("created_at"),
     },
+    # One entry of the event log (api/types/event.py); `data` with its ids made global by the
+    # twin of domain/event_data.public_event_data.
+    "Event": {
+        "id": node_id("Event"),
+        "type": column("type"),
+        "occurredAt": timestamp("occurred_at"),
+        "userId": node_id("User", "user_id"),
+        "courseId": node_id("Course", "course_id"),
+        "lessonId": node_id("Lesson", "lesson_id"),
+        "actorId": node_id("User", "actor_user_id"),
+        "data": Value(lambda s: public_event_data_sql(f"{s.alias}.data")),
+        "userExternalId": Value(
+            lambda s: f"(SELECT eu.external_id FROM users eu WHERE eu.id = {s.alias}.user_id)"
+        ),
+        "courseProductId": Value(
+            lambda s: f"(SELECT ec.product_id FROM courses ec WHERE ec.id = {s.alias}.course_id)"
+        ),
+    },
     "WebhookEndpoint": {
         "id": node_id("WebhookEndpoint"),
         "url": column("url"),
@@ -638,6 +664,20 @@ def _deliveries(bound: Bound, alias: str) -> str:
     return f"FROM webhook_deliveries {alias} WHERE {' AND '.join(conditions)}"
 
 
+def _events(bound: Bound, alias: str) -> str:
+    """events: the log, or the part of it of ``types``, ``userId`` and ``courseId`` when given (an
+    empty or null list of types filters nothing, as in api/queries/events.py)."""
+    conditions = ["true"]
+    if "types" in bound:
+        types = bound["types"][0]
+        conditions.append(f"(coalesce(cardinality({types}), 0) = 0 OR {alias}.type::text = ANY({types}))")
+    for name, column in (("userId", "user_id"), ("courseId", "course_id")):
+        if name in bound:
+            pk = bound[name][0]
+            conditions.append(f"({pk} IS NULL OR {alias}.{column} = {pk})")
+    return f"FROM events {alias} WHERE {' AND '.join(conditions)}"
+
+
 def _bundle_lookup(bound: Bound, alias: str) -> str:
     (name,) = bound
     column = {"id": "id", "productId": "product_id", "slug": "slug"}[name]
@@ -706,6 +746,22 @@ ROOTS: dict[str, Root] = {
         subject=lambda _bound, _a: f"{CALLER}.id",
         guard=lambda _bound: f"{CALLER}.is_admin",
         page_key="id",
+    ),
+    # Admins only (FORBIDDEN for anyone else, from the resolver). A page never passes an event
+    # whose predecessor may still be committing (domain/events.settled_upper_id's twin).
+    "events": Root(
+        "Event",
+        many=True,
+        arguments={
+            "types": (Kind.ENUM_LIST,),
+            "userId": (Kind.OPTIONAL_USER_PK,),
+            "courseId": (Kind.OPTIONAL_COURSE_PK,),
+        },
+        source=_events,
+        subject=lambda _bound, _a: f"{CALLER}.id",
+        guard=lambda _bound: f"{CALLER}.is_admin",
+        page_key="id",
+        upper=lambda after, last: settled_upper_id_sql(after, last, "now()"),
     ),
     # LearnerProgressResult: its LearnerProgress member; NOT_FOUND and VALIDATION are guarded.
     "learnerProgress": Root(

@@ -203,6 +203,7 @@ class _Builder:
                 lambda _p, a: root.source(bound, a),
                 lambda _p, a: root.subject(bound, a),
                 root.page_key,
+                root.upper,
             )
             return self._paged(
                 "Query", nodes[0].name.value, page, nodes, Scope(CALLER, VIEWER), set(root.arguments)
@@ -276,6 +277,11 @@ class _Builder:
         scope = Scope(alias, field.subject(parent, alias))
         on_page = f"{alias}.rn__ <= {size}"
         more = f"count(*) > {size}"
+        if field.upper is not None:
+            if backward:
+                raise NotCompiled  # such a connection pages forward only
+            on_page = f"{on_page} AND ({alias}.upper__ IS NULL OR {key} <= {alias}.upper__)"
+            more = f"({more} OR coalesce(bool_or({alias}.upper__ IS NOT NULL), false))"
         page = _Page(
             key=key,
             on_page=on_page,
@@ -301,11 +307,19 @@ class _Builder:
             else:
                 raise NotCompiled
         order = f"{key} DESC" if backward else key
-        rows = (
-            f"(SELECT {alias}.*, row_number() OVER (ORDER BY {order}) AS rn__ {field.source(parent, alias)} "
+        fetched = (
+            f"SELECT {alias}.*, row_number() OVER (ORDER BY {order}) AS rn__ {field.source(parent, alias)} "
             f"AND ({after} IS NULL OR {key} > {after}) AND ({before} IS NULL OR {key} < {before}) "
-            f"ORDER BY {order} LIMIT {size} + 1) {alias}"
+            f"ORDER BY {order} LIMIT {size} + 1"
         )
+        rows = f"({fetched}) {alias}"
+        if field.upper is not None:
+            # The bound is computed from the rows fetched, up to the page's last one: with
+            # `first: 0` the resolvers take the look-ahead row as that last one, hence at least 1.
+            f = f"{alias}f"
+            last = f"(SELECT max({f}.{field.key}) FROM {f} WHERE {f}.rn__ <= greatest({size}, 1))"
+            upper = field.upper(f"coalesce({after}, 0)", last)
+            rows = f"(WITH {f} AS ({fetched}) SELECT {f}.*, {upper} AS upper__ FROM {f}) {alias}"
         # GROUP BY (): one row whatever the page holds, even when no field aggregates.
         return f"(SELECT {json_object(pairs)} FROM {rows} GROUP BY ())"
 

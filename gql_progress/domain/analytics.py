@@ -168,6 +168,53 @@ def _mean(total: Any, count: Any, places: int = PLACES) -> float | None:
     return ratio(float(total or 0), int(count or 0), places)
 
 
+# --- the same figures in SQL (PostgreSQL), for the compiled reads ---------------------------------
+# tests/test_analytics_twins.py evaluates each against its Python twin above on generated values.
+
+# 2^52: a float8's mantissa bits, and the implicit leading bit of a normal one.
+_MANTISSA = 2**52 - 1
+_LEADING = 2**52
+
+
+def rounded_sql(value: str, places: int) -> str:
+    """Python's ``round(value, places)`` of a float8 (NULL stays NULL), exactly.
+
+    PostgreSQL's own round() works on numeric, and a float8 becomes a numeric through 15
+    significant digits: 0.125 and 0.00015 would round up where Python, which rounds the exact
+    binary value half to even, gives 0.12 and 0.0001. So the float's bits are read
+    (float8send), its exact value m·2^e rounded half to even in numeric integers, and the digits
+    parsed back as Python parses them (correctly rounded).
+    """
+    bits = "('x' || encode(float8send(rx.x), 'hex'))::bit(64)::bigint"
+    exponent = "((rb.b >> 52) & 2047)"
+    return (
+        "(SELECT CASE WHEN rv.e >= 0 THEN rv.x ELSE ("
+        "CASE WHEN rv.b < 0 THEN '-' ELSE '' END || (rq.q + CASE WHEN 2 * (rv.n - rq.q * rv.d) > rv.d "
+        "OR (2 * (rv.n - rq.q * rv.d) = rv.d AND mod(rq.q, 2) = 1) THEN 1 ELSE 0 END)::text "
+        f"|| 'e-{places}')::float8 END "
+        "FROM (SELECT rm.x, rm.b, rm.e, power(2::numeric, -least(rm.e, 0)) AS d, "
+        f"rm.m::numeric * power(10::numeric, {places}) AS n "
+        f"FROM (SELECT rb.x, rb.b, CASE WHEN {exponent} = 0 THEN rb.b & {_MANTISSA} "
+        f"ELSE (rb.b & {_MANTISSA}) + {_LEADING} END AS m, "
+        f"CASE WHEN {exponent} = 0 THEN -1074 ELSE {exponent} - 1075 END AS e "
+        f"FROM (SELECT rx.x, {bits} AS b FROM (SELECT ({value})::float8 AS x) rx) rb) rm) rv "
+        "CROSS JOIN LATERAL (SELECT div(rv.n, rv.d) AS q) rq)"
+    )
+
+
+def ratio_sql(numerator: str, denominator: str, places: int = RATE_PLACES) -> str:
+    """``ratio`` in SQL: NULL when the denominator is 0 (or NULL, as Python's ``not``)."""
+    return (
+        f"(CASE WHEN coalesce({denominator}, 0) = 0 THEN NULL "
+        f"ELSE {rounded_sql(f'({numerator})::float8 / ({denominator})::float8', places)} END)"
+    )
+
+
+def mean_sql(total: str, count: str, places: int = PLACES) -> str:
+    """``_mean`` in SQL: a NULL total counts 0."""
+    return ratio_sql(f"coalesce({total}, 0)", count, places)
+
+
 # --- shared pieces of SQL -----------------------------------------------------------------------
 
 
@@ -289,6 +336,19 @@ def interpolate(n: int | None, fraction: tuple[int, int], low: Any, high: Any) -
     rest = ((n - 1) * a) % b  # h − ⌊h⌋ = rest / b, exactly
     value = float(low) if rest == 0 else float(low) + rest / b * (float(high) - float(low))
     return round(value, PLACES)
+
+
+def interpolate_sql(n: str, fraction: tuple[int, int], low: str, high: str) -> str:
+    """``interpolate`` in SQL, the same float8 operations in the same order."""
+    a, b = fraction
+    rest = f"((({n}) - 1) * {a}) % {b}"
+    value = (
+        f"CASE WHEN {rest} = 0 THEN ({low})::float8 "
+        f"ELSE ({low})::float8 + ({rest})::float8 / {b}::float8 * (({high})::float8 - ({low})::float8) END"
+    )
+    return (
+        f"(CASE WHEN coalesce({n}, 0) = 0 OR {low} IS NULL THEN NULL ELSE {rounded_sql(value, PLACES)} END)"
+    )
 
 
 # --- course and platform totals -----------------------------------------------------------------

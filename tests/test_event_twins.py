@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from gql_progress.domain.event_data import public_event_data, public_event_data_sql
 from gql_progress.domain.events import GAP_SETTLE, settled_upper_id, settled_upper_id_sql
-from tests.conftest import pg_database
+from tests.conftest import pg_connection
 
 pytestmark = pytest.mark.postgres_only
 
@@ -30,12 +30,8 @@ SETTINGS = settings(
 
 @pytest.fixture(scope="module")
 async def conn(pg_template: str | None) -> AsyncIterator[asyncpg.Connection]:
-    async with pg_database(pg_template) as url:
-        connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            yield connection
-        finally:
-            await connection.close()
+    async with pg_connection(pg_template) as connection:
+        yield connection
 
 
 # An event's age around the settle time, to the microsecond (PostgreSQL's precision), either side.

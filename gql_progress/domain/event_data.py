@@ -35,7 +35,9 @@ def public_event_data_sql(data: str) -> str:
     """
     replaced = []
     for key, type_name in _ID_KEYS.items():
-        number = encode_id_sql(type_name, "de.value::text")
+        # A number in data may be longer than any key: PostgreSQL's base64 breaks lines at 76
+        # characters, Python's never does.
+        number = f"replace({encode_id_sql(type_name, 'de.value::text')}, chr(10), '')"
         truth = encode_id_sql(type_name, "initcap(de.value::text)")
         replaced.append(
             f"WHEN de.key = '{key}' AND jsonb_typeof(de.value) = 'number' "

@@ -12,12 +12,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from strawberry.schema.types.base_scalars import DateTimeDefinition
+
 from gql_progress.api.pagination import decode_cursor
+from gql_progress.api.types.analytics import MAX_HARDEST_LIMIT
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import InvalidInput
-from gql_progress.domain.ids import try_decode_id
+from gql_progress.domain.ids import MAX_BIGINT_PK, try_decode_id
 from gql_progress.domain.text import contains_nul
 
 
@@ -27,8 +31,12 @@ class NotCompiled(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Paging:
+    """The settings a bound value depends on."""
+
     default_page_size: int
     max_page_size: int
+    # GQL_PROGRESS_ANALYTICS_MIN_SAMPLE: the least minSampleSize of hardestLessons.
+    analytics_min_sample: int = 10
 
 
 class Kind(enum.Enum):
@@ -54,6 +62,10 @@ class Kind(enum.Enum):
     ENUM = "enum"  # an enum value, as its name (null stays null)
     ENUM_LIST = "enum_list"  # a list of enum values, as their names (null stays null)
     OPTIONAL_COURSE_PK = "optional_course_pk"  # a Course global id, decoded; null stays null
+    INSTANT = "instant"  # a DateTime with a UTC offset (null stays null)
+    INSTANT_TEXT = "instant_text"  # the same as the GraphQL layer prints it back (isoformat)
+    HARDEST_LIMIT = "hardest_limit"  # hardestLessons' limit, 1 ..= MAX_HARDEST_LIMIT
+    MIN_SAMPLE = "min_sample"  # hardestLessons' minSampleSize (≥ 1, null: none) raised to the setting
     ENDPOINT_PK = "endpoint_pk"  # a WebhookEndpoint global id, decoded; null stays null
     LESSON_IDS = "lesson_ids"  # a list of lesson ids as sent (completionStatus echoes them)
     LESSON_PKS = "lesson_pks"  # the same list decoded: a pk, or null where it names no lesson
@@ -82,6 +94,10 @@ _SQL_TYPES = {
     Kind.ENUM: "text",
     Kind.ENUM_LIST: "text[]",
     Kind.OPTIONAL_COURSE_PK: "bigint",
+    Kind.INSTANT: "timestamptz",
+    Kind.INSTANT_TEXT: "text",
+    Kind.HARDEST_LIMIT: "int",
+    Kind.MIN_SAMPLE: "int",
     Kind.ENDPOINT_PK: "bigint",
     Kind.LESSON_IDS: "text[]",
     Kind.LESSON_PKS: "bigint[]",
@@ -199,6 +215,38 @@ def _enum_list(value: Any, paging: Paging) -> list[str | None] | None:
     return [_enum(item, paging) for item in (value if isinstance(value, list) else [value])]
 
 
+def _parse_datetime(text: str) -> Any:
+    parse = DateTimeDefinition.parse_value
+    assert parse is not None
+    return parse(text)
+
+
+def _instant(value: Any, _paging: Paging) -> datetime | None:
+    if value is None:
+        return None
+    # A literal arrives as its text (validation parsed it already): parsed by the DateTime scalar.
+    instant = _parse_datetime(value) if isinstance(value, str) else value
+    if not isinstance(instant, datetime) or instant.utcoffset() is None:
+        raise NotCompiled  # analytics.window refuses a time without an offset: the resolvers say so
+    return instant
+
+
+def _instant_text(value: Any, paging: Paging) -> str | None:
+    instant = _instant(value, paging)
+    return None if instant is None else instant.isoformat()
+
+
+def _int_within(value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise NotCompiled  # null or out of range: the resolver reports it
+    return value
+
+
+def _min_sample(value: Any, paging: Paging) -> int:
+    given = 0 if value is None else _int_within(value, 1, MAX_BIGINT_PK)
+    return max(paging.analytics_min_sample, given)
+
+
 def _optional(convert: Callable[[Any, Paging], Any]) -> Callable[[Any, Paging], Any]:
     return lambda value, paging: None if value is None else convert(value, paging)
 
@@ -211,6 +259,10 @@ CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
     Kind.ENUM: _enum,
     Kind.ENUM_LIST: _enum_list,
     Kind.OPTIONAL_COURSE_PK: _optional(_global_id("Course")),
+    Kind.INSTANT: _instant,
+    Kind.INSTANT_TEXT: _instant_text,
+    Kind.HARDEST_LIMIT: lambda value, _paging: _int_within(value, 1, MAX_HARDEST_LIMIT),
+    Kind.MIN_SAMPLE: _min_sample,
     Kind.ENDPOINT_PK: _optional(_global_id("WebhookEndpoint")),
     Kind.USER_REF_PK: _reference(USER_REF, "id", _global_id("User")),
     Kind.USER_REF_EMAIL: _reference(USER_REF, "email", lambda v, p: _email(v, p)),

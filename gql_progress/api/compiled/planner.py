@@ -36,6 +36,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     StringValueNode,
+    Undefined,
     ValueNode,
     VariableDefinitionNode,
     VariableNode,
@@ -53,6 +54,7 @@ from gql_progress.api.compiled.declarations import (
     Choice,
     Nested,
     Paged,
+    Parameterized,
     Root,
     Scope,
     Value,
@@ -233,6 +235,9 @@ class _Builder:
             if isinstance(field, Paged):
                 pairs.append((key, self._paged(type_name, name, field, children, scope)))
                 continue
+            if isinstance(field, Parameterized):
+                pairs.append((key, self._parameterized(type_name, name, field, children, scope)))
+                continue
             _no_arguments(children)
             if isinstance(field, Value):
                 pairs.append((key, field.sql(scope)))
@@ -356,11 +361,38 @@ class _Builder:
     def _bound(self, kind: Kind, value: ValueNode | None) -> str:
         """A placeholder for an argument: a variable's value or a literal, checked at bind."""
         if isinstance(value, VariableNode):
-            parameter = Parameter(kind, variable=value.name.value)
-        else:
-            parameter = Parameter(kind, literal=None if value is None else _literal(value))
+            return self._placeholder(Parameter(kind, variable=value.name.value))
+        return self._placeholder(Parameter(kind, literal=None if value is None else _literal(value)))
+
+    def _placeholder(self, parameter: Parameter) -> str:
         self.parameters.append(parameter)
-        return f"${len(self.parameters) + CALLER_PARAMETERS}::{kind.sql_type}"
+        return f"${len(self.parameters) + CALLER_PARAMETERS}::{parameter.kind.sql_type}"
+
+    def _parameterized(
+        self, parent_type: str, name: str, field: Parameterized, nodes: list[FieldNode], parent: Scope
+    ) -> str:
+        """A list read with its field's arguments: each bound, an omitted one as the schema's
+        default (fields merged under one key have the same arguments: validation saw to it)."""
+        self.reads_beyond_the_caller = True
+        given = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
+        if set(given) - set(field.arguments):
+            raise NotCompiled
+        parent_object = self.schema.get_type(parent_type)
+        assert isinstance(parent_object, GraphQLObjectType)
+        definitions = parent_object.fields[name].args
+        bound: dict[str, tuple[str, ...]] = {}
+        for argument, kinds in field.arguments.items():
+            if argument in given:
+                bound[argument] = tuple(self._bound(kind, given[argument]) for kind in kinds)
+            else:
+                default = definitions[argument].default_value
+                literal = None if default is Undefined else default
+                bound[argument] = tuple(self._placeholder(Parameter(kind, literal=literal)) for kind in kinds)
+        alias = self._alias()
+        scope = Scope(alias, field.subject(parent, alias))
+        return self._rows(
+            field.type_name, True, nodes, field.source(parent, alias, bound), scope, field.order_by(alias)
+        )
 
     def _nested(self, field: Nested, nodes: list[FieldNode], parent: Scope) -> str:
         self.reads_beyond_the_caller = True

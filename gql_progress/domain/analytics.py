@@ -192,23 +192,26 @@ def rounded_sql(value: str, places: int) -> str:
     PostgreSQL's own round() works on numeric, and a float8 becomes a numeric through 15
     significant digits: 0.125 and 0.00015 would round up where Python, which rounds the exact
     binary value half to even, gives 0.12 and 0.0001. So the float's bits are read
-    (float8send), its exact value m·2^e rounded half to even in numeric integers, and the digits
-    parsed back as Python parses them (correctly rounded).
+    (float8send), its exact value m·2^-s rounded half to even in numeric integers, and the digits
+    parsed back as Python parses them (correctly rounded). One flat expression, ``value``
+    repeated in it: a subquery is planned apart, and one per figure made planning the compiled
+    courseAnalytics cost more than running it.
     """
-    bits = "('x' || encode(float8send(rx.x), 'hex'))::bit(64)::bigint"
-    exponent = "((rb.b >> 52) & 2047)"
+    x = f"({value})::float8"
+    bits = f"('x' || encode(float8send({x}), 'hex'))::bit(64)::bigint"
+    exponent = f"(({bits} >> 52) & 2047)"
+    mantissa = f"(({bits} & {_MANTISSA}) + CASE WHEN {exponent} = 0 THEN 0 ELSE {_LEADING} END)"
+    shift = f"(CASE WHEN {exponent} = 0 THEN 1074 ELSE 1075 - {exponent} END)"  # x = m / 2^shift
+    scaled = f"({mantissa}::numeric * {10**places}::numeric)"
+    unit = f"power(2::numeric, {shift})"
+    whole = f"div({scaled}, {unit})"
+    twice_rest = f"(2 * ({scaled} - {whole} * {unit}))"
+    even = f"mod({whole}, 2) = 1"
+    up = f"CASE WHEN {twice_rest} > {unit} OR ({twice_rest} = {unit} AND {even}) THEN 1 ELSE 0 END"
+    sign = f"CASE WHEN {bits} < 0 THEN '-' ELSE '' END"
     return (
-        "(SELECT CASE WHEN rv.e >= 0 THEN rv.x ELSE ("
-        "CASE WHEN rv.b < 0 THEN '-' ELSE '' END || (rq.q + CASE WHEN 2 * (rv.n - rq.q * rv.d) > rv.d "
-        "OR (2 * (rv.n - rq.q * rv.d) = rv.d AND mod(rq.q, 2) = 1) THEN 1 ELSE 0 END)::text "
-        f"|| 'e-{places}')::float8 END "
-        "FROM (SELECT rm.x, rm.b, rm.e, power(2::numeric, -least(rm.e, 0)) AS d, "
-        f"rm.m::numeric * power(10::numeric, {places}) AS n "
-        f"FROM (SELECT rb.x, rb.b, CASE WHEN {exponent} = 0 THEN rb.b & {_MANTISSA} "
-        f"ELSE (rb.b & {_MANTISSA}) + {_LEADING} END AS m, "
-        f"CASE WHEN {exponent} = 0 THEN -1074 ELSE {exponent} - 1075 END AS e "
-        f"FROM (SELECT rx.x, {bits} AS b FROM (SELECT ({value})::float8 AS x) rx) rb) rm) rv "
-        "CROSS JOIN LATERAL (SELECT div(rv.n, rv.d) AS q) rq)"
+        f"(CASE WHEN {shift} <= 0 THEN {x} "
+        f"ELSE ({sign} || ({whole} + {up})::text || 'e-{places}')::float8 END)"
     )
 
 

@@ -501,6 +501,30 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
         None,
         False,
     ),
+    # Variables inside input objects and lists: bound at each request like any other.
+    "analytics-variable-in-an-object": (
+        "query($s: String!) { courseAnalytics(course: {slug: $s}) { enrolledLearners } }",
+        {"s": "intro-to-sql"},
+        True,
+    ),
+    "learner-progress-variables-in-objects": (
+        "query($e: String!, $s: String!) { learnerProgress(learner: {email: $e}, course: {slug: $s}) { "
+        "__typename ... on LearnerProgress { status } ... on Error { code message } } }",
+        {"e": " Learner@Example.com", "s": "intro-to-sql"},
+        frozenset({"learner", "instructor", "admin"}),
+    ),
+    # A one-of input's variables must be non-null: a validation error, the resolvers' to word.
+    "learner-progress-one-of-by-nullable-variables": (
+        "query($e: String, $x: String) { learnerProgress(learner: {email: $e, externalId: $x}, "
+        'course: {slug: "intro-to-sql"}) { __typename ... on ValidationError { code } } }',
+        {"e": "learner@example.com"},
+        False,
+    ),
+    "events-variable-in-a-list": (
+        "query($t: EventType!) { events(types: [$t, LESSON_COMPLETED]) { totalCount nodes { type } } }",
+        {"t": "COURSE_COMPLETED"},
+        ADMIN,
+    ),
     "course-learners-status": (
         '{ course(slug: "intro-to-sql") { learners(status: COMPLETED) { totalCount } } }',
         None,

@@ -285,12 +285,36 @@ CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
-    """Where a bound parameter's value comes from: a variable of the request, or a literal."""
+    """Where a bound parameter's value comes from: a variable of the request, or a literal
+    (which may hold variables in its lists and input objects: ``Variable``)."""
 
     kind: Kind
     variable: str | None = None
     literal: Any = None
 
     def value(self, coerced: dict[str, Any], paging: Paging) -> Any:
-        raw = self.literal if self.variable is None else coerced.get(self.variable)
+        raw = _filled(self.literal, coerced) if self.variable is None else coerced.get(self.variable)
         return CONVERSIONS[self.kind](raw, paging)
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A variable inside a literal list or input object (``course: {slug: $slug}``)."""
+
+    name: str
+
+
+def _filled(literal: Any, coerced: dict[str, Any]) -> Any:
+    """The literal with its variables' values, as GraphQL coerces it: an input object's field
+    whose variable was not sent is left out, a list item's is null."""
+    if isinstance(literal, Variable):
+        return coerced.get(literal.name)
+    if isinstance(literal, list):
+        return [_filled(item, coerced) for item in literal]
+    if isinstance(literal, dict):
+        return {
+            key: _filled(value, coerced)
+            for key, value in literal.items()
+            if not isinstance(value, Variable) or value.name in coerced
+        }
+    return literal

@@ -46,7 +46,7 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
-from gql_progress.api.compiled.arguments import Kind, NotCompiled, Paging, Parameter
+from gql_progress.api.compiled.arguments import Kind, NotCompiled, Paging, Parameter, Variable
 from gql_progress.api.compiled.declarations import (
     CALLER,
     ROOTS,
@@ -490,7 +490,8 @@ class _Builder:
 
 
 def _literal(value: ValueNode) -> Any:
-    """A constant argument's value as a variable would carry it (checked at bind like one)."""
+    """An argument's value as a variable would carry it (checked at bind like one); a variable
+    in a list or an input object is a ``Variable``, filled in at bind."""
     if isinstance(value, StringValueNode):
         return value.value
     if isinstance(value, IntValueNode):
@@ -501,6 +502,8 @@ def _literal(value: ValueNode) -> Any:
         return [_literal(item) for item in value.values]
     if isinstance(value, EnumValueNode):
         return value.value
+    if isinstance(value, VariableNode):
+        return Variable(value.name.value)
     if isinstance(value, ObjectValueNode):
         return {field.name.value: _literal(field.value) for field in value.fields}
     raise NotCompiled

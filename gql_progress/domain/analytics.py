@@ -550,6 +550,26 @@ async def lesson_stats(conn: AsyncConnection, scope: Scope, window: Window) -> l
     return result
 
 
+# The columns of lesson_stats_statement that lesson_stats_sql, funnel_source_sql and
+# hardest_source_sql read (besides the lesson's id, by which the lesson itself is read).
+LESSON_STATS_COLUMNS = (
+    "id",
+    "position",
+    "enrolled",
+    "started",
+    "completed",
+    "time_spent",
+    "active_seconds",
+    "watched",
+    "watched_n",
+    "quiz_score",
+    "quiz_n",
+    "passed",
+    "verdicts",
+    "reached",
+)
+
+
 def lesson_stats_sql(row: str) -> dict[str, str]:
     """``lesson_stats``' figures in SQL over a row of ``lesson_stats_statement`` (alias ``row``),
     by the field of LessonStats each is (``completion_rate*`` its properties)."""

@@ -289,7 +289,11 @@ def _analysed(course: Scope) -> tuple[analytics.Scope, analytics.Window]:
 
 
 def _lesson_stats(course: Scope) -> str:
-    return analytics.postgresql_text(analytics.lesson_stats_statement("postgresql", *_analysed(course)))
+    """The rows of analytics.lesson_stats_statement, read once per analysed course (its columns
+    kept as arrays by _analysed_course) however many of lessons, dropOff and hardestLessons ask."""
+    columns = analytics.LESSON_STATS_COLUMNS
+    arrays = ", ".join(f"{course.alias}.ls_{name}" for name in columns)
+    return f"SELECT * FROM unnest({arrays}) AS ls({', '.join(columns)})"
 
 
 def _figures(figures: Callable[[str], dict[str, str]], names: Mapping[str, str]) -> dict[str, Field]:
@@ -815,12 +819,18 @@ def _analysed_course(bound: Bound, alias: str) -> str:
     end, end_text = bound.get("to", ("NULL::timestamptz", "NULL::text"))
     course = Scope("ac", f"{CALLER}.id")
     totals = analytics.postgresql_text(analytics.totals_statement("postgresql", *_analysed(course)))
+    stats = analytics.postgresql_text(analytics.lesson_stats_statement("postgresql", *_analysed(course)))
+    # The per-lesson rows once, as one array per column (exact values, floats included).
+    arrays = ", ".join(
+        f"array_agg(ls.{name} ORDER BY ls.position) AS ls_{name}" for name in analytics.LESSON_STATS_COLUMNS
+    )
     return (
-        f"FROM (SELECT ac.*, act.* FROM (SELECT c.*, {start} AS window_start, {end} AS window_end, "
+        f"FROM (SELECT ac.*, act.*, als.* FROM (SELECT c.*, {start} AS window_start, {end} AS window_end, "
         f"{start_text} AS from_text, {end_text} AS to_text FROM courses c "
         f"WHERE (c.id = {course_id} OR c.slug = {slug} OR c.product_id = {product_id}) "
         f"AND {may_see_course_learners_sql(CALLER, 'c.id')}) ac "
-        f"CROSS JOIN LATERAL ({totals}) act) {alias}"
+        f"CROSS JOIN LATERAL ({totals}) act "
+        f"CROSS JOIN LATERAL (SELECT {arrays} FROM ({stats}) ls) als) {alias}"
     )
 
 

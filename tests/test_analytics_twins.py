@@ -5,15 +5,12 @@ on generated values (PostgreSQL): the same float8 in, the same float out, bit fo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gql_progress.domain import analytics
-from tests.conftest import pg_connection
 
 pytestmark = pytest.mark.postgres_only
 
@@ -22,14 +19,8 @@ SETTINGS = settings(
 )
 
 
-@pytest.fixture(scope="module")
-async def conn(pg_template: str | None) -> AsyncIterator[asyncpg.Connection]:
-    async with pg_connection(pg_template) as connection:
-        yield connection
-
-
-async def same(conn: asyncpg.Connection, sql: str, expected: float | None, *arguments: object) -> None:
-    got = await conn.fetchval(f"SELECT {sql}", *arguments)
+async def same(pg_conn: asyncpg.Connection, sql: str, expected: float | None, *arguments: object) -> None:
+    got = await pg_conn.fetchval(f"SELECT {sql}", *arguments)
     assert got == expected
     if expected is not None:  # the same float: sign of a zero included
         assert repr(got) == repr(expected)
@@ -50,8 +41,8 @@ near_ties = st.builds(lambda k, n: k / 2**n, st.integers(-(10**6), 10**6), st.in
 @example(value=-0.00001, places=4)  # -0.0
 @example(value=5e-324, places=4)  # subnormal
 @example(value=2.0**60 + 1024, places=2)  # an integer already
-async def test_rounded(conn: asyncpg.Connection, value: float, places: int) -> None:
-    await same(conn, analytics.rounded_sql("$1::float8", places), round(value, places), value)
+async def test_rounded(pg_conn: asyncpg.Connection, value: float, places: int) -> None:
+    await same(pg_conn, analytics.rounded_sql("$1::float8", places), round(value, places), value)
 
 
 counts = st.integers(0, 10**9)
@@ -64,19 +55,19 @@ counts = st.integers(0, 10**9)
 @example(numerator=1, denominator=32, places=4)
 @example(numerator=3, denominator=0, places=4)
 async def test_ratio_of_counts(
-    conn: asyncpg.Connection, numerator: int, denominator: int, places: int
+    pg_conn: asyncpg.Connection, numerator: int, denominator: int, places: int
 ) -> None:
     twin = analytics.ratio_sql("$1::bigint", "$2::bigint", places)
-    await same(conn, twin, analytics.ratio(numerator, denominator, places), numerator, denominator)
+    await same(pg_conn, twin, analytics.ratio(numerator, denominator, places), numerator, denominator)
 
 
 @SETTINGS
 # Sums of stored values are never subnormal; a float8 division that underflows to 0 is an error in
 # PostgreSQL (the runner then lets the resolvers answer), where Python says 0.0.
 @given(total=st.none() | st.floats(0, 10**9, allow_subnormal=False), count=st.none() | counts)
-async def test_mean(conn: asyncpg.Connection, total: float | None, count: int | None) -> None:
+async def test_mean(pg_conn: asyncpg.Connection, total: float | None, count: int | None) -> None:
     twin = analytics.mean_sql("$1::float8", "$2::bigint")
-    await same(conn, twin, analytics._mean(total, count), total, count)
+    await same(pg_conn, twin, analytics._mean(total, count), total, count)
 
 
 # Durations as the statement computes them: microseconds of an interval over a day's seconds.
@@ -91,7 +82,7 @@ days = st.integers(-(10**14), 10**14).map(lambda us: us / 1_000_000 / 86_400)
     high=days,
 )
 async def test_interpolate(
-    conn: asyncpg.Connection, n: int | None, fraction: tuple[int, int], low: float | None, high: float
+    pg_conn: asyncpg.Connection, n: int | None, fraction: tuple[int, int], low: float | None, high: float
 ) -> None:
     twin = analytics.interpolate_sql("$1::bigint", fraction, "$2::float8", "$3::float8")
-    await same(conn, twin, analytics.interpolate(n, fraction, low, high), n, low, high)
+    await same(pg_conn, twin, analytics.interpolate(n, fraction, low, high), n, low, high)

@@ -7,7 +7,6 @@ The twins run against real rows of the events table, bound as the compiled state
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ from hypothesis import strategies as st
 
 from gql_progress.domain.event_data import public_event_data, public_event_data_sql
 from gql_progress.domain.events import GAP_SETTLE, settled_upper_id, settled_upper_id_sql
-from tests.conftest import pg_connection
 
 pytestmark = pytest.mark.postgres_only
 
@@ -26,12 +24,6 @@ NOW = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-@pytest.fixture(scope="module")
-async def conn(pg_template: str | None) -> AsyncIterator[asyncpg.Connection]:
-    async with pg_connection(pg_template) as connection:
-        yield connection
 
 
 # An event's age around the settle time, to the microsecond (PostgreSQL's precision), either side.
@@ -59,18 +51,18 @@ def logs(draw: st.DrawFn) -> tuple[int, list[tuple[int, datetime]], int]:
 @example(log=(0, [(2, NOW)], 2))  # a new gap right after the cursor: it may not move at all
 @example(log=(1, [(3, NOW - GAP_SETTLE)], 3))  # exactly settled
 async def test_settled_upper_id(
-    conn: asyncpg.Connection, log: tuple[int, list[tuple[int, datetime]], int]
+    pg_conn: asyncpg.Connection, log: tuple[int, list[tuple[int, datetime]], int]
 ) -> None:
     after, events, last = log
-    async with conn.transaction():
-        await conn.execute("DELETE FROM events")
-        await conn.executemany(
+    async with pg_conn.transaction():
+        await pg_conn.execute("DELETE FROM events")
+        await pg_conn.executemany(
             "INSERT INTO events (id, type, occurred_at, user_id) VALUES ($1, 'LESSON_COMPLETED', $2, 1)",
             events,
         )
         expected = settled_upper_id(after, [(i, at) for i, at in events if i <= last], NOW)
         twin = settled_upper_id_sql("$1::bigint", "$2::bigint", "$3::timestamptz")
-        assert await conn.fetchval(f"SELECT {twin}", after, last, NOW) == expected
+        assert await pg_conn.fetchval(f"SELECT {twin}", after, last, NOW) == expected
 
 
 # jsonb holds no U+0000 (PostgreSQL refuses it), so no stored data can.
@@ -97,10 +89,10 @@ data = st.none() | st.dictionaries(keys, json_values, max_size=4)
 @example(value={"certificateId": True})
 @example(value={"certificateId": 7.0})
 @example(value={})
-async def test_public_event_data(conn: asyncpg.Connection, value: dict[str, Any] | None) -> None:
+async def test_public_event_data(pg_conn: asyncpg.Connection, value: dict[str, Any] | None) -> None:
     stored = json.dumps(value)  # None is stored as JSON null, as SQLAlchemy stores it
     # Python reads what PostgreSQL gives back for the jsonb (numbers as it normalises them).
-    read = json.loads(await conn.fetchval("SELECT $1::jsonb::text", stored))
-    twin = await conn.fetchval(f"SELECT ({public_event_data_sql('$1::jsonb')})::text", stored)
+    read = json.loads(await pg_conn.fetchval("SELECT $1::jsonb::text", stored))
+    twin = await pg_conn.fetchval(f"SELECT ({public_event_data_sql('$1::jsonb')})::text", stored)
     assert (None if twin is None else json.loads(twin)) == public_event_data(read)
-    assert await conn.fetchval(f"SELECT ({public_event_data_sql('NULL::jsonb')})::text") is None
+    assert await pg_conn.fetchval(f"SELECT ({public_event_data_sql('NULL::jsonb')})::text") is None

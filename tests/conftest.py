@@ -223,6 +223,24 @@ async def pg_database(pg_template: str | None) -> AsyncIterator[str]:
         await pool.give_back(name)
 
 
+@asynccontextmanager
+async def pg_connection(pg_template: str | None) -> AsyncIterator[asyncpg.Connection]:
+    """A plain asyncpg connection to a pg_database: SQL twins are evaluated on it as written."""
+    async with pg_database(pg_template) as url:
+        connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            yield connection
+        finally:
+            await connection.close()
+
+
+@pytest.fixture(scope="module")
+async def pg_conn(pg_template: str | None) -> AsyncIterator[asyncpg.Connection]:
+    """pg_connection for a module's tests (the SQL twins' property tests)."""
+    async with pg_connection(pg_template) as connection:
+        yield connection
+
+
 async def _fresh_pg(pg_template: str | None) -> AsyncIterator[str]:
     """pg_database as an async iterator (for `async for url in _fresh_pg(...)` callers)."""
     async with pg_database(pg_template) as url:

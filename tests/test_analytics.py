@@ -651,12 +651,18 @@ async def test_course_analytics_costs_the_same_statements_for_3_and_30_lessons(a
             for pk in course.pks[: n + 1]:
                 await record(api.db, learner, pk, at(2), completed=True, minutes=3, video=100, quiz_score=70)
         variables = {"course": {"slug": course.slug}, "min": 1}
+        # The resolver path's statements are what this measures: a directive keeps the compiled
+        # reads out on PostgreSQL, where the whole answer is one statement (below).
+        resolvers = COURSE_ANALYTICS.replace("course { slug }", "course { slug @include(if: true) }")
         counts.append(
             (
-                await api.statements(COURSE_ANALYTICS, variables, key=admin.key),
-                await api.statements(COURSE_ANALYTICS, variables, key=instructor.key),
+                await api.statements(resolvers, variables, key=admin.key),
+                await api.statements(resolvers, variables, key=instructor.key),
             )
         )
+        if api.db.dialect == "postgresql":
+            for key in (admin.key, instructor.key):  # the key lookup and the compiled statement
+                assert await api.statements(COURSE_ANALYTICS, variables, key=key) == 2
         result = await course_analytics(api, admin.key, {"slug": course.slug}, min=1)
         assert len(result["lessons"]) == lessons
         assert result["enrolledLearners"] == learners

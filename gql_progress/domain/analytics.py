@@ -21,6 +21,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Float,
+    Numeric,
     Select,
     and_,
     case,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.models import Enrollment, EnrollmentStatus, Lesson, LessonKind, LessonProgress
@@ -52,28 +54,36 @@ SECONDS_PER_DAY = 86_400
 
 @dataclass(frozen=True)
 class Window:
-    """[start, end): start inclusive, end exclusive; None is unbounded on that side."""
+    """[start, end): start inclusive, end exclusive; None is unbounded on that side.
 
-    start: datetime | None = None
-    end: datetime | None = None
+    A bound may also be SQL (the compiled reads bind the window as parameters): a NULL one is
+    unbounded, as None is.
+    """
+
+    start: datetime | ColumnElement[Any] | None = None
+    end: datetime | ColumnElement[Any] | None = None
 
     def contains(self, column: Any) -> ColumnElement[bool]:
         conditions = []
         if self.start is not None:
-            conditions.append(column >= self.start)
+            conditions.append(_unless_null(self.start, column >= self.start))
         if self.end is not None:
-            conditions.append(column < self.end)
+            conditions.append(_unless_null(self.end, column < self.end))
         return and_(true(), *conditions)
 
     def days(self) -> list[date]:
         """The UTC dates the window touches, in order (a bounded window only)."""
-        assert self.start is not None
-        assert self.end is not None
+        assert isinstance(self.start, datetime)
+        assert isinstance(self.end, datetime)
         if self.end <= self.start:
             return []
         first = self.start.astimezone(UTC).date()
         last = (self.end.astimezone(UTC) - timedelta(microseconds=1)).date()
         return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _unless_null(bound: Any, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    return or_(bound.is_(None), condition) if isinstance(bound, ColumnElement) else condition
 
 
 def window(start: datetime | None, end: datetime | None, *, max_days: int | None = None) -> Window:
@@ -168,16 +178,76 @@ def _mean(total: Any, count: Any, places: int = PLACES) -> float | None:
     return ratio(float(total or 0), int(count or 0), places)
 
 
+# --- the same figures in SQL (PostgreSQL), for the compiled reads ---------------------------------
+# tests/test_analytics_twins.py evaluates each against its Python twin above on generated values.
+
+# 2^52: a float8's mantissa bits, and the implicit leading bit of a normal one.
+_MANTISSA = 2**52 - 1
+_LEADING = 2**52
+
+
+def rounded_sql(value: str, places: int) -> str:
+    """Python's ``round(value, places)`` of a float8 (NULL stays NULL), exactly.
+
+    PostgreSQL's own round() works on numeric, and a float8 becomes a numeric through 15
+    significant digits: 0.125 and 0.00015 would round up where Python, which rounds the exact
+    binary value half to even, gives 0.12 and 0.0001. So the float's bits are read
+    (float8send), its exact value m·2^-s rounded half to even in numeric integers, and the digits
+    parsed back as Python parses them (correctly rounded). One flat expression, ``value``
+    repeated in it: a subquery is planned apart, and one per figure made planning the compiled
+    courseAnalytics cost more than running it.
+    """
+    x = f"({value})::float8"
+    bits = f"('x' || encode(float8send({x}), 'hex'))::bit(64)::bigint"
+    exponent = f"(({bits} >> 52) & 2047)"
+    mantissa = f"(({bits} & {_MANTISSA}) + CASE WHEN {exponent} = 0 THEN 0 ELSE {_LEADING} END)"
+    shift = f"(CASE WHEN {exponent} = 0 THEN 1074 ELSE 1075 - {exponent} END)"  # x = m / 2^shift
+    scaled = f"({mantissa}::numeric * {10**places}::numeric)"
+    unit = f"power(2::numeric, {shift})"
+    whole = f"div({scaled}, {unit})"
+    twice_rest = f"(2 * ({scaled} - {whole} * {unit}))"
+    even = f"mod({whole}, 2) = 1"
+    up = f"CASE WHEN {twice_rest} > {unit} OR ({twice_rest} = {unit} AND {even}) THEN 1 ELSE 0 END"
+    sign = f"CASE WHEN {bits} < 0 THEN '-' ELSE '' END"
+    return (
+        f"(CASE WHEN {shift} <= 0 THEN {x} "
+        f"ELSE ({sign} || ({whole} + {up})::text || 'e-{places}')::float8 END)"
+    )
+
+
+def ratio_sql(numerator: str, denominator: str, places: int = RATE_PLACES) -> str:
+    """``ratio`` in SQL: NULL when the denominator is 0 (or NULL, as Python's ``not``)."""
+    return (
+        f"(CASE WHEN coalesce({denominator}, 0) = 0 THEN NULL "
+        f"ELSE {rounded_sql(f'({numerator})::float8 / ({denominator})::float8', places)} END)"
+    )
+
+
+def mean_sql(total: str, count: str, places: int = PLACES) -> str:
+    """``_mean`` in SQL: a NULL total counts 0."""
+    return ratio_sql(f"coalesce({total}, 0)", count, places)
+
+
 # --- shared pieces of SQL -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Scope:
     """What is analysed: one course, with its current lessons' ids (read first, see
-    ``course_lessons``), or every course (``Scope()``)."""
+    ``course_lessons``), or every course (``Scope()``). The compiled reads name the course in
+    SQL (``course_id`` an SQL expression): its lessons are then read by a subquery."""
 
-    course_id: int | None = None
+    course_id: int | ColumnElement[Any] | None = None
     lesson_ids: tuple[int, ...] = ()
+
+    def lessons(self, column: Any) -> ColumnElement[bool]:
+        """``column`` names one of the course's current lessons."""
+        named: ColumnElement[bool]
+        if isinstance(self.course_id, ColumnElement):
+            named = column.in_(select(Lesson.id).where(_current_lessons(self.course_id)))
+        else:
+            named = column.in_(self.lesson_ids)
+        return named
 
 
 async def course_lessons(conn: AsyncConnection, course_id: int) -> list[Any]:
@@ -190,7 +260,7 @@ def _by_course(column: Any, scope: Scope) -> ColumnElement[bool]:
     return true() if scope.course_id is None else column == scope.course_id
 
 
-def _current_lessons(course_id: int | None) -> ColumnElement[bool]:
+def _current_lessons(course_id: int | ColumnElement[Any] | None) -> ColumnElement[bool]:
     # A removed lesson's records are kept for audit but count nowhere (as in summary.py).
     return and_(Lesson.removed_at.is_(None), true() if course_id is None else Lesson.course_id == course_id)
 
@@ -235,7 +305,7 @@ def _records(scope: Scope) -> CTE:
         Lesson.duration_seconds,
     ).join(Lesson, Lesson.id == LessonProgress.lesson_id)
     if scope.course_id is not None:
-        return statement.where(LessonProgress.lesson_id.in_(scope.lesson_ids)).cte("records")
+        return statement.where(scope.lessons(LessonProgress.lesson_id)).cte("records")
     # Every course: read where used rather than materialised (it would spill to disk).
     cte = statement.where(Lesson.removed_at.is_(None)).cte("records")
     return cte.prefix_with("NOT MATERIALIZED", dialect="postgresql")
@@ -245,9 +315,9 @@ def _flag(condition: Any) -> Any:
     return case((condition, 1), else_=0)
 
 
-def _days_between(conn: AsyncConnection, start: Any, end: Any) -> Any:
+def _days_between(dialect: str, start: Any, end: Any) -> Any:
     """(end - start) in days, as a float, on either database."""
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         return cast(extract("epoch", end - start), Float) / float(SECONDS_PER_DAY)
     # SQLite keeps UTC timestamps as text; julianday() reads them as days.
     return func.julianday(end) - func.julianday(start)
@@ -266,17 +336,17 @@ MEDIAN = (1, 2)
 P90 = (9, 10)
 
 
-def _percentile_picks(ranked: Any, fractions: Sequence[tuple[int, int]]) -> list[Any]:
+def _percentile_picks(ranked: Any, fractions: Sequence[tuple[str, tuple[int, int]]]) -> list[Any]:
     """For each fraction a/b, the values at 0-based ranks ⌊(n−1)·a/b⌋ and the next one.
 
     Integer arithmetic on both databases, so both pick the same rows; ``interpolate`` then
     computes the linearly interpolated percentile from them.
     """
     picks = []
-    for a, b in fractions:
+    for name, (a, b) in fractions:
         low = (ranked.c.n - 1) * a // b
-        picks.append(func.max(case((ranked.c.r == low, ranked.c.days))))
-        picks.append(func.max(case((ranked.c.r == low + 1, ranked.c.days))))
+        picks.append(func.max(case((ranked.c.r == low, ranked.c.days))).label(f"{name}_low"))
+        picks.append(func.max(case((ranked.c.r == low + 1, ranked.c.days))).label(f"{name}_high"))
     return picks
 
 
@@ -291,11 +361,70 @@ def interpolate(n: int | None, fraction: tuple[int, int], low: Any, high: Any) -
     return round(value, PLACES)
 
 
+def interpolate_sql(n: str, fraction: tuple[int, int], low: str, high: str) -> str:
+    """``interpolate`` in SQL, the same float8 operations in the same order."""
+    a, b = fraction
+    rest = f"((({n}) - 1) * {a}) % {b}"
+    value = (
+        f"CASE WHEN {rest} = 0 THEN ({low})::float8 "
+        f"ELSE ({low})::float8 + ({rest})::float8 / {b}::float8 * (({high})::float8 - ({low})::float8) END"
+    )
+    return (
+        f"(CASE WHEN coalesce({n}, 0) = 0 OR {low} IS NULL THEN NULL ELSE {rounded_sql(value, PLACES)} END)"
+    )
+
+
 # --- course and platform totals -----------------------------------------------------------------
 
 
 async def totals(conn: AsyncConnection, scope: Scope, window: Window) -> Totals:
     """Every course-level figure for one course (or every course), one statement."""
+    row = (await conn.execute(totals_statement(conn.dialect.name, scope, window))).one()
+    enrollments = int(row.enrollments)
+    completed = int(row.completed or 0)
+    n = None if row.n is None else int(row.n)
+    return Totals(
+        enrollments=enrollments,
+        enrolled_learners=int(row.learners),
+        completed_enrollments=completed,
+        active_learners=int(row.active or 0),
+        lessons_completed=int(row.lessons_completed or 0),
+        courses_completed=int(row.courses_completed or 0),
+        completion_rate=ratio(completed, enrollments),
+        average_completion_percentage=ratio(100.0 * float(row.share or 0), enrollments, PLACES),
+        median_time_to_completion_days=interpolate(n, MEDIAN, row.median_low, row.median_high),
+        p90_time_to_completion_days=interpolate(n, P90, row.p90_low, row.p90_high),
+        total_active_seconds=int(row.active_seconds or 0),
+        average_active_seconds=_mean(row.active_seconds, enrollments),
+    )
+
+
+def totals_sql(row: str) -> dict[str, str]:
+    """``totals``' figures in SQL over a row of ``totals_statement`` (alias ``row``), by the
+    field of Totals each is, written with the twins of the Python above."""
+    enrollments, completed = f"{row}.enrollments", f"coalesce({row}.completed, 0)"
+    return {
+        "enrollments": enrollments,
+        "enrolled_learners": f"{row}.learners",
+        "completed_enrollments": completed,
+        "active_learners": f"coalesce({row}.active, 0)",
+        "lessons_completed": f"coalesce({row}.lessons_completed, 0)",
+        "courses_completed": f"coalesce({row}.courses_completed, 0)",
+        "completion_rate": ratio_sql(completed, enrollments),
+        "average_completion_percentage": ratio_sql(
+            f"100.0::float8 * coalesce({row}.share, 0)::float8", enrollments, PLACES
+        ),
+        "median_time_to_completion_days": interpolate_sql(
+            f"{row}.n", MEDIAN, f"{row}.median_low", f"{row}.median_high"
+        ),
+        "p90_time_to_completion_days": interpolate_sql(f"{row}.n", P90, f"{row}.p90_low", f"{row}.p90_high"),
+        "total_active_seconds": f"coalesce({row}.active_seconds, 0)",
+        "average_active_seconds": mean_sql(f"{row}.active_seconds", enrollments),
+    }
+
+
+def totals_statement(dialect: str, scope: Scope, window: Window) -> Select[Any]:
+    """The statement ``totals`` reads its one row from (raw counts, sums and percentile picks)."""
     cohort = _cohort(scope, window)
 
     # The summary's rule (summary.counted_lessons): the required lessons count toward completion,
@@ -343,7 +472,7 @@ async def totals(conn: AsyncConnection, scope: Scope, window: Window) -> Totals:
         .scalar_subquery()
     )
 
-    days = _days_between(conn, cohort.c.enrolled_at, cohort.c.completed_at)
+    days = _days_between(dialect, cohort.c.enrolled_at, cohort.c.completed_at)
     ranked = (
         select(
             days.label("days"),
@@ -353,9 +482,9 @@ async def totals(conn: AsyncConnection, scope: Scope, window: Window) -> Totals:
         .where(cohort.c.completed_at.is_not(None))
         .cte("ranked")
     )
-    percentiles = select(func.max(ranked.c.n).label("n"), *_percentile_picks(ranked, (MEDIAN, P90))).subquery(
-        "percentiles"
-    )
+    percentiles = select(
+        func.max(ranked.c.n).label("n"), *_percentile_picks(ranked, (("median", MEDIAN), ("p90", P90)))
+    ).subquery("percentiles")
 
     # Learners grouped first (a hash aggregate), then counted: COUNT(DISTINCT) would sort them.
     writes = or_(window.contains(records.c.updated_at), window.contains(records.c.last_accessed_at))
@@ -383,7 +512,7 @@ async def totals(conn: AsyncConnection, scope: Scope, window: Window) -> Totals:
         func.sum(_flag(cohort.c.status == EnrollmentStatus.COMPLETED.value)).label("completed"),
     ).subquery("counts")
 
-    statement = select(
+    return select(
         counts.c.enrollments,
         counts.c.learners,
         counts.c.completed,
@@ -394,25 +523,6 @@ async def totals(conn: AsyncConnection, scope: Scope, window: Window) -> Totals:
         courses_completed.label("courses_completed"),
         *percentiles.c,
     ).select_from(counts.join(percentiles, true()))
-    row = (await conn.execute(statement)).one()
-    _, median_low, median_high, p90_low, p90_high = row[8:]
-    enrollments = int(row.enrollments)
-    completed = int(row.completed or 0)
-    n = None if row.n is None else int(row.n)
-    return Totals(
-        enrollments=enrollments,
-        enrolled_learners=int(row.learners),
-        completed_enrollments=completed,
-        active_learners=int(row.active or 0),
-        lessons_completed=int(row.lessons_completed or 0),
-        courses_completed=int(row.courses_completed or 0),
-        completion_rate=ratio(completed, enrollments),
-        average_completion_percentage=ratio(100.0 * float(row.share or 0), enrollments, PLACES),
-        median_time_to_completion_days=interpolate(n, MEDIAN, median_low, median_high),
-        p90_time_to_completion_days=interpolate(n, P90, p90_low, p90_high),
-        total_active_seconds=int(row.active_seconds or 0),
-        average_active_seconds=_mean(row.active_seconds, enrollments),
-    )
 
 
 # --- per lesson ---------------------------------------------------------------------------------
@@ -420,6 +530,76 @@ async def totals(conn: AsyncConnection, scope: Scope, window: Window) -> Totals:
 
 async def lesson_stats(conn: AsyncConnection, scope: Scope, window: Window) -> list[LessonStats]:
     """One row per current lesson of the course, in order, for the cohort; one statement."""
+    result = []
+    for row in await conn.execute(lesson_stats_statement(conn.dialect.name, scope, window)):
+        started = int(row.started or 0)
+        result.append(
+            LessonStats(
+                lesson=row,
+                enrolled=int(row.enrolled),
+                started=started,
+                completed=int(row.completed or 0),
+                reached=int(row.reached or 0),
+                average_time_spent_minutes=_mean(row.time_spent, started),
+                average_active_seconds=_mean(row.active_seconds, started),
+                average_watched_ratio=_mean(row.watched, row.watched_n, RATE_PLACES),
+                average_quiz_score=_mean(row.quiz_score, row.quiz_n),
+                quiz_pass_rate=ratio(int(row.passed or 0), int(row.verdicts or 0)),
+            )
+        )
+    return result
+
+
+# The columns of lesson_stats_statement that lesson_stats_sql, funnel_source_sql and
+# hardest_source_sql read (besides the lesson's id, by which the lesson itself is read).
+LESSON_STATS_COLUMNS = (
+    "id",
+    "position",
+    "enrolled",
+    "started",
+    "completed",
+    "time_spent",
+    "active_seconds",
+    "watched",
+    "watched_n",
+    "quiz_score",
+    "quiz_n",
+    "passed",
+    "verdicts",
+    "reached",
+)
+
+
+def lesson_stats_sql(row: str) -> dict[str, str]:
+    """``lesson_stats``' figures in SQL over a row of ``lesson_stats_statement`` (alias ``row``),
+    by the field of LessonStats each is (``completion_rate*`` its properties)."""
+    started, completed = f"coalesce({row}.started, 0)", f"coalesce({row}.completed, 0)"
+    return {
+        "enrolled": f"{row}.enrolled",
+        "started": started,
+        "completed": completed,
+        "reached": f"coalesce({row}.reached, 0)",
+        "average_time_spent_minutes": mean_sql(f"{row}.time_spent", started),
+        "average_active_seconds": mean_sql(f"{row}.active_seconds", started),
+        "average_watched_ratio": mean_sql(f"{row}.watched", f"{row}.watched_n", RATE_PLACES),
+        "average_quiz_score": mean_sql(f"{row}.quiz_score", f"{row}.quiz_n"),
+        "quiz_pass_rate": ratio_sql(f"coalesce({row}.passed, 0)", f"coalesce({row}.verdicts, 0)"),
+        "completion_rate": ratio_sql(completed, f"{row}.enrolled"),
+        "completion_rate_among_started": ratio_sql(completed, started),
+    }
+
+
+def _sum_of_floats(dialect: str, value: Any) -> Any:
+    """SUM of float values, the same whatever order the rows come in: PostgreSQL adds them as
+    numeric, so two statements that read the same rows in different plans agree to the bit."""
+    if dialect == "postgresql":
+        return cast(func.sum(cast(value, Numeric)), Float)
+    return func.sum(value)
+
+
+def lesson_stats_statement(dialect: str, scope: Scope, window: Window) -> Select[Any]:
+    """The statement ``lesson_stats`` reads: every column of each current lesson of the course,
+    in order, with the cohort's raw counts and sums on it."""
     assert scope.course_id is not None
     cohort = _cohort(scope, window)
     records = _records(scope)
@@ -444,9 +624,9 @@ async def lesson_stats(conn: AsyncConnection, scope: Scope, window: Window) -> l
             func.sum(_flag(record.c.completed)).label("completed"),
             func.sum(record.c.time_spent_minutes).label("time_spent"),
             func.sum(record.c.active_seconds).label("active_seconds"),
-            func.sum(watched).label("watched"),
+            _sum_of_floats(dialect, watched).label("watched"),
             func.count(watched).label("watched_n"),
-            func.sum(quiz_score).label("quiz_score"),
+            _sum_of_floats(dialect, quiz_score).label("quiz_score"),
             func.count(quiz_score).label("quiz_n"),
             func.sum(_flag(quiz_passed == True)).label("passed"),  # noqa: E712 (SQL, not Python)
             func.count(quiz_passed).label("verdicts"),
@@ -465,7 +645,7 @@ async def lesson_stats(conn: AsyncConnection, scope: Scope, window: Window) -> l
         select(furthest.c.position, func.count().label("learners")).group_by(furthest.c.position).cte("ends")
     )
     enrolled = select(func.count()).select_from(cohort).scalar_subquery()
-    statement = (
+    return (
         select(
             *Lesson.__table__.c,
             enrolled.label("enrolled"),
@@ -476,27 +656,9 @@ async def lesson_stats(conn: AsyncConnection, scope: Scope, window: Window) -> l
         )
         .outerjoin(stats, stats.c.lesson_id == Lesson.id)
         .outerjoin(ends, ends.c.position == Lesson.position)
-        .where(Lesson.id.in_(scope.lesson_ids))
+        .where(scope.lessons(Lesson.id))
         .order_by(Lesson.position)
     )
-    result = []
-    for row in await conn.execute(statement):
-        started = int(row.started or 0)
-        result.append(
-            LessonStats(
-                lesson=row,
-                enrolled=int(row.enrolled),
-                started=started,
-                completed=int(row.completed or 0),
-                reached=int(row.reached or 0),
-                average_time_spent_minutes=_mean(row.time_spent, started),
-                average_active_seconds=_mean(row.active_seconds, started),
-                average_watched_ratio=_mean(row.watched, row.watched_n, RATE_PLACES),
-                average_quiz_score=_mean(row.quiz_score, row.quiz_n),
-                quiz_pass_rate=ratio(int(row.passed or 0), int(row.verdicts or 0)),
-            )
-        )
-    return result
 
 
 def funnel(lessons: Sequence[LessonStats]) -> list[FunnelStep]:
@@ -524,6 +686,52 @@ def hardest(lessons: Sequence[LessonStats], *, limit: int, min_sample: int) -> l
     eligible = [s for s in lessons if s.started >= min_sample]
     eligible.sort(key=lambda s: (s.completed / s.started, -s.started, s.lesson.position))
     return eligible[:limit]
+
+
+# The funnel and the ranking in SQL, over the rows of lesson_stats_statement (``stats``: its SQL).
+
+
+def funnel_source_sql(stats: str, alias: str) -> str:
+    """``funnel``'s steps as rows (FROM … WHERE, for ``funnel_sql``): each lesson's row with the
+    step before's reached (the cohort's size for the first) as ``previous``."""
+    return (
+        f"FROM (SELECT fs.*, coalesce(lag(coalesce(fs.reached, 0)) OVER (ORDER BY fs.position), fs.enrolled) "
+        f"AS previous FROM ({stats}) fs) {alias} WHERE true"
+    )
+
+
+def funnel_sql(step: str) -> dict[str, str]:
+    """A FunnelStep's figures over a row of ``funnel_source_sql`` (alias ``step``)."""
+    reached = f"coalesce({step}.reached, 0)"
+    return {
+        "reached": reached,
+        "reached_rate": ratio_sql(reached, f"{step}.enrolled"),
+        "lost": f"({step}.previous - {reached})",
+        "drop_off_rate": ratio_sql(f"{step}.previous - {reached}", f"{step}.previous"),
+    }
+
+
+def hardest_order_sql(alias: str) -> str:
+    """``hardest``'s order: the same float division, then more starters, then course order."""
+    return (
+        f"coalesce({alias}.completed, 0)::float8 / {alias}.started::float8, {alias}.started DESC, "
+        f"{alias}.position"
+    )
+
+
+def hardest_source_sql(stats: str, alias: str, limit: str, min_sample: str) -> str:
+    """``hardest``'s lessons as rows (FROM … WHERE; order them by ``hardest_order_sql``)."""
+    return (
+        f"FROM (SELECT hs.* FROM ({stats}) hs WHERE coalesce(hs.started, 0) >= {min_sample} "
+        f"ORDER BY {hardest_order_sql('hs')} LIMIT {limit}) {alias} WHERE true"
+    )
+
+
+def postgresql_text(statement: Select[Any]) -> str:
+    """A statement of this module as PostgreSQL text, its constants inlined, to be embedded in a
+    larger statement (the compiled reads: a course and window given as SQL, see Scope and Window)."""
+    dialect = PGDialect()  # type: ignore[no-untyped-call]
+    return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 # --- the platform's daily series ------------------------------------------------------------------

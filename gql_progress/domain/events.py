@@ -14,7 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gql_progress.db.models import EventType
 from gql_progress.domain.completion.notices import log_events
 
-__all__ = ["GAP_SETTLE", "EventType", "NewEvent", "record_events", "settled_upper_id"]
+__all__ = [
+    "GAP_SETTLE",
+    "EventType",
+    "NewEvent",
+    "record_events",
+    "settled_upper_id",
+    "settled_upper_id_sql",
+]
 
 # Longer than any write transaction of this service runs: an id gap older than this was a
 # rollback (sequence values are never reused), not a writer still about to commit.
@@ -68,3 +75,21 @@ def settled_upper_id(after_id: int, ids: Sequence[tuple[int, datetime]], now: da
             return previous
         previous = event_id
     return None
+
+
+def settled_upper_id_sql(after_id: str, last_id: str, now: str, events: str = "events") -> str:
+    """``settled_upper_id`` in SQL (PostgreSQL), given the SQL of ``after_id``, of the last id the
+    page would show (``ids`` are the ``events`` rows between the two) and of ``now``: NULL for no
+    limit. tests/test_event_twins.py holds it to the Python on generated logs.
+
+    The first id that breaks the run (not its predecessor + 1) while younger than GAP_SETTLE
+    stops the cursor at its predecessor; predecessors grow with the ids, so the first such
+    break's is the smallest.
+    """
+    settle = f"interval '{int(GAP_SETTLE.total_seconds())} seconds'"
+    return (
+        "(SELECT min(gp.previous) FROM (SELECT ge.id, ge.occurred_at, "
+        f"lag(ge.id, 1, {after_id}) OVER (ORDER BY ge.id) AS previous FROM {events} ge "
+        f"WHERE ge.id > {after_id} AND ge.id <= {last_id}) gp "
+        f"WHERE gp.id <> gp.previous + 1 AND {now} - gp.occurred_at < {settle})"
+    )

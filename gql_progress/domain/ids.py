@@ -36,6 +36,12 @@ def encode_id(type_name: str, pk: int) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 
 
+def encode_id_sql(type_name: str, pk: str) -> str:
+    """``encode_id`` in SQL (PostgreSQL), given the SQL of the key (NULL stays NULL): base64 of
+    ``Type:pk``; every id is short enough that ``encode`` breaks no line."""
+    return f"encode(convert_to('{type_name}:' || {pk}, 'UTF8'), 'base64')"
+
+
 def decode_any_id(value: str) -> tuple[str, int] | None:
     """(type name, primary key) of any well-formed id, or None."""
     try:

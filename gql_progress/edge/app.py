@@ -415,7 +415,7 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
     )
     view = ProgressGraphQLView(schema, db=db, settings=settings, policy=policy)
     # Compiled reads build the response in PostgreSQL; SQLite answers through the resolvers.
-    paging = Paging(settings.default_page_size, settings.max_page_size)
+    paging = Paging(settings.default_page_size, settings.max_page_size, settings.analytics_min_sample)
     compiled = (
         CompiledReads(db, schema._schema, paging, tracing)
         if settings.compiled_reads and not db.is_sqlite

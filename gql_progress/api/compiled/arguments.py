@@ -12,13 +12,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from strawberry.schema.types.base_scalars import DateTimeDefinition
+
 from gql_progress.api.pagination import decode_cursor
+from gql_progress.api.types.analytics import MAX_HARDEST_LIMIT
 from gql_progress.domain.bundle_progress import MAX_BATCH
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import InvalidInput
-from gql_progress.domain.ids import try_decode_id
+from gql_progress.domain.ids import MAX_BIGINT_PK, try_decode_id
 from gql_progress.domain.text import contains_nul
 
 
@@ -28,8 +32,12 @@ class NotCompiled(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Paging:
+    """The settings a bound value depends on."""
+
     default_page_size: int
     max_page_size: int
+    # GQL_PROGRESS_ANALYTICS_MIN_SAMPLE: the least minSampleSize of hardestLessons.
+    analytics_min_sample: int = 10
 
 
 class Kind(enum.Enum):
@@ -69,6 +77,12 @@ class Kind(enum.Enum):
     REQUESTS_USER_EMAIL = "requests_user_email"
     REQUESTS_USER_EXTERNAL_ID = "requests_user_external_id"
     ENUM = "enum"  # an enum value, as its name (null stays null)
+    ENUM_LIST = "enum_list"  # a list of enum values, as their names (null stays null)
+    OPTIONAL_COURSE_PK = "optional_course_pk"  # a Course global id, decoded; null stays null
+    INSTANT = "instant"  # a DateTime with a UTC offset (null stays null)
+    INSTANT_TEXT = "instant_text"  # the same as the GraphQL layer prints it back (isoformat)
+    HARDEST_LIMIT = "hardest_limit"  # hardestLessons' limit, 1 ..= MAX_HARDEST_LIMIT
+    MIN_SAMPLE = "min_sample"  # hardestLessons' minSampleSize (≥ 1, null: none) raised to the setting
     ENDPOINT_PK = "endpoint_pk"  # a WebhookEndpoint global id, decoded; null stays null
     LESSON_IDS = "lesson_ids"  # a list of lesson ids as sent (completionStatus echoes them)
     LESSON_PKS = "lesson_pks"  # the same list decoded: a pk, or null where it names no lesson
@@ -107,6 +121,12 @@ _SQL_TYPES = {
     Kind.REQUESTS_USER_EMAIL: "text[]",
     Kind.REQUESTS_USER_EXTERNAL_ID: "text[]",
     Kind.ENUM: "text",
+    Kind.ENUM_LIST: "text[]",
+    Kind.OPTIONAL_COURSE_PK: "bigint",
+    Kind.INSTANT: "timestamptz",
+    Kind.INSTANT_TEXT: "text",
+    Kind.HARDEST_LIMIT: "int",
+    Kind.MIN_SAMPLE: "int",
     Kind.ENDPOINT_PK: "bigint",
     Kind.LESSON_IDS: "text[]",
     Kind.LESSON_PKS: "bigint[]",
@@ -217,6 +237,45 @@ def _enum(value: Any, _paging: Paging) -> str | None:
     raise NotCompiled
 
 
+def _enum_list(value: Any, paging: Paging) -> list[str | None] | None:
+    if value is None:
+        return None
+    # GraphQL's input coercion: a single value where a list is expected is a list of one.
+    return [_enum(item, paging) for item in (value if isinstance(value, list) else [value])]
+
+
+def _parse_datetime(text: str) -> Any:
+    parse = DateTimeDefinition.parse_value
+    assert parse is not None
+    return parse(text)
+
+
+def _instant(value: Any, _paging: Paging) -> datetime | None:
+    if value is None:
+        return None
+    # A literal arrives as its text (validation parsed it already): parsed by the DateTime scalar.
+    instant = _parse_datetime(value) if isinstance(value, str) else value
+    if not isinstance(instant, datetime) or instant.utcoffset() is None:
+        raise NotCompiled  # analytics.window refuses a time without an offset: the resolvers say so
+    return instant
+
+
+def _instant_text(value: Any, paging: Paging) -> str | None:
+    instant = _instant(value, paging)
+    return None if instant is None else instant.isoformat()
+
+
+def _int_within(value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise NotCompiled  # null or out of range: the resolver reports it
+    return value
+
+
+def _min_sample(value: Any, paging: Paging) -> int:
+    given = 0 if value is None else _int_within(value, 1, MAX_BIGINT_PK)
+    return max(paging.analytics_min_sample, given)
+
+
 def _optional(convert: Callable[[Any, Paging], Any]) -> Callable[[Any, Paging], Any]:
     return lambda value, paging: None if value is None else convert(value, paging)
 
@@ -278,6 +337,12 @@ _REQUESTS_CONVERSIONS = {
 CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
     Kind.BUNDLE_PK: _global_id("Bundle"),
     Kind.ENUM: _enum,
+    Kind.ENUM_LIST: _enum_list,
+    Kind.OPTIONAL_COURSE_PK: _optional(_global_id("Course")),
+    Kind.INSTANT: _instant,
+    Kind.INSTANT_TEXT: _instant_text,
+    Kind.HARDEST_LIMIT: lambda value, _paging: _int_within(value, 1, MAX_HARDEST_LIMIT),
+    Kind.MIN_SAMPLE: _min_sample,
     Kind.ENDPOINT_PK: _optional(_global_id("WebhookEndpoint")),
     **_USER_REF_CONVERSIONS,
     **_BUNDLE_REF_CONVERSIONS,
@@ -301,12 +366,36 @@ CONVERSIONS: dict[Kind, Callable[[Any, Paging], Any]] = {
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
-    """Where a bound parameter's value comes from: a variable of the request, or a literal."""
+    """Where a bound parameter's value comes from: a variable of the request, or a literal
+    (which may hold variables in its lists and input objects: ``Variable``)."""
 
     kind: Kind
     variable: str | None = None
     literal: Any = None
 
     def value(self, coerced: dict[str, Any], paging: Paging) -> Any:
-        raw = self.literal if self.variable is None else coerced.get(self.variable)
+        raw = _filled(self.literal, coerced) if self.variable is None else coerced.get(self.variable)
         return CONVERSIONS[self.kind](raw, paging)
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A variable inside a literal list or input object (``course: {slug: $slug}``)."""
+
+    name: str
+
+
+def _filled(literal: Any, coerced: dict[str, Any]) -> Any:
+    """The literal with its variables' values, as GraphQL coerces it: an input object's field
+    whose variable was not sent is left out, a list item's is null."""
+    if isinstance(literal, Variable):
+        return coerced.get(literal.name)
+    if isinstance(literal, list):
+        return [_filled(item, coerced) for item in literal]
+    if isinstance(literal, dict):
+        return {
+            key: _filled(value, coerced)
+            for key, value in literal.items()
+            if not isinstance(value, Variable) or value.name in coerced
+        }
+    return literal

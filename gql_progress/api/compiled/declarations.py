@@ -18,10 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import literal_column
+
 from gql_progress.api.compiled.arguments import Kind
 from gql_progress.api.compiled.sql import global_id, iso_utc
 from gql_progress.api.types.product import PRODUCT_TYPES
 from gql_progress.db.models import ProductKind
+from gql_progress.domain import analytics
 from gql_progress.domain.bundle_progress import (
     item_completed_sql,
     item_fraction_sql,
@@ -33,6 +36,8 @@ from gql_progress.domain.completion.summary import (
     counted_lessons_sql,
     is_complete_sql,
 )
+from gql_progress.domain.event_data import public_event_data_sql
+from gql_progress.domain.events import settled_upper_id_sql
 from gql_progress.domain.teaching import may_see_course_learners_sql
 from gql_progress.domain.viewer import can_access_sql, subject_allowed_sql
 
@@ -78,6 +83,10 @@ class Paged:
     source: Callable[[Scope, str], str]
     subject: Callable[[Scope, str], str]
     key: str
+    # Forward pages only: the highest key a page may show, given the SQL of the ``after`` key
+    # (0 when none) and of the page's last key; NULL for no limit. A page cut short by it says
+    # more follow (the event log's settled ids, domain/events.py).
+    upper: Callable[[str, str], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +111,19 @@ class Choice:
     many: bool = True
 
 
-Field = Value | Nested | Paged | Choice
+@dataclass(frozen=True, slots=True)
+class Parameterized:
+    """A list whose rows depend on its field's arguments, bound as a root's are (each argument
+    as parameters of the listed kinds; one not given as the schema's default)."""
+
+    type_name: str
+    arguments: Mapping[str, tuple[Kind, ...]]
+    source: Callable[[Scope, str, Mapping[str, tuple[str, ...]]], str]
+    subject: Callable[[Scope, str], str]
+    order_by: Callable[[str], str]
+
+
+Field = Value | Nested | Paged | Choice | Parameterized
 
 # A root field's bound arguments: for each argument given, the placeholders of its parameters.
 Bound = Mapping[str, tuple[str, ...]]
@@ -127,6 +148,8 @@ class Root:
     order_by: Callable[[str], str] | None = None
     # A connection (first/after/last/before, as Paged) keyed by this column of the source.
     page_key: str | None = None
+    # Paged.upper, for a connection root.
+    upper: Callable[[str, str], str] | None = None
 
 
 def column(name: str) -> Value:
@@ -310,6 +333,40 @@ def _counted(s: Scope) -> tuple[str, str]:
     a = s.alias
     return counted_lessons_sql(f"{a}.total", f"{a}.required", f"{a}.completed", f"{a}.completed_required")
 
+
+# courseAnalytics (domain/analytics.py): the same statements the resolvers run, given the course
+# and the window as SQL (the analysed row's columns, see _analysed_course), and each figure the
+# SQL twin of the Python that computes it from their rows.
+def _analysed(course: Scope) -> tuple[analytics.Scope, analytics.Window]:
+    a = course.alias
+    window = analytics.Window(literal_column(f"{a}.window_start"), literal_column(f"{a}.window_end"))
+    return analytics.Scope(literal_column(f"{a}.id")), window
+
+
+def _lesson_stats(course: Scope) -> str:
+    """The rows of analytics.lesson_stats_statement, read once per analysed course (its columns
+    kept as arrays by _analysed_course) however many of lessons, dropOff and hardestLessons ask."""
+    columns = analytics.LESSON_STATS_COLUMNS
+    arrays = ", ".join(f"{course.alias}.ls_{name}" for name in columns)
+    return f"SELECT * FROM unnest({arrays}) AS ls({', '.join(columns)})"
+
+
+def _figures(figures: Callable[[str], dict[str, str]], names: Mapping[str, str]) -> dict[str, Field]:
+    """GraphQL field → the figure of ``figures`` (over the row's alias) that it shows."""
+    return {field: _figure(figures, name) for field, name in names.items()}
+
+
+def _figure(figures: Callable[[str], dict[str, str]], name: str) -> Value:
+    return Value(lambda s: figures(s.alias)[name])
+
+
+def _int4(figures: Callable[[str], dict[str, str]]) -> Callable[[str], dict[str, str]]:
+    # A sum shown as a GraphQL Int: past 2^31 - 1 PostgreSQL refuses the cast as graphql-core
+    # refuses to serialize it, and the resolvers answer (as CourseSummary's totals).
+    return lambda alias: {name: f"({sql})::int4" for name, sql in figures(alias).items()}
+
+
+_LESSON = {"lesson": one("Lesson", "lessons", "id")}
 
 TYPES: dict[str, dict[str, Field]] = {
     "Course": {
@@ -643,6 +700,107 @@ TYPES: dict[str, dict[str, Field]] = {
         "deliveredAt": timestamp("delivered_at"),
         "createdAt": timestamp("created_at"),
     },
+    "CourseAnalytics": {
+        "course": one("Course", "courses", "id"),
+        "from": column("from_text"),
+        "to": column("to_text"),
+        **_figures(
+            analytics.totals_sql,
+            {
+                "enrolledLearners": "enrollments",
+                "activeLearners": "active_learners",
+                "completedLearners": "completed_enrollments",
+                "completionRate": "completion_rate",
+                "averageCompletionPercentage": "average_completion_percentage",
+                "medianTimeToCompletionDays": "median_time_to_completion_days",
+                "p90TimeToCompletionDays": "p90_time_to_completion_days",
+                "averageActiveSeconds": "average_active_seconds",
+                "lessonsCompleted": "lessons_completed",
+                "coursesCompleted": "courses_completed",
+            },
+        ),
+        **_figures(_int4(analytics.totals_sql), {"totalActiveSeconds": "total_active_seconds"}),
+        "lessons": Nested(
+            "LessonAnalytics",
+            many=True,
+            source=lambda p, a: f"FROM ({_lesson_stats(p)}) {a}",
+            subject=_same_subject,
+            order_by=lambda a: f"{a}.position",
+        ),
+        "dropOff": Nested(
+            "DropOffStep",
+            many=True,
+            source=lambda p, a: analytics.funnel_source_sql(_lesson_stats(p), a),
+            subject=_same_subject,
+            order_by=lambda a: f"{a}.position",
+        ),
+        "hardestLessons": Parameterized(
+            "LessonDifficulty",
+            arguments={"limit": (Kind.HARDEST_LIMIT,), "minSampleSize": (Kind.MIN_SAMPLE,)},
+            source=lambda p, a, bound: analytics.hardest_source_sql(
+                _lesson_stats(p), a, bound["limit"][0], bound["minSampleSize"][0]
+            ),
+            subject=_same_subject,
+            order_by=analytics.hardest_order_sql,
+        ),
+    },
+    "LessonAnalytics": {
+        **_LESSON,
+        **_figures(
+            analytics.lesson_stats_sql,
+            {
+                "started": "started",
+                "completed": "completed",
+                "completionRate": "completion_rate",
+                "averageTimeSpentMinutes": "average_time_spent_minutes",
+                "averageActiveSeconds": "average_active_seconds",
+                "averageWatchedRatio": "average_watched_ratio",
+                "averageQuizScore": "average_quiz_score",
+                "quizPassRate": "quiz_pass_rate",
+            },
+        ),
+    },
+    "DropOffStep": {
+        **_LESSON,
+        **_figures(
+            analytics.funnel_sql,
+            {
+                "reached": "reached",
+                "reachedRate": "reached_rate",
+                "lost": "lost",
+                "dropOffRate": "drop_off_rate",
+            },
+        ),
+    },
+    "LessonDifficulty": {
+        **_LESSON,
+        **_figures(
+            analytics.lesson_stats_sql,
+            {
+                "started": "started",
+                "completed": "completed",
+                "completionRateAmongStarted": "completion_rate_among_started",
+            },
+        ),
+    },
+    # One entry of the event log (api/types/event.py); `data` with its ids made global by the
+    # twin of domain/event_data.public_event_data.
+    "Event": {
+        "id": node_id("Event"),
+        "type": column("type"),
+        "occurredAt": timestamp("occurred_at"),
+        "userId": node_id("User", "user_id"),
+        "courseId": node_id("Course", "course_id"),
+        "lessonId": node_id("Lesson", "lesson_id"),
+        "actorId": node_id("User", "actor_user_id"),
+        "data": Value(lambda s: public_event_data_sql(f"{s.alias}.data")),
+        "userExternalId": Value(
+            lambda s: f"(SELECT eu.external_id FROM users eu WHERE eu.id = {s.alias}.user_id)"
+        ),
+        "courseProductId": Value(
+            lambda s: f"(SELECT ec.product_id FROM courses ec WHERE ec.id = {s.alias}.course_id)"
+        ),
+    },
     "WebhookEndpoint": {
         "id": node_id("WebhookEndpoint"),
         "url": column("url"),
@@ -729,6 +887,51 @@ def _deliveries(bound: Bound, alias: str) -> str:
         endpoint = bound["endpointId"][0]
         conditions.append(f"({endpoint} IS NULL OR {alias}.endpoint_id = {endpoint})")
     return f"FROM webhook_deliveries {alias} WHERE {' AND '.join(conditions)}"
+
+
+def _events(bound: Bound, alias: str) -> str:
+    """events: the log, or the part of it of ``types``, ``userId`` and ``courseId`` when given (an
+    empty or null list of types filters nothing, as in api/queries/events.py)."""
+    conditions = ["true"]
+    if "types" in bound:
+        types = bound["types"][0]
+        conditions.append(f"(coalesce(cardinality({types}), 0) = 0 OR {alias}.type::text = ANY({types}))")
+    for name, column in (("userId", "user_id"), ("courseId", "course_id")):
+        if name in bound:
+            pk = bound[name][0]
+            conditions.append(f"({pk} IS NULL OR {alias}.{column} = {pk})")
+    return f"FROM events {alias} WHERE {' AND '.join(conditions)}"
+
+
+def _analysed_course(bound: Bound, alias: str) -> str:
+    """courseAnalytics: the course named, for admins and its instructors (anyone else gets null,
+    as for a course that does not exist: domain/teaching.py's rule), with the window asked and
+    its totals (one row of analytics.totals_statement)."""
+    course_id, slug, product_id = bound["course"]
+    start, start_text = bound.get("from", ("NULL::timestamptz", "NULL::text"))
+    end, end_text = bound.get("to", ("NULL::timestamptz", "NULL::text"))
+    course = Scope("ac", f"{CALLER}.id")
+    totals = analytics.postgresql_text(analytics.totals_statement("postgresql", *_analysed(course)))
+    stats = analytics.postgresql_text(analytics.lesson_stats_statement("postgresql", *_analysed(course)))
+    # The per-lesson rows once, as one array per column (exact values, floats included).
+    arrays = ", ".join(
+        f"array_agg(ls.{name} ORDER BY ls.position) AS ls_{name}" for name in analytics.LESSON_STATS_COLUMNS
+    )
+    return (
+        f"FROM (SELECT ac.*, act.*, als.* FROM (SELECT c.*, {start} AS window_start, {end} AS window_end, "
+        f"{start_text} AS from_text, {end_text} AS to_text FROM courses c "
+        f"WHERE (c.id = {course_id} OR c.slug = {slug} OR c.product_id = {product_id}) "
+        f"AND {may_see_course_learners_sql(CALLER, 'c.id')}) ac "
+        f"CROSS JOIN LATERAL ({totals}) act "
+        f"CROSS JOIN LATERAL (SELECT {arrays} FROM ({stats}) ls) als) {alias}"
+    )
+
+
+def _window_in_order(bound: Bound) -> str:
+    # analytics.window refuses `to` before `from` (VALIDATION_FAILED): the resolvers say so.
+    if "from" in bound and "to" in bound:
+        return f"NOT coalesce({bound['to'][0]} < {bound['from'][0]}, false)"
+    return "true"
 
 
 def _bundle_lookup(bound: Bound, alias: str) -> str:
@@ -875,6 +1078,34 @@ ROOTS: dict[str, Root] = {
         subject=lambda _bound, _a: f"{CALLER}.id",
         guard=lambda _bound: f"{CALLER}.is_admin",
         page_key="id",
+    ),
+    # Admins only (FORBIDDEN for anyone else, from the resolver). A page never passes an event
+    # whose predecessor may still be committing (domain/events.settled_upper_id's twin).
+    "events": Root(
+        "Event",
+        many=True,
+        arguments={
+            "types": (Kind.ENUM_LIST,),
+            "userId": (Kind.OPTIONAL_USER_PK,),
+            "courseId": (Kind.OPTIONAL_COURSE_PK,),
+        },
+        source=_events,
+        subject=lambda _bound, _a: f"{CALLER}.id",
+        guard=lambda _bound: f"{CALLER}.is_admin",
+        page_key="id",
+        upper=lambda after, last: settled_upper_id_sql(after, last, "now()"),
+    ),
+    "courseAnalytics": Root(
+        "CourseAnalytics",
+        many=False,
+        arguments={
+            "course": (Kind.COURSE_REF_PK, Kind.COURSE_REF_SLUG, Kind.COURSE_REF_PRODUCT_ID),
+            "from": (Kind.INSTANT, Kind.INSTANT_TEXT),
+            "to": (Kind.INSTANT, Kind.INSTANT_TEXT),
+        },
+        source=_analysed_course,
+        subject=lambda _bound, _a: f"{CALLER}.id",
+        guard=_window_in_order,
     ),
     # LearnerProgressResult: its LearnerProgress member; NOT_FOUND and VALIDATION are guarded.
     "learnerProgress": Root(

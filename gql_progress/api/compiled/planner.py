@@ -32,6 +32,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     StringValueNode,
+    Undefined,
     ValueNode,
     VariableDefinitionNode,
     VariableNode,
@@ -41,7 +42,7 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
-from gql_progress.api.compiled.arguments import Kind, NotCompiled, Paging, Parameter
+from gql_progress.api.compiled.arguments import Kind, NotCompiled, Paging, Parameter, Variable
 from gql_progress.api.compiled.collect import collect_fields
 from gql_progress.api.compiled.declarations import (
     CALLER,
@@ -50,6 +51,7 @@ from gql_progress.api.compiled.declarations import (
     Choice,
     Nested,
     Paged,
+    Parameterized,
     Root,
     Scope,
     Value,
@@ -200,6 +202,7 @@ class _Builder:
                 lambda _p, a: root.source(bound, a),
                 lambda _p, a: root.subject(bound, a),
                 root.page_key,
+                root.upper,
             )
             return self._paged(
                 "Query", nodes[0].name.value, page, nodes, Scope(CALLER, VIEWER), set(root.arguments)
@@ -228,6 +231,9 @@ class _Builder:
                 raise NotCompiled
             if isinstance(field, Paged):
                 pairs.append((key, self._paged(type_name, name, field, children, scope)))
+                continue
+            if isinstance(field, Parameterized):
+                pairs.append((key, self._parameterized(type_name, name, field, children, scope)))
                 continue
             _no_arguments(children)
             if isinstance(field, Value):
@@ -273,6 +279,11 @@ class _Builder:
         scope = Scope(alias, field.subject(parent, alias))
         on_page = f"{alias}.rn__ <= {size}"
         more = f"count(*) > {size}"
+        if field.upper is not None:
+            if backward:
+                raise NotCompiled  # such a connection pages forward only
+            on_page = f"{on_page} AND ({alias}.upper__ IS NULL OR {key} <= {alias}.upper__)"
+            more = f"({more} OR coalesce(bool_or({alias}.upper__ IS NOT NULL), false))"
         page = _Page(
             key=key,
             on_page=on_page,
@@ -298,11 +309,19 @@ class _Builder:
             else:
                 raise NotCompiled
         order = f"{key} DESC" if backward else key
-        rows = (
-            f"(SELECT {alias}.*, row_number() OVER (ORDER BY {order}) AS rn__ {field.source(parent, alias)} "
+        fetched = (
+            f"SELECT {alias}.*, row_number() OVER (ORDER BY {order}) AS rn__ {field.source(parent, alias)} "
             f"AND ({after} IS NULL OR {key} > {after}) AND ({before} IS NULL OR {key} < {before}) "
-            f"ORDER BY {order} LIMIT {size} + 1) {alias}"
+            f"ORDER BY {order} LIMIT {size} + 1"
         )
+        rows = f"({fetched}) {alias}"
+        if field.upper is not None:
+            # The bound is computed from the rows fetched, up to the page's last one: with
+            # `first: 0` the resolvers take the look-ahead row as that last one, hence at least 1.
+            f = f"{alias}f"
+            last = f"(SELECT max({f}.{field.key}) FROM {f} WHERE {f}.rn__ <= greatest({size}, 1))"
+            upper = field.upper(f"coalesce({after}, 0)", last)
+            rows = f"(WITH {f} AS ({fetched}) SELECT {f}.*, {upper} AS upper__ FROM {f}) {alias}"
         # GROUP BY (): one row whatever the page holds, even when no field aggregates.
         return f"(SELECT {json_object(pairs)} FROM {rows} GROUP BY ())"
 
@@ -339,11 +358,38 @@ class _Builder:
     def _bound(self, kind: Kind, value: ValueNode | None) -> str:
         """A placeholder for an argument: a variable's value or a literal, checked at bind."""
         if isinstance(value, VariableNode):
-            parameter = Parameter(kind, variable=value.name.value)
-        else:
-            parameter = Parameter(kind, literal=None if value is None else _literal(value))
+            return self._placeholder(Parameter(kind, variable=value.name.value))
+        return self._placeholder(Parameter(kind, literal=None if value is None else _literal(value)))
+
+    def _placeholder(self, parameter: Parameter) -> str:
         self.parameters.append(parameter)
-        return f"${len(self.parameters) + CALLER_PARAMETERS}::{kind.sql_type}"
+        return f"${len(self.parameters) + CALLER_PARAMETERS}::{parameter.kind.sql_type}"
+
+    def _parameterized(
+        self, parent_type: str, name: str, field: Parameterized, nodes: list[FieldNode], parent: Scope
+    ) -> str:
+        """A list read with its field's arguments: each bound, an omitted one as the schema's
+        default (fields merged under one key have the same arguments: validation saw to it)."""
+        self.reads_beyond_the_caller = True
+        given = {argument.name.value: argument.value for argument in nodes[0].arguments or ()}
+        if set(given) - set(field.arguments):
+            raise NotCompiled
+        parent_object = self.schema.get_type(parent_type)
+        assert isinstance(parent_object, GraphQLObjectType)
+        definitions = parent_object.fields[name].args
+        bound: dict[str, tuple[str, ...]] = {}
+        for argument, kinds in field.arguments.items():
+            if argument in given:
+                bound[argument] = tuple(self._bound(kind, given[argument]) for kind in kinds)
+            else:
+                default = definitions[argument].default_value
+                literal = None if default is Undefined else default
+                bound[argument] = tuple(self._placeholder(Parameter(kind, literal=literal)) for kind in kinds)
+        alias = self._alias()
+        scope = Scope(alias, field.subject(parent, alias))
+        return self._rows(
+            field.type_name, True, nodes, field.source(parent, alias, bound), scope, field.order_by(alias)
+        )
 
     def _nested(self, field: Nested, nodes: list[FieldNode], parent: Scope) -> str:
         self.reads_beyond_the_caller = True
@@ -400,7 +446,8 @@ class _Builder:
 
 
 def _literal(value: ValueNode) -> Any:
-    """A constant argument's value as a variable would carry it (checked at bind like one)."""
+    """An argument's value as a variable would carry it (checked at bind like one); a variable
+    in a list or an input object is a ``Variable``, filled in at bind."""
     if isinstance(value, StringValueNode):
         return value.value
     if isinstance(value, IntValueNode):
@@ -411,6 +458,8 @@ def _literal(value: ValueNode) -> Any:
         return [_literal(item) for item in value.values]
     if isinstance(value, EnumValueNode):
         return value.value
+    if isinstance(value, VariableNode):
+        return Variable(value.name.value)
     if isinstance(value, ObjectValueNode):
         return {field.name.value: _literal(field.value) for field in value.fields}
     raise NotCompiled

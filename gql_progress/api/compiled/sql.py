@@ -7,6 +7,8 @@ statement builds the response in the database, so what Strawberry's scalars woul
 
 from __future__ import annotations
 
+from gql_progress.domain.ids import encode_id_sql
+
 
 def iso_utc(value: str) -> str:
     """Python's ``datetime.isoformat()`` of an aware UTC datetime: microseconds only when not
@@ -21,8 +23,8 @@ def iso_utc(value: str) -> str:
 
 
 def global_id(type_name: str, pk: str) -> str:
-    """api/ids.encode_id in SQL: base64 of ``Type:pk`` (short enough to need no line breaks)."""
-    return f"encode(convert_to('{type_name}:' || {pk}, 'UTF8'), 'base64')"
+    """domain/ids.encode_id in SQL (its twin there)."""
+    return encode_id_sql(type_name, pk)
 
 
 def cursor_sql(pk: str) -> str:

@@ -54,6 +54,12 @@ async def _scope_of(db: Database, course_id: int) -> analytics.Scope:
     return analytics.Scope(course_id, tuple(row.id for row in lessons))
 
 
+def _asked(bound: Any) -> datetime | None:
+    # The resolvers' windows hold the datetimes asked (SQL bounds are the compiled reads').
+    assert bound is None or isinstance(bound, datetime)
+    return bound
+
+
 @strawberry.type(description="How the cohort did on one lesson of the course.")
 class LessonAnalytics:
     lesson: Lesson = strawberry.field(description="The lesson (a current lesson of the course).")
@@ -199,8 +205,8 @@ class CourseAnalytics:
         viewer_id = info.context.viewer.user_id
         return cls(
             course=Course.from_row(course, subject_user_id=viewer_id),
-            from_=window.start,
-            to=window.end,
+            from_=_asked(window.start),
+            to=_asked(window.end),
             course_pk=course.id,
             viewer_id=viewer_id,
             min_sample=info.context.settings.analytics_min_sample,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.sql.elements import KeyedColumnElement
 
@@ -23,20 +23,22 @@ from gql_progress.api.loaders.progress_by_user_course import ProgressByUserCours
 from gql_progress.api.loaders.progress_by_user_lesson import ProgressByUserLessonLoader
 from gql_progress.api.loaders.summary_by_user_course import SummaryByUserCourseLoader
 from gql_progress.db.engine import Database
-from gql_progress.db.models import (
-    Bundle,
-    Certificate,
-    Course,
-    Enrollment,
-    Lesson,
-    LessonProgress,
-    Product,
-    StudyPlan,
-    StudyPlanInstance,
-    User,
+from gql_progress.db.rows import (
+    BundleRow,
+    CertificateRow,
+    CourseRow,
+    EnrollmentRow,
+    LessonRow,
+    ProductRow,
+    ProgressRow,
+    StudyPlanInstanceRow,
+    StudyPlanRow,
+    UserRow,
 )
 from gql_progress.domain.completion.summary import CourseSummary
 from gql_progress.domain.viewer import Viewer
+
+R = TypeVar("R", bound=tuple[Any, ...])  # a row class of db/rows.py
 
 
 class Loaders:
@@ -45,16 +47,16 @@ class Loaders:
     constructions (bench/RESULTS.md, ladder step 14)."""
 
     # Rows by primary key, one line per table (by_id.py): each a RowByIdLoader, made on first use.
-    user_by_id = ById(User)
-    course_by_id = ById(Course)
-    lesson_by_id = ById(Lesson)
-    enrollment_by_id = ById(Enrollment)
-    progress_by_id = ById(LessonProgress)
-    study_plan_by_id = ById(StudyPlan)
-    study_plan_instance_by_id = ById(StudyPlanInstance)
-    bundle_by_id = ById(Bundle)
-    product_by_id = ById(Product)
-    certificate_by_id = ById(Certificate)
+    user_by_id = ById(UserRow)
+    course_by_id = ById(CourseRow)
+    lesson_by_id = ById(LessonRow)
+    enrollment_by_id = ById(EnrollmentRow)
+    progress_by_id = ById(ProgressRow)
+    study_plan_by_id = ById(StudyPlanRow)
+    study_plan_instance_by_id = ById(StudyPlanInstanceRow)
+    bundle_by_id = ById(BundleRow)
+    product_by_id = ById(ProductRow)
+    certificate_by_id = ById(CertificateRow)
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -65,7 +67,7 @@ class Loaders:
         # Who may see which courses' learners (domain/teaching.py): per viewer, since a
         # WebSocket context learns its viewer after its loaders were made.
         self._course_access: dict[Viewer, CourseAccessLoader] = {}
-        self._by_key: dict[KeyedColumnElement[Any], RowByKeyLoader] = {}
+        self._by_key: dict[KeyedColumnElement[Any], RowByKeyLoader[Any]] = {}
 
     @cached_property
     def lessons_by_course(self) -> LessonsByCourseLoader:
@@ -120,10 +122,10 @@ class Loaders:
 
     # Rows by a unique column other than the id (federation's entity keys, api/federation.py):
     # one loader per column, made when the request first asks by it.
-    def row_by_key(self, column: KeyedColumnElement[Any]) -> RowByKeyLoader:
+    def row_by_key(self, row_class: type[R], column: KeyedColumnElement[Any]) -> RowByKeyLoader[R]:
         loader = self._by_key.get(column)
         if loader is None:
-            loader = self._by_key[column] = RowByKeyLoader(self.db, column)
+            loader = self._by_key[column] = RowByKeyLoader(self.db, row_class, column)
         return loader
 
     def course_access(self, viewer: Viewer) -> CourseAccessLoader:

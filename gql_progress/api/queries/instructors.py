@@ -24,9 +24,9 @@ from gql_progress.api.types.course_learner_status import CourseLearnerStatus
 from gql_progress.api.types.learner_progress import LearnerProgress, LearnerProgressResult
 from gql_progress.api.types.user import User
 from gql_progress.api.visibility import empty_connection
-from gql_progress.db.models import Course as CourseRow
+from gql_progress.db.models import Course as CourseModel
 from gql_progress.db.models import CourseInstructor, Enrollment, EnrollmentStatus, Lesson, LessonProgress
-from gql_progress.db.models import User as UserRow
+from gql_progress.db.models import User as UserModel
 from gql_progress.domain.errors import InvalidInput, NotFound, ProblemList
 from gql_progress.domain.teaching import learner_in_course
 
@@ -61,19 +61,19 @@ LEARNERS_OF_COURSE = ChildRows[CourseLearnerStatus | None](
 # A course's instructors by user id.
 INSTRUCTORS_OF_COURSE = ChildRows[None](
     query=no_filter(
-        select(*UserRow.__table__.c).join(CourseInstructor, CourseInstructor.user_id == UserRow.id)
+        select(*UserModel.__table__.c).join(CourseInstructor, CourseInstructor.user_id == UserModel.id)
     ),
     parent=CourseInstructor.course_id,
-    key=UserRow.id,
+    key=UserModel.id,
 )
 
 # The courses a user is assigned to teach, by course id.
 COURSES_TAUGHT_BY = ChildRows[None](
     query=no_filter(
-        select(*CourseRow.__table__.c).join(CourseInstructor, CourseInstructor.course_id == CourseRow.id)
+        select(*CourseModel.__table__.c).join(CourseInstructor, CourseInstructor.course_id == CourseModel.id)
     ),
     parent=CourseInstructor.user_id,
-    key=CourseRow.id,
+    key=CourseModel.id,
 )
 
 

@@ -49,19 +49,19 @@ from gql_progress.db.models import (
     WebhookEndpoint,
 )
 
-# A row class: a NamedTuple registered with row_of.
-T = TypeVar("T", bound=tuple[Any, ...])
+# A row class: a NamedTuple registered with row_of (the one TypeVar for them, used everywhere).
+RowT = TypeVar("RowT", bound=tuple[Any, ...])
 Columns = tuple[KeyedColumnElement[Any], ...]
 
 _COLUMNS: dict[type, Columns] = {}
 
 
-def row_of(columns: Iterable[KeyedColumnElement[Any]]) -> Callable[[type[T]], type[T]]:
+def row_of(columns: Iterable[KeyedColumnElement[Any]]) -> Callable[[type[RowT]], type[RowT]]:
     """Registers the decorated NamedTuple as the row of ``columns`` (a table's ``.c``, or a fixed
     select's column list), refusing it unless its fields are the columns' keys, in order."""
     declared = tuple(columns)
 
-    def register(row_class: type[T]) -> type[T]:
+    def register(row_class: type[RowT]) -> type[RowT]:
         fields: tuple[str, ...] = getattr(row_class, "_fields", ())
         keys = tuple(column.key for column in declared)
         if fields != keys:
@@ -82,23 +82,23 @@ def columns(row_class: type) -> Columns:
     return _COLUMNS[row_class]
 
 
-def make(row_class: type[T], row: Iterable[Any]) -> T:
+def make(row_class: type[RowT], row: Iterable[Any]) -> RowT:
     """``row_class`` from a row of ``columns(row_class)``. NamedTuple's ``_make`` less its length
     check, which row_of made once for every such row; and mypy types ``tuple.__new__`` as the
-    NamedTuple, where it would type ``_make`` of a class it only knows as ``type[T]`` not at all."""
+    NamedTuple, where it would type ``_make`` of a class it only knows as ``type[RowT]`` not at all."""
     return tuple.__new__(row_class, row)
 
 
-def one(row_class: type[T], result: Result[Any]) -> T:
+def one(row_class: type[RowT], result: Result[Any]) -> RowT:
     return make(row_class, result.one())
 
 
-def first(row_class: type[T], result: Result[Any]) -> T | None:
+def first(row_class: type[RowT], result: Result[Any]) -> RowT | None:
     row = result.first()
     return None if row is None else make(row_class, row)
 
 
-def every(row_class: type[T], rows: Iterable[Iterable[Any]]) -> list[T]:
+def every(row_class: type[RowT], rows: Iterable[Iterable[Any]]) -> list[RowT]:
     return [make(row_class, row) for row in rows]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +23,7 @@ from gql_progress.db.models import (
     User,
     UserRole,
 )
-from gql_progress.db.rows import CourseRow, EnrollmentRow, LessonRow, UserRow, columns, first, one
+from gql_progress.db.rows import CourseRow, EnrollmentRow, LessonRow, RowT, UserRow, columns, first, one
 from gql_progress.db.types import utcnow
 from gql_progress.domain.completion.enrollment import reevaluate_course
 from gql_progress.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, ProblemList
@@ -57,7 +57,6 @@ LESSON_COLUMNS = (
     "pass_score",
 )
 
-R = TypeVar("R", bound=tuple[Any, ...])  # a row class of db/rows.py
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -365,7 +364,7 @@ async def enroll(db: Database, user_id: int, course_id: int) -> tuple[Enrollment
 # --- helpers ---------------------------------------------------------------------------------
 
 
-async def insert_returning(conn: AsyncConnection, row_class: type[R], values: Mapping[str, Any]) -> R:
+async def insert_returning(conn: AsyncConnection, row_class: type[RowT], values: Mapping[str, Any]) -> RowT:
     """Insert one row of ``row_class``'s table (``values`` keyed by column) and return it."""
     table = columns(row_class)[0].table
     try:
@@ -377,8 +376,8 @@ async def insert_returning(conn: AsyncConnection, row_class: type[R], values: Ma
 
 
 async def update_returning(
-    conn: AsyncConnection, row_class: type[R], row_id: int, values: Mapping[str, Any], what: str
-) -> R:
+    conn: AsyncConnection, row_class: type[RowT], row_id: int, values: Mapping[str, Any], what: str
+) -> RowT:
     """Update the row of ``row_class``'s table with this id and return it."""
     id_column = columns(row_class)[0]
     statement = update(id_column.table).where(id_column == row_id).returning(*columns(row_class))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.sql.elements import KeyedColumnElement
 
@@ -31,14 +31,13 @@ from gql_progress.db.rows import (
     LessonRow,
     ProductRow,
     ProgressRow,
+    RowT,
     StudyPlanInstanceRow,
     StudyPlanRow,
     UserRow,
 )
 from gql_progress.domain.completion.summary import CourseSummary
 from gql_progress.domain.viewer import Viewer
-
-R = TypeVar("R", bound=tuple[Any, ...])  # a row class of db/rows.py
 
 
 class Loaders:
@@ -67,7 +66,7 @@ class Loaders:
         # Who may see which courses' learners (domain/teaching.py): per viewer, since a
         # WebSocket context learns its viewer after its loaders were made.
         self._course_access: dict[Viewer, CourseAccessLoader] = {}
-        self._by_key: dict[KeyedColumnElement[Any], RowByKeyLoader[Any]] = {}
+        self._by_key: dict[tuple[type, KeyedColumnElement[Any]], RowByKeyLoader[Any]] = {}
 
     @cached_property
     def lessons_by_course(self) -> LessonsByCourseLoader:
@@ -122,10 +121,10 @@ class Loaders:
 
     # Rows by a unique column other than the id (federation's entity keys, api/federation.py):
     # one loader per column, made when the request first asks by it.
-    def row_by_key(self, row_class: type[R], column: KeyedColumnElement[Any]) -> RowByKeyLoader[R]:
-        loader = self._by_key.get(column)
+    def row_by_key(self, row_class: type[RowT], column: KeyedColumnElement[Any]) -> RowByKeyLoader[RowT]:
+        loader = self._by_key.get((row_class, column))
         if loader is None:
-            loader = self._by_key[column] = RowByKeyLoader(self.db, row_class, column)
+            loader = self._by_key[row_class, column] = RowByKeyLoader(self.db, row_class, column)
         return loader
 
     def course_access(self, viewer: Viewer) -> CourseAccessLoader:

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from gql_progress.api.loaders.base import BatchLoader
 from gql_progress.db.engine import Database
-from gql_progress.db.rows import columns, make
+from gql_progress.db.rows import RowT, columns, make
 
 Key = str
-R = TypeVar("R", bound=tuple[Any, ...])
 
 
 @functools.cache
@@ -32,14 +31,14 @@ def _statement(row_class: type, column: KeyedColumnElement[Any]) -> tuple[Select
     return select(*selected).where(column.in_(bindparam("keys", expanding=True))), place
 
 
-class RowByKeyLoader(BatchLoader[Key, R | None], Generic[R]):  # None: no such row
-    def __init__(self, db: Database, row_class: type[R], column: KeyedColumnElement[Any]) -> None:
+class RowByKeyLoader(BatchLoader[Key, RowT | None], Generic[RowT]):  # None: no such row
+    def __init__(self, db: Database, row_class: type[RowT], column: KeyedColumnElement[Any]) -> None:
         super().__init__(db)
         self.row_class = row_class
         self.column = column
         self.statement, self.place = _statement(row_class, column)
 
-    async def batch_load_fn(self, keys: Sequence[Key]) -> list[R | None]:
+    async def batch_load_fn(self, keys: Sequence[Key]) -> list[RowT | None]:
         async with self.db.read() as conn:
             rows = await conn.execute(self.statement, {"keys": list(keys)})
             by_key = {row[self.place]: make(self.row_class, row) for row in rows}

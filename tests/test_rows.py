@@ -8,10 +8,11 @@ import typing
 from typing import Any
 
 import pytest
-from sqlalchemy import Column
+from sqlalchemy import Column, select
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from gql_progress.api.loaders import Loaders
+from gql_progress.api.loaders.child_rows import ChildRows, no_filter
 from gql_progress.db import rows
 from gql_progress.db.models import Base, Lesson
 from tests.support import Api
@@ -75,3 +76,14 @@ async def test_loaders_hand_out_typed_rows_read_from_the_database(api: Api) -> N
     assert by_id.slug == course.slug
     assert [type(lesson) for lesson in lessons] == [rows.LessonRow, rows.LessonRow]
     assert [lesson.id for lesson in lessons] == course.lesson_pks
+
+
+def test_a_nested_connection_refuses_a_select_that_does_not_read_its_row_class() -> None:
+    wrong = ChildRows(
+        row=rows.LessonRow,
+        query=no_filter(select(*rows.columns(rows.CourseRow))),
+        parent=Lesson.course_id,
+        key=Lesson.id,
+    )
+    with pytest.raises(ValueError, match="LessonRow"):
+        wrong.of_parents(None, [1])

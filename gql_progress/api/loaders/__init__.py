@@ -61,8 +61,8 @@ class Loaders:
         self.db = db
         # Nested connections (api/nested_pages.py): a pair of loaders per ChildRows, made when
         # the request first pages it, so a new nested connection needs no field here.
-        self._child_pages: dict[ChildRows[Any], ChildPagesLoader] = {}
-        self._child_counts: dict[ChildRows[Any], ChildCountsLoader] = {}
+        self._child_pages: dict[ChildRows[Any, Any], ChildPagesLoader] = {}
+        self._child_counts: dict[ChildRows[Any, Any], ChildCountsLoader] = {}
         # Who may see which courses' learners (domain/teaching.py): per viewer, since a
         # WebSocket context learns its viewer after its loaders were made.
         self._course_access: dict[Viewer, CourseAccessLoader] = {}
@@ -107,13 +107,13 @@ class Loaders:
     async def summary(self, user_id: int, course_id: int) -> CourseSummary:
         return await self.summary_by_user_course.load((user_id, course_id))
 
-    def child_pages(self, rows: ChildRows[Any]) -> ChildPagesLoader:
+    def child_pages(self, rows: ChildRows[Any, Any]) -> ChildPagesLoader:
         loader = self._child_pages.get(rows)
         if loader is None:
             loader = self._child_pages[rows] = ChildPagesLoader(self.db, rows)
         return loader
 
-    def child_counts(self, rows: ChildRows[Any]) -> ChildCountsLoader:
+    def child_counts(self, rows: ChildRows[Any, Any]) -> ChildCountsLoader:
         loader = self._child_counts.get(rows)
         if loader is None:
             loader = self._child_counts[rows] = ChildCountsLoader(self.db, rows)

@@ -16,15 +16,23 @@ from gql_progress.api.types.study_plan import StudyPlan
 from gql_progress.api.types.study_plan_instance import StudyPlanInstance
 from gql_progress.db.models import StudyPlan as StudyPlanModel
 from gql_progress.db.models import StudyPlanInstance as InstanceModel
+from gql_progress.db.rows import StudyPlanInstanceRow, StudyPlanRow, columns
 
-PLANS_OF_USER = ChildRows[None](
-    query=no_filter(select(*StudyPlanModel.__table__.c)), parent=StudyPlanModel.user_id, key=StudyPlanModel.id
+PLANS_OF_USER = ChildRows(
+    row=StudyPlanRow,
+    query=no_filter(select(*columns(StudyPlanRow))),
+    parent=StudyPlanModel.user_id,
+    key=StudyPlanModel.id,
 )
-INSTANCES_OF_USER = ChildRows[None](
-    query=no_filter(select(*InstanceModel.__table__.c)), parent=InstanceModel.user_id, key=InstanceModel.id
+INSTANCES_OF_USER = ChildRows(
+    row=StudyPlanInstanceRow,
+    query=no_filter(select(*columns(StudyPlanInstanceRow))),
+    parent=InstanceModel.user_id,
+    key=InstanceModel.id,
 )
-INSTANCES_OF_PLAN = ChildRows[None](
-    query=no_filter(select(*InstanceModel.__table__.c)),
+INSTANCES_OF_PLAN = ChildRows(
+    row=StudyPlanInstanceRow,
+    query=no_filter(select(*columns(StudyPlanInstanceRow))),
     parent=InstanceModel.study_plan_id,
     key=InstanceModel.id,
 )

@@ -132,7 +132,7 @@ def fail_loads_by_id(monkeypatch: pytest.MonkeyPatch, model: type[Base], message
     the other tables' by-id loaders load as before."""
     load = RowByIdLoader.batch_load_fn
 
-    async def failing(self: RowByIdLoader, keys: Sequence[int]) -> list[Any]:
+    async def failing(self: RowByIdLoader[Any], keys: Sequence[int]) -> list[Any]:
         if self.table is model.__table__:
             raise RuntimeError(message)
         return await load(self, keys)

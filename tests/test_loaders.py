@@ -13,7 +13,7 @@ async def test_a_by_id_loader_is_made_once_per_loaders_and_shares_its_tables_sta
 
     assert mine.course_by_id is mine.course_by_id  # one DataLoader, hence one cache, per request
     assert mine.course_by_id is not theirs.course_by_id  # never shared between requests
-    assert mine.course_by_id is not mine.lesson_by_id
+    assert mine.course_by_id is not mine.lesson_by_id  # type: ignore[comparison-overlap]  # typed apart now
     assert mine.course_by_id.statement is theirs.course_by_id.statement  # built once per table
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from gql_progress.db.models import LessonProgress
 from gql_progress.domain.completion.summary import completion_percentage
 from gql_progress.domain.ids import encode_id
-from gql_progress.domain.study_plan_progress import instance_progress
+from gql_progress.domain.study_plan_progress import PlanLesson, instance_progress
 from tests.support import Api, SeededCourse, SeededUser
 
 # --- GraphQL documents -------------------------------------------------------------------------
@@ -703,7 +703,8 @@ NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 def _lesson(pk: int, position: int) -> Any:
-    return SimpleNamespace(id=pk, plan_position=position)
+    lesson: Any = SimpleNamespace(id=pk)  # instance_progress reads only its id
+    return PlanLesson(position, lesson)
 
 
 def _record(completed: bool) -> Any:

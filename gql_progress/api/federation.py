@@ -49,9 +49,10 @@ from gql_progress.api.types.bundle import Bundle
 from gql_progress.api.types.course import Course
 from gql_progress.api.types.lesson import Lesson
 from gql_progress.api.types.user import User
-from gql_progress.db.models import Bundle as BundleRow
-from gql_progress.db.models import Course as CourseRow
-from gql_progress.db.models import User as UserRow
+from gql_progress.db.models import Bundle as BundleModel
+from gql_progress.db.models import Course as CourseModel
+from gql_progress.db.models import User as UserModel
+from gql_progress.db.rows import BundleRow, CourseRow, UserRow
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import FieldProblem, InvalidInput
 from gql_progress.domain.text import contains_nul
@@ -67,12 +68,12 @@ ENTITY_KEYS: dict[str, tuple[str, ...]] = {
 }
 # The column each non-id key is looked up by (the id goes through resolve_node).
 _KEY_COLUMNS: dict[tuple[str, str], KeyedColumnElement[Any]] = {
-    ("User", "email"): UserRow.__table__.c.email,
-    ("User", "externalId"): UserRow.__table__.c.external_id,
-    ("Course", "slug"): CourseRow.__table__.c.slug,
-    ("Course", "productId"): CourseRow.__table__.c.product_id,
-    ("Bundle", "slug"): BundleRow.__table__.c.slug,
-    ("Bundle", "productId"): BundleRow.__table__.c.product_id,
+    ("User", "email"): UserModel.__table__.c.email,
+    ("User", "externalId"): UserModel.__table__.c.external_id,
+    ("Course", "slug"): CourseModel.__table__.c.slug,
+    ("Course", "productId"): CourseModel.__table__.c.product_id,
+    ("Bundle", "slug"): BundleModel.__table__.c.slug,
+    ("Bundle", "productId"): BundleModel.__table__.c.product_id,
 }
 _ENTITY_TYPES: dict[str, type] = {"User": User, "Course": Course, "Lesson": Lesson, "Bundle": Bundle}
 # The fields and types the subgraph spec adds: not part of the SDL a subgraph publishes.
@@ -164,16 +165,16 @@ async def _by_key(info: Info, type_name: str, key: str, value: str) -> Any:
         value = normalize_email(value)
     if contains_nul(value):
         return None  # no identifier holds U+0000, and PostgreSQL would refuse to compare it
-    row = await info.context.loaders.row_by_key(_KEY_COLUMNS[type_name, key]).load(value)
-    if row is None:
-        return None
-    viewer = info.context.viewer
+    loaders, viewer, column = info.context.loaders, info.context.viewer, _KEY_COLUMNS[type_name, key]
     if type_name == "User":
+        user = await loaders.row_by_key(UserRow, column).load(value)
         # As node(id) for a User: the user themself or an admin.
-        return User.from_row(row) if viewer.can_access(row.id) else None
+        return None if user is None or not viewer.can_access(user.id) else User.from_row(user)
     if type_name == "Course":
-        return Course.from_row(row, subject_user_id=viewer.user_id)
-    return Bundle.from_row(row)
+        course = await loaders.row_by_key(CourseRow, column).load(value)
+        return None if course is None else Course.from_row(course, subject_user_id=viewer.user_id)
+    bundle = await loaders.row_by_key(BundleRow, column).load(value)
+    return None if bundle is None else Bundle.from_row(bundle)
 
 
 @functools.lru_cache(maxsize=4)

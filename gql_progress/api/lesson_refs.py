@@ -4,18 +4,16 @@ request's loaders: one statement per batch of external ids, none for ids."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.db.models import Lesson
+from gql_progress.db.rows import LessonRow
 from gql_progress.domain.errors import NotFound
 from gql_progress.domain.refs import LessonRef
 from gql_progress.domain.text import contains_nul
 
 
-async def lesson_rows(info: Info, refs: Sequence[LessonRef]) -> list[Row[Any] | None]:
+async def lesson_rows(info: Info, refs: Sequence[LessonRef]) -> list[LessonRow | None]:
     """The lesson row each ref names (removed lessons included), or None, in order."""
     loaders = info.context.loaders
     ids = [r.id for r in refs if r.id is not None]
@@ -25,7 +23,7 @@ async def lesson_rows(info: Info, refs: Sequence[LessonRef]) -> list[Row[Any] | 
     by_external = dict(
         zip(
             external,
-            await loaders.row_by_key(Lesson.__table__.c.external_id).load_many(external),
+            await loaders.row_by_key(LessonRow, Lesson.__table__.c.external_id).load_many(external),
             strict=True,
         )
     )

@@ -10,44 +10,58 @@ those of ``paginate``.
 A new nested connection is a ``ChildRows`` at module level and one call in its resolver::
 
     ENROLLMENTS_OF_USER = ChildRows(
-        query=no_filter(select(*Enrollment.__table__.c)), parent=Enrollment.user_id, key=Enrollment.id
+        row=EnrollmentRow,
+        query=no_filter(select(*columns(EnrollmentRow))),
+        parent=Enrollment.user_id,
+        key=Enrollment.id,
     )
     ...
     page = PageArguments(first, after, last, before)
     return await nested_connection(info, ENROLLMENTS_OF_USER, self.pk, page, to_node)
+
+``to_node`` gets each row as the ``row`` class (db/rows.py), so mypy checks what it reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from gql_progress.api.context import Info
 from gql_progress.api.loaders.child_pages import PageKey
 from gql_progress.api.loaders.child_rows import KEY, ChildRows
 from gql_progress.api.pagination import Connection, PageArguments, PageRequest, connection_from_rows
+from gql_progress.db.rows import RowT, columns, make
 
 NodeT = TypeVar("NodeT")
 
 
 @dataclass(frozen=True)
-class NestedPage:
+class NestedPage(Generic[RowT]):
     """A parent's page of rows, before they become nodes (for nodes that need more data)."""
 
-    rows: Sequence[Any]  # in key order, with one look-ahead row when more follow
+    # In key order, with one look-ahead row when more follow: the row class's columns, then
+    # the labels ChildRows adds (the key among them).
+    rows: Sequence[Any]
+    row_class: type[RowT]
     request: PageRequest
     count_total: Callable[[], Awaitable[int]]
 
-    def connection(self, to_node: Callable[[Any], NodeT]) -> Connection[NodeT]:
+    def connection(self, to_node: Callable[[RowT], NodeT]) -> Connection[NodeT]:
+        row_class, width = self.row_class, len(columns(self.row_class))
         return connection_from_rows(
-            self.rows, self.request, lambda row: getattr(row, KEY), to_node, self.count_total
+            self.rows,
+            self.request,
+            lambda row: getattr(row, KEY),
+            lambda row: to_node(make(row_class, row[:width])),
+            self.count_total,
         )
 
 
 async def load_page(
-    info: Info, rows: ChildRows[Any], parent: int, request: PageRequest, where: Hashable = None
-) -> NestedPage:
+    info: Info, rows: ChildRows[Any, RowT], parent: int, request: PageRequest, where: Hashable = None
+) -> NestedPage[RowT]:
     """``parent``'s page of ``rows``; ``where`` is the filter ``rows.query`` is called with.
 
     Takes a validated ``page_request`` so that a caller loading more alongside (see
@@ -57,15 +71,15 @@ async def load_page(
     key = PageKey(parent, where, request.limit, request.after_pk, request.before_pk, request.backward)
     page_rows = await loaders.child_pages(rows).load(key)
     counts = loaders.child_counts(rows)
-    return NestedPage(page_rows, request, lambda: counts.load((parent, where)))
+    return NestedPage(page_rows, rows.row, request, lambda: counts.load((parent, where)))
 
 
 async def nested_connection(
     info: Info,
-    rows: ChildRows[Any],
+    rows: ChildRows[Any, RowT],
     parent: int,
     arguments: PageArguments,
-    to_node: Callable[[Any], NodeT],
+    to_node: Callable[[RowT], NodeT],
     where: Hashable = None,
 ) -> Connection[NodeT]:
     """``parent``'s page of ``rows`` as a connection of ``to_node(row)``."""

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 
 from gql_progress.auth.credential_cache import CredentialCache
 from gql_progress.auth.jwt import JwtVerifier, TokenClaims, looks_like_jwt
 from gql_progress.auth.keys import hash_key, key_format
 from gql_progress.db.engine import Database
 from gql_progress.db.models import ApiKey, User, UserRole
+from gql_progress.db.rows import UserRow, columns, first, make
 from gql_progress.db.types import utcnow
 from gql_progress.domain.scopes import parse_scopes
 from gql_progress.domain.viewer import Viewer
@@ -23,18 +23,18 @@ logger = logging.getLogger("gql_progress.auth")
 # Every request runs one of these: built once, since building a SELECT costs about as much CPU
 # as the whole round trip to PostgreSQL (bench/RESULTS.md, ladder step 6).
 _KEY_HOLDER = (
-    select(ApiKey.id.label("api_key_id"), ApiKey.scopes.label("api_key_scopes"), *User.__table__.c)
+    select(ApiKey.id, ApiKey.scopes, *columns(UserRow))
     .join(User, User.id == ApiKey.user_id)
     .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
 )
-_TOKEN_SUBJECT = select(*User.__table__.c).where(User.external_id == bindparam("subject"))
+_TOKEN_SUBJECT = select(*columns(UserRow)).where(User.external_id == bindparam("subject"))
 
 
 @dataclass(frozen=True)
 class Authenticated:
     viewer: Viewer
     # The caller's users row, fetched with the credential: `me` needs no statement of its own.
-    user: Row[Any]
+    user: UserRow
 
     @property
     def principal(self) -> str:
@@ -64,7 +64,7 @@ class Authenticator:
         *,
         tokens: JwtVerifier | None = None,
         accept_legacy_keys: bool = True,
-        cache: CredentialCache[Authenticated | Row[Any]] | None = None,
+        cache: CredentialCache[Authenticated | UserRow] | None = None,
     ) -> None:
         self._db = db
         self._cache = cache
@@ -82,23 +82,26 @@ class Authenticator:
         key_hash = hash_key(credential)
         cache = self._cache
         if cache is not None and isinstance(known := cache.get(key_hash), Authenticated):
-            self._used.add(known.user.api_key_id)
+            assert known.viewer.api_key_id is not None  # cached under a key's hash: a key's viewer
+            self._used.add(known.viewer.api_key_id)
             return known
         epoch = self._db.credentials_epoch
         async with self._db.read() as conn:
             row = (await conn.execute(_KEY_HOLDER, {"key_hash": key_hash})).first()
         if row is None:
             return None
-        self._used.add(row.api_key_id)
+        api_key_id, api_key_scopes, *user_columns = row
+        user = make(UserRow, user_columns)
+        self._used.add(api_key_id)
         viewer = Viewer(
-            user_id=row.id,
-            role=UserRole(row.role),
-            api_key_id=row.api_key_id,
-            granted_scopes=parse_scopes(row.api_key_scopes),
+            user_id=user.id,
+            role=UserRole(user.role),
+            api_key_id=api_key_id,
+            granted_scopes=parse_scopes(api_key_scopes),
         )
-        authenticated = Authenticated(viewer=viewer, user=row)
+        authenticated = Authenticated(viewer=viewer, user=user)
         if cache is not None:
-            cache.put(key_hash, authenticated, row.id, epoch)
+            cache.put(key_hash, authenticated, user.id, epoch)
         return authenticated
 
     async def _token_user(self, claims: TokenClaims) -> Authenticated | None:
@@ -106,10 +109,10 @@ class Authenticator:
         digest = f"sub:{claims.subject}"
         cache = self._cache
         row = cache.get(digest) if cache is not None else None
-        if not isinstance(row, Row):
+        if not isinstance(row, UserRow):
             epoch = self._db.credentials_epoch
             async with self._db.read() as conn:
-                row = (await conn.execute(_TOKEN_SUBJECT, {"subject": claims.subject})).first()
+                row = first(UserRow, await conn.execute(_TOKEN_SUBJECT, {"subject": claims.subject}))
             if row is None:
                 logger.info("bearer token refused: no user with the token's sub")
                 return None

@@ -20,12 +20,12 @@ import secrets
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Row, func, insert, literal, select, update
+from sqlalchemy import func, insert, literal, select, update
 
 from gql_progress.db.engine import Database
 from gql_progress.db.models import ApiKey, User, UserRole
+from gql_progress.db.rows import ApiKeyRow, columns, first, one
 from gql_progress.db.types import UTCDateTime, utcnow
 from gql_progress.domain.catalog import refuse_nul
 from gql_progress.domain.errors import NotFound, ProblemList
@@ -47,7 +47,7 @@ _CHECKSUMMED = re.compile(rf"{KEY_PREFIX}[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_
 _LEGACY = re.compile(rf"{KEY_PREFIX}[A-Za-z0-9_-]+")
 
 # Everything of a key but its hash: what listings and payloads may show.
-API_KEY_COLUMNS = [column for column in ApiKey.__table__.c if column.name != "key_hash"]
+API_KEY_COLUMNS = columns(ApiKeyRow)
 
 
 class KeyFormat(enum.Enum):
@@ -94,7 +94,7 @@ class IssuedKey:
     id: int
     secret: str  # the full key: shown once to the person who asked for it, never stored
     prefix: str
-    row: Row[Any]  # the stored key (API_KEY_COLUMNS), for payloads
+    row: ApiKeyRow  # the stored key, for payloads
 
 
 def validate_key_request(
@@ -130,7 +130,8 @@ async def issue_api_key(
         if role is None:
             raise NotFound("user")
         label, granted = validate_key_request(UserRole(role), label, scopes)
-        row = (
+        row = one(
+            ApiKeyRow,
             await conn.execute(
                 insert(ApiKey)
                 .values(
@@ -143,12 +144,12 @@ async def issue_api_key(
                     created_at=utcnow(),
                 )
                 .returning(*API_KEY_COLUMNS)
-            )
-        ).one()
+            ),
+        )
     return IssuedKey(id=row.id, secret=secret, prefix=prefix, row=row)
 
 
-async def revoke_api_key(db: Database, viewer: Viewer, key_id: int) -> Row[Any]:
+async def revoke_api_key(db: Database, viewer: Viewer, key_id: int) -> ApiKeyRow:
     """Revoke a key: any key for an admin, the caller's own keys for anyone else. Another user's
     key answers NotFound, exactly as a key that does not exist. Revoking twice keeps the first
     time. The next request with the key is refused, in this process and (by the database's
@@ -158,14 +159,15 @@ async def revoke_api_key(db: Database, viewer: Viewer, key_id: int) -> Row[Any]:
         condition = condition & (ApiKey.user_id == viewer.user_id)
     async with db.write() as conn:
         db.note_credentials_changed(conn)
-        row = (
+        row = first(
+            ApiKeyRow,
             await conn.execute(
                 update(ApiKey)
                 .where(condition)
                 .values(revoked_at=func.coalesce(ApiKey.revoked_at, literal(utcnow(), UTCDateTime())))
                 .returning(*API_KEY_COLUMNS)
-            )
-        ).first()
+            ),
+        )
     if row is None:
         raise NotFound("API key")
     return row

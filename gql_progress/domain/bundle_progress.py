@@ -31,6 +31,7 @@ from gql_progress.db.models import (
     ProductCompletion,
     ProductKind,
 )
+from gql_progress.db.rows import BundleRow
 from gql_progress.domain.completion.summary import CourseCounts, counted_lessons, is_complete_sql, summarize
 from gql_progress.domain.errors import DomainError, Forbidden, NotEnrolled, NotFound
 from gql_progress.domain.refs import BundleRef, Identity, UserRef, bundles_by_ref, is_self, users_by_ref
@@ -67,7 +68,7 @@ ItemProgress = CourseItemProgress | ProductItemProgress
 
 @dataclass(frozen=True)
 class BundleProgress:
-    bundle: Row[Any]
+    bundle: BundleRow
     user_id: int
     enrolled_at: datetime
     items: list[ItemProgress]
@@ -241,7 +242,7 @@ def _may_name_a_row(ref: BundleRef | UserRef) -> bool:
 
 
 async def _progress_of_pairs(
-    conn: AsyncConnection, pairs: set[tuple[int, int]], bundles: dict[BundleRef, Row[Any]]
+    conn: AsyncConnection, pairs: set[tuple[int, int]], bundles: dict[BundleRef, BundleRow]
 ) -> dict[tuple[int, int], BundleProgress]:
     """The progress of each enrolled (user, bundle) pair; unenrolled pairs are left out."""
     user_ids = {u for u, _ in pairs}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, case, delete, insert, literal, select, update
+from sqlalchemy import case, delete, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.dialect import insert_for
@@ -23,6 +23,15 @@ from gql_progress.db.models import (
     Product,
     ProductCompletion,
     ProductKind,
+)
+from gql_progress.db.rows import (
+    BundleEnrollmentRow,
+    BundleRow,
+    ProductCompletionRow,
+    ProductRow,
+    columns,
+    first,
+    one,
 )
 from gql_progress.db.types import utcnow
 from gql_progress.domain.catalog import (
@@ -74,19 +83,19 @@ def _validate_product(values: Mapping[str, Any]) -> dict[str, Any]:
     return dict(values)
 
 
-async def create_product(db: Database, values: Mapping[str, Any]) -> Row[Any]:
+async def create_product(db: Database, values: Mapping[str, Any]) -> ProductRow:
     cleaned = _validate_product(values)
     now = utcnow()
     async with db.write() as conn:
         await unique_or_conflict(conn, Product.product_id, cleaned["product_id"], None, "productId")
         return await insert_returning(
-            conn, Product, {"description": "", **cleaned, "created_at": now, "updated_at": now}
+            conn, ProductRow, {"description": "", **cleaned, "created_at": now, "updated_at": now}
         )
 
 
 async def update_product(
     db: Database, product_pk: int, values: Mapping[str, Any], *, kind: ProductKind
-) -> Row[Any]:
+) -> ProductRow:
     """``kind`` is the kind the client's id named: a product of another kind is not found."""
     cleaned = _validate_product(values)
     async with db.write() as conn:
@@ -96,7 +105,7 @@ async def update_product(
         if "product_id" in cleaned:
             await unique_or_conflict(conn, Product.product_id, cleaned["product_id"], product_pk, "productId")
         return await update_returning(
-            conn, Product, product_pk, {**cleaned, "updated_at": utcnow()}, "product"
+            conn, ProductRow, product_pk, {**cleaned, "updated_at": utcnow()}, "product"
         )
 
 
@@ -126,7 +135,7 @@ Items = Sequence[ItemRef | None]
 
 async def create_bundle(
     db: Database, values: Mapping[str, Any], items: Items | None = None, reported: ProblemList | None = None
-) -> Row[Any]:
+) -> BundleRow:
     problems = reported or ProblemList()
     problems.problems += bundle_problems(values).problems
     now = utcnow()
@@ -137,26 +146,28 @@ async def create_bundle(
         await unique_or_conflict(conn, Bundle.product_id, values["product_id"], None, "productId")
         await unique_or_conflict(conn, Bundle.slug, values["slug"], None, "slug")
         row = await insert_returning(
-            conn, Bundle, {"description": "", **values, "created_at": now, "updated_at": now}
+            conn, BundleRow, {"description": "", **values, "created_at": now, "updated_at": now}
         )
         if items:
             await _replace_items(conn, row.id, items, now)
         return row
 
 
-async def update_bundle(db: Database, bundle_id: int, values: Mapping[str, Any]) -> Row[Any]:
+async def update_bundle(db: Database, bundle_id: int, values: Mapping[str, Any]) -> BundleRow:
     bundle_problems(values).raise_if_any()
     async with db.write() as conn:
         if "product_id" in values:
             await unique_or_conflict(conn, Bundle.product_id, values["product_id"], bundle_id, "productId")
         if "slug" in values:
             await unique_or_conflict(conn, Bundle.slug, values["slug"], bundle_id, "slug")
-        return await update_returning(conn, Bundle, bundle_id, {**values, "updated_at": utcnow()}, "bundle")
+        return await update_returning(
+            conn, BundleRow, bundle_id, {**values, "updated_at": utcnow()}, "bundle"
+        )
 
 
 async def set_bundle_items(
     db: Database, bundle_id: int, items: Items, reported: ProblemList | None = None
-) -> Row[Any]:
+) -> BundleRow:
     """Replace the bundle's items with ``items``, in that order."""
     problems = reported or ProblemList()
     now = utcnow()
@@ -170,14 +181,15 @@ async def set_bundle_items(
         if bundle is None:
             raise NotFound("bundle")
         await _replace_items(conn, bundle_id, items, now)
-        return (
+        return one(
+            BundleRow,
             await conn.execute(
                 update(Bundle)
                 .where(Bundle.id == bundle_id)
                 .values(updated_at=now)
-                .returning(*Bundle.__table__.c)
-            )
-        ).one()
+                .returning(*columns(BundleRow))
+            ),
+        )
 
 
 async def _check_items(conn: AsyncConnection, problems: ProblemList, items: Items) -> None:
@@ -248,7 +260,9 @@ async def _enroll_bundle_learners(
     await conn.execute(statement)
 
 
-async def enroll_in_bundle(db: Database, bundle: BundleRef, user: UserRef) -> tuple[Row[Any], bool]:
+async def enroll_in_bundle(
+    db: Database, bundle: BundleRef, user: UserRef
+) -> tuple[BundleEnrollmentRow, bool]:
     """Enroll the user in the bundle and each of its courses. Returns (bundle enrollment, created);
     enrolling again keeps the first enrollment, and course enrollments that exist are kept."""
     now = utcnow()
@@ -257,23 +271,24 @@ async def enroll_in_bundle(db: Database, bundle: BundleRef, user: UserRef) -> tu
         user_id = (await users_by_ref(conn, [user])).get(user)
         if user_id is None:
             raise NotFound("user")
-        created = (
+        created = first(
+            BundleEnrollmentRow,
             await conn.execute(
                 insert_for(conn, BundleEnrollment.__table__)
                 .values(user_id=user_id, bundle_id=bundle_id, enrolled_at=now)
                 .on_conflict_do_nothing(index_elements=["user_id", "bundle_id"])
-                .returning(*BundleEnrollment.__table__.c)
-            )
-        ).first()
+                .returning(*columns(BundleEnrollmentRow))
+            ),
+        )
         await _enroll_bundle_learners(conn, bundle_id, now, user_id=user_id)
         if created is not None:
             return created, True
         existing = await conn.execute(
-            select(*BundleEnrollment.__table__.c).where(
+            select(*columns(BundleEnrollmentRow)).where(
                 BundleEnrollment.user_id == user_id, BundleEnrollment.bundle_id == bundle_id
             )
         )
-        return existing.one(), False
+        return one(BundleEnrollmentRow, existing), False
 
 
 # --- product completion ----------------------------------------------------------------------
@@ -286,7 +301,7 @@ async def set_product_completion(
     product: ProductRef,
     user: UserRef | None,
     completed: bool,
-) -> Row[Any]:
+) -> ProductCompletionRow:
     """Mark a product consumed (or not) for a learner enrolled in a bundle that holds it.
 
     completedAt follows the progress rules: set when it turns true, kept while true, cleared.
@@ -325,5 +340,5 @@ async def set_product_completion(
                 ),
                 "updated_at": now,
             },
-        ).returning(*table.c)
-        return (await conn.execute(statement)).one()
+        ).returning(*columns(ProductCompletionRow))
+        return one(ProductCompletionRow, await conn.execute(statement))

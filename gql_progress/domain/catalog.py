@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, case, func, insert, select, update
+from sqlalchemy import ColumnElement, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,6 +23,7 @@ from gql_progress.db.models import (
     User,
     UserRole,
 )
+from gql_progress.db.rows import CourseRow, EnrollmentRow, LessonRow, RowT, UserRow, columns, first, one
 from gql_progress.db.types import utcnow
 from gql_progress.domain.completion.enrollment import reevaluate_course
 from gql_progress.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound, ProblemList
@@ -110,22 +111,22 @@ def _validate_user(values: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-async def create_user(db: Database, values: Mapping[str, Any]) -> Row[Any]:
+async def create_user(db: Database, values: Mapping[str, Any]) -> UserRow:
     cleaned = _validate_user({"role": UserRole.LEARNER, **values})
     async with db.write() as conn:
         await unique_or_conflict(conn, User.email, cleaned["email"], None, "email")
         await unique_or_conflict(conn, User.external_id, cleaned["external_id"], None, "externalId")
-        return await insert_returning(conn, User, {**cleaned, "created_at": utcnow()})
+        return await insert_returning(conn, UserRow, {**cleaned, "created_at": utcnow()})
 
 
-async def update_user(db: Database, user_id: int, values: Mapping[str, Any]) -> Row[Any]:
+async def update_user(db: Database, user_id: int, values: Mapping[str, Any]) -> UserRow:
     cleaned = _validate_user(values)
     async with db.write() as conn:
         if "email" in cleaned:
             await unique_or_conflict(conn, User.email, cleaned["email"], user_id, "email")
         if "external_id" in cleaned:
             await unique_or_conflict(conn, User.external_id, cleaned["external_id"], user_id, "externalId")
-        return await update_returning(conn, User, user_id, cleaned, "user")
+        return await update_returning(conn, UserRow, user_id, cleaned, "user")
 
 
 # --- courses ---------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ def _validate_course(values: Mapping[str, Any]) -> dict[str, Any]:
     return dict(values)
 
 
-async def create_course(db: Database, values: Mapping[str, Any]) -> Row[Any]:
+async def create_course(db: Database, values: Mapping[str, Any]) -> CourseRow:
     cleaned = _validate_course(values)
     now = utcnow()
     async with db.write() as conn:
@@ -170,18 +171,20 @@ async def create_course(db: Database, values: Mapping[str, Any]) -> Row[Any]:
         if cleaned.get("product_id") is not None:
             await unique_or_conflict(conn, Course.product_id, cleaned["product_id"], None, "productId")
         return await insert_returning(
-            conn, Course, {"description": "", **cleaned, "created_at": now, "updated_at": now}
+            conn, CourseRow, {"description": "", **cleaned, "created_at": now, "updated_at": now}
         )
 
 
-async def update_course(db: Database, course_id: int, values: Mapping[str, Any]) -> Row[Any]:
+async def update_course(db: Database, course_id: int, values: Mapping[str, Any]) -> CourseRow:
     cleaned = _validate_course(values)
     async with db.write() as conn:
         if "slug" in cleaned:
             await unique_or_conflict(conn, Course.slug, cleaned["slug"], course_id, "slug")
         if cleaned.get("product_id") is not None:
             await unique_or_conflict(conn, Course.product_id, cleaned["product_id"], course_id, "productId")
-        return await update_returning(conn, Course, course_id, {**cleaned, "updated_at": utcnow()}, "course")
+        return await update_returning(
+            conn, CourseRow, course_id, {**cleaned, "updated_at": utcnow()}, "course"
+        )
 
 
 # --- lessons ---------------------------------------------------------------------------------
@@ -212,7 +215,7 @@ def _validate_lesson(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if not (k == "position" and v is None)}
 
 
-async def add_lesson(db: Database, course_id: int, values: Mapping[str, Any]) -> Row[Any]:
+async def add_lesson(db: Database, course_id: int, values: Mapping[str, Any]) -> LessonRow:
     cleaned = _validate_lesson({"kind": LessonKind.OTHER, "is_required": True, **values})
     now = utcnow()
     async with db.write() as conn:
@@ -224,14 +227,14 @@ async def add_lesson(db: Database, course_id: int, values: Mapping[str, Any]) ->
         if cleaned.get("external_id") is not None:
             await unique_or_conflict(conn, Lesson.external_id, cleaned["external_id"], None, "externalId")
         row = await insert_returning(
-            conn, Lesson, {**cleaned, "course_id": course_id, "created_at": now, "updated_at": now}
+            conn, LessonRow, {**cleaned, "course_id": course_id, "created_at": now, "updated_at": now}
         )
         # A new lesson changes what completing the course means, for everyone enrolled.
         await reevaluate_course(conn, course_id, now)
         return row
 
 
-async def update_lesson(db: Database, lesson_id: int, values: Mapping[str, Any]) -> Row[Any]:
+async def update_lesson(db: Database, lesson_id: int, values: Mapping[str, Any]) -> LessonRow:
     cleaned = _validate_lesson(values)
     now = utcnow()
     async with db.write() as conn:
@@ -243,26 +246,26 @@ async def update_lesson(db: Database, lesson_id: int, values: Mapping[str, Any])
             await unique_or_conflict(
                 conn, Lesson.external_id, cleaned["external_id"], lesson_id, "externalId"
             )
-        row = await update_returning(conn, Lesson, lesson_id, {**cleaned, "updated_at": now}, "lesson")
+        row = await update_returning(conn, LessonRow, lesson_id, {**cleaned, "updated_at": now}, "lesson")
         if "is_required" in cleaned:
             await reevaluate_course(conn, course_id, now)
         return row
 
 
-async def remove_lesson(db: Database, lesson_id: int) -> Row[Any]:
+async def remove_lesson(db: Database, lesson_id: int) -> LessonRow:
     """Take a lesson out of its course; its learners' records stay, no longer counted."""
     now = utcnow()
     async with db.write() as conn:
         course_id = await _course_of_current_lesson(conn, lesson_id)
         await _lock_course(conn, course_id)
         row = await update_returning(
-            conn, Lesson, lesson_id, {"removed_at": now, "updated_at": now}, "lesson"
+            conn, LessonRow, lesson_id, {"removed_at": now, "updated_at": now}, "lesson"
         )
         await reevaluate_course(conn, course_id, now)
         return row
 
 
-async def reorder_lessons(db: Database, course_id: int, lesson_ids: Sequence[int]) -> Row[Any]:
+async def reorder_lessons(db: Database, course_id: int, lesson_ids: Sequence[int]) -> CourseRow:
     """Give the course's current lessons positions 0..n-1 in the order of ``lesson_ids``."""
     now = utcnow()
     async with db.write() as conn:
@@ -296,11 +299,12 @@ def _current_lessons_of(course_id: int) -> ColumnElement[bool]:
     return (Lesson.course_id == course_id) & Lesson.removed_at.is_(None)
 
 
-async def _lock_course(conn: AsyncConnection, course_id: int) -> Row[Any]:
+async def _lock_course(conn: AsyncConnection, course_id: int) -> CourseRow:
     """The course row, locked: changes to one course's lessons happen one at a time."""
-    course = (
-        await conn.execute(select(*Course.__table__.c).where(Course.id == course_id).with_for_update())
-    ).first()
+    course = first(
+        CourseRow,
+        await conn.execute(select(*columns(CourseRow)).where(Course.id == course_id).with_for_update()),
+    )
     if course is None:
         raise NotFound("course")
     return course
@@ -328,7 +332,7 @@ async def _position_free(conn: AsyncConnection, course_id: int, position: int, o
 # --- enrollments -----------------------------------------------------------------------------
 
 
-async def enroll(db: Database, user_id: int, course_id: int) -> tuple[Row[Any], bool]:
+async def enroll(db: Database, user_id: int, course_id: int) -> tuple[EnrollmentRow, bool]:
     """Enroll the user; enrolling twice keeps the first enrollment. Returns (row, created)."""
     async with db.write() as conn:
         if (await conn.execute(select(User.id).where(User.id == user_id))).first() is None:
@@ -344,37 +348,43 @@ async def enroll(db: Database, user_id: int, course_id: int) -> tuple[Row[Any], 
                 status=EnrollmentStatus.ACTIVE,
             )
             .on_conflict_do_nothing(index_elements=["user_id", "course_id"])
-            .returning(*Enrollment.__table__.c)
+            .returning(*columns(EnrollmentRow))
         )
-        created = (await conn.execute(statement)).first()
+        created = first(EnrollmentRow, await conn.execute(statement))
         if created is not None:
             return created, True
         existing = await conn.execute(
-            select(*Enrollment.__table__.c).where(
+            select(*columns(EnrollmentRow)).where(
                 Enrollment.user_id == user_id, Enrollment.course_id == course_id
             )
         )
-        return existing.one(), False
+        return one(EnrollmentRow, existing), False
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 
-async def insert_returning(conn: AsyncConnection, model: Any, values: Mapping[str, Any]) -> Row[Any]:
+async def insert_returning(conn: AsyncConnection, row_class: type[RowT], values: Mapping[str, Any]) -> RowT:
+    """Insert one row of ``row_class``'s table (``values`` keyed by column) and return it."""
+    table = columns(row_class)[0].table
     try:
-        return (await conn.execute(insert(model).values(**values).returning(*model.__table__.c))).one()
+        return one(
+            row_class, await conn.execute(insert(table).values(**values).returning(*columns(row_class)))
+        )
     except IntegrityError as exc:  # a concurrent writer took the unique value after our check
         raise Conflict((), "a record with these unique values already exists") from exc
 
 
 async def update_returning(
-    conn: AsyncConnection, model: Any, row_id: int, values: Mapping[str, Any], what: str
-) -> Row[Any]:
-    statement = update(model).where(model.id == row_id).returning(*model.__table__.c)
+    conn: AsyncConnection, row_class: type[RowT], row_id: int, values: Mapping[str, Any], what: str
+) -> RowT:
+    """Update the row of ``row_class``'s table with this id and return it."""
+    id_column = columns(row_class)[0]
+    statement = update(id_column.table).where(id_column == row_id).returning(*columns(row_class))
     # With nothing to change, still report the row (or that it does not exist).
-    statement = statement.values(**values) if values else statement.values(id=model.id)
+    statement = statement.values(**values) if values else statement.values({id_column: id_column})
     try:
-        row = (await conn.execute(statement)).first()
+        row = first(row_class, await conn.execute(statement))
     except IntegrityError as exc:
         raise Conflict((), "a record with these unique values already exists") from exc
     if row is None:

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, false, or_, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.models import Bundle, Lesson, Product, ProductKind, User
+from gql_progress.db.rows import BundleRow, ProductRow, columns, every, first
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import Forbidden, NotFound
 from gql_progress.domain.text import contains_nul
@@ -76,18 +77,19 @@ def _any_of(*conditions: tuple[Any, list[Any]]) -> ColumnElement[bool]:
     return or_(*matches) if matches else false()
 
 
-async def bundles_by_ref(conn: AsyncConnection, refs: Sequence[BundleRef]) -> dict[BundleRef, Row[Any]]:
+async def bundles_by_ref(conn: AsyncConnection, refs: Sequence[BundleRef]) -> dict[BundleRef, BundleRow]:
     ids = [r.id for r in refs if r.id is not None]
     product_ids = [r.product_id for r in refs if r.product_id is not None]
     slugs = [r.slug for r in refs if r.slug is not None]
-    rows = (
+    rows = every(
+        BundleRow,
         await conn.execute(
-            select(*Bundle.__table__.c).where(
+            select(*columns(BundleRow)).where(
                 _any_of((Bundle.id, ids), (Bundle.product_id, product_ids), (Bundle.slug, slugs))
             )
-        )
-    ).all()
-    found: dict[BundleRef, Row[Any]] = {}
+        ),
+    )
+    found: dict[BundleRef, BundleRow] = {}
     for row in rows:
         found[BundleRef(id=row.id)] = row
         found[BundleRef(product_id=row.product_id)] = row
@@ -150,16 +152,16 @@ class ProductRef:
     kind: ProductKind | None = None  # with an id: the kind the id named, which must match
 
 
-async def resolve_bundle(conn: AsyncConnection, ref: BundleRef) -> Row[Any]:
+async def resolve_bundle(conn: AsyncConnection, ref: BundleRef) -> BundleRow:
     found = (await bundles_by_ref(conn, [ref])).get(ref)
     if found is None:
         raise NotFound("bundle")
     return found
 
 
-async def resolve_product(conn: AsyncConnection, ref: ProductRef) -> Row[Any]:
+async def resolve_product(conn: AsyncConnection, ref: ProductRef) -> ProductRow:
     condition = Product.id == ref.id if ref.id is not None else names(Product.product_id, ref.product_id)
-    found = (await conn.execute(select(*Product.__table__.c).where(condition))).first()
+    found = first(ProductRow, await conn.execute(select(*columns(ProductRow)).where(condition)))
     if found is None or (ref.kind is not None and found.kind != ref.kind):
         raise NotFound("product")
     return found

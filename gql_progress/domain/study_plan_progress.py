@@ -10,14 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import NamedTuple
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.models import StudyPlanInstance, StudyPlanLesson
+from gql_progress.db.rows import LessonRow, ProgressRow
 from gql_progress.domain.completion.summary import completion_percentage
 from gql_progress.domain.errors import FieldProblem, InvalidInput, NotFound
+
+
+class PlanLesson(NamedTuple):
+    """One of a plan's current lessons and its place in the plan."""
+
+    position: int
+    lesson: LessonRow
 
 
 @dataclass(frozen=True)
@@ -25,7 +33,7 @@ class Resource:
     """One lesson of the plan with the learner's standing on it."""
 
     position: int
-    lesson: Row[Any]
+    lesson: LessonRow
     completed_at: datetime | None
 
     @property
@@ -47,17 +55,19 @@ class InstanceProgress:
         return completion_percentage(len(self.completed), len(self.resources))
 
 
-def instance_progress(lessons: Sequence[Row[Any]], records: Sequence[Row[Any] | None]) -> InstanceProgress:
-    """``lessons``: the plan's current lessons in plan order (``plan_position`` and the lesson's
-    columns); ``records``: the learner's record of each lesson, or None where there is none."""
+def instance_progress(
+    lessons: Sequence[PlanLesson], records: Sequence[ProgressRow | None]
+) -> InstanceProgress:
+    """``lessons``: the plan's current lessons in plan order; ``records``: the learner's record of
+    each lesson, or None where there is none."""
     return InstanceProgress(
         resources=[
             Resource(
-                position=lesson.plan_position,
+                position=position,
                 lesson=lesson,
                 completed_at=record.completed_at if record is not None and record.completed else None,
             )
-            for lesson, record in zip(lessons, records, strict=True)
+            for (position, lesson), record in zip(lessons, records, strict=True)
         ]
     )
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.engine import Database
 from gql_progress.db.models import Lesson, StudyPlan, StudyPlanInstance, StudyPlanLesson, User
+from gql_progress.db.rows import StudyPlanInstanceRow, StudyPlanRow, columns, one
 from gql_progress.db.types import utcnow
 from gql_progress.domain.catalog import check_text, refuse_nul
 from gql_progress.domain.errors import NotFound, ProblemList
@@ -30,7 +31,7 @@ PlanValues = Mapping[str, Any]
 
 async def create_plan(
     db: Database, *, user_id: int, values: PlanValues, problems: ProblemList | None = None
-) -> Row[Any]:
+) -> StudyPlanRow:
     """A new plan owned by ``user_id`` (whom the caller may act for); ``problems`` are the
     caller's own findings (malformed ids), reported together with these."""
     problems = problems if problems is not None else ProblemList()
@@ -41,13 +42,14 @@ async def create_plan(
         problems.raise_if_any()
         if await conn.scalar(select(User.id).where(User.id == user_id)) is None:
             raise NotFound("user")
-        plan = (
+        plan = one(
+            StudyPlanRow,
             await conn.execute(
                 insert(StudyPlan)
                 .values(user_id=user_id, title=values["title"], created_at=now, updated_at=now)
-                .returning(*StudyPlan.__table__.c)
-            )
-        ).one()
+                .returning(*columns(StudyPlanRow))
+            ),
+        )
         await _write_lessons(conn, plan.id, lesson_ids)
     return plan
 
@@ -58,7 +60,7 @@ async def update_plan(
     plan_id: int,
     values: PlanValues,
     problems: ProblemList | None = None,
-) -> Row[Any]:
+) -> StudyPlanRow:
     """Change the title and/or replace the ordered lessons of a plan the viewer may access."""
     problems = problems if problems is not None else ProblemList()
     lesson_ids = validate_plan(problems, values)
@@ -76,21 +78,21 @@ async def update_plan(
             await _write_lessons(conn, plan_id, lesson_ids)
         if changes or "lesson_ids" in values:
             changes["updated_at"] = utcnow()
-        statement = update(StudyPlan).where(StudyPlan.id == plan_id).returning(*StudyPlan.__table__.c)
+        statement = update(StudyPlan).where(StudyPlan.id == plan_id).returning(*columns(StudyPlanRow))
         # With nothing to change, still return the row.
-        return (await conn.execute(statement.values(**(changes or {"id": StudyPlan.id})))).one()
+        return one(StudyPlanRow, await conn.execute(statement.values(**(changes or {"id": StudyPlan.id}))))
 
 
-async def start_instance(db: Database, viewer: Viewer, plan_id: int) -> Row[Any]:
+async def start_instance(db: Database, viewer: Viewer, plan_id: int) -> StudyPlanInstanceRow:
     """A new run through a plan the viewer may access; it belongs to the plan's owner."""
     async with db.write() as conn:
         owner_id = await _accessible_plan_owner(conn, viewer, plan_id, lock=False)
         statement = (
             insert(StudyPlanInstance)
             .values(study_plan_id=plan_id, user_id=owner_id, started_at=utcnow())
-            .returning(*StudyPlanInstance.__table__.c)
+            .returning(*columns(StudyPlanInstanceRow))
         )
-        return (await conn.execute(statement)).one()
+        return one(StudyPlanInstanceRow, await conn.execute(statement))
 
 
 def validate_plan(problems: ProblemList, values: PlanValues) -> list[int]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.dialect import insert_for
 from gql_progress.db.engine import Database
 from gql_progress.db.models import Course, CourseInstructor, Enrollment, User, UserRole
+from gql_progress.db.rows import CourseRow, EnrollmentRow, UserRow, columns, first
 from gql_progress.db.types import utcnow
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import FieldProblem, InvalidInput, NotFound
@@ -97,15 +97,15 @@ def _user_condition(ref: UserRef) -> ColumnElement[bool]:
     return names(User.external_id, ref.external_id)
 
 
-async def find_course(conn: AsyncConnection, ref: CourseRef) -> Row[Any]:
-    row = (await conn.execute(select(*Course.__table__.c).where(_course_condition(ref)))).first()
+async def find_course(conn: AsyncConnection, ref: CourseRef) -> CourseRow:
+    row = first(CourseRow, await conn.execute(select(*columns(CourseRow)).where(_course_condition(ref))))
     if row is None:
         raise NotFound("course")
     return row
 
 
-async def _find_user(conn: AsyncConnection, ref: UserRef) -> Row[Any]:
-    row = (await conn.execute(select(*User.__table__.c).where(_user_condition(ref)))).first()
+async def _find_user(conn: AsyncConnection, ref: UserRef) -> UserRow:
+    row = first(UserRow, await conn.execute(select(*columns(UserRow)).where(_user_condition(ref))))
     if row is None:
         raise NotFound("user")
     return row
@@ -116,8 +116,8 @@ async def _find_user(conn: AsyncConnection, ref: UserRef) -> Row[Any]:
 
 @dataclass(frozen=True)
 class Assignment:
-    course: Row[Any]
-    user: Row[Any]
+    course: CourseRow
+    user: UserRow
     assigned_at: datetime | None  # None once unassigned
     changed: bool  # whether this call assigned or unassigned (False: it already was so)
 
@@ -179,8 +179,8 @@ async def unassign_instructor(db: Database, viewer: Viewer, course: CourseRef, u
 
 @dataclass(frozen=True)
 class LearnerInCourse:
-    course: Row[Any]
-    enrollment: Row[Any]
+    course: CourseRow
+    enrollment: EnrollmentRow
 
 
 async def learner_in_course(
@@ -200,16 +200,17 @@ async def learner_in_course(
         own = is_self(learner, identity)
         if not own and not await may_see_course_learners(conn, viewer, course_row.id):
             raise NotFound("course")
-        enrollment = (
+        enrollment = first(
+            EnrollmentRow,
             await conn.execute(
-                select(*Enrollment.__table__.c)
+                select(*columns(EnrollmentRow))
                 .join(User, User.id == Enrollment.user_id)
                 .where(
                     Enrollment.course_id == course_row.id,
                     User.id == identity.id if own else _user_condition(learner),
                 )
-            )
-        ).first()
+            ),
+        )
     if enrollment is None:
         raise NotFound("learner")
     return LearnerInCourse(course_row, enrollment)

@@ -12,10 +12,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import Row, case, delete, func, select
+from sqlalchemy import case, delete, func, select
 
 from gql_progress.db.engine import Database
 from gql_progress.db.models import Event, EventType, WebhookEndpoint
+from gql_progress.db.rows import WebhookEndpointRow
 from gql_progress.db.types import utcnow
 from gql_progress.domain.catalog import insert_returning, refuse_nul, update_returning
 from gql_progress.domain.errors import NotFound, ProblemList
@@ -129,21 +130,21 @@ def _newest_event_id() -> Any:
     return select(func.coalesce(func.max(Event.id), 0)).scalar_subquery()
 
 
-async def create_endpoint(db: Database, values: Mapping[str, Any], allow: AllowList) -> Row[Any]:
+async def create_endpoint(db: Database, values: Mapping[str, Any], allow: AllowList) -> WebhookEndpointRow:
     """Register an endpoint; ``allow`` is the operator's allow-list for internal receivers."""
     cleaned = await validate({"description": "", "enabled": True, **values}, allow)
     now = utcnow()
     async with db.write() as conn:
         return await insert_returning(
             conn,
-            WebhookEndpoint,
+            WebhookEndpointRow,
             {**cleaned, "cursor_event_id": _newest_event_id(), "created_at": now, "updated_at": now},
         )
 
 
 async def update_endpoint(
     db: Database, endpoint_id: int, values: Mapping[str, Any], allow: AllowList
-) -> Row[Any]:
+) -> WebhookEndpointRow:
     """Change an endpoint. Re-enabling one moves it to the newest event: what happened while it
     was disabled is never sent (nor events from just before, if no worker had scheduled them yet).
     Deliveries scheduled before it was disabled resume."""
@@ -155,7 +156,7 @@ async def update_endpoint(
         )
     async with db.write() as conn:
         return await update_returning(
-            conn, WebhookEndpoint, endpoint_id, {**cleaned, "updated_at": utcnow()}, "webhook endpoint"
+            conn, WebhookEndpointRow, endpoint_id, {**cleaned, "updated_at": utcnow()}, "webhook endpoint"
         )
 
 

@@ -23,17 +23,18 @@ from gql_progress.api.loaders.progress_by_user_course import ProgressByUserCours
 from gql_progress.api.loaders.progress_by_user_lesson import ProgressByUserLessonLoader
 from gql_progress.api.loaders.summary_by_user_course import SummaryByUserCourseLoader
 from gql_progress.db.engine import Database
-from gql_progress.db.models import (
-    Bundle,
-    Certificate,
-    Course,
-    Enrollment,
-    Lesson,
-    LessonProgress,
-    Product,
-    StudyPlan,
-    StudyPlanInstance,
-    User,
+from gql_progress.db.rows import (
+    BundleRow,
+    CertificateRow,
+    CourseRow,
+    EnrollmentRow,
+    LessonRow,
+    ProductRow,
+    ProgressRow,
+    RowT,
+    StudyPlanInstanceRow,
+    StudyPlanRow,
+    UserRow,
 )
 from gql_progress.domain.completion.summary import CourseSummary
 from gql_progress.domain.viewer import Viewer
@@ -45,27 +46,27 @@ class Loaders:
     constructions (bench/RESULTS.md, ladder step 14)."""
 
     # Rows by primary key, one line per table (by_id.py): each a RowByIdLoader, made on first use.
-    user_by_id = ById(User)
-    course_by_id = ById(Course)
-    lesson_by_id = ById(Lesson)
-    enrollment_by_id = ById(Enrollment)
-    progress_by_id = ById(LessonProgress)
-    study_plan_by_id = ById(StudyPlan)
-    study_plan_instance_by_id = ById(StudyPlanInstance)
-    bundle_by_id = ById(Bundle)
-    product_by_id = ById(Product)
-    certificate_by_id = ById(Certificate)
+    user_by_id = ById(UserRow)
+    course_by_id = ById(CourseRow)
+    lesson_by_id = ById(LessonRow)
+    enrollment_by_id = ById(EnrollmentRow)
+    progress_by_id = ById(ProgressRow)
+    study_plan_by_id = ById(StudyPlanRow)
+    study_plan_instance_by_id = ById(StudyPlanInstanceRow)
+    bundle_by_id = ById(BundleRow)
+    product_by_id = ById(ProductRow)
+    certificate_by_id = ById(CertificateRow)
 
     def __init__(self, db: Database) -> None:
         self.db = db
         # Nested connections (api/nested_pages.py): a pair of loaders per ChildRows, made when
         # the request first pages it, so a new nested connection needs no field here.
-        self._child_pages: dict[ChildRows[Any], ChildPagesLoader] = {}
-        self._child_counts: dict[ChildRows[Any], ChildCountsLoader] = {}
+        self._child_pages: dict[ChildRows[Any, Any], ChildPagesLoader] = {}
+        self._child_counts: dict[ChildRows[Any, Any], ChildCountsLoader] = {}
         # Who may see which courses' learners (domain/teaching.py): per viewer, since a
         # WebSocket context learns its viewer after its loaders were made.
         self._course_access: dict[Viewer, CourseAccessLoader] = {}
-        self._by_key: dict[KeyedColumnElement[Any], RowByKeyLoader] = {}
+        self._by_key: dict[tuple[type, KeyedColumnElement[Any]], RowByKeyLoader[Any]] = {}
 
     @cached_property
     def lessons_by_course(self) -> LessonsByCourseLoader:
@@ -106,13 +107,13 @@ class Loaders:
     async def summary(self, user_id: int, course_id: int) -> CourseSummary:
         return await self.summary_by_user_course.load((user_id, course_id))
 
-    def child_pages(self, rows: ChildRows[Any]) -> ChildPagesLoader:
+    def child_pages(self, rows: ChildRows[Any, Any]) -> ChildPagesLoader:
         loader = self._child_pages.get(rows)
         if loader is None:
             loader = self._child_pages[rows] = ChildPagesLoader(self.db, rows)
         return loader
 
-    def child_counts(self, rows: ChildRows[Any]) -> ChildCountsLoader:
+    def child_counts(self, rows: ChildRows[Any, Any]) -> ChildCountsLoader:
         loader = self._child_counts.get(rows)
         if loader is None:
             loader = self._child_counts[rows] = ChildCountsLoader(self.db, rows)
@@ -120,10 +121,10 @@ class Loaders:
 
     # Rows by a unique column other than the id (federation's entity keys, api/federation.py):
     # one loader per column, made when the request first asks by it.
-    def row_by_key(self, column: KeyedColumnElement[Any]) -> RowByKeyLoader:
-        loader = self._by_key.get(column)
+    def row_by_key(self, row_class: type[RowT], column: KeyedColumnElement[Any]) -> RowByKeyLoader[RowT]:
+        loader = self._by_key.get((row_class, column))
         if loader is None:
-            loader = self._by_key[column] = RowByKeyLoader(self.db, column)
+            loader = self._by_key[row_class, column] = RowByKeyLoader(self.db, row_class, column)
         return loader
 
     def course_access(self, viewer: Viewer) -> CourseAccessLoader:

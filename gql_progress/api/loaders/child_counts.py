@@ -17,7 +17,7 @@ Result = int
 
 
 class ChildCountsLoader(BatchLoader[Key, Result]):
-    def __init__(self, db: Database, rows: ChildRows[Any]) -> None:
+    def __init__(self, db: Database, rows: ChildRows[Any, Any]) -> None:
         super().__init__(db)
         self.rows = rows
 

@@ -34,7 +34,7 @@ Result = list[Row[Any]]
 
 
 class ChildPagesLoader(BatchLoader[Key, Result]):
-    def __init__(self, db: Database, rows: ChildRows[Any]) -> None:
+    def __init__(self, db: Database, rows: ChildRows[Any, Any]) -> None:
         super().__init__(db)
         self.rows = rows
 

@@ -12,6 +12,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select
 
+from gql_progress.db.rows import RowT, columns
+
 # Labels of the columns the statements add to the base select; rows carry them by these names.
 PARENT = "nested_parent"
 KEY = "nested_key"
@@ -20,28 +22,31 @@ FilterT = TypeVar("FilterT", bound=Hashable)
 
 
 @dataclass(frozen=True, eq=False)
-class ChildRows(Generic[FilterT]):
-    """The rows of ``query(filter)`` grouped by ``parent``, each group ordered by ``key``.
+class ChildRows(Generic[FilterT, RowT]):
+    """The rows of ``query(filter)`` grouped by ``parent``, each group ordered by ``key``, read
+    back as ``row`` (the select's columns are ``columns(row)``, checked when a statement is built).
 
-    ``key`` must be an integer unique within a parent: it is the cursor, and pages continue
-    with ``key > after``. ``filter`` holds a connection's own arguments (e.g. a courseId); it
-    must be hashable because it is part of the loaders' keys. The select must name each of its
-    columns once (the statements wrap it in a subquery).
+        ``key`` must be an integer unique within a parent: it is the cursor, and pages continue
+        with ``key > after``. ``filter`` holds a connection's own arguments (e.g. a courseId); it
+        must be hashable because it is part of the loaders' keys. The select must name each of its
+        columns once (the statements wrap it in a subquery).
 
-    Compared by identity (``eq=False``): define each once at module level, so that every
-    resolver of one request finds the same loaders for it.
+        Compared by identity (``eq=False``): define each once at module level, so that every
+        resolver of one request finds the same loaders for it.
     """
 
+    row: type[RowT]
     query: Callable[[FilterT], Select[Any]]
     parent: Any  # a column of the select's tables holding the parent's id
     key: Any  # an integer column, unique within a parent
 
     def of_parents(self, filter: FilterT, parents: Iterable[int]) -> Select[Any]:
         """The children of ``parents``, with their parent and key under fixed labels."""
-        return (
-            self.query(filter)
-            .add_columns(self.parent.label(PARENT), self.key.label(KEY))
-            .where(self.parent.in_(parents))
+        query = self.query(filter)
+        if query.selected_columns.keys() != [column.key for column in columns(self.row)]:
+            raise ValueError(f"the select does not read {self.row.__name__}'s columns")
+        return query.add_columns(self.parent.label(PARENT), self.key.label(KEY)).where(
+            self.parent.in_(parents)
         )
 
 

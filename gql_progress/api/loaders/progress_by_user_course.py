@@ -1,21 +1,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 
 from gql_progress.api.loaders.base import BatchLoader
 from gql_progress.db.models import Lesson, LessonProgress
-from gql_progress.domain.completion.statements import PROGRESS_COLUMNS
+from gql_progress.db.rows import ProgressRow, columns
 
 Key = tuple[int, int]  # (user id, course id)
-Result = dict[int, Row[Any]]  # the user's records in the course, by lesson id
+Result = dict[int, ProgressRow]  # the user's records in the course, by lesson id
 
 
 # Built once (see lessons_by_course.py).
 _RECORDS = (
-    select(*PROGRESS_COLUMNS, Lesson.course_id)
+    select(Lesson.course_id, *columns(ProgressRow))
     .join(Lesson, Lesson.id == LessonProgress.lesson_id)
     .where(
         LessonProgress.user_id.in_(bindparam("users", expanding=True)),
@@ -33,8 +32,9 @@ class ProgressByUserCourseLoader(BatchLoader[Key, Result]):
         async with self.db.read() as conn:
             users = sorted({u for u, _ in keys})
             rows = await conn.execute(_RECORDS, {"users": users, "courses": sorted({c for _, c in keys})})
-            for row in rows:
-                records = by_key.get((row.user_id, row.course_id))
+            for course_id, *columns_of_record in rows:
+                record = ProgressRow._make(columns_of_record)
+                records = by_key.get((record.user_id, course_id))
                 if records is not None:
-                    records[row.lesson_id] = row  # type: ignore[assignment]  # wider Row arity
+                    records[record.lesson_id] = record
         return [by_key[key] for key in keys]

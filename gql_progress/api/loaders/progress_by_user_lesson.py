@@ -1,15 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy import Row
 
 from gql_progress.api.loaders.base import BatchLoader
+from gql_progress.db.rows import ProgressRow
 from gql_progress.domain.completion.statements import progress_for
 
 Key = tuple[int, int]  # (user id, lesson id)
-Result = Row[Any] | None  # None: nothing recorded yet
+Result = ProgressRow | None  # None: nothing recorded yet
 
 
 class ProgressByUserLessonLoader(BatchLoader[Key, Result]):

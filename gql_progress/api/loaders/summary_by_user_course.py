@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy import Row
 
 from gql_progress.api.loaders.base import BatchLoader
 from gql_progress.db.engine import Database
+from gql_progress.db.rows import LessonRow, ProgressRow
 from gql_progress.domain.completion.summary import (
     CourseCounts,
     CourseSummary,
@@ -34,8 +32,8 @@ class SummaryByUserCourseLoader(BatchLoader[Key, Result]):
     def __init__(
         self,
         db: Database,
-        lessons: BatchLoader[int, list[Row[Any]]],
-        records: BatchLoader[Key, dict[int, Row[Any]]],
+        lessons: BatchLoader[int, list[LessonRow]],
+        records: BatchLoader[Key, dict[int, ProgressRow]],
     ) -> None:
         super().__init__(db)
         self.lessons = lessons

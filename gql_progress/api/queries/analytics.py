@@ -12,7 +12,7 @@ from gql_progress.api.context import Info
 from gql_progress.api.inputs.instructors import CourseRefInput, course_ref
 from gql_progress.api.types.analytics import WINDOW_FROM, WINDOW_TO, CourseAnalytics
 from gql_progress.api.types.analytics_platform import DailyActivity, PlatformAnalytics
-from gql_progress.db.models import Course as CourseRow
+from gql_progress.db.models import Course as CourseModel
 from gql_progress.domain import analytics
 from gql_progress.domain.errors import NotFound, ProblemList
 from gql_progress.domain.teaching import find_course, may_see_course_learners
@@ -75,7 +75,7 @@ class AnalyticsQueries:
         async with info.context.db.read() as conn:
             totals = await analytics.totals(conn, analytics.Scope(), window)
             days = await analytics.daily(conn, window)
-            courses = int(await conn.scalar(select(func.count()).select_from(CourseRow)) or 0)
+            courses = int(await conn.scalar(select(func.count()).select_from(CourseModel)) or 0)
         return PlatformAnalytics(
             from_=from_,
             to=to,

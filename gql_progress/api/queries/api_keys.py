@@ -21,7 +21,8 @@ from gql_progress.api.pagination import (
 from gql_progress.api.subjects import caller_identity
 from gql_progress.api.types.api_key import ApiKey
 from gql_progress.auth.keys import API_KEY_COLUMNS
-from gql_progress.db.models import ApiKey as ApiKeyRow
+from gql_progress.db.models import ApiKey as ApiKeyModel
+from gql_progress.db.rows import ApiKeyRow, first
 from gql_progress.domain.errors import ProblemList
 from gql_progress.domain.refs import resolve_subject
 
@@ -30,7 +31,7 @@ async def api_key_node(info: Info, pk: int) -> ApiKey | None:
     """For node(id): the caller's own keys, any key for an admin; null otherwise, exactly as for
     an id that names nothing."""
     async with info.context.db.read() as conn:
-        row = (await conn.execute(select(*API_KEY_COLUMNS).where(ApiKeyRow.id == pk))).first()
+        row = first(ApiKeyRow, await conn.execute(select(*API_KEY_COLUMNS).where(ApiKeyModel.id == pk)))
     if row is None or not info.context.viewer.can_access(row.user_id):
         return None
     return ApiKey.from_row(row)
@@ -69,7 +70,7 @@ class ApiKeyQueries:
             problems.raise_if_any()
             async with info.context.db.read() as conn:
                 subject = await resolve_subject(conn, viewer, await caller_identity(info), ref)
-            query = query.where(ApiKeyRow.user_id == subject)
+            query = query.where(ApiKeyModel.user_id == subject)
         if not include_revoked:
-            query = query.where(ApiKeyRow.revoked_at.is_(None))
-        return await paginate(info, query, ApiKeyRow.id, page, ApiKey.from_row)
+            query = query.where(ApiKeyModel.revoked_at.is_(None))
+        return await paginate(info, query, ApiKeyModel.id, page, ApiKey.from_row)

@@ -30,8 +30,9 @@ from gql_progress.api.types.bundle_progress import BundleProgress, BundleProgres
 from gql_progress.api.types.enums import ProductKind
 from gql_progress.api.types.errors import ForbiddenError, NotEnrolledError, NotFoundError, ValidationError
 from gql_progress.api.types.product import Product, product_from_row, try_decode_product_id
-from gql_progress.db.models import Bundle as BundleRow
-from gql_progress.db.models import Product as ProductRow
+from gql_progress.db.models import Bundle as BundleModel
+from gql_progress.db.models import Product as ProductModel
+from gql_progress.db.rows import BundleRow, ProductRow, columns, first
 from gql_progress.domain.bundle_progress import (
     MAX_BATCH,
     BundleProgressOutcome,
@@ -76,10 +77,10 @@ class BundleQueries:
             row = None  # none holds U+0000, and PostgreSQL would refuse to compare it
         else:
             condition = (
-                BundleRow.product_id == product_id if product_id is not None else BundleRow.slug == slug
+                BundleModel.product_id == product_id if product_id is not None else BundleModel.slug == slug
             )
             async with info.context.db.read() as conn:
-                row = (await conn.execute(select(*BundleRow.__table__.c).where(condition))).first()
+                row = first(BundleRow, await conn.execute(select(*columns(BundleRow)).where(condition)))
         return None if row is None else Bundle.from_row(row)
 
     @strawberry.field(description="All bundles, in creation order, a page at a time.")
@@ -92,7 +93,7 @@ class BundleQueries:
         before: BeforeArgument = None,
     ) -> Connection[Bundle]:
         page = page_request(info, first, after, last, before)
-        return await paginate(info, select(*BundleRow.__table__.c), BundleRow.id, page, Bundle.from_row)
+        return await paginate(info, select(*BundleModel.__table__.c), BundleModel.id, page, Bundle.from_row)
 
     @strawberry.field(description="A product by exactly one of id or productId; null when there is none.")
     async def product(
@@ -118,11 +119,12 @@ class BundleQueries:
             row = None  # none holds U+0000, and PostgreSQL would refuse to compare it
         else:
             async with info.context.db.read() as conn:
-                row = (
+                row = first(
+                    ProductRow,
                     await conn.execute(
-                        select(*ProductRow.__table__.c).where(ProductRow.product_id == product_id)
-                    )
-                ).first()
+                        select(*columns(ProductRow)).where(ProductModel.product_id == product_id)
+                    ),
+                )
         return None if row is None else product_from_row(row)
 
     @strawberry.field(description="All products (not courses), in creation order, a page at a time.")
@@ -138,10 +140,10 @@ class BundleQueries:
         before: BeforeArgument = None,
     ) -> Connection[Product]:
         page = page_request(info, first, after, last, before)
-        query = select(*ProductRow.__table__.c)
+        query = select(*ProductModel.__table__.c)
         if kind is not None:
-            query = query.where(ProductRow.kind == kind.value)
-        return await paginate(info, query, ProductRow.id, page, product_from_row)
+            query = query.where(ProductModel.kind == kind.value)
+        return await paginate(info, query, ProductModel.id, page, product_from_row)
 
     @strawberry.field(
         description=(

@@ -19,14 +19,15 @@ from gql_progress.api.pagination import (
 from gql_progress.api.subjects import requested_subject
 from gql_progress.api.types.course import USER_ID_HELP, Course
 from gql_progress.api.types.lesson import Lesson
-from gql_progress.db.models import Course as CourseRow
+from gql_progress.db.models import Course as CourseModel
+from gql_progress.db.rows import CourseRow, columns, first
 from gql_progress.domain.errors import FieldProblem, InvalidInput
 from gql_progress.domain.ids import decode_id
 from gql_progress.domain.refs import LessonRef
 from gql_progress.domain.text import contains_nul
 
 # Built once (see api/loaders/lessons_by_course.py).
-_COURSE_BY_SLUG = select(*CourseRow.__table__.c).where(CourseRow.slug == bindparam("slug"))
+_COURSE_BY_SLUG = select(*columns(CourseRow)).where(CourseModel.slug == bindparam("slug"))
 
 
 @strawberry.type
@@ -58,13 +59,15 @@ class CatalogQueries:
             row = (
                 None
                 if contains_nul(product_id)
-                else await info.context.loaders.row_by_key(CourseRow.__table__.c.product_id).load(product_id)
+                else await info.context.loaders.row_by_key(
+                    CourseRow, CourseModel.__table__.c.product_id
+                ).load(product_id)
             )
         elif contains_nul(slug):
             row = None  # no slug holds U+0000, and PostgreSQL would refuse to compare it
         else:
             async with info.context.db.read() as conn:
-                row = (await conn.execute(_COURSE_BY_SLUG, {"slug": slug})).first()
+                row = first(CourseRow, await conn.execute(_COURSE_BY_SLUG, {"slug": slug}))
         return None if row is None else Course.from_row(row, subject_user_id=subject)
 
     @strawberry.field(description="All courses, in creation order, a page at a time.")
@@ -80,8 +83,8 @@ class CatalogQueries:
         viewer_id = info.context.viewer.user_id
         return await paginate(
             info,
-            select(*CourseRow.__table__.c),
-            CourseRow.id,
+            select(*CourseModel.__table__.c),
+            CourseModel.id,
             page,
             lambda row: Course.from_row(row, subject_user_id=viewer_id),
         )

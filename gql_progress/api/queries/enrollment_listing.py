@@ -9,13 +9,15 @@ from gql_progress.api.loaders.child_rows import ChildRows, no_filter
 from gql_progress.api.nested_pages import nested_connection
 from gql_progress.api.pagination import Connection, PageArguments
 from gql_progress.api.types.enrollment import Enrollment
-from gql_progress.db.models import Enrollment as EnrollmentRow
+from gql_progress.db.models import Enrollment as EnrollmentModel
+from gql_progress.db.rows import EnrollmentRow, columns
 
 # Oldest first, by id: a cursor needs a key unique within the user, which enrolled_at is not.
-ENROLLMENTS_OF_USER = ChildRows[None](
-    query=no_filter(select(*EnrollmentRow.__table__.c)),
-    parent=EnrollmentRow.user_id,
-    key=EnrollmentRow.id,
+ENROLLMENTS_OF_USER = ChildRows(
+    row=EnrollmentRow,
+    query=no_filter(select(*columns(EnrollmentRow))),
+    parent=EnrollmentModel.user_id,
+    key=EnrollmentModel.id,
 )
 
 

@@ -15,7 +15,7 @@ from gql_progress.api.pagination import (
 )
 from gql_progress.api.types.event import Event
 from gql_progress.api.types.event_type import EventType
-from gql_progress.db.models import Event as EventRow
+from gql_progress.db.models import Event as EventModel
 from gql_progress.db.types import utcnow
 from gql_progress.domain.events import settled_upper_id
 from gql_progress.domain.ids import decode_optional_id, within_column
@@ -49,21 +49,21 @@ class EventQueries:
     ) -> Connection[Event]:
         info.context.viewer.require_admin()
         page = page_request(info, first, after)
-        query = select(*EventRow.__table__.c)
+        query = select(*EventModel.__table__.c)
         user_pk = decode_optional_id(user_id, "User", ("userId",))
         course_pk = decode_optional_id(course_id, "Course", ("courseId",))
         if types:
-            query = query.where(EventRow.type.in_([t.value for t in types]))
+            query = query.where(EventModel.type.in_([t.value for t in types]))
         if user_pk is not None:
-            query = query.where(EventRow.user_id == user_pk)
+            query = query.where(EventModel.user_id == user_pk)
         if course_pk is not None:
-            query = query.where(EventRow.course_id == course_pk)
-        after_id = 0 if page.after_pk is None else within_column(EventRow.id, page.after_pk)
+            query = query.where(EventModel.course_id == course_pk)
+        after_id = 0 if page.after_pk is None else within_column(EventModel.id, page.after_pk)
         db = info.context.db
         async with db.read() as conn:
             rows = (
                 await conn.execute(
-                    query.where(EventRow.id > after_id).order_by(EventRow.id).limit(page.limit + 1)
+                    query.where(EventModel.id > after_id).order_by(EventModel.id).limit(page.limit + 1)
                 )
             ).all()
             upper = None
@@ -71,9 +71,9 @@ class EventQueries:
                 # Every id (whatever the filters) up to the page's end, to find gaps in it.
                 last = rows[min(len(rows), page.limit) - 1].id
                 ids = await conn.execute(
-                    select(EventRow.id, EventRow.occurred_at)
-                    .where(EventRow.id > after_id, EventRow.id <= last)
-                    .order_by(EventRow.id)
+                    select(EventModel.id, EventModel.occurred_at)
+                    .where(EventModel.id > after_id, EventModel.id <= last)
+                    .order_by(EventModel.id)
                 )
                 upper = settled_upper_id(after_id, [(i, at) for i, at in ids], utcnow())
         held_back = upper is not None

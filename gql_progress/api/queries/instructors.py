@@ -24,16 +24,17 @@ from gql_progress.api.types.course_learner_status import CourseLearnerStatus
 from gql_progress.api.types.learner_progress import LearnerProgress, LearnerProgressResult
 from gql_progress.api.types.user import User
 from gql_progress.api.visibility import empty_connection
-from gql_progress.db.models import Course as CourseRow
+from gql_progress.db.models import Course as CourseModel
 from gql_progress.db.models import CourseInstructor, Enrollment, EnrollmentStatus, Lesson, LessonProgress
-from gql_progress.db.models import User as UserRow
+from gql_progress.db.models import User as UserModel
+from gql_progress.db.rows import CourseRow, EnrollmentRow, UserRow, columns
 from gql_progress.domain.errors import InvalidInput, NotFound, ProblemList
 from gql_progress.domain.teaching import learner_in_course
 
 
 def _enrollments(status: CourseLearnerStatus | None) -> Select[Any]:
     """Enrollments of every course, only those in ``status`` when given."""
-    query = select(*Enrollment.__table__.c)
+    query = select(*columns(EnrollmentRow))
     if status is CourseLearnerStatus.COMPLETED:
         return query.where(Enrollment.status == EnrollmentStatus.COMPLETED)
     if status is not None:
@@ -54,26 +55,28 @@ def _enrollments(status: CourseLearnerStatus | None) -> Select[Any]:
 
 
 # A course's enrollments, oldest first (by id, unique within the course); the filter is `status`.
-LEARNERS_OF_COURSE = ChildRows[CourseLearnerStatus | None](
-    query=_enrollments, parent=Enrollment.course_id, key=Enrollment.id
+LEARNERS_OF_COURSE = ChildRows(
+    row=EnrollmentRow, query=_enrollments, parent=Enrollment.course_id, key=Enrollment.id
 )
 
 # A course's instructors by user id.
-INSTRUCTORS_OF_COURSE = ChildRows[None](
+INSTRUCTORS_OF_COURSE = ChildRows(
+    row=UserRow,
     query=no_filter(
-        select(*UserRow.__table__.c).join(CourseInstructor, CourseInstructor.user_id == UserRow.id)
+        select(*columns(UserRow)).join(CourseInstructor, CourseInstructor.user_id == UserModel.id)
     ),
     parent=CourseInstructor.course_id,
-    key=UserRow.id,
+    key=UserModel.id,
 )
 
 # The courses a user is assigned to teach, by course id.
-COURSES_TAUGHT_BY = ChildRows[None](
+COURSES_TAUGHT_BY = ChildRows(
+    row=CourseRow,
     query=no_filter(
-        select(*CourseRow.__table__.c).join(CourseInstructor, CourseInstructor.course_id == CourseRow.id)
+        select(*columns(CourseRow)).join(CourseInstructor, CourseInstructor.course_id == CourseModel.id)
     ),
     parent=CourseInstructor.user_id,
-    key=CourseRow.id,
+    key=CourseModel.id,
 )
 
 

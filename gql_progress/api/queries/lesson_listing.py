@@ -10,13 +10,15 @@ from gql_progress.api.nested_pages import load_page
 from gql_progress.api.pagination import Connection, PageArguments
 from gql_progress.api.selection import selects_on_nodes
 from gql_progress.api.types.lesson import Lesson
-from gql_progress.db.models import Lesson as LessonRow
+from gql_progress.db.models import Lesson as LessonModel
+from gql_progress.db.rows import LessonRow, columns
 
 # By position, which is unique among a course's current lessons (a partial unique index).
-CURRENT_LESSONS_OF_COURSE = ChildRows[None](
-    query=no_filter(select(*LessonRow.__table__.c).where(LessonRow.removed_at.is_(None))),
-    parent=LessonRow.course_id,
-    key=LessonRow.position,
+CURRENT_LESSONS_OF_COURSE = ChildRows(
+    row=LessonRow,
+    query=no_filter(select(*columns(LessonRow)).where(LessonModel.removed_at.is_(None))),
+    parent=LessonModel.course_id,
+    key=LessonModel.position,
 )
 
 

@@ -42,30 +42,42 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         return viewer.can_access(owner_id)
 
     if type_name == "Course":
-        row = await loaders.course_by_id.load(pk)
-        return None if row is None else Course.from_row(row, subject_user_id=viewer.user_id)
+        course = await loaders.course_by_id.load(pk)
+        return None if course is None else Course.from_row(course, subject_user_id=viewer.user_id)
     if type_name == "Lesson":
-        row = await loaders.lesson_by_id.load(pk)
-        return None if row is None else Lesson.from_row(row, subject_user_id=viewer.user_id)
+        lesson = await loaders.lesson_by_id.load(pk)
+        return None if lesson is None else Lesson.from_row(lesson, subject_user_id=viewer.user_id)
     if type_name == "User":
-        row = await loaders.user_by_id.load(pk)
-        return User.from_row(row) if row is not None and visible(row.id) else None
+        user = await loaders.user_by_id.load(pk)
+        return User.from_row(user) if user is not None and visible(user.id) else None
     if type_name == "Enrollment":
-        row = await loaders.enrollment_by_id.load(pk)
-        return Enrollment.from_row(row) if row is not None and visible(row.user_id) else None
+        enrollment = await loaders.enrollment_by_id.load(pk)
+        return (
+            Enrollment.from_row(enrollment)
+            if enrollment is not None and visible(enrollment.user_id)
+            else None
+        )
     if type_name == "Bundle":
-        row = await loaders.bundle_by_id.load(pk)
-        return None if row is None else Bundle.from_row(row)
+        bundle = await loaders.bundle_by_id.load(pk)
+        return None if bundle is None else Bundle.from_row(bundle)
     if type_name in PRODUCT_TYPE_NAMES:
-        row = await loaders.product_by_id.load(pk)
+        product = await loaders.product_by_id.load(pk)
         # The id names a kind; a product of another kind is not what it names.
-        return product_from_row(row) if row is not None and product_type_name(row.kind) == type_name else None
+        return (
+            product_from_row(product)
+            if product is not None and product_type_name(product.kind) == type_name
+            else None
+        )
     if type_name == "Certificate":
-        row = await loaders.certificate_by_id.load(pk)
-        return Certificate.from_row(row) if row is not None and visible(row.user_id) else None
+        certificate = await loaders.certificate_by_id.load(pk)
+        return (
+            Certificate.from_row(certificate)
+            if certificate is not None and visible(certificate.user_id)
+            else None
+        )
     if type_name == "Progress":
-        row = await loaders.progress_by_id.load(pk)
-        return Progress.from_row(row) if row is not None and visible(row.user_id) else None
+        record = await loaders.progress_by_id.load(pk)
+        return Progress.from_row(record) if record is not None and visible(record.user_id) else None
     if type_name == "StudyPlan":
         return await visible_study_plan(info, pk)
     if type_name == "StudyPlanInstance":

@@ -12,6 +12,7 @@ from gql_progress.api.nested_pages import nested_connection
 from gql_progress.api.pagination import Connection, PageArguments, paginate
 from gql_progress.api.types.progress import Progress
 from gql_progress.db.models import Lesson, LessonProgress
+from gql_progress.db.rows import ProgressRow
 from gql_progress.domain.completion.statements import PROGRESS_COLUMNS
 from gql_progress.domain.ids import decode_optional_id
 
@@ -25,7 +26,9 @@ def _records(course_pk: int | None) -> Select[Any]:
 
 
 # A user's records in creation order; the filter is the courseId argument.
-PROGRESS_OF_USER = ChildRows[int | None](query=_records, parent=LessonProgress.user_id, key=LessonProgress.id)
+PROGRESS_OF_USER = ChildRows(
+    row=ProgressRow, query=_records, parent=LessonProgress.user_id, key=LessonProgress.id
+)
 
 
 async def progress_connection(

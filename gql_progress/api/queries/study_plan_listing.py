@@ -14,17 +14,27 @@ from gql_progress.api.nested_pages import nested_connection
 from gql_progress.api.pagination import Connection, PageArguments
 from gql_progress.api.types.study_plan import StudyPlan
 from gql_progress.api.types.study_plan_instance import StudyPlanInstance
-from gql_progress.db.models import StudyPlan as StudyPlanRow
-from gql_progress.db.models import StudyPlanInstance as InstanceRow
+from gql_progress.db.models import StudyPlan as StudyPlanModel
+from gql_progress.db.models import StudyPlanInstance as InstanceModel
+from gql_progress.db.rows import StudyPlanInstanceRow, StudyPlanRow, columns
 
-PLANS_OF_USER = ChildRows[None](
-    query=no_filter(select(*StudyPlanRow.__table__.c)), parent=StudyPlanRow.user_id, key=StudyPlanRow.id
+PLANS_OF_USER = ChildRows(
+    row=StudyPlanRow,
+    query=no_filter(select(*columns(StudyPlanRow))),
+    parent=StudyPlanModel.user_id,
+    key=StudyPlanModel.id,
 )
-INSTANCES_OF_USER = ChildRows[None](
-    query=no_filter(select(*InstanceRow.__table__.c)), parent=InstanceRow.user_id, key=InstanceRow.id
+INSTANCES_OF_USER = ChildRows(
+    row=StudyPlanInstanceRow,
+    query=no_filter(select(*columns(StudyPlanInstanceRow))),
+    parent=InstanceModel.user_id,
+    key=InstanceModel.id,
 )
-INSTANCES_OF_PLAN = ChildRows[None](
-    query=no_filter(select(*InstanceRow.__table__.c)), parent=InstanceRow.study_plan_id, key=InstanceRow.id
+INSTANCES_OF_PLAN = ChildRows(
+    row=StudyPlanInstanceRow,
+    query=no_filter(select(*columns(StudyPlanInstanceRow))),
+    parent=InstanceModel.study_plan_id,
+    key=InstanceModel.id,
 )
 
 

@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from gql_progress.api.context import Info
 from gql_progress.api.types.user import User
-from gql_progress.db.models import User as UserRow
+from gql_progress.db.models import User as UserModel
+from gql_progress.db.rows import UserRow, columns, first
 from gql_progress.domain.catalog import normalize_email
 from gql_progress.domain.errors import FieldProblem, InvalidInput
 from gql_progress.domain.ids import decode_id
@@ -44,18 +45,18 @@ class ViewerQueries:
                 [FieldProblem((name,), "give exactly one of id, email, externalId") for name in given]
             )
         if id is not None:
-            condition = UserRow.id == decode_id(id, "User", ("id",))
+            condition = UserModel.id == decode_id(id, "User", ("id",))
         elif email is not None:
-            condition = UserRow.email == normalize_email(email)
+            condition = UserModel.email == normalize_email(email)
         else:
-            condition = UserRow.external_id == external_id
+            condition = UserModel.external_id == external_id
         viewer = info.context.viewer
         row = None
         # No stored identifier holds U+0000 (PostgreSQL cannot store it): such a value names no
         # one, on both databases, and is never sent to PostgreSQL, which would refuse it.
         if not contains_nul(email) and not contains_nul(external_id):
             async with info.context.db.read() as conn:
-                row = (await conn.execute(select(*UserRow.__table__.c).where(condition))).first()
+                row = first(UserRow, await conn.execute(select(*columns(UserRow)).where(condition)))
         # Decide access on the identity asked for, not on whether it exists, so a learner
         # learns nothing about other users.
         if not viewer.is_admin and (row is None or row.id != viewer.user_id):

@@ -20,12 +20,12 @@ from gql_progress.api.pagination import (
 from gql_progress.api.types.webhook_delivery import WebhookDelivery, WebhookDeliveryStatus
 from gql_progress.api.types.webhook_endpoint import WebhookEndpoint
 from gql_progress.db.models import Event
-from gql_progress.db.models import WebhookDelivery as DeliveryRow
-from gql_progress.db.models import WebhookEndpoint as EndpointRow
+from gql_progress.db.models import WebhookDelivery as DeliveryModel
+from gql_progress.db.models import WebhookEndpoint as EndpointModel
 from gql_progress.domain.ids import decode_optional_id
 
 # The secret is never selected: what is not read cannot leak into a response.
-_ENDPOINT_COLUMNS = [column for column in EndpointRow.__table__.c if column.name != "secret"]
+_ENDPOINT_COLUMNS = [column for column in EndpointModel.__table__.c if column.name != "secret"]
 
 
 def _endpoints() -> Select[Any]:
@@ -35,14 +35,14 @@ def _endpoints() -> Select[Any]:
 def _deliveries() -> Select[Any]:
     """Deliveries with their endpoint (columns prefixed ``endpoint__``) and event type, one statement."""
     columns: list[Any] = [
-        *DeliveryRow.__table__.c,
+        *DeliveryModel.__table__.c,
         Event.type.label("event_type"),
         *(column.label(f"endpoint__{column.name}") for column in _ENDPOINT_COLUMNS),
     ]
     return (
         select(*columns)
-        .join(EndpointRow, EndpointRow.id == DeliveryRow.endpoint_id)
-        .join(Event, Event.id == DeliveryRow.event_id)
+        .join(EndpointModel, EndpointModel.id == DeliveryModel.endpoint_id)
+        .join(Event, Event.id == DeliveryModel.event_id)
     )
 
 
@@ -51,7 +51,7 @@ async def webhook_endpoint_node(info: Info, pk: int) -> WebhookEndpoint | None:
     if not info.context.viewer.is_admin:
         return None
     async with info.context.db.read() as conn:
-        row = (await conn.execute(_endpoints().where(EndpointRow.id == pk))).first()
+        row = (await conn.execute(_endpoints().where(EndpointModel.id == pk))).first()
     return None if row is None else WebhookEndpoint.from_row(row)
 
 
@@ -59,7 +59,7 @@ async def webhook_delivery_node(info: Info, pk: int) -> WebhookDelivery | None:
     if not info.context.viewer.is_admin:
         return None
     async with info.context.db.read() as conn:
-        row = (await conn.execute(_deliveries().where(DeliveryRow.id == pk))).first()
+        row = (await conn.execute(_deliveries().where(DeliveryModel.id == pk))).first()
     return None if row is None else WebhookDelivery.from_row(row)
 
 
@@ -76,7 +76,7 @@ class WebhookQueries:
     ) -> Connection[WebhookEndpoint]:
         info.context.viewer.require_admin()
         page = page_request(info, first, after, last, before)
-        return await paginate(info, _endpoints(), EndpointRow.id, page, WebhookEndpoint.from_row)
+        return await paginate(info, _endpoints(), EndpointModel.id, page, WebhookEndpoint.from_row)
 
     @strawberry.field(
         description=("Delivery records, one per (endpoint, event), in the order they were scheduled (admin).")
@@ -100,7 +100,7 @@ class WebhookQueries:
         page = page_request(info, first, after, last, before)
         query = _deliveries()
         if endpoint_pk is not None:
-            query = query.where(DeliveryRow.endpoint_id == endpoint_pk)
+            query = query.where(DeliveryModel.endpoint_id == endpoint_pk)
         if status is not None:
-            query = query.where(DeliveryRow.status == status.value)
-        return await paginate(info, query, DeliveryRow.id, page, WebhookDelivery.from_row)
+            query = query.where(DeliveryModel.status == status.value)
+        return await paginate(info, query, DeliveryModel.id, page, WebhookDelivery.from_row)

@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.types.course import Course
 from gql_progress.api.types.lesson import Lesson
 from gql_progress.db.engine import Database
+from gql_progress.db.rows import CourseRow
 from gql_progress.domain import analytics
 from gql_progress.domain.errors import FieldProblem, InvalidInput
 
@@ -187,7 +187,7 @@ class CourseAnalytics:
     lessons_once: strawberry.Private[Once[list[analytics.LessonStats]]]
 
     @classmethod
-    def build(cls, info: Info, course: Row[Any], window: analytics.Window) -> CourseAnalytics:
+    def build(cls, info: Info, course: CourseRow, window: analytics.Window) -> CourseAnalytics:
         db = info.context.db
         # The course's lessons first: the two statements below ask for their records by id.
         lesson_rows: Once[analytics.Scope] = Once(lambda: _scope_of(db, course.id))

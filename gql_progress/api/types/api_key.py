@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from gql_progress.api.context import Info
 from gql_progress.api.types.node import Node
+from gql_progress.db.rows import ApiKeyRow
 from gql_progress.domain.ids import encode_id
 from gql_progress.domain.scopes import Scope, parse_scopes
 
@@ -80,8 +81,7 @@ class ApiKey(Node):
         return User.from_row(row)
 
     @classmethod
-    def from_row(cls, row: Any) -> ApiKey:
-        """From an api_keys row without its hash (auth.keys.API_KEY_COLUMNS)."""
+    def from_row(cls, row: ApiKeyRow) -> ApiKey:
         granted = parse_scopes(row.scopes)
         return cls(
             id=strawberry.ID(encode_id("ApiKey", row.id)),

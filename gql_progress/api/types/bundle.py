@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
-from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.types.course import Course
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.product import Contest, DownloadableProduct, Ebook, LiveEvent, product_from_row
+from gql_progress.db.rows import BundleRow
 from gql_progress.domain.ids import encode_id
 
 BundleItem = Annotated[
@@ -32,7 +32,7 @@ class Bundle(Node):
     pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> Bundle:
+    def from_row(cls, row: BundleRow) -> Bundle:
         return cls(
             id=strawberry.ID(encode_id("Bundle", row.id)),
             product_id=row.product_id,

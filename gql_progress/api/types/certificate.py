@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.types.node import Node
+from gql_progress.db.rows import CertificateRow
 from gql_progress.domain.ids import encode_id
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class Certificate(Node):
     course_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> Certificate:
+    def from_row(cls, row: CertificateRow) -> Certificate:
         return cls(
             id=strawberry.ID(encode_id("Certificate", row.id)),
             code=row.code,

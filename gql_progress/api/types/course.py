@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.pagination import (
@@ -21,6 +20,7 @@ from gql_progress.api.subjects import subject_user
 from gql_progress.api.types.course_learner_status import CourseLearnerStatus
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.node import Node
+from gql_progress.db.rows import CourseRow
 from gql_progress.domain.ids import encode_id
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class Course(Node):
     subject_user_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: Row[Any], *, subject_user_id: int) -> Course:
+    def from_row(cls, row: CourseRow, *, subject_user_id: int) -> Course:
         return cls(
             id=strawberry.ID(encode_id("Course", row.id)),
             slug=row.slug,

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.types.enrollment import Enrollment
+from gql_progress.db.rows import EnrollmentRow
 
 if TYPE_CHECKING:
     from gql_progress.api.types.user import User
@@ -25,7 +25,7 @@ class CourseCompletion:
     user_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: Row[Any], completed_at: datetime) -> CourseCompletion:
+    def from_row(cls, row: EnrollmentRow, completed_at: datetime) -> CourseCompletion:
         return cls(completed_at=completed_at, enrollment=Enrollment.from_row(row), user_id=row.user_id)
 
     @strawberry.field(description="The learner who completed the course.")

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.enums import EnrollmentStatus
 from gql_progress.api.types.node import Node
+from gql_progress.db.rows import EnrollmentRow
 from gql_progress.domain.ids import encode_id
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class Enrollment(Node):
     course_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> Enrollment:
+    def from_row(cls, row: EnrollmentRow) -> Enrollment:
         return cls(
             id=strawberry.ID(encode_id("Enrollment", row.id)),
             enrolled_at=row.enrolled_at,

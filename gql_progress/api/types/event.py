@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 import strawberry
-from sqlalchemy import Row
 from strawberry.scalars import JSON
 
 from gql_progress.api.context import Info
 from gql_progress.api.types.event_type import EventType
 from gql_progress.api.types.node import Node
+from gql_progress.db.rows import EventRow
 from gql_progress.domain.event_data import public_event_data
 from gql_progress.domain.ids import encode_id
 
@@ -35,7 +35,7 @@ class Event(Node):
     course_pk: strawberry.Private[int | None]
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> Event:
+    def from_row(cls, row: EventRow) -> Event:
         return cls(
             id=strawberry.ID(encode_id("Event", row.id)),
             type=EventType(row.type),

@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.types.course_summary import CourseSummary
 from gql_progress.api.types.enrollment import Enrollment
 from gql_progress.api.types.enums import EnrollmentStatus
 from gql_progress.api.types.errors import NotFoundError, ValidationError
+from gql_progress.db.rows import EnrollmentRow
 
 if TYPE_CHECKING:
     from gql_progress.api.types.course import Course
@@ -37,7 +37,7 @@ class LearnerProgress:
     course_id: strawberry.Private[int]
 
     @classmethod
-    def from_enrollment(cls, row: Row[Any]) -> LearnerProgress:
+    def from_enrollment(cls, row: EnrollmentRow) -> LearnerProgress:
         enrollment = Enrollment.from_row(row)
         return cls(
             status=enrollment.status,

@@ -3,10 +3,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.subjects import subject_user
@@ -14,6 +13,7 @@ from gql_progress.api.types.course import USER_ID_HELP
 from gql_progress.api.types.enums import LessonKind, ProgressStatus
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.progress import Progress
+from gql_progress.db.rows import LessonRow, ProgressRow
 from gql_progress.domain.completion.sequence import first_missing
 from gql_progress.domain.ids import encode_id
 
@@ -52,11 +52,11 @@ class Lesson(Node):
     course_pk: strawberry.Private[int]
     subject_user_id: strawberry.Private[int]
     # The subject's records in this course by lesson id, when the parent fetched them already.
-    records: strawberry.Private[Mapping[int, Row[Any]] | None] = None
+    records: strawberry.Private[Mapping[int, ProgressRow] | None] = None
 
     @classmethod
     def from_row(
-        cls, row: Row[Any], *, subject_user_id: int, records: Mapping[int, Row[Any]] | None = None
+        cls, row: LessonRow, *, subject_user_id: int, records: Mapping[int, ProgressRow] | None = None
     ) -> Lesson:
         return cls(
             id=strawberry.ID(encode_id("Lesson", row.id)),
@@ -136,7 +136,7 @@ class Lesson(Node):
         completed = {lesson_id for lesson_id, record in records.items() if record.completed}
         return first_missing(lessons, completed, self.pk) is not None
 
-    async def _record(self, info: Info, user_id: str | None) -> Row[Any] | None:
+    async def _record(self, info: Info, user_id: str | None) -> ProgressRow | None:
         user = subject_user(info, self.subject_user_id, user_id)
         records = await info.context.loaders.progress_by_user_course.load((user, self.course_pk))
         return records.get(self.pk)
@@ -149,7 +149,7 @@ class Lesson(Node):
         return _status(await self._record(info, user_id))
 
 
-def _status(row: Row[Any] | None) -> ProgressStatus:
+def _status(row: ProgressRow | None) -> ProgressStatus:
     if row is None:
         return ProgressStatus.NOT_STARTED
     return ProgressStatus.COMPLETED if row.completed else ProgressStatus.IN_PROGRESS

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
-from sqlalchemy import Row
 
 from gql_progress.api.types.enums import ProductKind
 from gql_progress.api.types.node import Node
 from gql_progress.db.models import ProductKind as StoredKind
+from gql_progress.db.rows import ProductRow
 from gql_progress.domain.ids import encode_id, try_decode_id
 
 
@@ -55,7 +54,7 @@ PRODUCT_TYPES: dict[StoredKind, type[Product]] = {
 PRODUCT_TYPE_NAMES = {cls.__name__: kind for kind, cls in PRODUCT_TYPES.items()}
 
 
-def product_from_row(row: Row[Any]) -> Product:
+def product_from_row(row: ProductRow) -> Product:
     kind = StoredKind(row.kind)
     cls = PRODUCT_TYPES[kind]
     return cls(

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import Row
 from strawberry.scalars import JSON
 
 from gql_progress.api.context import Info
 from gql_progress.api.types.enums import ProgressStatus
 from gql_progress.api.types.node import Node
+from gql_progress.db.rows import ProgressRow
 from gql_progress.domain.ids import encode_id
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class Progress(Node):
     granted_by_user_id: strawberry.Private[int | None] = None
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> Progress:
+    def from_row(cls, row: ProgressRow) -> Progress:
         return cls(
             id=strawberry.ID(encode_id("Progress", row.id)),
             status=ProgressStatus.COMPLETED if row.completed else ProgressStatus.IN_PROGRESS,
@@ -89,7 +89,7 @@ class Progress(Node):
             active_seconds=row.active_seconds,
             notes=row.notes,
             is_bookmarked=row.is_bookmarked,
-            metadata=row.metadata,
+            metadata=None if row.metadata is None else JSON(row.metadata),
             completed_at=row.completed_at,
             last_accessed_at=row.last_accessed_at,
             created_at=row.created_at,

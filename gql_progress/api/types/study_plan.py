@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.pagination import (
@@ -18,6 +17,7 @@ from gql_progress.api.pagination import (
 from gql_progress.api.types.lesson import Lesson
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.study_plan_instance import StudyPlanInstance
+from gql_progress.db.rows import StudyPlanRow
 from gql_progress.domain.ids import encode_id
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class StudyPlan(Node):
     owner_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> StudyPlan:
+    def from_row(cls, row: StudyPlanRow) -> StudyPlan:
         return cls(
             id=strawberry.ID(encode_id("StudyPlan", row.id)),
             title=row.title,
@@ -64,8 +64,8 @@ class StudyPlan(Node):
         )
     )
     async def lessons(self, info: Info) -> list[Lesson]:
-        rows = await info.context.loaders.lessons_by_study_plan.load(self.pk)
-        return [Lesson.from_row(row, subject_user_id=self.owner_id) for row in rows]
+        lessons = await info.context.loaders.lessons_by_study_plan.load(self.pk)
+        return [Lesson.from_row(lesson, subject_user_id=self.owner_id) for _, lesson in lessons]
 
     @strawberry.field(description="The instances started of this plan, oldest first, a page at a time.")
     async def instances(

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.study_plan_resource import StudyPlanResource
+from gql_progress.db.rows import StudyPlanInstanceRow
 from gql_progress.domain.ids import encode_id
 from gql_progress.domain.study_plan_progress import InstanceProgress, instance_progress
 
@@ -32,7 +32,7 @@ class StudyPlanInstance(Node):
     user_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> StudyPlanInstance:
+    def from_row(cls, row: StudyPlanInstanceRow) -> StudyPlanInstance:
         return cls(
             id=strawberry.ID(encode_id("StudyPlanInstance", row.id)),
             started_at=row.started_at,
@@ -91,6 +91,6 @@ class StudyPlanInstance(Node):
         loaders = info.context.loaders
         lessons = await loaders.lessons_by_study_plan.load(self.plan_id)
         records = await loaders.progress_by_user_lesson.load_many(
-            [(self.user_id, lesson.id) for lesson in lessons]
+            [(self.user_id, lesson.id) for _, lesson in lessons]
         )
         return instance_progress(lessons, records)

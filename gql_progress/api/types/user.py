@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import Row
 
 from gql_progress.api.context import Info
 from gql_progress.api.pagination import (
@@ -19,6 +18,7 @@ from gql_progress.api.types.enums import UserRole
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.progress import Progress
 from gql_progress.api.visibility import empty_connection, owns_or_admin
+from gql_progress.db.rows import UserRow
 from gql_progress.domain.ids import encode_id
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class User(Node):
     pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> User:
+    def from_row(cls, row: UserRow) -> User:
         return cls(
             id=strawberry.ID(encode_id("User", row.id)),
             external_id=row.external_id,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import delete, select, update
 
 from gql_progress.db.engine import Database
 from gql_progress.db.models import Enrollment, EnrollmentStatus, EventType, Lesson, LessonProgress, User
+from gql_progress.db.rows import EnrollmentRow, columns, one
 from gql_progress.db.types import utcnow
 from gql_progress.domain.completion.bulk import BulkResult, Requested, set_completion
 from gql_progress.domain.errors import FieldProblem, InvalidInput, NotEnrolled, NotFound
@@ -32,7 +32,7 @@ def check_reason(reason: str) -> str:
 
 @dataclass(frozen=True)
 class ResetResult:
-    enrollment: Row[Any]
+    enrollment: EnrollmentRow
     cleared_records: int
 
 
@@ -66,14 +66,15 @@ async def reset_progress(
             .returning(LessonProgress.id)
         )
         cleared_records = len(cleared.all())
-        reopened = (
+        reopened = one(
+            EnrollmentRow,
             await conn.execute(
                 update(Enrollment)
                 .where(Enrollment.id == enrollment.id)
                 .values(status=EnrollmentStatus.ACTIVE, completed_at=None)
-                .returning(*Enrollment.__table__.c)
-            )
-        ).one()
+                .returning(*columns(EnrollmentRow))
+            ),
+        )
         event = NewEvent(
             EventType.PROGRESS_RESET,
             user_id,

@@ -20,11 +20,12 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, Row, Text, case, cast, func, insert, literal_column
+from sqlalchemy import Integer, Text, case, cast, func, insert, literal_column
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.engine import write_scope
 from gql_progress.db.models import Event, EventType, LessonProgress
+from gql_progress.db.rows import ProgressRow, make
 
 logger = logging.getLogger("gql_progress.live")
 
@@ -107,9 +108,9 @@ async def write_progress(
     conn: AsyncConnection,
     statement: Any,
     params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-) -> Sequence[Row[Any]]:
-    """Run an upsert of lesson_progress (INSERT … RETURNING the record's columns) and announce
-    every record it wrote; the rows it returns also carry ``course_id`` when live updates are on.
+) -> list[ProgressRow]:
+    """Run an upsert of lesson_progress (INSERT … RETURNING the record's columns, first) and
+    announce every record it wrote; returns the records.
 
     On PostgreSQL the announcement is an expression of the RETURNING clause: evaluated once per
     row written, in the same statement, and queued by the database until the commit.
@@ -130,7 +131,11 @@ async def write_progress(
     if channel is not None and conn.dialect.name != "postgresql":
         assert scope is not None
         scope.committed.extend(encode(ProgressWritten(r.user_id, r.course_id, r.id)) for r in rows)
-    return rows
+    # The announcing variants return course_id and the notice after the record's columns.
+    return [make(ProgressRow, row[:_RECORD_COLUMNS]) for row in rows]
+
+
+_RECORD_COLUMNS = len(ProgressRow._fields)
 
 
 def _announcing(statement: Any, channel: str, is_pg: bool) -> Any:

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    Row,
     and_,
     bindparam,
     case,
@@ -27,9 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
 from gql_progress.db.models import Course, Enrollment, Lesson, LessonKind, LessonProgress
+from gql_progress.db.rows import ProgressRow, columns, every
 from gql_progress.domain.completion import active_time
 
-PROGRESS_COLUMNS = tuple(LessonProgress.__table__.c)
+PROGRESS_COLUMNS = columns(ProgressRow)
 
 # Columns a client may set directly (completion and timestamps follow their own rules below).
 WRITABLE_COLUMNS = frozenset(
@@ -380,10 +380,10 @@ def _coalesce(column: Any, now: datetime | ColumnElement[Any]) -> Any:
 
 async def progress_for(
     conn: AsyncConnection, user_ids: Iterable[int], lesson_ids: Iterable[int]
-) -> list[Row[Any]]:
+) -> list[ProgressRow]:
     """Records of these users for these lessons (a superset when several users are asked for)."""
     statement = select(*PROGRESS_COLUMNS).where(
         LessonProgress.user_id.in_(sorted(set(user_ids))),
         LessonProgress.lesson_id.in_(sorted(set(lesson_ids))),
     )
-    return list((await conn.execute(statement)).all())
+    return every(ProgressRow, await conn.execute(statement))

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,6 +25,7 @@ from gql_progress.db.models import (
     Lesson,
     User,
 )
+from gql_progress.db.rows import ProgressRow
 from gql_progress.db.types import utcnow
 from gql_progress.domain.completion.active_time import DEFAULT_WINDOW_SECONDS
 from gql_progress.domain.completion.enrollment import (
@@ -102,7 +103,7 @@ def _check_metadata(problems: ProblemList, path: tuple[str, ...], value: Any) ->
 
 @dataclass(frozen=True)
 class ProgressWrite:
-    record: Row[Any]
+    record: ProgressRow
     # Known when the write could change completion (it was recomputed in the same transaction).
     summary: CourseSummary | None
 

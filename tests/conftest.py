@@ -237,7 +237,7 @@ async def pg_connection(pg_template: str | None) -> AsyncIterator[asyncpg.Connec
 @asynccontextmanager
 async def seeded_pg(pg_template: str | None, seed: str) -> AsyncIterator[tuple[Database, asyncpg.Connection]]:
     """A pg_database holding ``seed``'s rows, with an engine for the Python rules and a plain
-    asyncpg connection for their SQL twins (tests/test_access_twins.py, test_outcome_twins.py)."""
+    asyncpg connection for their SQL twins (tests/test_access_twins.py, test_bundle_outcome_twins.py)."""
     async with pg_database(pg_template) as url:
         db = Database(url, pool_size=1)
         conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))

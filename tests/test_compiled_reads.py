@@ -307,25 +307,25 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
         "__typename ... on LearnerProgress { " + LEARNER_PAGE + " } ... on Error { code message } "
         "...F } } fragment F on LearnerProgressResult { ... on NotFoundError { code } }",
         {"l": {"email": " Learner@Example.com"}, "c": {"slug": "intro-to-sql"}},
-        True,
+        frozenset({"learner", "instructor", "admin"}),
     ),
     "learner-progress-by-ids": (
         '{ learnerProgress(learner: {id: "VXNlcjoy"}, course: {id: "Q291cnNlOjE="}) { '
         "... on LearnerProgress { status lessons { progressStatus } } } }",
         None,
-        True,
+        frozenset({"learner", "instructor", "admin"}),
     ),
     "learner-progress-untaught": (
         '{ learnerProgress(learner: {externalId: "demo-learner"}, course: {slug: "python-basics"}) { '
         "__typename ... on LearnerProgress { status } ... on Error { code message } } }",
         None,
-        True,
+        frozenset({"learner", "admin"}),
     ),
     "learner-progress-not-enrolled": (
         '{ learnerProgress(learner: {externalId: "demo-admin"}, course: {productId: "prod-sql-101"}) { '
         "__typename ... on NotFoundError { code message } } }",
         None,
-        True,
+        frozenset(),
     ),
     "learner-progress-two-identifiers": (
         '{ learnerProgress(learner: {id: "VXNlcjoy", email: "x"}, course: {slug: "intro-to-sql"}) { '

@@ -7,8 +7,7 @@ subset of courses allowed, never a reason.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,8 +20,8 @@ from gql_progress.db.models import Course, CourseInstructor, Enrollment, User, U
 from gql_progress.db.rows import CourseRow, EnrollmentRow, UserRow, columns, first
 from gql_progress.db.types import utcnow
 from gql_progress.domain.catalog import normalize_email
-from gql_progress.domain.errors import DomainError, FieldProblem, InvalidInput, NotFound
-from gql_progress.domain.refs import Identity, UserRef, is_self, is_self_sql, names, user_named_sql
+from gql_progress.domain.errors import FieldProblem, InvalidInput, NotFound
+from gql_progress.domain.refs import Identity, UserRef, is_self, names
 from gql_progress.domain.viewer import Viewer
 
 
@@ -184,18 +183,6 @@ class LearnerInCourse:
     enrollment: EnrollmentRow
 
 
-class LearnerRefusal(enum.IntEnum):
-    """Why learner_in_course answers no enrollment, in the order it checks; its SQL twin
-    ``learner_outcome_sql`` answers with the same numbers, and the compiled reads word each with
-    ``error()``."""
-
-    NO_COURSE = 0  # none, or one whose learners the caller may not see: the same words (IDOR)
-    NO_LEARNER = 1  # no such user, or not enrolled
-
-    def error(self) -> DomainError:
-        return NotFound("course" if self is LearnerRefusal.NO_COURSE else "learner")
-
-
 async def learner_in_course(
     db: Database, viewer: Viewer, identity: Identity, learner: UserRef, course: CourseRef
 ) -> LearnerInCourse:
@@ -209,10 +196,10 @@ async def learner_in_course(
     platform's users through their course.
     """
     async with db.read() as conn:
-        course_row = await find_course(conn, course)  # NotFound("course"): LearnerRefusal.NO_COURSE
+        course_row = await find_course(conn, course)
         own = is_self(learner, identity)
         if not own and not await may_see_course_learners(conn, viewer, course_row.id):
-            raise LearnerRefusal.NO_COURSE.error()
+            raise NotFound("course")
         enrollment = first(
             EnrollmentRow,
             await conn.execute(
@@ -225,28 +212,5 @@ async def learner_in_course(
             ),
         )
     if enrollment is None:
-        raise LearnerRefusal.NO_LEARNER.error()
+        raise NotFound("learner")
     return LearnerInCourse(course_row, enrollment)
-
-
-def learner_outcome_sql(caller: str, learner: Sequence[str], course: Sequence[str]) -> str:
-    """learner_in_course's outcome in SQL: one row of ``refusal`` (a LearnerRefusal's number;
-    NULL when there is an enrollment) and ``enrollment_id``. ``learner`` is the ref's (id,
-    normalised email, external id), ``course`` its (id, slug, product id), each null but the one
-    given; ``caller`` the row of the caller's id, is_admin and role. Checked in the Python's
-    order; a ref holding U+0000 never gets here (the compiled reads leave it to the resolvers)."""
-    course_pk, slug, product_id = course
-    own = is_self_sql(caller, learner)
-    learner_id = (
-        f"CASE WHEN lo.own THEN {caller}.id "
-        f"ELSE (SELECT lo_u.id FROM users lo_u WHERE {user_named_sql('lo_u', learner)}) END"
-    )
-    teaches = may_see_course_learners_sql(caller, "lo.course_id")
-    return (
-        f"SELECT CASE WHEN lo.course_id IS NULL OR NOT (lo.own OR {teaches}) THEN "
-        f"{LearnerRefusal.NO_COURSE.value} WHEN lo_e.id IS NULL THEN {LearnerRefusal.NO_LEARNER.value} END "
-        "AS refusal, lo_e.id AS enrollment_id "
-        f"FROM (SELECT (SELECT lo_c.id FROM courses lo_c WHERE lo_c.id = {course_pk} OR lo_c.slug = {slug} "
-        f"OR lo_c.product_id = {product_id}) AS course_id, {own} AS own) lo "
-        f"LEFT JOIN enrollments lo_e ON lo_e.course_id = lo.course_id AND lo_e.user_id = {learner_id}"
-    )

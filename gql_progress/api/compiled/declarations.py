@@ -41,7 +41,7 @@ from gql_progress.domain.completion.summary import (
 )
 from gql_progress.domain.event_data import public_event_data_sql
 from gql_progress.domain.events import settled_upper_id_sql
-from gql_progress.domain.teaching import LearnerRefusal, learner_outcome_sql, may_see_course_learners_sql
+from gql_progress.domain.teaching import may_see_course_learners_sql
 from gql_progress.domain.viewer import can_access_sql, subject_allowed_sql
 
 # The statement's caller row (api/compiled/planner.py): the viewer's id, is_admin and role, the
@@ -882,13 +882,20 @@ def _status_rows(bound: Bound, alias: str) -> str:
 
 
 def _learner_in_course(bound: Bound, alias: str) -> str:
-    """learnerProgress: the learner's enrollment in the course, or why there is none
-    (domain/teaching.learner_outcome_sql, the twin of learner_in_course's checks), one row."""
-    outcome = learner_outcome_sql(CALLER, bound["learner"], bound["course"])
-    errors = refusal_columns([refusal.error() for refusal in LearnerRefusal], "lo_o.refusal")
+    """learnerProgress: the learner's enrollment in the course, for the learner themselves, the
+    course's instructors and admins (domain/teaching.learner_in_course). Every other outcome is
+    an error member of the union, which the guard leaves to the resolvers."""
+    user_id, email, external_id = bound["learner"]
+    course_id, slug, product_id = bound["course"]
+    u, c = f"{alias}u", f"{alias}c"
+    teaches = may_see_course_learners_sql(CALLER, f"{alias}.course_id")
+    allowed = f"({alias}.user_id = {CALLER}.id OR {teaches})"
     return (
-        f"FROM (SELECT lo_o.refusal, lo_en.*, {errors} FROM ({outcome}) lo_o "
-        f"LEFT JOIN enrollments lo_en ON lo_en.id = lo_o.enrollment_id) {alias}"
+        f"FROM enrollments {alias} "
+        f"JOIN users {u} ON {u}.id = {alias}.user_id JOIN courses {c} ON {c}.id = {alias}.course_id "
+        # Each identifier's parameter is null but the one the reference gives.
+        f"WHERE ({u}.id = {user_id} OR {u}.email = {email} OR {u}.external_id = {external_id}) "
+        f"AND ({c}.id = {course_id} OR {c}.slug = {slug} OR {c}.product_id = {product_id}) AND {allowed}"
     )
 
 
@@ -1110,10 +1117,9 @@ ROOTS: dict[str, Root] = {
         subject=lambda _bound, _a: f"{CALLER}.id",
         guard=_window_in_order,
     ),
-    # LearnerProgressResult: the enrollment or its NOT_FOUND, both rendered in SQL (VALIDATION,
-    # a malformed ref, is the resolvers': bind leaves it to them).
+    # LearnerProgressResult: its LearnerProgress member; NOT_FOUND and VALIDATION are guarded.
     "learnerProgress": Root(
-        "LearnerProgressResult",
+        "LearnerProgress",
         many=False,
         arguments={
             "learner": (Kind.USER_REF_PK, Kind.USER_REF_EMAIL, Kind.USER_REF_EXTERNAL_ID),
@@ -1121,6 +1127,6 @@ ROOTS: dict[str, Root] = {
         },
         source=_learner_in_course,
         subject=lambda _bound, a: f"{a}.user_id",
-        members=_answered_or_refused("LearnerProgress"),
+        guard=lambda bound: f"EXISTS (SELECT 1 {_learner_in_course(bound, 'lg')})",
     ),
 }

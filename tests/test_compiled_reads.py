@@ -726,9 +726,11 @@ async def test_the_readme_batch_with_an_unknown_bundle_is_compiled_not_handed_to
     pair: Pair, who: str, code: str
 ) -> None:
     before, refused_before = pair.plans.answered, pair.plans.refused
+    pair.compiled.db.statements.reset()
 
     fast, slow = await pair.both(README_BUNDLE_PROGRESS_BATCH, None, getattr(pair.keys, who).secret)
 
+    assert pair.compiled.db.statements.count == 2  # the key lookup and the compiled statement
     assert fast == slow
     assert fast["data"]["bundleProgressBatch"][1]["code"] == code  # an error member, from the statement
     assert (pair.plans.answered, pair.plans.refused) == (before + 1, refused_before)

@@ -234,6 +234,21 @@ async def pg_connection(pg_template: str | None) -> AsyncIterator[asyncpg.Connec
             await connection.close()
 
 
+@asynccontextmanager
+async def seeded_pg(pg_template: str | None, seed: str) -> AsyncIterator[tuple[Database, asyncpg.Connection]]:
+    """A pg_database holding ``seed``'s rows, with an engine for the Python rules and a plain
+    asyncpg connection for their SQL twins (tests/test_access_twins.py, test_bundle_outcome_twins.py)."""
+    async with pg_database(pg_template) as url:
+        db = Database(url, pool_size=1)
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(seed)
+            yield db, conn
+        finally:
+            await conn.close()
+            await db.dispose()
+
+
 @pytest.fixture(scope="module")
 async def pg_conn(pg_template: str | None) -> AsyncIterator[asyncpg.Connection]:
     """pg_connection for a module's tests (the SQL twins' property tests)."""

@@ -21,7 +21,7 @@ from gql_progress.domain.errors import Forbidden
 from gql_progress.domain.scopes import Scope
 from gql_progress.domain.teaching import may_see_course_learners, may_see_course_learners_sql
 from gql_progress.domain.viewer import Viewer, can_access_sql, subject_allowed_sql
-from tests.conftest import pg_database
+from tests.conftest import seeded_pg
 
 pytestmark = pytest.mark.postgres_only
 
@@ -53,15 +53,8 @@ class World:
 
 @pytest.fixture(scope="module")
 async def world(pg_template: str | None) -> AsyncIterator[World]:
-    async with pg_database(pg_template) as url:
-        db = Database(url, pool_size=1)
-        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            await conn.execute(WORLD)
-            yield World(db, conn)
-        finally:
-            await conn.close()
-            await db.dispose()
+    async with seeded_pg(pg_template, WORLD) as (db, conn):
+        yield World(db, conn)
 
 
 viewers = st.builds(

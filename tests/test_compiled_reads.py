@@ -417,14 +417,14 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
         None,
         False,
     ),
-    # bundleProgress: the learner's own; anyone else's for admins; every error member (a
-    # learner naming someone else, no such bundle or user, not enrolled) is guarded.
+    # bundleProgress(Batch): every answer compiles, the error members too (a learner naming
+    # someone else, no such bundle or user, not enrolled); a malformed ref is the resolvers'.
     "bundle-progress-readme": (README_BUNDLE_PROGRESS, None, True),
     "bundle-progress-every-field": (
         "query($b: BundleRefInput!, $u: UserRefInput) { bundleProgress(bundle: $b, user: $u) { __typename "
         "...on BundleProgress { " + BUNDLE_PROGRESS_FIELDS + " } ... on Error { code message } } }",
         {"b": {"productId": "prod-data-track"}, "u": {"externalId": "demo-learner"}},
-        frozenset({"learner", "admin"}),
+        True,
     ),
     "bundle-progress-by-id-of-self": (
         '{ bundleProgress(bundle: {id: "QnVuZGxlOjE="}, user: null) { ... on BundleProgress { title '
@@ -436,39 +436,39 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
         'query($u: UserRefInput) { bundleProgress(bundle: {slug: "products-only"}, user: $u) { '
         "... on BundleProgress { " + BUNDLE_PROGRESS_FIELDS + " } } }",
         {"u": {"email": " Admin@Example.com"}},
-        ADMIN,
+        True,
     ),
     "bundle-progress-products-only-own": (
         '{ bundleProgress(bundle: {slug: "products-only"}) { ... on BundleProgress { '
         + BUNDLE_PROGRESS_FIELDS
         + " } } }",
         None,
-        frozenset({"learner", "admin"}),
+        True,
     ),
     "bundle-progress-empty": (
         '{ bundleProgress(bundle: {slug: "empty-bundle"}) { ... on BundleProgress { title '
         "completionPercentage weightedCompletionPercentage items { __typename } } } }",
         None,
-        frozenset({"learner", "admin"}),
+        True,
     ),
     "bundle-progress-missing": (
         '{ bundleProgress(bundle: {slug: "no-such-bundle"}) { __typename ... on Error { code message } } }',
         None,
-        frozenset(),
+        True,
     ),
     "bundle-progress-missing-user": (
         '{ bundleProgress(bundle: {slug: "empty-bundle"}, user: {externalId: "nobody"}) { __typename '
         "... on Error { code message } } }",
         None,
-        frozenset(),
+        True,
     ),
     "bundle-progress-bad-id": (
         '{ bundleProgress(bundle: {id: "nope"}) { __typename ... on ValidationError { fields { path } } } }',
         None,
         False,
     ),
-    "bundle-progress-batch-readme": (README_BUNDLE_PROGRESS_BATCH, None, frozenset()),
-    # Every pair answered: compiled for admins; a learner naming the admin is refused as a whole.
+    "bundle-progress-batch-readme": (README_BUNDLE_PROGRESS_BATCH, None, True),
+    # Every pair answered for admins; a learner naming the admin gets FORBIDDEN for that pair.
     "bundle-progress-batch": (
         "query($r: [BundleProgressRequestInput!]!) { bundleProgressBatch(requests: $r) { __typename "
         "... on BundleProgress { " + BUNDLE_PROGRESS_FIELDS + " } ... on Error { code } } }",
@@ -480,19 +480,39 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any] | None, bool | frozenset[str]]] =
                 {"bundle": {"id": "QnVuZGxlOjE="}, "user": {"id": "VXNlcjoy"}},
             ]
         },
-        ADMIN,
+        True,
+    ),
+    # Every refusal in one batch, each member's fields asked its own way (aliases, the interface,
+    # a member's fragment; ValidationError's fields, which no compiled row is, selected too).
+    "bundle-progress-batch-every-refusal": (
+        "query($r: [BundleProgressRequestInput!]!) { bundleProgressBatch(requests: $r) { kind: __typename "
+        "... on Error { code why: message } ... on NotFoundError { message } ... on ForbiddenError { "
+        "__typename code } ... on NotEnrolledError { message } ... on ValidationError { fields { path } } "
+        "... on BundleProgress { title user { externalId } } } }",
+        {
+            "r": [
+                {"bundle": {"id": "QnVuZGxlOjk5OQ=="}},
+                {"bundle": {"slug": "no-such-bundle"}, "user": {"id": "VXNlcjo5OTk="}},
+                {"bundle": {"slug": "empty-bundle"}, "user": {"email": "NOBODY@example.com"}},
+                {"bundle": {"slug": "products-only"}, "user": {"externalId": "demo-instructor"}},
+                {"bundle": {"slug": "data-skills-track"}},
+                {"bundle": {"productId": "prod-products"}, "user": {"email": " Learner@Example.com"}},
+                {"bundle": {"slug": "empty-bundle"}, "user": {"externalId": "demo-admin"}},
+            ]
+        },
+        True,
     ),
     "bundle-progress-batch-own": (
         "query($r: [BundleProgressRequestInput!]!) { bundleProgressBatch(requests: $r) { "
         "... on BundleProgress { title weightedCompletionPercentage user { externalId } } } }",
         {"r": [{"bundle": {"slug": "empty-bundle"}}, {"bundle": {"slug": "products-only"}, "user": None}]},
-        frozenset({"learner", "admin"}),
+        True,
     ),
     "bundle-progress-batch-one": (
         '{ bundleProgressBatch(requests: {bundle: {slug: "products-only"}}) { ... on BundleProgress { '
         "items { ... on ProductItemProgress { kind completed } } } } }",
         None,
-        frozenset({"learner", "admin"}),
+        True,
     ),
     "bundle-progress-batch-none": (
         "{ bundleProgressBatch(requests: []) { __typename } }",
@@ -695,6 +715,25 @@ async def test_a_bundle_progress_batch_is_one_statement_besides_the_key_for_1_or
     assert len(response.json()["data"]["bundleProgressBatch"]) == pairs
     assert pair.plans.answered == before + 1
     assert pair.compiled.db.statements.count == 2  # the key lookup and the compiled statement
+
+
+# The README's second pair names no bundle, for the demo learner: NOT_FOUND, but FORBIDDEN for
+# the instructor, who may ask only about themselves (the check that comes first).
+@pytest.mark.parametrize(
+    ("who", "code"), [("learner", "NOT_FOUND"), ("instructor", "FORBIDDEN"), ("admin", "NOT_FOUND")]
+)
+async def test_the_readme_batch_with_an_unknown_bundle_is_compiled_not_handed_to_the_resolvers(
+    pair: Pair, who: str, code: str
+) -> None:
+    before, refused_before = pair.plans.answered, pair.plans.refused
+    pair.compiled.db.statements.reset()
+
+    fast, slow = await pair.both(README_BUNDLE_PROGRESS_BATCH, None, getattr(pair.keys, who).secret)
+
+    assert pair.compiled.db.statements.count == 2  # the key lookup and the compiled statement
+    assert fast == slow
+    assert fast["data"]["bundleProgressBatch"][1]["code"] == code  # an error member, from the statement
+    assert (pair.plans.answered, pair.plans.refused) == (before + 1, refused_before)
 
 
 async def test_a_key_without_the_read_scope_is_refused_as_before(pair: Pair) -> None:

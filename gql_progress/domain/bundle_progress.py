@@ -12,6 +12,7 @@ the same answers on PostgreSQL.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime
@@ -34,7 +35,16 @@ from gql_progress.db.models import (
 from gql_progress.db.rows import BundleRow
 from gql_progress.domain.completion.summary import CourseCounts, counted_lessons, is_complete_sql, summarize
 from gql_progress.domain.errors import DomainError, Forbidden, NotEnrolled, NotFound
-from gql_progress.domain.refs import BundleRef, Identity, UserRef, bundles_by_ref, is_self, users_by_ref
+from gql_progress.domain.refs import (
+    BundleRef,
+    Identity,
+    UserRef,
+    bundles_by_ref,
+    is_self,
+    is_self_sql,
+    user_named_sql,
+    users_by_ref,
+)
 from gql_progress.domain.text import contains_nul
 from gql_progress.domain.viewer import Viewer
 
@@ -193,10 +203,31 @@ BundleProgressOutcome = BundleProgress | DomainError
 Request = tuple[BundleRef, UserRef | None]  # a None user means the caller
 
 
+class Refusal(enum.IntEnum):
+    """Why a pair has no progress, in the order bundle_progress_batch checks; its SQL twin
+    ``pair_outcome_sql`` answers with the same numbers, and the compiled reads word each with
+    ``error()``, so both paths say exactly the same."""
+
+    OTHER_LEARNER = 0
+    NO_BUNDLE = 1
+    NO_USER = 2
+    NOT_ENROLLED = 3
+
+    def error(self) -> DomainError:
+        if self is Refusal.OTHER_LEARNER:
+            return Forbidden("You may ask only about your own progress")
+        if self is Refusal.NO_BUNDLE:
+            return NotFound("bundle")
+        if self is Refusal.NO_USER:
+            return NotFound("user")
+        return NotEnrolled("The user is not enrolled in this bundle")
+
+
 async def bundle_progress_batch(
     db: Database, viewer: Viewer, identity: Identity, requests: Sequence[Request]
 ) -> list[BundleProgressOutcome]:
-    """One outcome per request, in order: the progress, or why there is none."""
+    """One outcome per request, in order: the progress, or why there is none (a Refusal, its
+    checks in the order of the members; pair_outcome_sql is the twin)."""
     outcomes: list[BundleProgressOutcome | None] = [None] * len(requests)
     async with db.read() as conn:
         bundles = await bundles_by_ref(conn, [bundle for bundle, _ in requests if _may_name_a_row(bundle)])
@@ -206,7 +237,7 @@ async def bundle_progress_batch(
         if not viewer.is_admin:
             for index, user in enumerate(users_asked):
                 if user is not None:
-                    outcomes[index] = Forbidden("You may ask only about your own progress")
+                    outcomes[index] = Refusal.OTHER_LEARNER.error()
         users = await users_by_ref(
             conn, [u for u in users_asked if u is not None and viewer.is_admin and _may_name_a_row(u)]
         )
@@ -219,19 +250,48 @@ async def bundle_progress_batch(
             user_ref = users_asked[index]
             user_id = identity.id if user_ref is None else users.get(user_ref)
             if bundle is None:
-                outcomes[index] = NotFound("bundle")
+                outcomes[index] = Refusal.NO_BUNDLE.error()
             elif user_id is None:
-                outcomes[index] = NotFound("user")
+                outcomes[index] = Refusal.NO_USER.error()
             else:
                 pairs[index] = (user_id, bundle.id)
 
         if pairs:
             progress = await _progress_of_pairs(conn, set(pairs.values()), bundles)
             for index, pair in pairs.items():
-                outcomes[index] = progress.get(pair) or NotEnrolled("The user is not enrolled in this bundle")
+                outcomes[index] = progress.get(pair) or Refusal.NOT_ENROLLED.error()
     filled = [outcome for outcome in outcomes if outcome is not None]
     assert len(filled) == len(outcomes)  # every entry was filled above
     return filled
+
+
+def pair_outcome_sql(caller: str, bundle: Sequence[str], user: Sequence[str]) -> str:
+    """bundle_progress_batch's outcome of one request in SQL: one row of ``refusal`` (a
+    Refusal's number; NULL when the pair has progress), ``bundle_id``, ``learner_id`` and
+    ``enrolled_at``. ``bundle`` is the request's (id, product id, slug), ``user`` its (id,
+    normalised email, external id), each null but the one given, all of ``user`` null for the
+    caller; ``caller`` the row of the caller's id and is_admin. The CASE checks in the Python's
+    order; a ref holding U+0000 never gets here (the compiled reads leave it to the resolvers)."""
+    bundle_pk, product_id, slug = bundle
+    user_pk, email, external_id = user
+    asks_other = (
+        f"(({user_pk} IS NOT NULL OR {email} IS NOT NULL OR {external_id} IS NOT NULL) "
+        f"AND NOT {is_self_sql(caller, user)})"
+    )
+    return (
+        f"SELECT CASE WHEN po.asks_other AND NOT {caller}.is_admin THEN {Refusal.OTHER_LEARNER.value} "
+        f"WHEN po.bundle_id IS NULL THEN {Refusal.NO_BUNDLE.value} "
+        f"WHEN po.learner_id IS NULL THEN {Refusal.NO_USER.value} "
+        f"WHEN po_e.user_id IS NULL THEN {Refusal.NOT_ENROLLED.value} END AS refusal, "
+        "po.bundle_id, po.learner_id, po_e.enrolled_at "
+        "FROM (SELECT pa.asks_other, "
+        f"(SELECT po_b.id FROM bundles po_b WHERE po_b.id = {bundle_pk} OR po_b.product_id = {product_id} "
+        f"OR po_b.slug = {slug}) AS bundle_id, "
+        f"CASE WHEN pa.asks_other THEN (SELECT po_u.id FROM users po_u WHERE {user_named_sql('po_u', user)}) "
+        f"ELSE {caller}.id END AS learner_id "
+        f"FROM (SELECT {asks_other} AS asks_other) pa) po "
+        "LEFT JOIN bundle_enrollments po_e ON po_e.bundle_id = po.bundle_id AND po_e.user_id = po.learner_id"
+    )
 
 
 def _may_name_a_row(ref: BundleRef | UserRef) -> bool:

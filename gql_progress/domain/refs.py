@@ -62,6 +62,18 @@ def is_self(user: UserRef, identity: Identity) -> bool:
     return user.external_id == identity.external_id
 
 
+def is_self_sql(caller: str, user: Sequence[str]) -> str:
+    """is_self in SQL: the ref ``user`` (SQL of its id, normalised email and external id, null but
+    the one given) names the row of ``caller``'s id; false when all three are null."""
+    return f"EXISTS (SELECT 1 FROM users rs WHERE rs.id = {caller}.id AND {user_named_sql('rs', user)})"
+
+
+def user_named_sql(alias: str, user: Sequence[str]) -> str:
+    """users_by_ref's match in SQL: the users row ``alias`` is the one the ref ``user`` names."""
+    user_pk, email, external_id = user
+    return f"({alias}.id = {user_pk} OR {alias}.email = {email} OR {alias}.external_id = {external_id})"
+
+
 def names(column: Any, value: Any) -> ColumnElement[bool]:
     """``column = value`` for an identifier a caller sent; a value holding U+0000 names nothing.
 

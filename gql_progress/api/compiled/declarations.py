@@ -21,14 +21,17 @@ from dataclasses import dataclass
 from sqlalchemy import literal_column
 
 from gql_progress.api.compiled.arguments import Kind
-from gql_progress.api.compiled.sql import global_id, iso_utc
+from gql_progress.api.compiled.errors import PLAIN_ERROR_TYPES, refusal_columns
+from gql_progress.api.compiled.sql import global_id, iso_utc, text_literal
 from gql_progress.api.types.product import PRODUCT_TYPES
 from gql_progress.db.models import ProductKind
 from gql_progress.domain import analytics
 from gql_progress.domain.bundle_progress import (
+    Refusal,
     item_completed_sql,
     item_fraction_sql,
     mean_percentage_sql,
+    pair_outcome_sql,
     product_consumed_at_sql,
 )
 from gql_progress.domain.completion.summary import (
@@ -135,7 +138,9 @@ class Root:
     the listed kinds; any other argument makes the document fall back), the rows it reads, and
     a ``guard``: an SQL condition under which the resolver would answer rather than refuse.
     When a guard is false the statement answers nothing and the resolvers answer the request,
-    with exactly the error they have always given."""
+    with exactly the error they have always given. A root of a union type lists its ``members``
+    instead of ``type_name`` alone: each row is rendered as the first member whose condition it
+    meets (its error members from the row's refusal columns, api/compiled/errors.py)."""
 
     type_name: str
     many: bool
@@ -150,6 +155,7 @@ class Root:
     page_key: str | None = None
     # Paged.upper, for a connection root.
     upper: Callable[[str, str], str] | None = None
+    members: tuple[Member, ...] = ()
 
 
 def column(name: str) -> Value:
@@ -281,6 +287,19 @@ PRODUCT_MEMBERS = tuple(
     Member(type_name, _of_kind(kind), row_of("products", "product_pk"))
     for kind, type_name in PRODUCT_TYPE_NAMES.items()
 )
+
+
+def _refused_as(type_name: str) -> Callable[[str], str]:
+    return lambda item: f"{item}.error_type = {text_literal(type_name)}"
+
+
+# A refused row's error member (its refusal_columns): one per plain error type.
+ERROR_MEMBERS = tuple(Member(name, _refused_as(name), _same_row) for name in PLAIN_ERROR_TYPES)
+
+
+def _answered_or_refused(type_name: str) -> tuple[Member, ...]:
+    """A union root's members: ``type_name`` for a row without a ``refusal``, else its error."""
+    return (Member(type_name, lambda item: f"{item}.refusal IS NULL", _same_row), *ERROR_MEMBERS)
 
 
 def _product_fields(type_name: str) -> dict[str, Field]:
@@ -683,6 +702,8 @@ TYPES: dict[str, dict[str, Field]] = {
             many=False,
         ),
     },
+    # A refused row's error (api/compiled/errors.refusal_columns: the domain error's words).
+    **{name: {"code": column("code"), "message": column("message")} for name in PLAIN_ERROR_TYPES},
     # Products other than courses, one GraphQL type per kind (api/types/product.py).
     **{type_name: _product_fields(type_name) for type_name in PRODUCT_TYPE_NAMES.values()},
     # Admins' view of the webhook outbox (api/queries/webhooks.py); the secret is never read.
@@ -944,44 +965,36 @@ def _bundle_lookup(bound: Bound, alias: str) -> str:
 # email, externalId) of a user; the user's are null when the caller means themselves.
 NO_USER = ("NULL::bigint", "NULL::text", "NULL::text")
 
-
-def _enrolled_in_bundle(bundle: tuple[str, ...], user: tuple[str, ...]) -> str:
-    """The enrollment the references name, for the learner themselves and admins
-    (domain/bundle_progress.bundle_progress_batch; a learner naming anyone else is refused)."""
-    bundle_pk, product_id, slug = bundle
-    user_pk, email, external_id = user
-    caller_meant = (
-        f"({user_pk} IS NULL AND {email} IS NULL AND {external_id} IS NULL AND bu.id = {CALLER}.id)"
-    )
-    return (
-        "SELECT be.bundle_id, be.user_id AS learner_id, be.enrolled_at, bb.title FROM bundle_enrollments be "
-        "JOIN bundles bb ON bb.id = be.bundle_id JOIN users bu ON bu.id = be.user_id "
-        f"WHERE (bb.id = {bundle_pk} OR bb.product_id = {product_id} OR bb.slug = {slug}) "
-        f"AND ({caller_meant} OR bu.id = {user_pk} OR bu.email = {email} OR bu.external_id = {external_id}) "
-        f"AND {can_access_sql(CALLER, 'bu.id')}"
-    )
+# Each row of a bundle progress root: the pair's outcome (domain/bundle_progress.pair_outcome_sql,
+# the twin of the resolvers' order of checks), the bundle's title when it has progress, and the
+# refusal's error columns.
+_PAIR_COLUMNS = (
+    f"po_o.*, po_t.title, {refusal_columns([refusal.error() for refusal in Refusal], 'po_o.refusal')}"
+)
+_PAIR_TITLE = "LEFT JOIN bundles po_t ON po_t.id = po_o.bundle_id AND po_o.refusal IS NULL"
 
 
 def _bundle_progress(bound: Bound, alias: str) -> str:
-    return f"FROM ({_enrolled_in_bundle(bound['bundle'], bound.get('user', NO_USER))}) {alias}"
+    outcome = pair_outcome_sql(CALLER, bound["bundle"], bound.get("user", NO_USER))
+    return f"FROM (SELECT {_PAIR_COLUMNS} FROM ({outcome}) po_o {_PAIR_TITLE}) {alias}"
 
 
 def _bundle_progress_batch(bound: Bound, alias: str) -> str:
-    """One row per request (``n``, in order) that names an enrollment the caller may see."""
+    """One row per request (``n``, in order), progress or refusal."""
     arrays = ", ".join(bound["requests"])
-    refs = (("r.bpk", "r.bprod", "r.bslug"), ("r.upk", "r.uemail", "r.uext"))
+    outcome = pair_outcome_sql(CALLER, ("r.bpk", "r.bprod", "r.bslug"), ("r.upk", "r.uemail", "r.uext"))
     return (
-        f"FROM (SELECT r.n, x.* FROM unnest({arrays}) WITH ORDINALITY "
+        f"FROM (SELECT r.n, {_PAIR_COLUMNS} FROM unnest({arrays}) WITH ORDINALITY "
         "AS r(bpk, bprod, bslug, upk, uemail, uext, n) "
-        f"CROSS JOIN LATERAL ({_enrolled_in_bundle(*refs)}) x) {alias}"
+        f"CROSS JOIN LATERAL ({outcome}) po_o {_PAIR_TITLE}) {alias}"
     )
 
 
 ROOTS: dict[str, Root] = {
-    # BundleProgressResult: its BundleProgress member; every error member is guarded (the
-    # resolvers word them).
+    # BundleProgressResult: the progress or the pair's refusal, both rendered in SQL (its
+    # ValidationError, a malformed ref, is the resolvers': bind leaves such a request to them).
     "bundleProgress": Root(
-        "BundleProgress",
+        "BundleProgressResult",
         many=False,
         arguments={
             "bundle": (Kind.BUNDLE_REF_PK, Kind.BUNDLE_REF_PRODUCT_ID, Kind.BUNDLE_REF_SLUG),
@@ -993,12 +1006,11 @@ ROOTS: dict[str, Root] = {
         },
         source=_bundle_progress,
         subject=lambda _bound, a: f"{a}.learner_id",
-        guard=lambda bound: f"EXISTS (SELECT 1 {_bundle_progress(bound, 'bg')})",
+        members=_answered_or_refused("BundleProgress"),
     ),
-    # Each request's BundleProgress; a batch with any error member (not found, not enrolled,
-    # forbidden) is guarded as a whole, so one response never mixes the two paths.
+    # Each request's BundleProgressResult, in order: one pair's refusal never fails the others.
     "bundleProgressBatch": Root(
-        "BundleProgress",
+        "BundleProgressResult",
         many=True,
         arguments={
             "requests": (
@@ -1012,10 +1024,8 @@ ROOTS: dict[str, Root] = {
         },
         source=_bundle_progress_batch,
         subject=lambda _bound, a: f"{a}.learner_id",
-        guard=lambda bound: (
-            f"(SELECT count(*) {_bundle_progress_batch(bound, 'bg')}) = cardinality({bound['requests'][0]})"
-        ),
         order_by=lambda a: f"{a}.n",
+        members=_answered_or_refused("BundleProgress"),
     ),
     "bundle": Root(
         "Bundle",

@@ -49,6 +49,7 @@ from gql_progress.api.compiled.declarations import (
     ROOTS,
     TYPES,
     Choice,
+    Member,
     Nested,
     Paged,
     Parameterized,
@@ -210,6 +211,10 @@ class _Builder:
         alias = self._alias()
         scope = Scope(alias, root.subject(bound, alias))
         order = root.order_by(alias) if root.order_by else None
+        if root.members:
+            # A union's root: each row is the member its condition picks (an error included).
+            body = self._members(root.members, nodes, scope)
+            return _listed(body, root.many, root.source(bound, alias), order)
         return self._rows(root.type_name, root.many, nodes, root.source(bound, alias), scope, order)
 
     def _object(self, type_name: str, nodes: list[FieldNode], source: str, scope: Scope) -> str:
@@ -403,28 +408,25 @@ class _Builder:
         (fragments apply per member: ``... on Course`` to courses, ``... on Product`` to the rest)."""
         self.reads_beyond_the_caller = True
         item = self._alias()
+        rendered = self._members(field.members, nodes, Scope(item, parent.subject))
+        order = field.order_by(item) if field.order_by else None
+        return _listed(rendered, field.many, field.source(parent, item), order)
+
+    def _members(self, members: tuple[Member, ...], nodes: list[FieldNode], item: Scope) -> str:
+        """The item row rendered as the first member whose condition it meets."""
         cases = []
-        for member in field.members:
+        for member in members:
             alias = self._alias()
-            body = self._fields(member.type_name, nodes, Scope(alias, parent.subject))
-            source = member.source(Scope(item, parent.subject), alias)
-            cases.append(f"WHEN {member.when(item)} THEN (SELECT {body} {source})")
-        rendered = f"CASE {' '.join(cases)} END"
-        if not field.many:
-            return f"(SELECT {rendered} {field.source(parent, item)})"
-        order_by = f" ORDER BY {field.order_by(item)}" if field.order_by else ""
-        return f"coalesce((SELECT json_agg({rendered}{order_by}) {field.source(parent, item)}), '[]'::json)"
+            body = self._fields(member.type_name, nodes, Scope(alias, item.subject))
+            cases.append(f"WHEN {member.when(item.alias)} THEN (SELECT {body} {member.source(item, alias)})")
+        return f"CASE {' '.join(cases)} END"
 
     def _rows(
         self, type_name: str, many: bool, nodes: list[FieldNode], source: str, scope: Scope, order: str | None
     ) -> str:
         """An object (NULL when ``source`` has no row) or a list (``[]`` when none) of the rows of
         ``source``, each rendered as the selection asks."""
-        body = self._fields(type_name, nodes, scope)
-        if not many:
-            return f"(SELECT {body} {source})"
-        order_by = f" ORDER BY {order}" if order else ""
-        return f"coalesce((SELECT json_agg({body}{order_by}) {source}), '[]'::json)"
+        return _listed(self._fields(type_name, nodes, scope), many, source, order)
 
     def _collect_merged(self, nodes: list[FieldNode], type_name: str) -> dict[str, list[FieldNode]]:
         """The sub-fields of several fields merged under one response key (GraphQL merges
@@ -443,6 +445,15 @@ class _Builder:
     def _alias(self) -> str:
         self._aliases += 1
         return f"t{self._aliases}"
+
+
+def _listed(body: str, many: bool, source: str, order: str | None) -> str:
+    """``body`` for the row of ``source`` (NULL when none) or a list of it for each row (``[]``
+    when none), in ``order``."""
+    if not many:
+        return f"(SELECT {body} {source})"
+    order_by = f" ORDER BY {order}" if order else ""
+    return f"coalesce((SELECT json_agg({body}{order_by}) {source}), '[]'::json)"
 
 
 def _literal(value: ValueNode) -> Any:

@@ -45,3 +45,10 @@ def json_object(pairs: list[tuple[str, str]]) -> str:
     if not pairs:
         return "json_build_object()"
     return "json_build_object(" + ", ".join(f"{text_literal(key)}, {value}" for key, value in pairs) + ")"
+
+
+def text_constant(value: str) -> str:
+    """Any string of ours (an error's message) as an SQL string literal: quotes doubled, which
+    is the whole escaping PostgreSQL's standard-conforming strings (the default since 9.1) need."""
+    assert "\x00" not in value, value
+    return "'" + value.replace("'", "''") + "'"

@@ -155,14 +155,26 @@ async def build(pg_url: str, name: str, size: dataset.Size) -> None:
 
 
 class Captured:
-    """The SQL statements (with parameters) the app sends, to EXPLAIN them afterwards."""
+    """The SQL statements (with parameters) the app sends, to EXPLAIN them afterwards: the
+    resolvers' through SQLAlchemy, a compiled read's straight to asyncpg (Database.read_value)."""
 
     def __init__(self, db: Database) -> None:
+        self.db = db
         self.statements: list[tuple[str, Any]] = []
+        self._read_value = db.read_value
         event.listen(db.engine.sync_engine, "before_cursor_execute", self._on_execute)
+        db.read_value = self._on_read_value  # type: ignore[method-assign]
 
     def _on_execute(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         self.statements.append((statement, parameters))
+
+    async def _on_read_value(self, sql: str, *arguments: Any) -> Any:
+        self.statements.append((sql, arguments))
+        return await self._read_value(sql, *arguments)
+
+    def close(self) -> None:
+        event.remove(self.db.engine.sync_engine, "before_cursor_execute", self._on_execute)
+        self.db.read_value = self._read_value  # type: ignore[method-assign]
 
 
 async def measure(url: str, runs: int, explain: bool) -> None:
@@ -236,8 +248,8 @@ async def measure(url: str, runs: int, explain: bool) -> None:
                 if explain:
                     captured = Captured(db)
                     await post(document, variables)
+                    captured.close()
                     await _explain(url, captured.statements)
-                    event.remove(db.engine.sync_engine, "before_cursor_execute", captured._on_execute)
 
 
 async def _explain(url: str, statements: list[tuple[str, Any]]) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Numeric,
     Select,
     and_,
+    any_,
     case,
     cast,
     distinct,
@@ -36,6 +37,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -235,7 +237,7 @@ def mean_sql(total: str, count: str, places: int = PLACES) -> str:
 class Scope:
     """What is analysed: one course, with its current lessons' ids (read first, see
     ``course_lessons``), or every course (``Scope()``). The compiled reads name the course in
-    SQL (``course_id`` an SQL expression): its lessons are then read by a subquery."""
+    SQL (``course_id`` an SQL expression): its lessons' ids are then an array read first."""
 
     course_id: int | ColumnElement[Any] | None = None
     lesson_ids: tuple[int, ...] = ()
@@ -244,7 +246,13 @@ class Scope:
         """``column`` names one of the course's current lessons."""
         named: ColumnElement[bool]
         if isinstance(self.course_id, ColumnElement):
-            named = column.in_(select(Lesson.id).where(_current_lessons(self.course_id)))
+            # `= ANY(ARRAY(…))`, not `IN (SELECT …)`: the array is computed once (an InitPlan)
+            # and the records read by one bitmap scan of ix_lesson_progress_lesson_id, each heap
+            # page once (~1,300 buffers on the bench course); a semi-join read them lesson by
+            # lesson (~48,000 buffers). Its estimate stays a guess, so the statements read the
+            # records into materialised CTEs (Sources), which no join can misuse.
+            ids = func.array(select(Lesson.id).where(_current_lessons(self.course_id)).scalar_subquery())
+            named = column == any_(ids)
         else:
             named = column.in_(self.lesson_ids)
         return named
@@ -309,6 +317,27 @@ def _records(scope: Scope) -> CTE:
     # Every course: read where used rather than materialised (it would spill to disk).
     cte = statement.where(Lesson.removed_at.is_(None)).cte("records")
     return cte.prefix_with("NOT MATERIALIZED", dialect="postgresql")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """One course's cohort, its lessons' records and the cohort's records among them, as CTEs
+    that ``totals_statement`` and ``lesson_stats_statement`` share when they are parts of one
+    statement (``course_figures_statement``): each is then read once, and materialised, so
+    every join over them is a hash join whatever PostgreSQL estimates (bench/RESULTS.md)."""
+
+    cohort: CTE
+    records: CTE
+    cohort_records: CTE
+
+
+def _sources(scope: Scope, window: Window) -> Sources:
+    cohort = _cohort(scope, window)
+    records = _records(scope)
+    # One course: a learner is enrolled in it at most once (uq_enrollments_user_id_course_id),
+    # so the join keeps each record of the cohort once.
+    cohort_records = select(*records.c).join(cohort, cohort.c.user_id == records.c.user_id).cte("record")
+    return Sources(cohort, records, cohort_records)
 
 
 def _flag(condition: Any) -> Any:
@@ -423,9 +452,12 @@ def totals_sql(row: str) -> dict[str, str]:
     }
 
 
-def totals_statement(dialect: str, scope: Scope, window: Window) -> Select[Any]:
-    """The statement ``totals`` reads its one row from (raw counts, sums and percentile picks)."""
-    cohort = _cohort(scope, window)
+def totals_statement(
+    dialect: str, scope: Scope, window: Window, sources: Sources | None = None
+) -> Select[Any]:
+    """The statement ``totals`` reads its one row from (raw counts, sums and percentile picks);
+    over ``sources`` when given (one course's, shared with lesson_stats_statement)."""
+    cohort = _cohort(scope, window) if sources is None else sources.cohort
 
     # The summary's rule (summary.counted_lessons): the required lessons count toward completion,
     # or every lesson when none is required; a course without lessons counts 0 % for everyone.
@@ -439,20 +471,30 @@ def totals_statement(dialect: str, scope: Scope, window: Window) -> Select[Any]:
         .group_by(Lesson.course_id)
         .cte("needs")
     )
-    records = _records(scope)
+    records = _records(scope) if sources is None else sources.records
+    cohort_records: Any
+    if sources is None:
+        # A semi-join (IN), not a join: PostgreSQL then hashes the cohort instead of pairing
+        # every lesson with every enrollment of its course first (bench/RESULTS.md).
+        cohort_records = (
+            select(*records.c)
+            .where(tuple_(records.c.user_id, records.c.course_id).in_(_cohort_select(scope, window)))
+            .subquery("cohort_records")
+        )
+    else:
+        cohort_records = sources.cohort_records
     # The cohort's records per course, in one pass: the completed ones (for the share) and the
     # active time of all of them.
     done = (
         select(
-            records.c.course_id,
-            func.sum(_flag(records.c.completed)).label("done_all"),
-            func.sum(_flag(and_(records.c.completed, records.c.is_required))).label("done_required"),
-            func.sum(records.c.active_seconds).label("active_seconds"),
+            cohort_records.c.course_id,
+            func.sum(_flag(cohort_records.c.completed)).label("done_all"),
+            func.sum(_flag(and_(cohort_records.c.completed, cohort_records.c.is_required))).label(
+                "done_required"
+            ),
+            func.sum(cohort_records.c.active_seconds).label("active_seconds"),
         )
-        # A semi-join (IN), not a join: PostgreSQL then hashes the cohort instead of pairing
-        # every lesson with every enrollment of its course first (bench/RESULTS.md).
-        .where(tuple_(records.c.user_id, records.c.course_id).in_(_cohort_select(scope, window)))
-        .group_by(records.c.course_id)
+        .group_by(cohort_records.c.course_id)
         .cte("done")
     )
     active_seconds = select(func.sum(done.c.active_seconds)).scalar_subquery()
@@ -597,13 +639,14 @@ def _sum_of_floats(dialect: str, value: Any) -> Any:
     return func.sum(value)
 
 
-def lesson_stats_statement(dialect: str, scope: Scope, window: Window) -> Select[Any]:
+def lesson_stats_statement(
+    dialect: str, scope: Scope, window: Window, sources: Sources | None = None
+) -> Select[Any]:
     """The statement ``lesson_stats`` reads: every column of each current lesson of the course,
-    in order, with the cohort's raw counts and sums on it."""
+    in order, with the cohort's raw counts and sums on it; over ``sources`` when given."""
     assert scope.course_id is not None
-    cohort = _cohort(scope, window)
-    records = _records(scope)
-    record = select(*records.c).join(cohort, cohort.c.user_id == records.c.user_id).cte("record")
+    sources = sources or _sources(scope, window)
+    cohort, record = sources.cohort, sources.cohort_records
     is_video = and_(record.c.kind == LessonKind.VIDEO.value, record.c.duration_seconds > 0)
     is_quiz = record.c.kind == LessonKind.QUIZ.value
     watched = case(
@@ -659,6 +702,22 @@ def lesson_stats_statement(dialect: str, scope: Scope, window: Window) -> Select
         .where(scope.lessons(Lesson.id))
         .order_by(Lesson.position)
     )
+
+
+def course_figures_statement(scope: Scope, window: Window) -> Select[Any]:
+    """One course's figures in one PostgreSQL statement (the compiled reads): the row of
+    ``totals_statement`` and, as ``ls_<column>`` arrays in lesson order, the rows of
+    ``lesson_stats_statement``'s ``LESSON_STATS_COLUMNS``, both over one reading of the records."""
+    sources = _sources(scope, window)
+    totals = totals_statement("postgresql", scope, window, sources).subquery("totals")
+    stats = lesson_stats_statement("postgresql", scope, window, sources).subquery("ls")
+    arrays = select(
+        *(
+            func.array_agg(aggregate_order_by(stats.c[name], stats.c.position)).label(f"ls_{name}")
+            for name in LESSON_STATS_COLUMNS
+        )
+    ).subquery("arrays")
+    return select(totals, arrays).select_from(totals.join(arrays, true()))
 
 
 def funnel(lessons: Sequence[LessonStats]) -> list[FunnelStep]:

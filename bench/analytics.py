@@ -7,13 +7,14 @@ dataset's own courses have 500 each), then runs the queries in-process through t
 counts and PostgreSQL's EXPLAIN (ANALYZE, BUFFERS) of each analytics statement. No wrk, no
 servers: it loads the machine only while the dataset is built (about a minute).
 
-    .venv/bin/python -m bench.analytics [--scale 1] [--runs 7] [--keep-db] [--reuse] [--explain]
+    .venv/bin/python -m bench.analytics [--scale 1] [--runs 7] [--keep-db] [--reuse] [--explain] [--compare]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import sys
@@ -58,6 +59,16 @@ query ($from: DateTime!, $to: DateTime!) {
   }
 }
 """
+
+
+COURSE_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("courseAnalytics, 2,500 enrollments, all time", {"slug": ANALYTICS_SLUG}),
+    (
+        "courseAnalytics, 2,500 enrollments, window Jan 15 - Feb 15",
+        {"slug": ANALYTICS_SLUG, "from": "2026-01-15T00:00:00Z", "to": "2026-02-15T00:00:00Z"},
+    ),
+    ("courseAnalytics, 500 enrollments (course-00001)", {"slug": "course-00001"}),
+]
 
 
 def analytics_course_statements(size: dataset.Size) -> list[str]:
@@ -155,67 +166,86 @@ async def build(pg_url: str, name: str, size: dataset.Size) -> None:
 
 
 class Captured:
-    """The SQL statements (with parameters) the app sends, to EXPLAIN them afterwards."""
+    """The SQL statements (with parameters) the app sends, to EXPLAIN them afterwards: the
+    resolvers' through SQLAlchemy, a compiled read's straight to asyncpg (Database.read_value)."""
 
     def __init__(self, db: Database) -> None:
+        self.db = db
         self.statements: list[tuple[str, Any]] = []
+        self._read_value = db.read_value
         event.listen(db.engine.sync_engine, "before_cursor_execute", self._on_execute)
+        db.read_value = self._on_read_value  # type: ignore[method-assign]
 
     def _on_execute(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         self.statements.append((statement, parameters))
 
+    async def _on_read_value(self, sql: str, *arguments: Any) -> Any:
+        self.statements.append((sql, arguments))
+        return await self._read_value(sql, *arguments)
 
-async def measure(url: str, runs: int, explain: bool) -> None:
-    app = create_app(
+    def close(self) -> None:
+        event.remove(self.db.engine.sync_engine, "before_cursor_execute", self._on_execute)
+        self.db.read_value = self._read_value  # type: ignore[method-assign]
+
+
+def _app(url: str, **settings: Any) -> Any:
+    """The app as measured: no webhooks, rate limit or live updates; keys touched rarely."""
+    return create_app(
         load_settings(
             database_url=url,
             webhooks_enabled=False,
             rate_limit_enabled=False,
             live_updates_enabled=False,
             api_key_touch_interval_seconds=3600,
+            **settings,
         )
     )
+
+
+async def _admin_key(db: Database) -> str:
+    suffix = int(time.time())
+    admin = await catalog.create_user(
+        db,
+        {
+            "external_id": f"bench-admin-{suffix}",
+            "email": f"admin{suffix}@bench.example",
+            "name": "Bench admin",
+            "role": UserRole.ADMIN,
+        },
+    )
+    return (await issue_api_key(db, admin.id, "bench")).secret
+
+
+async def _timed(
+    client: httpx.AsyncClient, key: str, document: str, variables: dict[str, Any]
+) -> tuple[float, Any]:
+    """One request: its seconds and its body (which must hold no error)."""
+    started = time.perf_counter()
+    response = await client.post(
+        "/graphql",
+        json={"query": document, "variables": variables},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    elapsed = time.perf_counter() - started
+    body = response.json()
+    assert response.status_code == 200, body
+    assert not body.get("errors"), body
+    return elapsed, body
+
+
+async def measure(url: str, runs: int, explain: bool) -> None:
+    app = _app(url)
     async with app.router.lifespan_context(app):
         db: Database = app.state.db
-        suffix = int(time.time())
-        admin = await catalog.create_user(
-            db,
-            {
-                "external_id": f"bench-admin-{suffix}",
-                "email": f"admin{suffix}@bench.example",
-                "name": "Bench admin",
-                "role": UserRole.ADMIN,
-            },
-        )
-        key = (await issue_api_key(db, admin.id, "bench")).secret
+        key = await _admin_key(db)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 
             async def post(document: str, variables: dict[str, Any]) -> float:
-                started = time.perf_counter()
-                response = await client.post(
-                    "/graphql",
-                    json={"query": document, "variables": variables},
-                    headers={"Authorization": f"Bearer {key}"},
-                )
-                elapsed = time.perf_counter() - started
-                body = response.json()
-                assert response.status_code == 200, body
-                assert not body.get("errors"), body
-                return elapsed
+                return (await _timed(client, key, document, variables))[0]
 
             cases = [
-                ("courseAnalytics, 2,500 enrollments, all time", COURSE_ANALYTICS, {"slug": ANALYTICS_SLUG}),
-                (
-                    "courseAnalytics, 2,500 enrollments, window Jan 15 - Feb 15",
-                    COURSE_ANALYTICS,
-                    {"slug": ANALYTICS_SLUG, "from": "2026-01-15T00:00:00Z", "to": "2026-02-15T00:00:00Z"},
-                ),
-                (
-                    "courseAnalytics, 500 enrollments (course-00001)",
-                    COURSE_ANALYTICS,
-                    {"slug": "course-00001"},
-                ),
+                *((label, COURSE_ANALYTICS, variables) for label, variables in COURSE_CASES),
                 (
                     "platformAnalytics, 366 days, every course",
                     PLATFORM_ANALYTICS,
@@ -236,8 +266,45 @@ async def measure(url: str, runs: int, explain: bool) -> None:
                 if explain:
                     captured = Captured(db)
                     await post(document, variables)
+                    captured.close()
                     await _explain(url, captured.statements)
-                    event.remove(db.engine.sync_engine, "before_cursor_execute", captured._on_execute)
+
+
+async def compare(url: str, runs: int) -> None:
+    """courseAnalytics on two apps in one process, compiled reads on and off, their requests
+    alternated (the order swapped each round) so that other load on the machine falls on both
+    alike; each answer checked equal to the other's."""
+    apps = {compiled: _app(url, compiled_reads=compiled) for compiled in (True, False)}
+    async with contextlib.AsyncExitStack() as stack:
+        for app in apps.values():
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        key = await _admin_key(apps[True].state.db)
+        clients = {
+            compiled: await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+            )
+            for compiled, app in apps.items()
+        }
+
+        async def post(compiled: bool, variables: dict[str, Any]) -> tuple[float, Any]:
+            return await _timed(clients[compiled], key, COURSE_ANALYTICS, variables)
+
+        for label, variables in COURSE_CASES:
+            timings: dict[bool, list[float]] = {True: [], False: []}
+            for round_ in range(runs + 1):  # the first round warms both up
+                order = (True, False) if round_ % 2 else (False, True)
+                answers = [await post(compiled, variables) for compiled in order]
+                assert answers[0][1] == answers[1][1], "the two paths answered differently"
+                if round_:
+                    for compiled, (elapsed, _) in zip(order, answers, strict=True):
+                        timings[compiled].append(elapsed * 1000)
+            fast, slow = (statistics.median(timings[c]) for c in (True, False))
+            print(
+                f"{label}: compiled median {fast:.0f} ms (min {min(timings[True]):.0f}), resolvers "
+                f"{slow:.0f} ms (min {min(timings[False]):.0f}), compiled/resolvers {fast / slow:.2f} "
+                f"({runs} alternated rounds, equal answers)",
+                flush=True,
+            )
 
 
 async def _explain(url: str, statements: list[tuple[str, Any]]) -> None:
@@ -267,6 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--explain", action="store_true", help="print EXPLAIN (ANALYZE, BUFFERS) of each statement"
     )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="courseAnalytics only: compiled reads against the resolvers, requests alternated in one process",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     size = dataset.Size.for_scale(args.scale)
     maintenance, url = dataset.database_urls(args.pg_url, args.db_name)
@@ -275,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(build(args.pg_url, args.db_name, size))
         else:
             asyncio.run(dataset.migrate_schema(url))  # new indexes, if any
-        asyncio.run(measure(url, args.runs, args.explain))
+        asyncio.run(compare(url, args.runs) if args.compare else measure(url, args.runs, args.explain))
     finally:
         if not args.keep_db:
             asyncio.run(dataset.drop_database(maintenance, args.db_name))

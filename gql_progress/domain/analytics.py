@@ -24,6 +24,7 @@ from sqlalchemy import (
     Numeric,
     Select,
     and_,
+    any_,
     case,
     cast,
     distinct,
@@ -36,6 +37,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -195,19 +197,22 @@ def rounded_sql(value: str, places: int) -> str:
     (float8send), its exact value m·2^-s rounded half to even in numeric integers, and the digits
     parsed back as Python parses them (correctly rounded). One flat expression, ``value``
     repeated in it: a subquery is planned apart, and one per figure made planning the compiled
-    courseAnalytics cost more than running it.
+    courseAnalytics cost more than running it. Planning time grows with the copies of ``value``,
+    so each part is written to need as few as it can (12; 31 before: ~10 ms of planning per
+    courseAnalytics request on the bench document, bench/RESULTS.md).
     """
     x = f"({value})::float8"
     bits = f"('x' || encode(float8send({x}), 'hex'))::bit(64)::bigint"
     exponent = f"(({bits} >> 52) & 2047)"
-    mantissa = f"(({bits} & {_MANTISSA}) + CASE WHEN {exponent} = 0 THEN 0 ELSE {_LEADING} END)"
-    shift = f"(CASE WHEN {exponent} = 0 THEN 1074 ELSE 1075 - {exponent} END)"  # x = m / 2^shift
+    shift = f"(1075 - greatest({exponent}, 1))"  # |x| = m / 2^shift (a subnormal's exponent is 1)
+    mantissa = f"(({bits} & {_MANTISSA}) + least({exponent}, 1) * {_LEADING})"
     scaled = f"({mantissa}::numeric * {10**places}::numeric)"
     unit = f"power(2::numeric, {shift})"
     whole = f"div({scaled}, {unit})"
-    twice_rest = f"(2 * ({scaled} - {whole} * {unit}))"
-    even = f"mod({whole}, 2) = 1"
-    up = f"CASE WHEN {twice_rest} > {unit} OR ({twice_rest} = {unit} AND {even}) THEN 1 ELSE 0 END"
+    # Up when twice the rest passes the unit, or equals it and the whole is odd (half to even):
+    # the rest is twice an integer and the unit even, so adding the whole's parity to it decides
+    # both cases with one comparison.
+    up = f"CASE WHEN 2 * mod({scaled}, {unit}) + mod({whole}, 2) > {unit} THEN 1 ELSE 0 END"
     sign = f"CASE WHEN {bits} < 0 THEN '-' ELSE '' END"
     return (
         f"(CASE WHEN {shift} <= 0 THEN {x} "
@@ -235,7 +240,7 @@ def mean_sql(total: str, count: str, places: int = PLACES) -> str:
 class Scope:
     """What is analysed: one course, with its current lessons' ids (read first, see
     ``course_lessons``), or every course (``Scope()``). The compiled reads name the course in
-    SQL (``course_id`` an SQL expression): its lessons are then read by a subquery."""
+    SQL (``course_id`` an SQL expression): its lessons' ids are then an array read first."""
 
     course_id: int | ColumnElement[Any] | None = None
     lesson_ids: tuple[int, ...] = ()
@@ -244,7 +249,13 @@ class Scope:
         """``column`` names one of the course's current lessons."""
         named: ColumnElement[bool]
         if isinstance(self.course_id, ColumnElement):
-            named = column.in_(select(Lesson.id).where(_current_lessons(self.course_id)))
+            # `= ANY(ARRAY(…))`, not `IN (SELECT …)`: the array is computed once (an InitPlan)
+            # and the records read by one bitmap scan of ix_lesson_progress_lesson_id, each heap
+            # page once (~1,300 buffers on the bench course); a semi-join read them lesson by
+            # lesson (~48,000 buffers). Its estimate stays a guess, so the statements read the
+            # records into materialised CTEs (Sources), which no join can misuse.
+            ids = func.array(select(Lesson.id).where(_current_lessons(self.course_id)).scalar_subquery())
+            named = column == any_(ids)
         else:
             named = column.in_(self.lesson_ids)
         return named
@@ -309,6 +320,32 @@ def _records(scope: Scope) -> CTE:
     # Every course: read where used rather than materialised (it would spill to disk).
     cte = statement.where(Lesson.removed_at.is_(None)).cte("records")
     return cte.prefix_with("NOT MATERIALIZED", dialect="postgresql")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """One course's cohort, its lessons' records and the cohort's records among them, as CTEs
+    that ``totals_statement`` and ``lesson_stats_statement`` share when they are parts of one
+    statement (``course_figures_statement``): each is then read once, and materialised, so
+    every join over them is a hash join whatever PostgreSQL estimates (bench/RESULTS.md)."""
+
+    cohort: CTE
+    records: CTE
+    cohort_records: CTE
+
+
+def _sources(scope: Scope, window: Window, *, shared: bool = False) -> Sources:
+    cohort = _cohort(scope, window)
+    records = _records(scope)
+    # One course: a learner is enrolled in it at most once (uq_enrollments_user_id_course_id),
+    # so the join keeps each record of the cohort once.
+    cohort_records = select(*records.c).join(cohort, cohort.c.user_id == records.c.user_id).cte("record")
+    if shared:
+        # Over the materialised records each reader hashes the cohort again, which costs less
+        # than writing the joined rows to a second tuplestore (past work_mem: temp files) and
+        # reading them back: 309 -> 255 ms median on the bench course (bench/RESULTS.md).
+        cohort_records = cohort_records.prefix_with("NOT MATERIALIZED", dialect="postgresql")
+    return Sources(cohort, records, cohort_records)
 
 
 def _flag(condition: Any) -> Any:
@@ -423,9 +460,12 @@ def totals_sql(row: str) -> dict[str, str]:
     }
 
 
-def totals_statement(dialect: str, scope: Scope, window: Window) -> Select[Any]:
-    """The statement ``totals`` reads its one row from (raw counts, sums and percentile picks)."""
-    cohort = _cohort(scope, window)
+def totals_statement(
+    dialect: str, scope: Scope, window: Window, sources: Sources | None = None
+) -> Select[Any]:
+    """The statement ``totals`` reads its one row from (raw counts, sums and percentile picks);
+    over ``sources`` when given (one course's, shared with lesson_stats_statement)."""
+    cohort = _cohort(scope, window) if sources is None else sources.cohort
 
     # The summary's rule (summary.counted_lessons): the required lessons count toward completion,
     # or every lesson when none is required; a course without lessons counts 0 % for everyone.
@@ -439,20 +479,30 @@ def totals_statement(dialect: str, scope: Scope, window: Window) -> Select[Any]:
         .group_by(Lesson.course_id)
         .cte("needs")
     )
-    records = _records(scope)
+    records = _records(scope) if sources is None else sources.records
+    cohort_records: Any
+    if sources is None:
+        # A semi-join (IN), not a join: PostgreSQL then hashes the cohort instead of pairing
+        # every lesson with every enrollment of its course first (bench/RESULTS.md).
+        cohort_records = (
+            select(*records.c)
+            .where(tuple_(records.c.user_id, records.c.course_id).in_(_cohort_select(scope, window)))
+            .subquery("cohort_records")
+        )
+    else:
+        cohort_records = sources.cohort_records
     # The cohort's records per course, in one pass: the completed ones (for the share) and the
     # active time of all of them.
     done = (
         select(
-            records.c.course_id,
-            func.sum(_flag(records.c.completed)).label("done_all"),
-            func.sum(_flag(and_(records.c.completed, records.c.is_required))).label("done_required"),
-            func.sum(records.c.active_seconds).label("active_seconds"),
+            cohort_records.c.course_id,
+            func.sum(_flag(cohort_records.c.completed)).label("done_all"),
+            func.sum(_flag(and_(cohort_records.c.completed, cohort_records.c.is_required))).label(
+                "done_required"
+            ),
+            func.sum(cohort_records.c.active_seconds).label("active_seconds"),
         )
-        # A semi-join (IN), not a join: PostgreSQL then hashes the cohort instead of pairing
-        # every lesson with every enrollment of its course first (bench/RESULTS.md).
-        .where(tuple_(records.c.user_id, records.c.course_id).in_(_cohort_select(scope, window)))
-        .group_by(records.c.course_id)
+        .group_by(cohort_records.c.course_id)
         .cte("done")
     )
     active_seconds = select(func.sum(done.c.active_seconds)).scalar_subquery()
@@ -597,13 +647,14 @@ def _sum_of_floats(dialect: str, value: Any) -> Any:
     return func.sum(value)
 
 
-def lesson_stats_statement(dialect: str, scope: Scope, window: Window) -> Select[Any]:
+def lesson_stats_statement(
+    dialect: str, scope: Scope, window: Window, sources: Sources | None = None
+) -> Select[Any]:
     """The statement ``lesson_stats`` reads: every column of each current lesson of the course,
-    in order, with the cohort's raw counts and sums on it."""
+    in order, with the cohort's raw counts and sums on it; over ``sources`` when given."""
     assert scope.course_id is not None
-    cohort = _cohort(scope, window)
-    records = _records(scope)
-    record = select(*records.c).join(cohort, cohort.c.user_id == records.c.user_id).cte("record")
+    sources = sources or _sources(scope, window)
+    cohort, record = sources.cohort, sources.cohort_records
     is_video = and_(record.c.kind == LessonKind.VIDEO.value, record.c.duration_seconds > 0)
     is_quiz = record.c.kind == LessonKind.QUIZ.value
     watched = case(
@@ -659,6 +710,22 @@ def lesson_stats_statement(dialect: str, scope: Scope, window: Window) -> Select
         .where(scope.lessons(Lesson.id))
         .order_by(Lesson.position)
     )
+
+
+def course_figures_statement(scope: Scope, window: Window) -> Select[Any]:
+    """One course's figures in one PostgreSQL statement (the compiled reads): the row of
+    ``totals_statement`` and, as ``ls_<column>`` arrays in lesson order, the rows of
+    ``lesson_stats_statement``'s ``LESSON_STATS_COLUMNS``, both over one reading of the records."""
+    sources = _sources(scope, window, shared=True)
+    totals = totals_statement("postgresql", scope, window, sources).subquery("totals")
+    stats = lesson_stats_statement("postgresql", scope, window, sources).subquery("ls")
+    arrays = select(
+        *(
+            func.array_agg(aggregate_order_by(stats.c[name], stats.c.position)).label(f"ls_{name}")
+            for name in LESSON_STATS_COLUMNS
+        )
+    ).subquery("arrays")
+    return select(totals, arrays).select_from(totals.join(arrays, true()))
 
 
 def funnel(lessons: Sequence[LessonStats]) -> list[FunnelStep]:

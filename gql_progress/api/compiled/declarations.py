@@ -932,19 +932,15 @@ def _analysed_course(bound: Bound, alias: str) -> str:
     start, start_text = bound.get("from", ("NULL::timestamptz", "NULL::text"))
     end, end_text = bound.get("to", ("NULL::timestamptz", "NULL::text"))
     course = Scope("ac", f"{CALLER}.id")
-    totals = analytics.postgresql_text(analytics.totals_statement("postgresql", *_analysed(course)))
-    stats = analytics.postgresql_text(analytics.lesson_stats_statement("postgresql", *_analysed(course)))
-    # The per-lesson rows once, as one array per column (exact values, floats included).
-    arrays = ", ".join(
-        f"array_agg(ls.{name} ORDER BY ls.position) AS ls_{name}" for name in analytics.LESSON_STATS_COLUMNS
-    )
+    # The totals and the per-lesson rows (kept as one array per column: exact values, floats
+    # included) from one reading of the course's records.
+    figures = analytics.postgresql_text(analytics.course_figures_statement(*_analysed(course)))
     return (
-        f"FROM (SELECT ac.*, act.*, als.* FROM (SELECT c.*, {start} AS window_start, {end} AS window_end, "
+        f"FROM (SELECT ac.*, act.* FROM (SELECT c.*, {start} AS window_start, {end} AS window_end, "
         f"{start_text} AS from_text, {end_text} AS to_text FROM courses c "
         f"WHERE (c.id = {course_id} OR c.slug = {slug} OR c.product_id = {product_id}) "
         f"AND {may_see_course_learners_sql(CALLER, 'c.id')}) ac "
-        f"CROSS JOIN LATERAL ({totals}) act "
-        f"CROSS JOIN LATERAL (SELECT {arrays} FROM ({stats}) ls) als) {alias}"
+        f"CROSS JOIN LATERAL ({figures}) act) {alias}"
     )
 
 

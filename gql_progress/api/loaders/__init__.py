@@ -9,12 +9,11 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 
 from gql_progress.api.loaders.by_id import ById
 from gql_progress.api.loaders.by_key import RowByKeyLoader
-from gql_progress.api.loaders.certificate_by_user_course import CertificateByUserCourseLoader
+from gql_progress.api.loaders.by_user_course import RowByUserCourseLoader
 from gql_progress.api.loaders.child_counts import ChildCountsLoader
 from gql_progress.api.loaders.child_pages import ChildPagesLoader
 from gql_progress.api.loaders.child_rows import ChildRows
 from gql_progress.api.loaders.course_access import CourseAccessLoader
-from gql_progress.api.loaders.enrollment_by_user_course import EnrollmentByUserCourseLoader
 from gql_progress.api.loaders.enrollments_by_user import EnrollmentsByUserLoader
 from gql_progress.api.loaders.items_by_bundle import ItemsByBundleLoader
 from gql_progress.api.loaders.lessons_by_course import LessonsByCourseLoader
@@ -81,8 +80,8 @@ class Loaders:
         return ProgressByUserCourseLoader(self.db)
 
     @cached_property
-    def enrollment_by_user_course(self) -> EnrollmentByUserCourseLoader:
-        return EnrollmentByUserCourseLoader(self.db)
+    def enrollment_by_user_course(self) -> RowByUserCourseLoader[EnrollmentRow]:
+        return RowByUserCourseLoader(self.db, EnrollmentRow)
 
     @cached_property
     def enrollments_by_user(self) -> EnrollmentsByUserLoader:
@@ -97,8 +96,8 @@ class Loaders:
         return ItemsByBundleLoader(self.db)
 
     @cached_property
-    def certificate_by_user_course(self) -> CertificateByUserCourseLoader:
-        return CertificateByUserCourseLoader(self.db)
+    def certificate_by_user_course(self) -> RowByUserCourseLoader[CertificateRow]:
+        return RowByUserCourseLoader(self.db, CertificateRow)
 
     @cached_property
     def summary_by_user_course(self) -> SummaryByUserCourseLoader:

@@ -1,8 +1,8 @@
 """The benchmarked operations: GraphQL documents, how a response is judged, what each one reads.
 
 One source of truth for the wrk scripts (which receive the documents as files), the in-process
-statement counts and the floor and PostGraphile comparisons. PostGraphile's documents for Q0, Q1
-and Q3 (``PEER_OPERATIONS``) ask its generated schema for the same content; bench/peer_shape.py
+statement counts and the floor and PostGraphile comparisons. PostGraphile's documents for Q0, Q1,
+Q2 and Q3 (``PEER_OPERATIONS``) ask its generated schema for the same content; bench/peer_shape.py
 maps its answers to ours.
 """
 
@@ -150,6 +150,13 @@ PEER_OPERATIONS: dict[str, Operation] = {
             "Q1",
             OPERATIONS["Q1"].description,
             Pool.SHORT,
+            (MARK_PEER_LESSONS,),
+            ((RequestKind.SLUG_USER, PEER_COURSE_PAGE),),
+        ),
+        Operation(
+            "Q2",
+            OPERATIONS["Q2"].description,
+            Pool.LONG,
             (MARK_PEER_LESSONS,),
             ((RequestKind.SLUG_USER, PEER_COURSE_PAGE),),
         ),

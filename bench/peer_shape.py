@@ -28,7 +28,7 @@ def as_ours(operation: str, body: Any) -> Any:
     if operation == "Q0":
         course = data["courseBySlug"]
         return {"data": {"course": None if course is None else {"title": course["title"]}}}
-    if operation == "Q1":
+    if operation in ("Q1", "Q2"):
         return {"data": {"course": _course_page(data["courseBySlug"])}}
     if operation == "Q3":
         user = data["userByRowId"]

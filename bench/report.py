@@ -245,7 +245,7 @@ def _peer_lines(context: Context) -> list[str]:
     return [
         f"- PostGraphile: {context.peer}, amber preset, one process, at most 10 database connections, "
         "summary fields as SQL computed columns (bench/postgraphile/). It runs with **no "
-        "authentication**: its Q1 and Q3 documents take the learner id as a variable where "
+        "authentication**: its Q1, Q2 and Q3 documents take the learner id as a variable where "
         "gql_progress checks the learner's API key and derives the learner from it; no rate limit, "
         "access log or metrics either.",
         f"- PostGraphile check (its answers mapped to our shape by bench/peer_shape.py): "

@@ -4,7 +4,7 @@ Floor, Q1: both bodies parsed and compared whole. M1: the same heartbeat sent to
 (gql_progress first, then the floor, so both write the same record); equal except
 lastAccessedAt, which is the time of each write.
 
-PostGraphile, Q0, Q1 and Q3: its body, mapped to our shape (bench/peer_shape.py: names and
+PostGraphile, Q0–Q3: its body, mapped to our shape (bench/peer_shape.py: names and
 formats, never values), compared whole with ours. gql_progress is asked with the learner's key,
 PostGraphile with the learner's id as a variable.
 """

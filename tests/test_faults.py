@@ -357,6 +357,9 @@ async def test_a_full_direct_pool_refuses_compiled_reads_fast_with_service_busy(
             await _until(waiting, "the first read holds the only direct connection")
             started = time.monotonic()
             behind = await api.post(COURSE_TITLES, page, key=learner.key)
+            # A heartbeat's one statement goes alone on the direct pool too (Database.write_alone).
+            heartbeat = {"lessonId": course.lesson_ids[0], "videoPositionSeconds": 30}
+            refused = await api.post(UPSERT, {"input": heartbeat}, key=learner.key)
             elapsed = time.monotonic() - started
             assert not held.done()
             await locker.execute("ROLLBACK")
@@ -365,6 +368,8 @@ async def test_a_full_direct_pool_refuses_compiled_reads_fast_with_service_busy(
 
         assert elapsed < 3, elapsed  # the pool timeout, not the lock's duration
         _assert_masked_busy(behind)
+        _assert_masked_busy(refused)
+        assert app.state.db.alone_committed == 0  # the refused heartbeat wrote nothing
         assert (await asyncio.wait_for(held, 30)).json()["data"]["course"]["title"]
         assert (await api.data(COURSE_TITLES, page, key=learner.key))["course"]["title"]
 

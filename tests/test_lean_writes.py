@@ -1,12 +1,14 @@
 """Lean writes (api/compiled/writes.py) against the executor: same documents, same JSON, on PostgreSQL.
 
 Two apps, each on a database of its own seeded with the same demo data (same ids): one answers
-heartbeat and bulk-completion documents on the lean path, the other (``compiled_reads=False``)
-through Strawberry's executor. Every case is sent to both, in the same order, so both databases
-go through the same writes; the responses must be equal once the values that depend on the
-moment are masked (timestamps, measured active time). Documents meant for the lean path must
-have been answered there (counted), so a silent fallback cannot pass for agreement; documents
-outside its shape must not have been. The whole suite runs with the lean path on as well, so
+heartbeat and bulk-completion documents on the lean path, its heartbeats' writes sent alone on
+asyncpg (Database.write_alone), the other (``compiled_reads=False``) through Strawberry's
+executor, every write in a SQLAlchemy transaction. Every case is sent to both, in the same
+order, so both databases go through the same writes; the responses must be equal once the
+values that depend on the moment are masked (timestamps, measured active time). Documents meant
+for the lean path must have been answered there (counted), and writes meant to go alone must
+have (counted too), so a silent fallback cannot pass for agreement; documents outside its shape
+must not have been. The whole suite runs with the lean path on as well, so
 every test that sends these mutations checks it a second time, on SQLite too.
 """
 
@@ -60,6 +62,7 @@ class World:
 
     lessons: dict[str, list[str]]  # course slug -> lesson global ids in position order
     users: dict[str, str]  # demo external id -> global id
+    courses: dict[str, str]  # course slug -> global id
 
 
 @dataclass
@@ -94,10 +97,15 @@ async def _world(api: Api) -> World:
             )
         ).all()
         users = (await conn.execute(text("SELECT external_id, id FROM users"))).all()
+        courses = (await conn.execute(text("SELECT slug, id FROM courses"))).all()
     by_course: dict[str, list[str]] = {}
     for slug, pk in lessons:
         by_course.setdefault(slug, []).append(encode_id("Lesson", pk))
-    return World(by_course, {external: encode_id("User", pk) for external, pk in users})
+    return World(
+        by_course,
+        {external: encode_id("User", pk) for external, pk in users},
+        {slug: encode_id("Course", pk) for slug, pk in courses},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +167,11 @@ WITH_DIRECTIVE = (
 WITH_ITEM_PROGRESS = (
     "mutation B($input: BulkSetCompletionInput!) { bulkSetCompletion(input: $input) { "
     "... on BulkSetCompletionSuccess { results { progress { id completed } } } } }"
+)
+
+UPDATE_COURSE = (
+    "mutation U($input: UpdateCourseInput!) { updateCourse(input: $input) { __typename "
+    "... on CoursePayload { course { videoCompletionThreshold } } } }"
 )
 
 Variables = Callable[[World], dict[str, Any]]
@@ -401,7 +414,51 @@ CASES: list[tuple[str, str, Variables, str, bool]] = [
         "learner",
         False,
     ),
+    # Last: a statement refused alone has drawn an id from the records' sequence (as every
+    # upsert does, inserting or not), so a record created after it would get another id than
+    # on the executor's database.
+    (
+        "an admin sets a video threshold (not a lean mutation)",
+        UPDATE_COURSE,
+        lambda w: {"input": {"id": w.courses["intro-to-sql"], "videoCompletionThreshold": 50.0}},
+        "admin",
+        False,
+    ),
+    (
+        "a heartbeat crossing the threshold completes the lesson (in a transaction)",
+        UPSERT,
+        lambda w: {"input": {"lessonId": w.lessons["intro-to-sql"][3], "videoPositionSeconds": 500}},
+        "learner",
+        True,
+    ),
+    (
+        "a heartbeat on the lesson it completed",
+        UPSERT,
+        lambda w: {"input": {"lessonId": w.lessons["intro-to-sql"][3], "videoPositionSeconds": 20}},
+        "learner",
+        True,
+    ),
 ]
+
+
+# The cases whose write is one statement sent alone on the lean app's database
+# (Database.write_alone, one round trip), as (committed alone, refused for a transaction),
+# whichever path answered; every other case writes in a transaction, as the executor app always
+# does (it has no direct pool).
+ALONE = {
+    "bench heartbeat": (1, 0),
+    "bench heartbeat, a new record": (1, 0),
+    "a heartbeat crossing the threshold completes the lesson (in a transaction)": (0, 1),
+    "a heartbeat on the lesson it completed": (1, 0),
+    "every field, by externalId": (1, 0),
+    "nullable fields cleared": (1, 0),
+    "NOT_FOUND: no such lesson": (1, 0),  # the statement wrote nothing; the reads say why
+    "NOT_ENROLLED": (1, 0),
+    "fragments, aliases and literals": (1, 0),
+    # The executor answers these, and the domain's write is the same one statement.
+    "summary has a resolver: the executor answers": (1, 0),
+    "a directive: the executor answers": (1, 0),
+}
 
 
 @pytest.mark.parametrize(("name", "document", "variables", "who", "lean"), CASES, ids=[c[0] for c in CASES])
@@ -409,10 +466,15 @@ async def test_both_paths_answer_alike(
     pair: Pair, name: str, document: str, variables: Variables, who: str, lean: bool
 ) -> None:
     before = pair.writes.answered
+    db = pair.lean.db
+    alone_before = (db.alone_committed, db.alone_refused)
     fast, slow = await pair.both(document, variables(pair.world), who)
     assert fast == slow
     assert "data" in fast, fast
     assert pair.writes.answered == before + (1 if lean else 0), name
+    committed, refused = ALONE.get(name, (0, 0))
+    assert (db.alone_committed, db.alone_refused) == (alone_before[0] + committed, alone_before[1] + refused)
+    assert not pair.executor.db.writes_alone
 
 
 async def test_the_databases_end_alike(pair: Pair) -> None:

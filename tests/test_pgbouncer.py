@@ -92,6 +92,9 @@ async def test_prepared_statements_fail_through_the_bouncer_so_the_races_below_p
 
 async def test_fifty_concurrent_upserts_of_one_pair_leave_one_record(pooled_api: Api) -> None:
     await fifty_upserts(pooled_api)
+    # Each heartbeat was one statement sent alone on asyncpg's pool (Database.write_alone),
+    # unprepared, in an implicit transaction the bouncer hands to any session.
+    assert pooled_api.db.alone_committed == 50
 
 
 async def test_concurrent_completions_of_one_pair_share_the_first_completed_at(pooled_api: Api) -> None:

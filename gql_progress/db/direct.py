@@ -1,4 +1,4 @@
-"""asyncpg's own pool, for the statements the hot read path sends on the driver directly.
+"""asyncpg's own pool, for the statements the hot paths send on the driver directly.
 
 A compiled read (api/compiled) is one statement whose result is the response body: SQLAlchemy's
 checkout, events and result wrapping cost more CPU than asyncpg's own round trip (about 0.1 ms a
@@ -8,8 +8,9 @@ the engine's pool (db/engine.py).
 The pool is created at first use and opens connections as they are needed, up to half of
 ``GQL_PROGRESS_DB_POOL_SIZE`` (the engine's pool has the other half): a process holds at most
 that many connections for requests, plus its listener. A connection returned to it is not reset
-(no ``RESET ALL`` round trip per request): these statements are single read-only SELECTs in
-autocommit that leave no session state behind.
+(no ``RESET ALL`` round trip per request): these statements are single statements in their
+implicit transactions (read-only SELECTs, and writes that are one statement: Database.write_alone)
+that leave no session state behind.
 """
 
 from __future__ import annotations
@@ -66,20 +67,32 @@ class DirectPool:
         return 0 if pool is None else pool.get_size() - pool.get_idle_size()
 
     async def fetchval(self, sql: str, *arguments: Any) -> Any:
+        pool, connection = await self._acquire()
+        try:
+            return await connection.fetchval(sql, *arguments)
+        finally:
+            await pool.release(connection)
+
+    async def fetch(self, sql: str, *arguments: Any) -> list[asyncpg.Record]:
+        """The rows of one statement, in its implicit transaction (a write alone commits with it)."""
+        pool, connection = await self._acquire()
+        try:
+            rows: list[asyncpg.Record] = await connection.fetch(sql, *arguments)
+            return rows
+        finally:
+            await pool.release(connection)
+
+    async def _acquire(self) -> tuple[asyncpg.Pool, asyncpg.Connection]:
         pool = self._pool or await self._created()
         started = time.monotonic()
         try:
-            connection = await pool.acquire(timeout=self._timeout)
+            return pool, await pool.acquire(timeout=self._timeout)
         except TimeoutError:
             # asyncpg raises the same error when opening a connection timed out inside acquire:
             # told apart by when (a replica's connect timeout is shorter than the pool's).
             if time.monotonic() - started < self._timeout:
                 raise ConnectTimeout("the server did not answer in time") from None
             raise DirectPoolTimeout("no direct connection became free in time") from None
-        try:
-            return await connection.fetchval(sql, *arguments)
-        finally:
-            await pool.release(connection)
 
     async def _created(self) -> asyncpg.Pool:
         async with self._creating:

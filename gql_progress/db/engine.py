@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -16,10 +16,12 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gql_progress.db.direct import DirectPool
+from gql_progress.db.driver_statement import driver_statement
 from gql_progress.db.faults import SERVICE_UNAVAILABLE, database_fault
 from gql_progress.db.listener import asyncpg_dsn
 from gql_progress.db.read_route import ReadRoute, read_route
 from gql_progress.db.replicas import Replica, ReplicaSet, ReplicaSettings
+from gql_progress.db.write_alone import NeedsTransaction, is_refusal
 from gql_progress.settings import with_async_driver
 
 
@@ -154,6 +156,9 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         self.statements = StatementCounter()
         self._direct: DirectPool | None = None
+        # Writes sent alone (write_alone): committed, or refused for a transaction (tests read them).
+        self.alone_committed = 0
+        self.alone_refused = 0
         # Bumped when a write that revoked a key (or changed a user) commits in this process:
         # credentials cached before then are looked up again (auth/credential_cache.py).
         self.credentials_epoch = 0
@@ -357,6 +362,33 @@ class Database:
         self._committed(scope)
         await self._settle_credentials(scope)
 
+    @property
+    def writes_alone(self) -> bool:
+        """Whether ``write_alone`` may run here: PostgreSQL with the direct pool, and not inside
+        ``transaction()`` (whose writes are its SAVEPOINTs, on its connection)."""
+        return self._direct is not None and self._joined is None
+
+    async def write_alone(self, statement: Any, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """A write that is this one statement (INSERT/UPDATE … RETURNING), on asyncpg directly in
+        its implicit transaction: one round trip where ``write()`` takes three, and none of
+        SQLAlchemy's execution layer (db/driver_statement.py compiles the statement once).
+        Returns the rows, decoded as SQLAlchemy decodes them. Raises NeedsTransaction when the
+        statement refused to commit alone (db/write_alone.py): then nothing was written."""
+        compiled = driver_statement(statement, self.engine.dialect)
+        arguments = compiled.arguments(params)
+        self.statements.record()
+        try:
+            records = await self.direct.fetch(compiled.sql, *arguments)
+        except Exception as error:
+            if is_refusal(error):
+                self.alone_refused += 1
+                raise NeedsTransaction from error
+            raise
+        self.alone_committed += 1
+        # Committed: what write() does after its commit (a replica route notes the caller).
+        self._committed(WriteScope(self.live_channel))
+        return [compiled.row(record) for record in records]
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """One write transaction, explicit: the reads and writes of ``transaction.db`` (the
@@ -507,6 +539,8 @@ def discard_closed_connections(engine: AsyncEngine) -> None:
             raise DisconnectionError("the server closed this pooled connection")
 
 
-def is_deadlock(exc: DBAPIError) -> bool:
-    """Whether PostgreSQL aborted the transaction to break a deadlock (SQLSTATE 40P01)."""
-    return getattr(exc.orig, "sqlstate", None) == "40P01" or "deadlock detected" in str(exc.orig)
+def is_deadlock(exc: BaseException) -> bool:
+    """Whether PostgreSQL aborted the transaction to break a deadlock (SQLSTATE 40P01): ``exc``
+    as SQLAlchemy wraps the driver's error, or asyncpg's own (``write_alone``)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    return getattr(orig, "sqlstate", None) == "40P01" or "deadlock detected" in str(orig)

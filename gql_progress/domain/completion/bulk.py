@@ -1,7 +1,8 @@
 """Completing (or un-completing) many lessons at once, with per-lesson outcomes.
 
-A constant number of statements whatever the number of ids: one lookup, one lock, one
-multi-row upsert, one summary aggregate and at most two enrollment updates.
+A constant number of statements whatever the number of ids: one lookup (the lessons' courses,
+the enrollments and which lessons are completed), one lock, one multi-row upsert, one summary
+aggregate and at most two enrollment updates.
 """
 
 from __future__ import annotations
@@ -11,17 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.engine import Database
-from gql_progress.db.models import Course, Enrollment, Lesson, User
+from gql_progress.db.models import Course, Enrollment, Lesson, LessonProgress, User
 from gql_progress.db.types import utcnow
-from gql_progress.domain.completion.enrollment import (
-    completed_lessons_among,
-    refused_by_sequence,
-    settle_enrollments,
-)
+from gql_progress.domain.completion.enrollment import refused_by_sequence, settle_enrollments
 from gql_progress.domain.completion.notices import write_progress
 from gql_progress.domain.completion.sequence import OutOfSequence
 from gql_progress.domain.completion.statements import upsert_statement
@@ -110,7 +107,8 @@ async def set_completion(
             writable = [i for i in writable if i not in refused]
         changed: list[int] = []
         if writable:
-            was_completed = set() if completed else await completed_lessons_among(conn, user_id, writable)
+            # Un-completing: whether there was a completion to take back decides the event.
+            was_completed = set() if completed else {i for i in writable if courses[i].completed}
             values: dict[str, Any] = {"completed": completed}
             if grant_reason is not None:
                 values.update(granted_by_user_id=actor_user_id, grant_reason=grant_reason)
@@ -161,26 +159,43 @@ class _LessonCourse:
     course_id: int
     enrolled: bool  # whether the user is enrolled in the course
     sequential: bool  # whether the course requires sequential progress
+    completed: bool  # whether the user's record of the lesson is completed
 
 
 async def _courses_of(conn: AsyncConnection, user_id: int, lesson_ids: set[int]) -> dict[int, _LessonCourse]:
-    """Each current lesson's course, with the user's enrollment in it, in one statement."""
+    """Each current lesson's course, with the user's enrollment in it and whether the user has
+    completed it, in one statement (an un-completion's events need the last: it used to cost a
+    statement of its own, read at the same point of the transaction, before the write)."""
     if not lesson_ids:
         return {}
-    # Removed lessons are not part of any course any more: they fail as NOT_FOUND.
-    current = Lesson.id.in_(sorted(lesson_ids)) & Lesson.removed_at.is_(None)
-    rows = await conn.execute(
-        select(
-            Lesson.id,
-            Lesson.course_id,
-            Enrollment.id.label("enrollment_id"),
-            Course.requires_sequential_progress,
-        )
-        .join(Course, Course.id == Lesson.course_id)
-        .outerjoin(Enrollment, (Enrollment.course_id == Lesson.course_id) & (Enrollment.user_id == user_id))
-        .where(current)
-    )
+    rows = await conn.execute(_COURSES_OF, {"user_id": user_id, "lesson_ids": sorted(lesson_ids)})
     return {
-        r.id: _LessonCourse(r.course_id, r.enrollment_id is not None, r.requires_sequential_progress)
+        r.id: _LessonCourse(
+            r.course_id, r.enrollment_id is not None, r.requires_sequential_progress, bool(r.completed)
+        )
         for r in rows
     }
+
+
+_COURSES_OF = (
+    select(
+        Lesson.id,
+        Lesson.course_id,
+        Enrollment.id.label("enrollment_id"),
+        Course.requires_sequential_progress,
+        LessonProgress.completed,
+    )
+    .join(Course, Course.id == Lesson.course_id)
+    .outerjoin(
+        Enrollment,
+        (Enrollment.course_id == Lesson.course_id)
+        & (Enrollment.user_id == bindparam("user_id", type_=Integer())),
+    )
+    .outerjoin(
+        LessonProgress,
+        (LessonProgress.lesson_id == Lesson.id)
+        & (LessonProgress.user_id == bindparam("user_id", type_=Integer())),
+    )
+    # Removed lessons are not part of any course any more: they fail as NOT_FOUND.
+    .where(Lesson.id.in_(bindparam("lesson_ids", expanding=True)), Lesson.removed_at.is_(None))
+)

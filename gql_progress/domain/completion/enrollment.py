@@ -18,7 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, exists, false, func, literal, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.models import Course, Enrollment, EnrollmentStatus, EventType, Lesson, LessonProgress
@@ -47,19 +59,9 @@ async def lock_enrollments(
     Locks are taken in id order so that two bulk writes over overlapping courses cannot deadlock.
     SQLite has no row locks; there the write transaction already holds the database's write lock.
     """
-    statement = (
-        select(
-            Enrollment.id,
-            Enrollment.course_id,
-            Enrollment.status,
-            Course.certificate_enabled,
-        )
-        .join(Course, Course.id == Enrollment.course_id)
-        .where(Enrollment.user_id == user_id, Enrollment.course_id.in_(sorted(set(course_ids))))
-        .order_by(Enrollment.id)
-        .with_for_update(of=Enrollment)
-    )
-    rows = (await conn.execute(statement)).all()
+    rows = (
+        await conn.execute(_LOCK_ENROLLMENTS, {"user_id": user_id, "course_ids": sorted(set(course_ids))})
+    ).all()
     return {
         r.course_id: LockedEnrollment(
             r.id,
@@ -69,6 +71,24 @@ async def lock_enrollments(
         )
         for r in rows
     }
+
+
+# Built once, not per write: building a statement cost more CPU than SQLAlchemy's cached compile.
+_LOCK_ENROLLMENTS = (
+    select(
+        Enrollment.id,
+        Enrollment.course_id,
+        Enrollment.status,
+        Course.certificate_enabled,
+    )
+    .join(Course, Course.id == Enrollment.course_id)
+    .where(
+        Enrollment.user_id == bindparam("user_id", type_=Integer()),
+        Enrollment.course_id.in_(bindparam("course_ids", expanding=True)),
+    )
+    .order_by(Enrollment.id)
+    .with_for_update(of=Enrollment)
+)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.models import Lesson, LessonProgress
@@ -26,26 +26,30 @@ async def course_facts(
     facts = {course_id: CourseFacts() for course_id in wanted}
     if not wanted:
         return facts
-    statement = (
-        select(
-            Lesson.course_id,
-            Lesson.id,
-            Lesson.position,
-            Lesson.is_required,
-            LessonProgress.lesson_id,
-            LessonProgress.completed,
-            LessonProgress.time_spent_minutes,
-            LessonProgress.active_seconds,
-            LessonProgress.last_accessed_at,
-        )
-        .outerjoin(
-            LessonProgress,
-            (LessonProgress.lesson_id == Lesson.id) & (LessonProgress.user_id == user_id),
-        )
-        .where(Lesson.course_id.in_(wanted), Lesson.removed_at.is_(None))
-    )
-    for row in await conn.execute(statement):
+    for row in await conn.execute(_COURSE_FACTS, {"user_id": user_id, "course_ids": wanted}):
         facts[row.course_id].lessons.append(row)
         if row.lesson_id is not None:
             facts[row.course_id].records.append(row)
     return facts
+
+
+# Built once, not per write: building a statement cost more CPU than SQLAlchemy's cached compile.
+_COURSE_FACTS = (
+    select(
+        Lesson.course_id,
+        Lesson.id,
+        Lesson.position,
+        Lesson.is_required,
+        LessonProgress.lesson_id,
+        LessonProgress.completed,
+        LessonProgress.time_spent_minutes,
+        LessonProgress.active_seconds,
+        LessonProgress.last_accessed_at,
+    )
+    .outerjoin(
+        LessonProgress,
+        (LessonProgress.lesson_id == Lesson.id)
+        & (LessonProgress.user_id == bindparam("user_id", type_=Integer())),
+    )
+    .where(Lesson.course_id.in_(bindparam("course_ids", expanding=True)), Lesson.removed_at.is_(None))
+)

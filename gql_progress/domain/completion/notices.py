@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import Integer, Text, case, cast, func, insert, literal_column
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gql_progress.db.engine import write_scope
+from gql_progress.db.engine import Database, write_scope
 from gql_progress.db.models import Event, EventType, LessonProgress
 from gql_progress.db.rows import ProgressRow, make
 
@@ -136,6 +136,16 @@ async def write_progress(
 
 
 _RECORD_COLUMNS = len(ProgressRow._fields)
+
+
+async def write_progress_alone(db: Database, statement: Any, params: Mapping[str, Any]) -> list[ProgressRow]:
+    """``write_progress`` for an upsert that is the whole write (``Database.write_alone``, on
+    PostgreSQL): the same announcing statement, committed by itself."""
+    channel = db.live_channel
+    if channel is not None:
+        statement = _announcing_cached(statement, channel, True)
+    rows = await db.write_alone(statement, params)
+    return [make(ProgressRow, row[:_RECORD_COLUMNS]) for row in rows]
 
 
 def _announcing(statement: Any, channel: str, is_pg: bool) -> Any:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import aliased
 
 from gql_progress.db.models import Course, Enrollment, Lesson, LessonKind, LessonProgress
 from gql_progress.db.rows import ProgressRow, columns, every
+from gql_progress.db.write_alone import refusing
 from gql_progress.domain.completion import active_time
 
 PROGRESS_COLUMNS = columns(ProgressRow)
@@ -110,10 +111,23 @@ class BoundUpsert:
 
     statement: Any
     params: dict[str, Any] | list[dict[str, Any]]  # a list: one execution per row (executemany)
+    # Whether the write may complete the lesson by itself (a heartbeat's video position or quiz
+    # score): then what follows a completion must run in its transaction.
+    may_complete: bool = False
+
+
+@lru_cache(maxsize=256)
+def refusing_completion(statement: Any) -> Any:
+    """A heartbeat ``statement`` that refuses to commit alone the write that completes its lesson
+    (db/write_alone.py): the row it returns completed, at the write's ``now``, is the case where
+    the enrollment and the events must follow in the same transaction."""
+    written = LessonProgress.__table__.c
+    now = bindparam("now", type_=written.completed_at.type)
+    return refusing(statement, and_(written.completed, written.completed_at == now))
 
 
 def upsert_if_enrolled_statement(
-    conn: AsyncConnection,
+    dialect: str,
     user_id: int,
     lesson_id: int,
     changes: Mapping[str, Any],
@@ -143,7 +157,7 @@ def upsert_if_enrolled_statement(
     if changes.get("quiz_score") is not None:
         record.setdefault("quiz_passed", None)  # a column of the INSERT: the pass score decides it
     shape = _HeartbeatShape(
-        dialect=conn.dialect.name,
+        dialect=dialect,
         columns=tuple(sorted(record)),
         given=tuple(sorted(given)),
         score=changes.get("quiz_score") is not None,
@@ -158,7 +172,7 @@ def upsert_if_enrolled_statement(
         lesson_id=lesson_id,
         claimed_passed=changes.get("quiz_passed"),
     )
-    return BoundUpsert(_heartbeat_statement(shape), params)
+    return BoundUpsert(_heartbeat_statement(shape), params, may_complete=shape.score or shape.position)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from asyncpg import PostgresError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,16 +28,18 @@ from gql_progress.db.models import (
 )
 from gql_progress.db.rows import ProgressRow
 from gql_progress.db.types import utcnow
+from gql_progress.db.write_alone import NeedsTransaction
 from gql_progress.domain.completion.active_time import DEFAULT_WINDOW_SECONDS
 from gql_progress.domain.completion.enrollment import (
     completed_lessons_among,
     refused_by_sequence,
     settle_enrollments,
 )
-from gql_progress.domain.completion.notices import write_progress
+from gql_progress.domain.completion.notices import write_progress, write_progress_alone
 from gql_progress.domain.completion.sequence import OutOfSequence
 from gql_progress.domain.completion.statements import (
     WRITABLE_COLUMNS,
+    refusing_completion,
     upsert_if_enrolled_statement,
     upsert_statement,
 )
@@ -131,15 +134,49 @@ async def upsert_progress(
     made the change (the learner, or an admin for them), recorded on the events it causes.
     """
     validate_changes(changes).raise_if_any()
+    now = now or utcnow()
     for attempt in range(_DEADLOCK_RETRIES + 1):
         try:
+            if instance_id is None and "completed" not in changes and db.writes_alone:
+                alone = await _heartbeat_alone(db, user_id, lesson_id, changes, now, active_window)
+                if alone is not None:
+                    return alone
             return await _upsert_once(
-                db, user_id, lesson_id, changes, now or utcnow(), instance_id, actor_user_id, active_window
+                db, user_id, lesson_id, changes, now, instance_id, actor_user_id, active_window
             )
-        except DBAPIError as exc:
+        except (DBAPIError, PostgresError) as exc:
             if attempt == _DEADLOCK_RETRIES or not is_deadlock(exc):
                 raise
     raise AssertionError("unreachable")
+
+
+async def _heartbeat_alone(
+    db: Database,
+    user_id: int,
+    lesson_id: int,
+    changes: Mapping[str, Any],
+    now: datetime,
+    active_window: int,
+) -> ProgressWrite | None:
+    """The common heartbeat as the one statement it is, committed by itself (one round trip on
+    PostgreSQL: Database.write_alone), with the statement, notice and rows of ``_upsert_once``.
+    None when it completed the lesson (the statement then refused to commit alone, and wrote
+    nothing): ``_upsert_once`` writes it again, with what follows a completion."""
+    upsert = upsert_if_enrolled_statement(
+        db.dialect, user_id, lesson_id, changes, now, active_window=active_window
+    )
+    statement = refusing_completion(upsert.statement) if upsert.may_complete else upsert.statement
+    assert isinstance(upsert.params, dict)
+    try:
+        written = await write_progress_alone(db, statement, upsert.params)
+    except NeedsTransaction:
+        return None
+    if not written:
+        # Nothing was written: why is read as _upsert_once reads it (NOT_FOUND first).
+        async with db.read() as conn:
+            await _lesson_course_and_enrollment(conn, user_id, lesson_id)
+            await _raise_not_enrolled(conn, user_id)
+    return ProgressWrite(record=written[0], summary=None)
 
 
 # A deadlock needs two concurrent writes of one learner on one lesson; a retry resolves it.
@@ -164,7 +201,7 @@ async def _upsert_once(
         if "completed" not in changes:
             # The common heartbeat: one statement that checks the enrollment and writes.
             upsert = upsert_if_enrolled_statement(
-                conn, user_id, lesson_id, changes, now, active_window=active_window
+                conn.dialect.name, user_id, lesson_id, changes, now, active_window=active_window
             )
             # Announced to live subscribers.
             written = await write_progress(conn, upsert.statement, upsert.params)

@@ -13,6 +13,15 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gql_progress.edge.persisted_documents import load_manifest
+from gql_progress.formats.allowed_hosts import parse_allowed_hosts
+from gql_progress.formats.jwt_keys import (
+    HMAC_ALGORITHMS,
+    MIN_HMAC_SECRET_BYTES,
+    SUPPORTED_ALGORITHMS,
+    check_jwks_url,
+    load_jwks,
+    load_public_key,
+)
 
 ENV_PREFIX = "GQL_PROGRESS_"
 
@@ -300,9 +309,7 @@ class Settings(BaseSettings):
     @field_validator("webhooks_allowed_hosts")
     @classmethod
     def _known_hosts(cls, value: list[str]) -> list[str]:
-        from gql_progress.webhooks.addresses import AllowList
-
-        AllowList.parse(value)
+        parse_allowed_hosts(value)
         return value
 
     @field_validator("jwt_algorithms", "jwt_allowed_roles", mode="before")
@@ -315,8 +322,6 @@ class Settings(BaseSettings):
     @field_validator("jwt_algorithms")
     @classmethod
     def _known_algorithms(cls, value: list[str]) -> list[str]:
-        from gql_progress.auth.jwt import SUPPORTED_ALGORITHMS
-
         unknown = [name for name in value if name not in SUPPORTED_ALGORITHMS]
         if unknown:
             supported = ", ".join(sorted(SUPPORTED_ALGORITHMS))
@@ -333,8 +338,6 @@ class Settings(BaseSettings):
     @field_validator("jwt_secret")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        from gql_progress.auth.jwt import MIN_HMAC_SECRET_BYTES
-
         if value is not None and len(value.get_secret_value().encode()) < MIN_HMAC_SECRET_BYTES:
             raise ValueError(f"must be at least {MIN_HMAC_SECRET_BYTES} bytes")
         return value
@@ -342,8 +345,6 @@ class Settings(BaseSettings):
     @field_validator("jwt_public_key_file")
     @classmethod
     def _readable_public_key(cls, value: Path | None) -> Path | None:
-        from gql_progress.auth.jwt import load_public_key
-
         if value is not None:
             load_public_key(value)
         return value
@@ -351,8 +352,6 @@ class Settings(BaseSettings):
     @field_validator("jwt_jwks_file")
     @classmethod
     def _readable_jwks(cls, value: Path | None) -> Path | None:
-        from gql_progress.auth.jwt import load_jwks
-
         if value is not None:
             load_jwks(value)
         return value
@@ -372,8 +371,6 @@ class Settings(BaseSettings):
     @field_validator("jwt_jwks_url")
     @classmethod
     def _jwks_url(cls, value: str | None) -> str | None:
-        from gql_progress.auth.jwks import check_jwks_url
-
         return None if value is None else check_jwks_url(value)
 
     @field_validator("database_url")
@@ -477,8 +474,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _jwt_complete(self) -> Settings:
-        from gql_progress.auth.jwt import HMAC_ALGORITHMS
-
         name = f"{ENV_PREFIX}JWT_"
         key_sources = [
             source

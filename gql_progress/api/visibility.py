@@ -20,7 +20,7 @@ async def _zero() -> int:
 
 def empty_connection(info: Info, paging: PageArguments) -> Connection[Any]:
     """The page of an empty list; bad ``first``/``after`` are refused as for any list."""
-    return connection_from_rows([], paging.request(info), lambda row: 0, lambda row: row, _zero)
+    return connection_from_rows([], paging.request(info), lambda row: row, _zero)
 
 
 def owns_or_admin(info: Info, owner_id: int) -> bool:

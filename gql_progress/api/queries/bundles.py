@@ -93,7 +93,9 @@ class BundleQueries:
         before: BeforeArgument = None,
     ) -> Connection[Bundle]:
         page = page_request(info, first, after, last, before)
-        return await paginate(info, select(*BundleModel.__table__.c), BundleModel.id, page, Bundle.from_row)
+        return await paginate(
+            info, select(*columns(BundleRow)), BundleRow, BundleModel.id, page, Bundle.from_row
+        )
 
     @strawberry.field(description="A product by exactly one of id or productId; null when there is none.")
     async def product(
@@ -140,10 +142,10 @@ class BundleQueries:
         before: BeforeArgument = None,
     ) -> Connection[Product]:
         page = page_request(info, first, after, last, before)
-        query = select(*ProductModel.__table__.c)
+        query = select(*columns(ProductRow))
         if kind is not None:
             query = query.where(ProductModel.kind == kind.value)
-        return await paginate(info, query, ProductModel.id, page, product_from_row)
+        return await paginate(info, query, ProductRow, ProductModel.id, page, product_from_row)
 
     @strawberry.field(
         description=(

@@ -83,7 +83,8 @@ class CatalogQueries:
         viewer_id = info.context.viewer.user_id
         return await paginate(
             info,
-            select(*CourseModel.__table__.c),
+            select(*columns(CourseRow)),
+            CourseRow,
             CourseModel.id,
             page,
             lambda row: Course.from_row(row, subject_user_id=viewer_id),

@@ -6,7 +6,7 @@ import importlib.util
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from limits import RateLimitItem, parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -580,9 +580,9 @@ class SettingsError(Exception):
     """A setting has a bad value; the message is one line naming the variable."""
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = f"{ENV_PREFIX}{first['loc'][0]}".upper() if first["loc"] else "settings"

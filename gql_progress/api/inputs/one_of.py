@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from strawberry import UNSET
 
-from gql_progress.domain.errors import ProblemList
+from gql_progress.domain.errors import FieldProblem, InvalidInput, ProblemList
 from gql_progress.domain.ids import decode_into
 
 RefT = TypeVar("RefT")
@@ -41,3 +41,11 @@ def global_id(
         return None if pk is None else build(pk)
 
     return read
+
+
+def require_one_argument(arguments: dict[str, object | None]) -> None:
+    """For a field taking exactly one of ``arguments`` (by GraphQL name): unless exactly one was
+    sent, InvalidInput naming each of them."""
+    if sum(value is not None for value in arguments.values()) != 1:
+        message = f"give exactly one of {', '.join(arguments)}"
+        raise InvalidInput([FieldProblem((name,), message) for name in arguments])

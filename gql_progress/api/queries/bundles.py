@@ -14,6 +14,7 @@ from gql_progress.api.inputs.bundles import (
     bundle_ref,
     user_ref,
 )
+from gql_progress.api.inputs.one_of import require_one_argument
 from gql_progress.api.pagination import (
     AfterArgument,
     BeforeArgument,
@@ -66,11 +67,7 @@ class BundleQueries:
         ] = None,
         slug: Annotated[str | None, strawberry.argument(description="The bundle's slug.")] = None,
     ) -> Bundle | None:
-        given = {"id": id, "productId": product_id, "slug": slug}
-        if sum(value is not None for value in given.values()) != 1:
-            raise InvalidInput(
-                [FieldProblem((name,), "give exactly one of id, productId, slug") for name in given]
-            )
+        require_one_argument({"id": id, "productId": product_id, "slug": slug})
         if id is not None:
             row = await info.context.loaders.bundle_by_id.load(decode_id(id, "Bundle", ("id",)))
         elif contains_nul(product_id) or contains_nul(slug):
@@ -106,10 +103,7 @@ class BundleQueries:
             str | None, strawberry.argument(description="The platform's product id.")
         ] = None,
     ) -> Product | None:
-        if (id is None) == (product_id is None):
-            raise InvalidInput(
-                [FieldProblem((name,), "give exactly one of id, productId") for name in ("id", "productId")]
-            )
+        require_one_argument({"id": id, "productId": product_id})
         if id is not None:
             decoded = try_decode_product_id(id)
             if decoded is None:

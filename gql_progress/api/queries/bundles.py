@@ -159,8 +159,7 @@ class BundleQueries:
         problems = ProblemList()
         bundle_key = bundle_ref(problems, bundle, ("bundle",))
         user_key = None if user is None else user_ref(problems, user, ("user",))
-        problems.raise_if_any()
-        assert bundle_key is not None
+        bundle_key = problems.read_or_raise(bundle_key)
         (outcome,) = await bundle_progress_batch(
             info.context.db, info.context.viewer, await caller_identity(info), [(bundle_key, user_key)]
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 from limits import RateLimitItem, parse_many
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gql_progress.edge.persisted_documents import load_manifest
@@ -60,6 +61,15 @@ class DbPooler(StrEnum):
     # A pooler in transaction mode (PgBouncer's pool_mode = transaction): each transaction may
     # run on another server session, so nothing may outlive a transaction in one.
     TRANSACTION = "transaction"
+
+
+# Files read once at start-up with the parser of the module that uses them, so a bad one stops
+# the process with its variable named rather than failing at the first request.
+_FILE_PARSERS: dict[str, Callable[[Path], object]] = {
+    "jwt_public_key_file": load_public_key,
+    "jwt_jwks_file": load_jwks,
+    "trusted_documents_file": load_manifest,
+}
 
 
 class Settings(BaseSettings):
@@ -342,31 +352,12 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_HMAC_SECRET_BYTES} bytes")
         return value
 
-    @field_validator("jwt_public_key_file")
+    @field_validator(*_FILE_PARSERS)
     @classmethod
-    def _readable_public_key(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            load_public_key(value)
+    def _readable(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.field_name is not None:
+            _FILE_PARSERS[info.field_name](value)
         return value
-
-    @field_validator("jwt_jwks_file")
-    @classmethod
-    def _readable_jwks(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            load_jwks(value)
-        return value
-
-    @field_validator("trusted_documents_file")
-    @classmethod
-    def _readable_manifest(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            load_manifest(value)
-        return value
-
-    @field_validator("jwt_jwks_url", mode="before")
-    @classmethod
-    def _empty_url_is_unset(cls, value: object) -> object:
-        return (value.strip() or None) if isinstance(value, str) else value
 
     @field_validator("jwt_jwks_url")
     @classmethod
@@ -377,11 +368,6 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return with_async_driver(value)
-
-    @field_validator("db_listen_url", mode="before")
-    @classmethod
-    def _empty_listen_url_is_unset(cls, value: object) -> object:
-        return (value.strip() or None) if isinstance(value, str) else value
 
     @field_validator("db_listen_url")
     @classmethod
@@ -404,14 +390,11 @@ class Settings(BaseSettings):
     def _known_storage(cls, value: str) -> str:
         return rate_limit_storage_uri(value)
 
-    @field_validator("log_format", "metrics_token", mode="before")
+    @field_validator("jwt_jwks_url", "db_listen_url", "log_format", "metrics_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # An exported but empty variable (GQL_PROGRESS_METRICS_TOKEN=) means "not set".
-        if isinstance(value, str):
-            value = value.strip()
-            return value or None
-        return value
+        return (value.strip() or None) if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -41,16 +42,21 @@ def install_request_id_on_records() -> None:
     (uvicorn's, an operator's dictConfig, test capture), and all of them can print the id.
     """
     previous = logging.getLogRecordFactory()
-    if getattr(previous, "_adds_request_id", False):
-        return
+    if not isinstance(previous, _RequestIdFactory):
+        logging.setLogRecordFactory(_RequestIdFactory(previous))
 
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
+
+class _RequestIdFactory:
+    """A record factory that adds the request id to what ``previous`` makes (once: installing it
+    again keeps the one in place)."""
+
+    def __init__(self, previous: Callable[..., logging.LogRecord]) -> None:
+        self.previous = previous
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.previous(*args, **kwargs)
         record.request_id = request_id_var.get()
         return record
-
-    factory._adds_request_id = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)
 
 
 # What every LogRecord has; anything else on a record came from ``extra=`` and is a field of its

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from limits import RateLimitItem, parse_many
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gql_progress.edge.persisted_documents import load_manifest
+from gql_progress.formats.allowed_hosts import parse_allowed_hosts
+from gql_progress.formats.jwt_keys import (
+    HMAC_ALGORITHMS,
+    MIN_HMAC_SECRET_BYTES,
+    SUPPORTED_ALGORITHMS,
+    check_jwks_url,
+    load_jwks,
+    load_public_key,
+)
 
 ENV_PREFIX = "GQL_PROGRESS_"
 
@@ -51,6 +61,15 @@ class DbPooler(StrEnum):
     # A pooler in transaction mode (PgBouncer's pool_mode = transaction): each transaction may
     # run on another server session, so nothing may outlive a transaction in one.
     TRANSACTION = "transaction"
+
+
+# Files read once at start-up with the parser of the module that uses them, so a bad one stops
+# the process with its variable named rather than failing at the first request.
+_FILE_PARSERS: dict[str, Callable[[Path], object]] = {
+    "jwt_public_key_file": load_public_key,
+    "jwt_jwks_file": load_jwks,
+    "trusted_documents_file": load_manifest,
+}
 
 
 class Settings(BaseSettings):
@@ -300,9 +319,7 @@ class Settings(BaseSettings):
     @field_validator("webhooks_allowed_hosts")
     @classmethod
     def _known_hosts(cls, value: list[str]) -> list[str]:
-        from gql_progress.webhooks.addresses import AllowList
-
-        AllowList.parse(value)
+        parse_allowed_hosts(value)
         return value
 
     @field_validator("jwt_algorithms", "jwt_allowed_roles", mode="before")
@@ -315,8 +332,6 @@ class Settings(BaseSettings):
     @field_validator("jwt_algorithms")
     @classmethod
     def _known_algorithms(cls, value: list[str]) -> list[str]:
-        from gql_progress.auth.jwt import SUPPORTED_ALGORITHMS
-
         unknown = [name for name in value if name not in SUPPORTED_ALGORITHMS]
         if unknown:
             supported = ", ".join(sorted(SUPPORTED_ALGORITHMS))
@@ -333,58 +348,26 @@ class Settings(BaseSettings):
     @field_validator("jwt_secret")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        from gql_progress.auth.jwt import MIN_HMAC_SECRET_BYTES
-
         if value is not None and len(value.get_secret_value().encode()) < MIN_HMAC_SECRET_BYTES:
             raise ValueError(f"must be at least {MIN_HMAC_SECRET_BYTES} bytes")
         return value
 
-    @field_validator("jwt_public_key_file")
+    @field_validator(*_FILE_PARSERS)
     @classmethod
-    def _readable_public_key(cls, value: Path | None) -> Path | None:
-        from gql_progress.auth.jwt import load_public_key
-
-        if value is not None:
-            load_public_key(value)
+    def _readable(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.field_name is not None:
+            _FILE_PARSERS[info.field_name](value)
         return value
-
-    @field_validator("jwt_jwks_file")
-    @classmethod
-    def _readable_jwks(cls, value: Path | None) -> Path | None:
-        from gql_progress.auth.jwt import load_jwks
-
-        if value is not None:
-            load_jwks(value)
-        return value
-
-    @field_validator("trusted_documents_file")
-    @classmethod
-    def _readable_manifest(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            load_manifest(value)
-        return value
-
-    @field_validator("jwt_jwks_url", mode="before")
-    @classmethod
-    def _empty_url_is_unset(cls, value: object) -> object:
-        return (value.strip() or None) if isinstance(value, str) else value
 
     @field_validator("jwt_jwks_url")
     @classmethod
     def _jwks_url(cls, value: str | None) -> str | None:
-        from gql_progress.auth.jwks import check_jwks_url
-
         return None if value is None else check_jwks_url(value)
 
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return with_async_driver(value)
-
-    @field_validator("db_listen_url", mode="before")
-    @classmethod
-    def _empty_listen_url_is_unset(cls, value: object) -> object:
-        return (value.strip() or None) if isinstance(value, str) else value
 
     @field_validator("db_listen_url")
     @classmethod
@@ -407,14 +390,11 @@ class Settings(BaseSettings):
     def _known_storage(cls, value: str) -> str:
         return rate_limit_storage_uri(value)
 
-    @field_validator("log_format", "metrics_token", mode="before")
+    @field_validator("jwt_jwks_url", "db_listen_url", "log_format", "metrics_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # An exported but empty variable (GQL_PROGRESS_METRICS_TOKEN=) means "not set".
-        if isinstance(value, str):
-            value = value.strip()
-            return value or None
-        return value
+        return (value.strip() or None) if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod
@@ -477,8 +457,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _jwt_complete(self) -> Settings:
-        from gql_progress.auth.jwt import HMAC_ALGORITHMS
-
         name = f"{ENV_PREFIX}JWT_"
         key_sources = [
             source
@@ -585,9 +563,9 @@ class SettingsError(Exception):
     """A setting has a bad value; the message is one line naming the variable."""
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = f"{ENV_PREFIX}{first['loc'][0]}".upper() if first["loc"] else "settings"

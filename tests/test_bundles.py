@@ -627,6 +627,24 @@ async def test_enroll_in_bundle_with_unknown_bundle_or_user_is_not_found(api: Ap
     assert state["code"] == "NOT_ENROLLED"
 
 
+async def test_malformed_ids_in_one_of_refs_are_each_named_with_their_path(api: Api) -> None:
+    admin = await api.admin()
+    course = await api.course(1)
+
+    result = await enroll_in_bundle(api, admin, {"id": "not-an-id"}, {"id": course.id})
+    assert result["__typename"] == "ValidationError", result
+    assert result["fields"] == [
+        {"path": ["bundle", "id"], "message": "is not a Bundle id"},
+        {"path": ["user", "id"], "message": "is not a User id"},
+    ]
+    result = await set_completion(api, admin.key, {"id": course.id}, True, {"id": "not-an-id"})
+    assert result["__typename"] == "ValidationError", result
+    assert result["fields"] == [
+        {"path": ["input", "product", "id"], "message": "is not a product id"},
+        {"path": ["input", "user", "id"], "message": "is not a User id"},
+    ]
+
+
 async def test_courses_added_to_a_bundle_enroll_its_learners_only(api: Api) -> None:
     admin = await api.admin()
     member, outsider = await api.user(), await api.user()

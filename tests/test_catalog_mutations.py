@@ -669,6 +669,34 @@ async def test_update_lesson_refuses_bad_values_and_unknown_ids(api: Api) -> Non
     assert (stored["lesson"]["title"], stored["lesson"]["durationSeconds"]) == ("Lesson 0", 600)
 
 
+async def test_fields_sent_as_null_or_blank_are_named_with_why(api: Api) -> None:
+    admin = await api.admin()
+    course = await api.course(lessons=1)
+    learner = await api.user()
+
+    def problems(result: dict[str, Any]) -> list[tuple[list[str], str]]:
+        assert result["__typename"] == "ValidationError", result
+        return sorted((field["path"], field["message"]) for field in result["fields"])
+
+    course_input = {"id": course.id, "description": None, "certificateEnabled": None, "productId": " "}
+    lesson_input = {"id": course.lesson_ids[0], "kind": None, "isRequired": None, "externalId": " "}
+    user_input = {"id": learner.id, "role": None}
+
+    assert problems(await mutate(api, admin, UPDATE_COURSE, {"input": course_input})) == [
+        (["input", "certificateEnabled"], "must not be null"),
+        (["input", "description"], "must not be null"),
+        (["input", "productId"], "must not be empty (send null for none)"),
+    ]
+    assert problems(await mutate(api, admin, UPDATE_LESSON, {"input": lesson_input})) == [
+        (["input", "externalId"], "must not be empty (send null for none)"),
+        (["input", "isRequired"], "must not be null"),
+        (["input", "kind"], "must not be null"),
+    ]
+    assert problems(await mutate(api, admin, UPDATE_USER, {"input": user_input})) == [
+        (["input", "role"], "must not be null")
+    ]
+
+
 # --- enrollments ----------------------------------------------------------------------------------
 
 

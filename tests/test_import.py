@@ -225,6 +225,33 @@ async def test_a_dry_run_checks_everything_and_writes_nothing(
     assert all(rows == [] for rows in (await snapshot(cli_db)).values())
 
 
+async def test_refused_json_lines_are_reported_by_line_across_batches(cli_db: str, tmp_path: Path) -> None:
+    lines = [
+        '{"external_id": "u-1", "email": "ada@example.com", "name": "Ada"}',
+        "[1, 2]",
+        "",
+        '{"external_id": "u-2", "email": "bob@example.com", "name": "Bob", "shoe_size": 42}',
+        "{not json",
+        "null",
+        '{"external_id": "u-3", "name": "Carl"}',
+        '{"external_id": "u-4", "email": "dana@example.com", "name": "Dana"}',
+    ]
+    write(tmp_path, "users.jsonl", "\n".join(lines) + "\n")
+    report = tmp_path / "errors.csv"
+
+    assert await cli("import", tmp_path / "users.jsonl", "--batch-size", "2", "--errors", report) == 1
+
+    with report.open(newline="") as handle:
+        rows = [(r["line"], r["column"], r["reason"]) for r in csv.DictReader(handle)]
+    assert rows == [
+        ("2", "", "is not a JSON object"),
+        ("4", "shoe_size", "is not a known field"),
+        ("5", "", "is not a JSON object"),
+        ("7", "email", "is required"),
+    ]
+    assert await scalar(cli_db, "SELECT count(*) FROM users") == 2
+
+
 async def test_lines_count_from_the_header_across_batches_and_multi_line_cells(
     cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

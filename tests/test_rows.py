@@ -8,7 +8,7 @@ import typing
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, select
+from sqlalchemy import Column, Label, select
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from gql_progress.api.loaders import Loaders
@@ -23,7 +23,9 @@ def _annotation(value: object) -> str:
     return value.__forward_arg__ if isinstance(value, typing.ForwardRef) else str(value)
 
 
-def _model_annotation(column: KeyedColumnElement[Any]) -> str:
+def _model_annotation(selected: KeyedColumnElement[Any]) -> str:
+    # A joined table's column under a name of its own (DeliveryListingRow) has its model's type.
+    column = selected.element if isinstance(selected, Label) else selected
     assert isinstance(column, Column)
     mapper = next(m for m in Base.registry.mappers if m.local_table is column.table)
     attribute = mapper.get_property_by_column(column).key
@@ -87,3 +89,12 @@ def test_a_nested_connection_refuses_a_select_that_does_not_read_its_row_class()
     )
     with pytest.raises(ValueError, match="LessonRow"):
         wrong.of_parents(None, [1])
+
+
+def test_a_select_is_read_as_a_row_class_only_when_it_selects_its_fields_in_order() -> None:
+    table = Lesson.__table__.c
+    rows.check_reads(select(*rows.columns(rows.LessonRow)), rows.LessonRow)
+    with pytest.raises(ValueError, match="LessonRow"):
+        rows.check_reads(select(*reversed(rows.columns(rows.LessonRow))), rows.LessonRow)
+    with pytest.raises(ValueError, match="LessonRow"):
+        rows.check_reads(select(table.id, table.title), rows.LessonRow)

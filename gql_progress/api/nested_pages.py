@@ -30,9 +30,9 @@ from typing import Any, Generic, TypeVar
 
 from gql_progress.api.context import Info
 from gql_progress.api.loaders.child_pages import PageKey
-from gql_progress.api.loaders.child_rows import KEY, ChildRows
+from gql_progress.api.loaders.child_rows import ChildRows
 from gql_progress.api.pagination import Connection, PageArguments, PageRequest, connection_from_rows
-from gql_progress.db.rows import RowT, columns, make
+from gql_progress.db.rows import Keyed, RowT
 
 NodeT = TypeVar("NodeT")
 
@@ -41,22 +41,12 @@ NodeT = TypeVar("NodeT")
 class NestedPage(Generic[RowT]):
     """A parent's page of rows, before they become nodes (for nodes that need more data)."""
 
-    # In key order, with one look-ahead row when more follow: the row class's columns, then
-    # the labels ChildRows adds (the key among them).
-    rows: Sequence[Any]
-    row_class: type[RowT]
+    rows: Sequence[Keyed[RowT]]  # in key order, with one look-ahead row when more follow
     request: PageRequest
     count_total: Callable[[], Awaitable[int]]
 
     def connection(self, to_node: Callable[[RowT], NodeT]) -> Connection[NodeT]:
-        row_class, width = self.row_class, len(columns(self.row_class))
-        return connection_from_rows(
-            self.rows,
-            self.request,
-            lambda row: getattr(row, KEY),
-            lambda row: to_node(make(row_class, row[:width])),
-            self.count_total,
-        )
+        return connection_from_rows(self.rows, self.request, to_node, self.count_total)
 
 
 async def load_page(
@@ -71,7 +61,7 @@ async def load_page(
     key = PageKey(parent, where, request.limit, request.after_pk, request.before_pk, request.backward)
     page_rows = await loaders.child_pages(rows).load(key)
     counts = loaders.child_counts(rows)
-    return NestedPage(page_rows, rows.row, request, lambda: counts.load((parent, where)))
+    return NestedPage(page_rows, request, lambda: counts.load((parent, where)))
 
 
 async def nested_connection(

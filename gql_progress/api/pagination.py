@@ -17,10 +17,13 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.api.context import Info
+from gql_progress.db.rows import Keyed, RowT, check_reads, make
 from gql_progress.domain.errors import FieldProblem, InvalidInput
 from gql_progress.domain.ids import MAX_BIGINT_PK, within_column
 
 NodeT = TypeVar("NodeT")
+# The label of the ordering key paginate reads beside the row (the cursor of its edge).
+_PAGE_KEY = "page_key"
 
 FirstArgument = Annotated[
     int | None, strawberry.argument(description="Page size (default and maximum from settings).")
@@ -132,37 +135,42 @@ def page_request(
 async def paginate(
     info: Info,
     query: Select[Any],
+    row_class: type[RowT],
     id_column: Any,
     page: PageRequest,
-    to_node: Callable[[Any], NodeT],
+    to_node: Callable[[RowT], NodeT],
 ) -> Connection[NodeT]:
-    """One page of ``query`` ordered by ``id_column``; totalCount runs a COUNT only if selected.
+    """One page of ``query`` (which reads ``row_class``'s columns) ordered by ``id_column``;
+    totalCount runs a COUNT only if selected.
 
     For a top-level list: a connection under a list of parents pages through
     ``api/nested_pages.py`` instead, which batches the parents into one statement.
     """
+    check_reads(query, row_class)
     db = info.context.db
     order = id_column.desc() if page.backward else id_column
-    paged = query.order_by(order).limit(page.limit + 1)
+    paged = query.add_columns(id_column.label(_PAGE_KEY)).order_by(order).limit(page.limit + 1)
     if page.after_pk is not None:
         paged = paged.where(id_column > within_column(id_column, page.after_pk))
     if page.before_pk is not None:
         paged = paged.where(id_column < within_column(id_column, page.before_pk))
     async with db.read() as conn:
-        rows: Sequence[Any] = (await conn.execute(paged)).all()
+        width = len(query.selected_columns)
+        rows = [
+            Keyed(getattr(row, _PAGE_KEY), make(row_class, row[:width])) for row in await conn.execute(paged)
+        ]
 
     async def count_total() -> int:
         async with db.read() as conn:
             return await _count(conn, query)
 
-    return connection_from_rows(rows, page, lambda row: row.id, to_node, count_total)
+    return connection_from_rows(rows, page, to_node, count_total)
 
 
 def connection_from_rows(
-    rows: Sequence[Any],
+    rows: Sequence[Keyed[RowT]],
     page: PageRequest,
-    key_of: Callable[[Any], int],
-    to_node: Callable[[Any], NodeT],
+    to_node: Callable[[RowT], NodeT],
     count_total: Callable[[], Awaitable[int]],
     more_held_back: bool = False,
 ) -> Connection[NodeT]:
@@ -180,7 +188,7 @@ def connection_from_rows(
         has_next, has_previous = page.before_pk is not None or more_held_back, more
     else:
         has_next, has_previous = more or more_held_back, page.after_pk is not None
-    edges = [Edge(cursor=encode_cursor(key_of(row)), node=to_node(row)) for row in rows]
+    edges = [Edge(cursor=encode_cursor(key), node=to_node(row)) for key, row in rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(

@@ -14,6 +14,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StreamResult
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.base import get_object_definition
 from strawberry.types.graphql import OperationType
 
 from gql_progress.api.execution import answer_plain_leaves_directly
@@ -78,11 +79,13 @@ Mutation = merge_types(
 )
 Subscription = merge_types("Subscription", (ProgressSubscriptions,))
 for query in (Query, FederatedQuery):
-    query.__strawberry_definition__.description = "Reads: the caller, the catalog and progress."  # type: ignore[attr-defined]
-Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    get_object_definition(query, strict=True).description = "Reads: the caller, the catalog and progress."
+get_object_definition(
+    Mutation, strict=True
+).description = (
     "Writes. Results are unions: a success payload or a typed error; on an error nothing is written."
 )
-Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+get_object_definition(Subscription, strict=True).description = (
     "Live updates over WebSocket (graphql-transport-ws on /graphql), authenticated by the API key "
     "in connection_init. Each update is read when it is sent."
 )

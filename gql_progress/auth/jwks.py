@@ -22,84 +22,18 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from gql_progress.formats.jwt_keys import SigningKey, signing_keys
 
 logger = logging.getLogger("gql_progress.auth")
 
 # Far above any provider's set (a few keys of a few hundred bytes); a bigger answer is refused
 # rather than parsed.
 MAX_JWKS_BYTES = 512 * 1024
-# Plain http only to this machine (a sidecar, a test): keys fetched in clear text over a network
-# could be swapped by anyone on the path, and with them every identity.
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    kid: str | None
-    algorithm: str | None  # the key's declared "alg"; None: any algorithm of its family
-    key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey
-
-
-def check_jwks_url(url: str) -> str:
-    """The URL as given, or ValueError saying what is wrong with it."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        raise ValueError("must be an https URL") from None
-    if parts.scheme not in {"http", "https"} or not host:
-        raise ValueError("must be an https URL")
-    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        raise ValueError("must use https (plain http only to localhost)")
-    return url
-
-
-def signing_keys(document: object, *, skip_unusable: bool) -> list[SigningKey]:
-    """The RSA and EC public signing keys of a JWK set document ({"keys": [...]}).
-
-    ``skip_unusable``: a provider's published set may hold keys we cannot use (encryption keys,
-    Ed25519, symmetric): these are skipped. A set the operator wrote (a file) is refused whole
-    instead, since a key they listed that does nothing is a mistake to report.
-    """
-    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
-        raise ValueError('is not a JWK set ({"keys": [...]})')
-    keys: list[SigningKey] = []
-    for data in document["keys"]:
-        kid = data.get("kid") if isinstance(data, Mapping) else None
-        try:
-            if not isinstance(data, Mapping) or data.get("use", "sig") != "sig":
-                raise ValueError("not a signing key")
-            jwk = jwt.PyJWK(dict(data))
-            key = jwk.key
-            if jwk.key_type not in {"RSA", "EC"} or not isinstance(
-                key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey
-            ):
-                raise ValueError("not an RSA or EC public key")
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError):
-            if skip_unusable:
-                continue
-            raise ValueError(f"key {kid!r} is not an RSA or EC public signing key") from None
-        declared = data.get("alg")
-        keys.append(
-            SigningKey(
-                kid=kid if isinstance(kid, str) else None,
-                algorithm=declared if isinstance(declared, str) else None,
-                key=key,
-            )
-        )
-    if not keys:
-        raise ValueError("holds no usable RSA or EC public key")
-    if len(keys) > 1 and any(key.kid is None for key in keys):
-        raise ValueError("with several keys, each needs a kid")
-    return keys
 
 
 def pick(keys: Iterable[SigningKey], kid: str | None) -> SigningKey | None:

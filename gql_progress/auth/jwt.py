@@ -12,30 +12,28 @@ A refusal says nothing about which check failed; the reason is logged (never the
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from gql_progress.auth.jwks import RemoteKeySet, SigningKey, pick, signing_keys
+from gql_progress.auth.jwks import RemoteKeySet, pick
 from gql_progress.db.models import UserRole
 from gql_progress.domain.scopes import Scope, parse_scopes
+from gql_progress.formats.jwt_keys import (
+    HMAC_ALGORITHMS,
+    RSA_ALGORITHMS,
+    SigningKey,
+    load_jwks,
+    load_public_key,
+)
 from gql_progress.settings import Settings
 
 logger = logging.getLogger("gql_progress.auth")
 
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-EC_ALGORITHMS = frozenset({"ES256", "ES384", "ES512"})
-SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | RSA_ALGORITHMS | EC_ALGORITHMS
-# RFC 7518 §3.2: an HMAC key at least as long as the hash; HS256 needs 32 bytes.
-MIN_HMAC_SECRET_BYTES = 32
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 # Far above a real token; refused before any parsing.
 MAX_TOKEN_LENGTH = 8192
@@ -45,38 +43,9 @@ MAX_SUBJECT_LENGTH = 255
 # so this tells the two apart before any work.
 _JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
-
 
 def looks_like_jwt(credential: str) -> bool:
     return _JWT_SHAPE.fullmatch(credential) is not None
-
-
-def load_public_key(path: Path) -> PublicKey:
-    """An RSA or EC public key from a PEM file (ValueError saying what is wrong)."""
-    try:
-        key = load_pem_public_key(path.read_bytes())
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
-    except (ValueError, TypeError):
-        raise ValueError(f"{path} is not a PEM public key") from None
-    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        raise ValueError(f"{path} holds neither an RSA nor an EC public key")
-    return key
-
-
-def load_jwks(path: Path) -> list[SigningKey]:
-    """The keys of a JWKS file ({"keys": [...]}), ValueError saying what is wrong."""
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError:
-        raise ValueError(f"{path} is not JSON") from None
-    try:
-        return signing_keys(data, skip_unusable=False)
-    except ValueError as exc:
-        raise ValueError(f"{path} {exc}" if str(exc).startswith("is ") else f"{path}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from sqlalchemy import Result
+from sqlalchemy import Result, Select
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from gql_progress.db.models import (
@@ -80,6 +80,20 @@ def registered() -> dict[type, Columns]:
 def columns(row_class: type) -> Columns:
     """The columns to select (or return) for a ``row_class``, in its field order."""
     return _COLUMNS[row_class]
+
+
+def check_reads(query: Select[*tuple[Any, ...]], row_class: type) -> None:
+    """Refuses ``query`` unless it selects ``row_class``'s fields, in order: the reader builds the
+    row from them by position. (A row_of class's fields are its columns' keys.)"""
+    if query.selected_columns.keys() != list(getattr(row_class, "_fields", ())):
+        raise ValueError(f"the select does not read {row_class.__name__}'s columns")
+
+
+class Keyed(NamedTuple, Generic[RowT]):
+    """A row of a page with the key its cursor encodes (a connection's rows, db/ to api/)."""
+
+    key: int
+    row: RowT
 
 
 def make(row_class: type[RowT], row: Iterable[Any]) -> RowT:
@@ -319,3 +333,64 @@ class WebhookDeliveryRow(NamedTuple):
     last_error: str | None
     delivered_at: datetime | None
     created_at: datetime
+
+
+# What the API shows of an endpoint: the secret is never selected, so it cannot leak into a
+# response.
+SHOWN_ENDPOINT_COLUMNS = tuple(column for column in _table(WebhookEndpoint) if column.key != "secret")
+
+
+@row_of(SHOWN_ENDPOINT_COLUMNS)
+class ShownEndpointRow(NamedTuple):
+    id: int
+    url: str
+    description: str
+    event_types: list[str]
+    enabled: bool
+    cursor_event_id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@row_of(
+    (
+        *_table(WebhookDelivery),
+        Event.type.label("event_type"),
+        *(column.label(f"endpoint__{column.key}") for column in SHOWN_ENDPOINT_COLUMNS),
+    )
+)
+class DeliveryListingRow(NamedTuple):
+    """A delivery with its event's type and its endpoint (api/queries/webhooks.py joins them)."""
+
+    id: int
+    endpoint_id: int
+    event_id: int
+    status: WebhookDeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+    event_type: EventType
+    endpoint__id: int
+    endpoint__url: str
+    endpoint__description: str
+    endpoint__event_types: list[str]
+    endpoint__enabled: bool
+    endpoint__cursor_event_id: int
+    endpoint__created_at: datetime
+    endpoint__updated_at: datetime
+
+    def endpoint(self) -> ShownEndpointRow:
+        return ShownEndpointRow(
+            id=self.endpoint__id,
+            url=self.endpoint__url,
+            description=self.endpoint__description,
+            event_types=self.endpoint__event_types,
+            enabled=self.endpoint__enabled,
+            cursor_event_id=self.endpoint__cursor_event_id,
+            created_at=self.endpoint__created_at,
+            updated_at=self.endpoint__updated_at,
+        )

@@ -16,9 +16,9 @@ import enum
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gql_progress.db.engine import Database
@@ -32,7 +32,7 @@ from gql_progress.db.models import (
     ProductCompletion,
     ProductKind,
 )
-from gql_progress.db.rows import BundleRow
+from gql_progress.db.rows import BundleRow, check_reads, every
 from gql_progress.domain.completion.summary import CourseCounts, counted_lessons, is_complete_sql, summarize
 from gql_progress.domain.errors import DomainError, Forbidden, NotEnrolled, NotFound
 from gql_progress.domain.refs import (
@@ -346,6 +346,10 @@ async def _progress_of_pairs(
                     course_item(item.position, counts, item.course_product_id, item.expected_completion_days)
                 )
             else:
+                # An item holds exactly one of a course or a product, so a product's columns are set.
+                assert item.product_pk is not None
+                assert item.product_product_id is not None
+                assert item.kind is not None
                 completed_at = consumed.get((user_id, item.product_pk))
                 entries.append(
                     ProductItemProgress(
@@ -363,27 +367,48 @@ async def _progress_of_pairs(
     return result
 
 
-async def _items_of(conn: AsyncConnection, bundle_ids: set[int]) -> dict[int, list[Row[Any]]]:
-    """Each bundle's items in order, with the identifiers their progress entries carry."""
-    rows = await conn.execute(
-        select(
-            BundleItem.bundle_id,
-            BundleItem.position,
-            BundleItem.course_id,
-            BundleItem.product_pk,
-            Course.product_id.label("course_product_id"),
-            Course.expected_completion_days,
-            Product.product_id.label("product_product_id"),
-            Product.kind,
-        )
-        .outerjoin(Course, Course.id == BundleItem.course_id)
-        .outerjoin(Product, Product.id == BundleItem.product_pk)
-        .where(BundleItem.bundle_id.in_(bundle_ids))
-        .order_by(BundleItem.bundle_id, BundleItem.position)
+class _ItemSource(NamedTuple):
+    """A bundle item with the identifiers its progress entry carries: a course's, or (course_id
+    null) a product's. Not a row_of class: the outer joins make the other kind's columns null
+    where the models' are not."""
+
+    bundle_id: int
+    position: int
+    course_id: int | None
+    product_pk: int | None
+    course_product_id: str | None
+    expected_completion_days: int | None
+    product_product_id: str | None
+    kind: ProductKind | None
+
+
+_ITEM_SOURCE = (
+    select(
+        BundleItem.bundle_id,
+        BundleItem.position,
+        BundleItem.course_id,
+        BundleItem.product_pk,
+        Course.product_id.label("course_product_id"),
+        Course.expected_completion_days,
+        Product.product_id.label("product_product_id"),
+        Product.kind,
     )
-    by_bundle: dict[int, list[Row[Any]]] = {}
-    for row in rows:
-        by_bundle.setdefault(row.bundle_id, []).append(row)  # type: ignore[arg-type]
+    .outerjoin(Course, Course.id == BundleItem.course_id)
+    .outerjoin(Product, Product.id == BundleItem.product_pk)
+)
+check_reads(_ITEM_SOURCE, _ItemSource)
+
+
+async def _items_of(conn: AsyncConnection, bundle_ids: set[int]) -> dict[int, list[_ItemSource]]:
+    """Each bundle's items in order."""
+    rows = await conn.execute(
+        _ITEM_SOURCE.where(BundleItem.bundle_id.in_(bundle_ids)).order_by(
+            BundleItem.bundle_id, BundleItem.position
+        )
+    )
+    by_bundle: dict[int, list[_ItemSource]] = {}
+    for item in every(_ItemSource, rows):
+        by_bundle.setdefault(item.bundle_id, []).append(item)
     return by_bundle
 
 

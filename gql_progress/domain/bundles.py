@@ -39,6 +39,7 @@ from gql_progress.domain.catalog import (
     check_text,
     insert_returning,
     refuse_nul,
+    refuse_null,
     unique_or_conflict,
     update_returning,
 )
@@ -75,9 +76,7 @@ def _validate_product(values: Mapping[str, Any]) -> dict[str, Any]:
     problems = ProblemList()
     check_text(problems, values, "title", 500)
     check_text(problems, values, "product_id", 255)
-    for column in ("kind", "description"):
-        if column in values and values[column] is None:
-            problems.add((column,), "must not be null")
+    refuse_null(problems, values, ("kind", "description"))
     refuse_nul(problems, values)
     problems.raise_if_any()
     return dict(values)
@@ -121,8 +120,7 @@ def bundle_problems(values: Mapping[str, Any]) -> ProblemList:
         problems.add(("slug",), "must be lower-case words joined by hyphens, e.g. data-science-track")
     elif "slug" in values and len(values["slug"]) > 200:
         problems.add(("slug",), "must be at most 200 characters")
-    if "description" in values and values["description"] is None:
-        problems.add(("description",), "must not be null")
+    refuse_null(problems, values, ("description",))
     refuse_nul(problems, values)
     return problems
 

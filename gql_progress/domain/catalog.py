@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, insert, select, update
@@ -76,6 +76,24 @@ def check_text(problems: ProblemList, values: Mapping[str, Any], column: str, li
         problems.add((column,), f"must be at most {limit} characters")
 
 
+def check_optional_text(
+    problems: ProblemList, values: Mapping[str, Any], column: str, name: str, limit: int
+) -> None:
+    """A text that may be null (there is none) but not blank; ``name`` is its GraphQL name."""
+    value = values.get(column)
+    if value is not None and not value.strip():
+        problems.add((name,), "must not be empty (send null for none)")
+    elif value is not None and len(value) > limit:
+        problems.add((name,), f"must be at most {limit} characters")
+
+
+def refuse_null(problems: ProblemList, values: Mapping[str, Any], names: Iterable[str]) -> None:
+    """Columns a client may leave out (unchanged, or their default) but not send as null."""
+    for column in names:
+        if column in values and values[column] is None:
+            problems.add((column,), "must not be null")
+
+
 def refuse_nul(problems: ProblemList, values: Mapping[str, Any]) -> None:
     for column, value in values.items():
         if contains_nul(value):
@@ -104,8 +122,7 @@ def _validate_user(values: Mapping[str, Any]) -> dict[str, Any]:
         if not _EMAIL.match(email) or len(email) > 320:
             problems.add(("email",), "must be an email address")
         cleaned["email"] = email
-    if "role" in values and values["role"] is None:
-        problems.add(("role",), "must not be null")
+    refuse_null(problems, values, ("role",))
     refuse_nul(problems, values)
     problems.raise_if_any()
     return cleaned
@@ -139,25 +156,18 @@ def _validate_course(values: Mapping[str, Any]) -> dict[str, Any]:
         problems.add(("slug",), "must be lower-case words joined by hyphens, e.g. intro-to-sql")
     if "slug" in values and values["slug"] and len(values["slug"]) > 200:
         problems.add(("slug",), "must be at most 200 characters")
-    product_id = values.get("product_id")
-    if product_id is not None and not product_id.strip():
-        problems.add(("productId",), "must not be empty (send null for none)")
-    elif product_id is not None and len(product_id) > 255:
-        problems.add(("productId",), "must be at most 255 characters")
+    check_optional_text(problems, values, "product_id", "productId", 255)
     threshold = values.get("video_completion_threshold")
     if threshold is not None and not (math.isfinite(threshold) and 0 < threshold <= 100):
         problems.add(("videoCompletionThreshold",), "must be greater than 0 and at most 100")
     days = values.get("expected_completion_days")
     if days is not None and not 1 <= days <= 36_500:
         problems.add(("expectedCompletionDays",), "must be between 1 and 36500")
-    for flag in (
-        "requires_sequential_progress",
-        "certificate_enabled",
-        "keep_completion_on_change",
-        "description",
-    ):
-        if flag in values and values[flag] is None:
-            problems.add((flag,), "must not be null")
+    refuse_null(
+        problems,
+        values,
+        ("requires_sequential_progress", "certificate_enabled", "keep_completion_on_change", "description"),
+    )
     refuse_nul(problems, values)
     problems.raise_if_any()
     return dict(values)
@@ -202,14 +212,8 @@ def _validate_lesson(values: Mapping[str, Any]) -> dict[str, Any]:
     position = values.get("position")
     if position is not None and not 0 <= position <= 1_000_000:
         problems.add(("position",), "must be between 0 and 1000000")
-    for column in ("kind", "is_required"):
-        if column in values and values[column] is None:
-            problems.add((column,), "must not be null")
-    external_id = values.get("external_id")
-    if external_id is not None and not external_id.strip():
-        problems.add(("externalId",), "must not be empty (send null for none)")
-    elif external_id is not None and len(external_id) > 255:
-        problems.add(("externalId",), "must be at most 255 characters")
+    refuse_null(problems, values, ("kind", "is_required"))
+    check_optional_text(problems, values, "external_id", "externalId", 255)
     refuse_nul(problems, values)
     problems.raise_if_any()
     return {k: v for k, v in values.items() if not (k == "position" and v is None)}

@@ -6,6 +6,9 @@ Raising one inside a write transaction rolls it back, so nothing is ever half-wr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+A = TypeVar("A")
 
 
 @dataclass(frozen=True)
@@ -76,3 +79,11 @@ class ProblemList:
     def raise_if_any(self) -> None:
         if self.problems:
             raise InvalidInput(self.problems)
+
+    def read_or_raise(self, value: A | None) -> A:
+        """After reads that note their problems here and answer None for what they could not
+        read: InvalidInput listing every problem, else ``value`` (read, so not None)."""
+        self.raise_if_any()
+        if value is None:
+            raise AssertionError("a read answered None without noting a problem")
+        return value

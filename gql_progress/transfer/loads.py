@@ -151,21 +151,34 @@ async def _course_ids(conn: AsyncConnection, staged: Table) -> set[int]:
     return set((await conn.scalars(select(staged.c.course_id).distinct())).all())
 
 
+@dataclass(frozen=True)
+class _Identified:
+    """How a staged row names a ``what`` of ``table``: by either of two identifiers, each a
+    (staged column, our column) pair; its id goes to the staged column ``target``."""
+
+    what: str
+    target: str
+    table: Any
+    first: tuple[str, str]
+    second: tuple[str, str]
+
+
+_COURSE = _Identified(
+    "course", "course_id", Course.__table__, ("course_slug", "slug"), ("course_product_id", "product_id")
+)
+_USER = _Identified(
+    "user", "user_id", User.__table__, ("user_external_id", "external_id"), ("user_email", "email")
+)
+
+
 async def _resolve_by_either(
-    conn: AsyncConnection,
-    staged: Table,
-    loaded: Loaded,
-    present: frozenset[str],
-    what: str,
-    target: str,
-    table: Any,
-    first: tuple[str, str],
-    second: tuple[str, str],
+    conn: AsyncConnection, staged: Table, loaded: Loaded, present: frozenset[str], by: _Identified
 ) -> None:
     """Fill ``staged.<target>`` with the id of the row of ``table`` that the first identifier
     names, else the second; a row whose identifier names nothing, or whose two identifiers
     name different rows, is refused. Identifiers the file does not have cost no statement."""
-    (first_staged, first_ours), (second_staged, second_ours) = first, second
+    what, target, table = by.what, by.target, by.table
+    (first_staged, first_ours), (second_staged, second_ours) = by.first, by.second
     s = staged.c
     if first_staged in present:
         await _resolve(conn, staged, target, table.c.id, [(first_staged, table.c[first_ours])])
@@ -193,38 +206,6 @@ async def _resolve_by_either(
         )
     await _resolve(conn, staged, target, table.c.id, [(second_staged, table.c[second_ours])])
     await _refuse(conn, staged, s[target].is_(None), second_staged, _named(what, second_ours), loaded)
-
-
-async def _resolve_course(
-    conn: AsyncConnection, staged: Table, loaded: Loaded, present: frozenset[str]
-) -> None:
-    await _resolve_by_either(
-        conn,
-        staged,
-        loaded,
-        present,
-        "course",
-        "course_id",
-        Course.__table__,
-        ("course_slug", "slug"),
-        ("course_product_id", "product_id"),
-    )
-
-
-async def _resolve_user(
-    conn: AsyncConnection, staged: Table, loaded: Loaded, present: frozenset[str]
-) -> None:
-    await _resolve_by_either(
-        conn,
-        staged,
-        loaded,
-        present,
-        "user",
-        "user_id",
-        User.__table__,
-        ("user_external_id", "external_id"),
-        ("user_email", "email"),
-    )
 
 
 # --- users ----------------------------------------------------------------------------------
@@ -299,7 +280,7 @@ async def load_lessons(
 ) -> Loaded:
     loaded = Loaded()
     s = staged.c
-    await _resolve_course(conn, staged, loaded, present)
+    await _resolve_by_either(conn, staged, loaded, present, _COURSE)
     await _refuse(
         conn, staged, _repeats(staged, s.external_id), "external_id", "repeats an earlier row's", loaded
     )
@@ -346,8 +327,8 @@ async def load_enrollments(
 ) -> Loaded:
     loaded = Loaded()
     s = staged.c
-    await _resolve_user(conn, staged, loaded, present)
-    await _resolve_course(conn, staged, loaded, present)
+    await _resolve_by_either(conn, staged, loaded, present, _USER)
+    await _resolve_by_either(conn, staged, loaded, present, _COURSE)
     await _refuse(
         conn,
         staged,

@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -194,13 +195,31 @@ def read_batches(source: Source, batch_size: int) -> Iterator[Batch]:
     """The file's rows, parsed, ``batch_size`` at a time (with the rows refused among them)."""
     with _open(source.path) as handle:
         lines = _Counting(handle)
-        if source.format == "csv":
-            yield from _csv_batches(source, lines, batch_size)
-        else:
-            yield from _jsonl_batches(source, lines, batch_size)
+        fills = _csv_lines(source, lines) if source.format == "csv" else _jsonl_lines(source, lines)
+        batch = Batch()
+        for fill in fills:
+            fill(batch)
+            if len(batch.rows) + len(batch.errors) >= batch_size:
+                batch.bytes_read = lines.read
+                yield batch
+                batch = Batch()
+        batch.bytes_read = lines.read
+        yield batch
 
 
-def _csv_batches(source: Source, lines: _Counting, batch_size: int) -> Iterator[Batch]:
+# What one line of a file adds to the batch being filled: its parsed row, or why it was refused.
+Fill = Callable[[Batch], None]
+
+
+def _refused(source: Source, line: int, column: str, message: str) -> Fill:
+    return partial(_add_error, RowError(str(source.path), line, column, message))
+
+
+def _add_error(error: RowError, batch: Batch) -> None:
+    batch.errors.append(error)
+
+
+def _csv_lines(source: Source, lines: _Counting) -> Iterator[Fill]:
     reader = csv.reader(lines, strict=True)
     try:
         header = [name.strip() for name in next(reader)]
@@ -209,7 +228,6 @@ def _csv_batches(source: Source, lines: _Counting, batch_size: int) -> Iterator[
     present = check_header(source, header)
     parser = _RowParser(source, present, {name: header.index(name) for name in present})
     width = len(header)
-    batch = Batch()
     previous_end = reader.line_num
     while True:
         try:
@@ -223,51 +241,35 @@ def _csv_batches(source: Source, lines: _Counting, batch_size: int) -> Iterator[
         if not record:
             continue  # a blank line
         if len(record) != width:
-            batch.errors.append(
-                RowError(str(source.path), line, "", f"has {len(record)} cells; the header has {width}")
-            )
+            yield _refused(source, line, "", f"has {len(record)} cells; the header has {width}")
         else:
-            parser.parse(line, record, batch)
-        if len(batch.rows) + len(batch.errors) >= batch_size:
-            batch.bytes_read = lines.read
-            yield batch
-            batch = Batch()
-    batch.bytes_read = lines.read
-    yield batch
+            yield partial(parser.parse, line, record)
 
 
-def _jsonl_batches(source: Source, lines: _Counting, batch_size: int) -> Iterator[Batch]:
+def _jsonl_lines(source: Source, lines: _Counting) -> Iterator[Fill]:
     kind = source.kind
     everything = [c.name for c in kind.columns]
     parser = _RowParser(source, everything, {name: name for name in everything})
     known = set(everything) | kind.export_only
     required = {c.name for c in kind.columns if c.required}
-    batch = Batch()
     for line, text in enumerate(lines, start=1):
         if not text.strip():
             continue
         try:
             cells = orjson.loads(text)
         except orjson.JSONDecodeError:
-            batch.errors.append(RowError(str(source.path), line, "", "is not a JSON object"))
-            cells = None
-        if cells is not None and not isinstance(cells, dict):
-            batch.errors.append(RowError(str(source.path), line, "", "is not a JSON object"))
-        elif cells is not None:
-            unknown = sorted(set(cells) - known)
-            missing = sorted(name for name in required if name not in cells)
-            if unknown:
-                batch.errors.append(RowError(str(source.path), line, unknown[0], "is not a known field"))
-            elif missing:
-                batch.errors.append(RowError(str(source.path), line, missing[0], "is required"))
-            else:
-                parser.parse(line, cells, batch)
-        if len(batch.rows) + len(batch.errors) >= batch_size:
-            batch.bytes_read = lines.read
-            yield batch
-            batch = Batch()
-    batch.bytes_read = lines.read
-    yield batch
+            yield _refused(source, line, "", "is not a JSON object")
+            continue
+        if cells is None:
+            continue  # a JSON null: neither a row nor a refusal
+        if not isinstance(cells, dict):
+            yield _refused(source, line, "", "is not a JSON object")
+        elif unknown := sorted(set(cells) - known):
+            yield _refused(source, line, unknown[0], "is not a known field")
+        elif missing := sorted(name for name in required if name not in cells):
+            yield _refused(source, line, missing[0], "is required")
+        else:
+            yield partial(parser.parse, line, cells)
 
 
 def present_columns(source: Source) -> list[Column]:

@@ -9,14 +9,14 @@ connection is made (connections.py): DNS may answer differently the second time.
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+
+from gql_progress.formats.allowed_hosts import IPNetwork, normal_host, parse_allowed_hosts
 
 IPAddress = IPv4Address | IPv6Address
-IPNetwork = IPv4Network | IPv6Network
 
 # Instance metadata services (AWS, ECS, EKS, GCP, Azure, Alibaba, Oracle): credentials live
 # there, so no allow-list entry ever opens them.
@@ -66,8 +66,6 @@ _NOT_PUBLIC = tuple(
     )
 )
 
-# Host names as DNS spells them (ASCII; an IDN in its xn-- form), without a trailing dot.
-_HOST_NAME = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*$")
 RESOLVE_TIMEOUT_SECONDS = 5.0
 
 
@@ -101,10 +99,6 @@ def is_public(address: IPAddress) -> bool:
     return True
 
 
-def normal_host(host: str) -> str:
-    return host.strip().lower().rstrip(".").removeprefix("[").removesuffix("]")
-
-
 @dataclass(frozen=True)
 class AllowList:
     """The operator's exceptions (GQL_PROGRESS_WEBHOOKS_ALLOWED_HOSTS), for on-premise receivers.
@@ -119,22 +113,7 @@ class AllowList:
     @classmethod
     def parse(cls, entries: Iterable[str]) -> AllowList:
         """Host names and CIDR ranges (a bare address is a range of one); ValueError names a bad one."""
-        names: set[str] = set()
-        networks: list[IPNetwork] = []
-        for entry in entries:
-            text = normal_host(entry)
-            if not text:
-                continue
-            if "/" in text or ":" in text or re.fullmatch(r"[0-9.]+", text):
-                try:
-                    networks.append(ip_network(text))
-                except ValueError as exc:
-                    raise ValueError(f"{entry.strip()!r} is not a CIDR range: {exc}") from None
-            elif _HOST_NAME.match(text):
-                names.add(text)
-            else:
-                raise ValueError(f"{entry.strip()!r} is neither a host name nor a CIDR range")
-        return cls(frozenset(names), tuple(networks))
+        return cls(*parse_allowed_hosts(entries))
 
     def names_host(self, host: str) -> bool:
         return normal_host(host) in self.names

@@ -18,7 +18,7 @@ from gql_progress.db.engine import Database
 from gql_progress.db.models import Event, EventType, WebhookEndpoint
 from gql_progress.db.rows import WebhookEndpointRow
 from gql_progress.db.types import utcnow
-from gql_progress.domain.catalog import insert_returning, refuse_nul, update_returning
+from gql_progress.domain.catalog import insert_returning, refuse_nul, refuse_null, update_returning
 from gql_progress.domain.errors import NotFound, ProblemList
 from gql_progress.webhooks.addresses import AllowList, may_register
 from gql_progress.webhooks.signing import STANDARD_SECRET_PREFIX, whsec_key
@@ -119,8 +119,7 @@ async def validate(values: Mapping[str, Any], allow: AllowList) -> dict[str, Any
             problems.add(("description",), "must not be null")
         elif len(values["description"]) > MAX_DESCRIPTION_LENGTH:
             problems.add(("description",), f"must be at most {MAX_DESCRIPTION_LENGTH} characters")
-    if "enabled" in values and values["enabled"] is None:
-        problems.add(("enabled",), "must not be null")
+    refuse_null(problems, values, ("enabled",))
     refuse_nul(problems, {k: v for k, v in values.items() if k != "event_types"})
     problems.raise_if_any()
     return cleaned

@@ -29,6 +29,7 @@ from strawberry.types.base import (
     StrawberryMaybe,
     StrawberryOptional,
     StrawberryType,
+    get_object_definition,
     has_object_definition,
 )
 from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
@@ -98,7 +99,7 @@ def _copied_list(value: Any) -> Any:
 
 
 def _object_converter(cls: type, registry: Registry, config: StrawberryConfig) -> Convert:
-    definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
+    definition = get_object_definition(cls, strict=True)
     if definition.from_input is not None:
         raise NotCompiled
     # As convert_argument: an input's fields without a default are None unless sent.

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
 from strawberry import UNSET
 
+from gql_progress.api.inputs.one_of import RefT, global_id, one_of
 from gql_progress.api.types.enums import ProductKind
 from gql_progress.api.types.product import try_decode_product_id
+from gql_progress.db.models import ProductKind as StoredKind
 from gql_progress.domain.bundles import ItemRef
 from gql_progress.domain.errors import ProblemList
-from gql_progress.domain.ids import decode_into
 from gql_progress.domain.refs import BundleRef, ProductRef, UserRef
 
 _PARTIAL = "Omit to leave unchanged."
@@ -103,74 +106,78 @@ PRODUCT_COLUMNS = ("product_id", "kind", "title", "description")
 BUNDLE_COLUMNS = ("product_id", "slug", "title", "description")
 
 
-# One-of is enforced by GraphQL for literals and variables alike; these checks are the second
-# line, so a ref that somehow arrives with zero or two fields is a ValidationError, not a crash.
-
-
-def _exactly_one(problems: ProblemList, path: tuple[str, ...], values: dict[str, object]) -> str | None:
-    given = [name for name, value in values.items() if value is not UNSET and value is not None]
-    if len(given) != 1:
-        problems.add(path, f"give exactly one of {', '.join(values)}")
-        return None
-    return given[0]
-
-
 def bundle_ref(problems: ProblemList, ref: BundleRefInput, path: tuple[str, ...]) -> BundleRef | None:
-    chosen = _exactly_one(problems, path, {"id": ref.id, "productId": ref.product_id, "slug": ref.slug})
-    if chosen == "id":
-        pk = decode_into(problems, ref.id, "Bundle", (*path, "id"))
-        return None if pk is None else BundleRef(id=pk)
-    if chosen == "productId":
-        return BundleRef(product_id=ref.product_id)
-    if chosen == "slug":
-        return BundleRef(slug=ref.slug)
-    return None
+    return one_of(
+        problems,
+        path,
+        {
+            "id": (ref.id, global_id(problems, (*path, "id"), "Bundle", lambda pk: BundleRef(id=pk))),
+            "productId": (ref.product_id, lambda key: BundleRef(product_id=key)),
+            "slug": (ref.slug, lambda key: BundleRef(slug=key)),
+        },
+    )
 
 
 def user_ref(problems: ProblemList, ref: UserRefInput, path: tuple[str, ...]) -> UserRef | None:
-    chosen = _exactly_one(problems, path, {"id": ref.id, "email": ref.email, "externalId": ref.external_id})
-    if chosen == "id":
-        pk = decode_into(problems, ref.id, "User", (*path, "id"))
-        return None if pk is None else UserRef(id=pk)
-    if chosen == "email":
-        return UserRef(email=ref.email)
-    if chosen == "externalId":
-        return UserRef(external_id=ref.external_id)
-    return None
+    return one_of(
+        problems,
+        path,
+        {
+            "id": (ref.id, global_id(problems, (*path, "id"), "User", lambda pk: UserRef(id=pk))),
+            "email": (ref.email, lambda key: UserRef(email=key)),
+            "externalId": (ref.external_id, lambda key: UserRef(external_id=key)),
+        },
+    )
 
 
 def product_ref(problems: ProblemList, ref: ProductRefInput, path: tuple[str, ...]) -> ProductRef | None:
-    chosen = _exactly_one(problems, path, {"id": ref.id, "productId": ref.product_id})
-    if chosen == "id":
-        assert ref.id is not None
-        decoded = try_decode_product_id(ref.id)
-        if decoded is None:
-            problems.add((*path, "id"), "is not a product id")
-            return None
-        return ProductRef(id=decoded[1], kind=decoded[0])
-    if chosen == "productId":
-        return ProductRef(product_id=ref.product_id)
-    return None
+    return one_of(
+        problems,
+        path,
+        {
+            "id": (
+                ref.id,
+                _product_id(problems, (*path, "id"), lambda kind, pk: ProductRef(id=pk, kind=kind)),
+            ),
+            "productId": (ref.product_id, lambda key: ProductRef(product_id=key)),
+        },
+    )
 
 
 def item_refs(
     problems: ProblemList, items: list[BundleItemInput], path: tuple[str, ...]
 ) -> list[ItemRef | None]:
     """One entry per input item, None where the item could not be read (noted in ``problems``)."""
-    refs: list[ItemRef | None] = []
-    for index, item in enumerate(items):
-        item_path = (*path, str(index))
-        ref = None
-        chosen = _exactly_one(problems, item_path, {"course": item.course, "product": item.product})
-        if chosen == "course":
-            course_pk = decode_into(problems, item.course, "Course", (*item_path, "course"))
-            ref = None if course_pk is None else ItemRef(course_id=course_pk)
-        elif chosen == "product":
-            assert item.product is not None
-            decoded = try_decode_product_id(item.product)
-            if decoded is None:
-                problems.add((*item_path, "product"), "is not a product id")
-            else:
-                ref = ItemRef(product_pk=decoded[1], product_kind=decoded[0])
-        refs.append(ref)
-    return refs
+    return [_item_ref(problems, item, (*path, str(index))) for index, item in enumerate(items)]
+
+
+def _item_ref(problems: ProblemList, item: BundleItemInput, path: tuple[str, ...]) -> ItemRef | None:
+    product = _product_id(
+        problems, (*path, "product"), lambda kind, pk: ItemRef(product_pk=pk, product_kind=kind)
+    )
+    return one_of(
+        problems,
+        path,
+        {
+            "course": (
+                item.course,
+                global_id(problems, (*path, "course"), "Course", lambda pk: ItemRef(course_id=pk)),
+            ),
+            "product": (item.product, product),
+        },
+    )
+
+
+def _product_id(
+    problems: ProblemList, path: tuple[str, ...], build: Callable[[StoredKind, int], RefT]
+) -> Callable[[str], RefT | None]:
+    """A choice's builder for the id of a product of any kind (a malformed one noted at ``path``)."""
+
+    def read(value: str) -> RefT | None:
+        decoded = try_decode_product_id(value)
+        if decoded is None:
+            problems.add(path, "is not a product id")
+            return None
+        return build(*decoded)
+
+    return read

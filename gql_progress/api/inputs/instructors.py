@@ -5,8 +5,8 @@ from __future__ import annotations
 import strawberry
 from strawberry import UNSET
 
+from gql_progress.api.inputs.one_of import global_id, one_of
 from gql_progress.domain.errors import ProblemList
-from gql_progress.domain.ids import decode_into
 from gql_progress.domain.teaching import CourseRef
 
 
@@ -18,15 +18,12 @@ class CourseRefInput:
 
 
 def course_ref(problems: ProblemList, ref: CourseRefInput, path: tuple[str, ...]) -> CourseRef | None:
-    # GraphQL enforces one-of; this is the second line (see inputs/bundles.py).
-    given = {"id": ref.id, "slug": ref.slug, "productId": ref.product_id}
-    chosen = [name for name, value in given.items() if value is not UNSET and value is not None]
-    if len(chosen) != 1:
-        problems.add(path, "give exactly one of id, slug, productId")
-        return None
-    if chosen[0] == "id":
-        pk = decode_into(problems, ref.id, "Course", (*path, "id"))
-        return None if pk is None else CourseRef(id=pk)
-    if chosen[0] == "slug":
-        return CourseRef(slug=ref.slug)
-    return CourseRef(product_id=ref.product_id)
+    return one_of(
+        problems,
+        path,
+        {
+            "id": (ref.id, global_id(problems, (*path, "id"), "Course", lambda pk: CourseRef(id=pk))),
+            "slug": (ref.slug, lambda key: CourseRef(slug=key)),
+            "productId": (ref.product_id, lambda key: CourseRef(product_id=key)),
+        },
+    )

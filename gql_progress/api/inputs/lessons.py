@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import strawberry
 from strawberry import UNSET
 
+from gql_progress.api.inputs.one_of import global_id, one_of
 from gql_progress.domain.errors import ProblemList
 from gql_progress.domain.ids import decode_into, try_decode_id
 from gql_progress.domain.refs import LessonRef
@@ -25,16 +26,14 @@ class LessonRefInput:
 
 
 def lesson_ref(problems: ProblemList, ref: LessonRefInput, path: tuple[str, ...]) -> LessonRef | None:
-    # GraphQL enforces one-of; this is the second line (see inputs/bundles.py).
-    given = {"id": ref.id, "externalId": ref.external_id}
-    chosen = [name for name, value in given.items() if value is not UNSET and value is not None]
-    if len(chosen) != 1:
-        problems.add(path, "give exactly one of id, externalId")
-        return None
-    if chosen[0] == "id":
-        pk = decode_into(problems, ref.id, "Lesson", (*path, "id"))
-        return None if pk is None else LessonRef(id=pk)
-    return LessonRef(external_id=ref.external_id)
+    return one_of(
+        problems,
+        path,
+        {
+            "id": (ref.id, global_id(problems, (*path, "id"), "Lesson", lambda pk: LessonRef(id=pk))),
+            "externalId": (ref.external_id, lambda key: LessonRef(external_id=key)),
+        },
+    )
 
 
 def one_lesson(

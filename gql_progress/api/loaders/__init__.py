@@ -60,7 +60,7 @@ class Loaders:
         self.db = db
         # Nested connections (api/nested_pages.py): a pair of loaders per ChildRows, made when
         # the request first pages it, so a new nested connection needs no field here.
-        self._child_pages: dict[ChildRows[Any, Any], ChildPagesLoader] = {}
+        self._child_pages: dict[ChildRows[Any, Any], ChildPagesLoader[Any]] = {}
         self._child_counts: dict[ChildRows[Any, Any], ChildCountsLoader] = {}
         # Who may see which courses' learners (domain/teaching.py): per viewer, since a
         # WebSocket context learns its viewer after its loaders were made.
@@ -106,7 +106,7 @@ class Loaders:
     async def summary(self, user_id: int, course_id: int) -> CourseSummary:
         return await self.summary_by_user_course.load((user_id, course_id))
 
-    def child_pages(self, rows: ChildRows[Any, Any]) -> ChildPagesLoader:
+    def child_pages(self, rows: ChildRows[Any, RowT]) -> ChildPagesLoader[RowT]:
         loader = self._child_pages.get(rows)
         if loader is None:
             loader = self._child_pages[rows] = ChildPagesLoader(self.db, rows)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Generic
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import func, select
 
 from gql_progress.api.loaders.base import BatchLoader
 from gql_progress.api.loaders.child_rows import KEY, PARENT, ChildRows
 from gql_progress.db.engine import Database
+from gql_progress.db.rows import Keyed, RowT, columns, make
 from gql_progress.domain.ids import within_column
 
 RANK = "nested_rank"
@@ -28,29 +29,32 @@ class PageKey:
 
 
 Key = PageKey
-# At most limit + 1 rows in key order (descending for a backward page); the extra one says
-# "more follow" (or precede).
-Result = list[Row[Any]]
 
 
-class ChildPagesLoader(BatchLoader[Key, Result]):
-    def __init__(self, db: Database, rows: ChildRows[Any, Any]) -> None:
+class ChildPagesLoader(BatchLoader[Key, list[Keyed[RowT]]], Generic[RowT]):
+    """Each key's page: at most limit + 1 rows in key order (descending for a backward page); the
+    extra one says "more follow" (or precede)."""
+
+    def __init__(self, db: Database, rows: ChildRows[Any, RowT]) -> None:
         super().__init__(db)
         self.rows = rows
 
-    async def batch_load_fn(self, keys: Sequence[Key]) -> list[Result]:
+    async def batch_load_fn(self, keys: Sequence[Key]) -> list[list[Keyed[RowT]]]:
         # Parents asking for the same page (size, cursor, filter) share one statement. The
         # number of distinct pages is bounded by the document's arguments, never by the number
         # of parents; one request usually has exactly one.
         groups: dict[PageKey, set[int]] = defaultdict(set)
         for key in keys:
             groups[replace(key, parent=0)].add(key.parent)
-        found: dict[Key, Result] = {}
+        found: dict[Key, list[Keyed[RowT]]] = {}
+        row_class = self.rows.row
+        width = len(columns(row_class))
         async with self.db.read() as conn:
             for page, parents in groups.items():
                 result = await conn.execute(self._statement(page, sorted(parents)))
                 for row in result:
-                    found.setdefault(replace(page, parent=getattr(row, PARENT)), []).append(row)
+                    child = Keyed(getattr(row, KEY), make(row_class, row[:width]))
+                    found.setdefault(replace(page, parent=getattr(row, PARENT)), []).append(child)
         return [found.get(key, []) for key in keys]
 
     def _statement(self, page: PageKey, parents: list[int]) -> Any:

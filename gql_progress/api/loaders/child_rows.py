@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select
 
-from gql_progress.db.rows import RowT, columns
+from gql_progress.db.rows import RowT, check_reads
 
 # Labels of the columns the statements add to the base select; rows carry them by these names.
 PARENT = "nested_parent"
@@ -43,8 +43,7 @@ class ChildRows(Generic[FilterT, RowT]):
     def of_parents(self, filter: FilterT, parents: Iterable[int]) -> Select[Any]:
         """The children of ``parents``, with their parent and key under fixed labels."""
         query = self.query(filter)
-        if query.selected_columns.keys() != [column.key for column in columns(self.row)]:
-            raise ValueError(f"the select does not read {self.row.__name__}'s columns")
+        check_reads(query, self.row)
         return query.add_columns(self.parent.label(PARENT), self.key.label(KEY)).where(
             self.parent.in_(parents)
         )

@@ -92,9 +92,8 @@ class AdminProgressMutations:
         problems = ProblemList()
         user_pk = decode_into(problems, input.user_id, "User", ("userId",))
         course_pk = decode_into(problems, input.course_id, "Course", ("courseId",))
-        problems.raise_if_any()
-        assert user_pk is not None
-        assert course_pk is not None
+        user_pk = problems.read_or_raise(user_pk)
+        course_pk = problems.read_or_raise(course_pk)
         result = await admin_progress.reset_progress(
             info.context.db,
             actor_user_id=info.context.viewer.user_id,
@@ -125,8 +124,7 @@ class AdminProgressMutations:
         problems = ProblemList()
         user_pk = decode_into(problems, input.user_id, "User", ("userId",))
         requested = requested_lessons(problems, input.lesson_ids, input.lessons)
-        problems.raise_if_any()
-        assert user_pk is not None
+        user_pk = problems.read_or_raise(user_pk)
         result = await admin_progress.grant_completion(
             info.context.db,
             actor_user_id=info.context.viewer.user_id,

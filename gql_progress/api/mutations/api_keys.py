@@ -65,8 +65,7 @@ class ApiKeyMutations:
         info.context.viewer.require_admin()
         problems = ProblemList()
         ref = user_ref(problems, user, ("user",))
-        problems.raise_if_any()
-        assert ref is not None
+        ref = problems.read_or_raise(ref)
         async with info.context.db.read() as conn:
             user_id = (await users_by_ref(conn, [ref])).get(ref)
         if user_id is None:

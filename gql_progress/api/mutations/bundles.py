@@ -44,7 +44,7 @@ from gql_progress.domain.errors import (
     NotFound,
     ProblemList,
 )
-from gql_progress.domain.ids import decode_into
+from gql_progress.domain.ids import decode_id, decode_into
 
 _FAILURES = ValidationError | ConflictError | NotFoundError | ForbiddenError
 
@@ -146,10 +146,7 @@ class BundleMutations:
         input: Annotated[UpdateBundleInput, strawberry.argument(description="What to write.")],
     ) -> BundleResult:
         info.context.viewer.require_admin()
-        problems = ProblemList()
-        pk = decode_into(problems, input.id, "Bundle", ("id",))
-        problems.raise_if_any()
-        assert pk is not None
+        pk = decode_id(input.id, "Bundle", ("id",))
         row = await bundles.update_bundle(info.context.db, pk, given_columns(input, BUNDLE_COLUMNS))
         return BundlePayload(bundle=Bundle.from_row(row))
 
@@ -193,9 +190,8 @@ class BundleMutations:
         problems = ProblemList()
         bundle_key = bundle_ref(problems, bundle, ("bundle",))
         user_key = user_ref(problems, user, ("user",))
-        problems.raise_if_any()
-        assert bundle_key is not None
-        assert user_key is not None
+        bundle_key = problems.read_or_raise(bundle_key)
+        user_key = problems.read_or_raise(user_key)
         row, created = await bundles.enroll_in_bundle(info.context.db, bundle_key, user_key)
         bundle_row = await info.context.loaders.bundle_by_id.load(row.bundle_id)
         if bundle_row is None:  # deleted in between: report it rather than crash
@@ -220,8 +216,7 @@ class BundleMutations:
         problems = ProblemList()
         product_key = product_ref(problems, input.product, ("product",))
         user_key = None if input.user is None else user_ref(problems, input.user, ("user",))
-        problems.raise_if_any()
-        assert product_key is not None
+        product_key = problems.read_or_raise(product_key)
         row = await bundles.set_product_completion(
             info.context.db,
             info.context.viewer,

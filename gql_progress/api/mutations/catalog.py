@@ -163,8 +163,7 @@ class CatalogMutations:
         problems = ProblemList()
         course_pk = decode_into(problems, course_id, "Course", ("courseId",))
         lesson_pks = [decode_into(problems, raw, "Lesson", ("lessonIds",)) for raw in lesson_ids]
-        problems.raise_if_any()
-        assert course_pk is not None
+        course_pk = problems.read_or_raise(course_pk)
         row = await catalog.reorder_lessons(
             info.context.db, course_pk, [pk for pk in lesson_pks if pk is not None]
         )

@@ -57,9 +57,8 @@ def _refs(info: Info, course: CourseRefInput, user: UserRefInput) -> tuple[Cours
     problems = ProblemList()
     course_key = course_ref(problems, course, ("course",))
     user_key = user_ref(problems, user, ("user",))
-    problems.raise_if_any()
-    assert course_key is not None
-    assert user_key is not None
+    course_key = problems.read_or_raise(course_key)
+    user_key = problems.read_or_raise(user_key)
     return course_key, user_key
 
 

@@ -36,8 +36,7 @@ class AnalyticsQueries:
     ) -> CourseAnalytics | None:
         problems = ProblemList()
         ref = course_ref(problems, course, ("course",))
-        problems.raise_if_any()
-        assert ref is not None
+        ref = problems.read_or_raise(ref)
         window = analytics.window(from_, to)
         viewer = info.context.viewer
         async with info.context.db.read() as conn:

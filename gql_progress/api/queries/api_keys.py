@@ -73,4 +73,4 @@ class ApiKeyQueries:
             query = query.where(ApiKeyModel.user_id == subject)
         if not include_revoked:
             query = query.where(ApiKeyModel.revoked_at.is_(None))
-        return await paginate(info, query, ApiKeyModel.id, page, ApiKey.from_row)
+        return await paginate(info, query, ApiKeyRow, ApiKeyModel.id, page, ApiKey.from_row)

@@ -14,6 +14,7 @@ from gql_progress.api.inputs.bundles import (
     bundle_ref,
     user_ref,
 )
+from gql_progress.api.inputs.one_of import require_one_argument
 from gql_progress.api.pagination import (
     AfterArgument,
     BeforeArgument,
@@ -66,11 +67,7 @@ class BundleQueries:
         ] = None,
         slug: Annotated[str | None, strawberry.argument(description="The bundle's slug.")] = None,
     ) -> Bundle | None:
-        given = {"id": id, "productId": product_id, "slug": slug}
-        if sum(value is not None for value in given.values()) != 1:
-            raise InvalidInput(
-                [FieldProblem((name,), "give exactly one of id, productId, slug") for name in given]
-            )
+        require_one_argument({"id": id, "productId": product_id, "slug": slug})
         if id is not None:
             row = await info.context.loaders.bundle_by_id.load(decode_id(id, "Bundle", ("id",)))
         elif contains_nul(product_id) or contains_nul(slug):
@@ -93,7 +90,9 @@ class BundleQueries:
         before: BeforeArgument = None,
     ) -> Connection[Bundle]:
         page = page_request(info, first, after, last, before)
-        return await paginate(info, select(*BundleModel.__table__.c), BundleModel.id, page, Bundle.from_row)
+        return await paginate(
+            info, select(*columns(BundleRow)), BundleRow, BundleModel.id, page, Bundle.from_row
+        )
 
     @strawberry.field(description="A product by exactly one of id or productId; null when there is none.")
     async def product(
@@ -104,10 +103,7 @@ class BundleQueries:
             str | None, strawberry.argument(description="The platform's product id.")
         ] = None,
     ) -> Product | None:
-        if (id is None) == (product_id is None):
-            raise InvalidInput(
-                [FieldProblem((name,), "give exactly one of id, productId") for name in ("id", "productId")]
-            )
+        require_one_argument({"id": id, "productId": product_id})
         if id is not None:
             decoded = try_decode_product_id(id)
             if decoded is None:
@@ -140,10 +136,10 @@ class BundleQueries:
         before: BeforeArgument = None,
     ) -> Connection[Product]:
         page = page_request(info, first, after, last, before)
-        query = select(*ProductModel.__table__.c)
+        query = select(*columns(ProductRow))
         if kind is not None:
             query = query.where(ProductModel.kind == kind.value)
-        return await paginate(info, query, ProductModel.id, page, product_from_row)
+        return await paginate(info, query, ProductRow, ProductModel.id, page, product_from_row)
 
     @strawberry.field(
         description=(
@@ -163,8 +159,7 @@ class BundleQueries:
         problems = ProblemList()
         bundle_key = bundle_ref(problems, bundle, ("bundle",))
         user_key = None if user is None else user_ref(problems, user, ("user",))
-        problems.raise_if_any()
-        assert bundle_key is not None
+        bundle_key = problems.read_or_raise(bundle_key)
         (outcome,) = await bundle_progress_batch(
             info.context.db, info.context.viewer, await caller_identity(info), [(bundle_key, user_key)]
         )

@@ -6,6 +6,7 @@ import strawberry
 from sqlalchemy import bindparam, select
 
 from gql_progress.api.context import Info
+from gql_progress.api.inputs.one_of import require_one_argument
 from gql_progress.api.lesson_refs import lesson_rows
 from gql_progress.api.pagination import (
     AfterArgument,
@@ -21,7 +22,6 @@ from gql_progress.api.types.course import USER_ID_HELP, Course
 from gql_progress.api.types.lesson import Lesson
 from gql_progress.db.models import Course as CourseModel
 from gql_progress.db.rows import CourseRow, columns, first
-from gql_progress.domain.errors import FieldProblem, InvalidInput
 from gql_progress.domain.ids import decode_id
 from gql_progress.domain.refs import LessonRef
 from gql_progress.domain.text import contains_nul
@@ -45,13 +45,9 @@ class CatalogQueries:
             str | None, strawberry.argument(description="The platform's product id for the course.")
         ] = None,
     ) -> Course | None:
-        given = {"id": id, "slug": slug, "productId": product_id}
-        if sum(value is not None for value in given.values()) != 1:
-            # The message names productId only to whoever sends it: the old pair's error stays.
-            names = ("id", "slug", "productId") if product_id is not None else ("id", "slug")
-            raise InvalidInput(
-                [FieldProblem((name,), f"give exactly one of {', '.join(names)}") for name in names]
-            )
+        # The message names productId only to whoever sends it: the old pair's error stays.
+        newer = {} if product_id is None else {"productId": product_id}
+        require_one_argument({"id": id, "slug": slug, **newer})
         subject = requested_subject(info, user_id)
         if id is not None:
             row = await info.context.loaders.course_by_id.load(decode_id(id, "Course", ("id",)))
@@ -83,7 +79,8 @@ class CatalogQueries:
         viewer_id = info.context.viewer.user_id
         return await paginate(
             info,
-            select(*CourseModel.__table__.c),
+            select(*columns(CourseRow)),
+            CourseRow,
             CourseModel.id,
             page,
             lambda row: Course.from_row(row, subject_user_id=viewer_id),
@@ -101,10 +98,7 @@ class CatalogQueries:
             str | None, strawberry.argument(description="The platform's id for the lesson.")
         ] = None,
     ) -> Lesson | None:
-        if (id is None) == (external_id is None):
-            raise InvalidInput(
-                [FieldProblem((name,), "give exactly one of id, externalId") for name in ("id", "externalId")]
-            )
+        require_one_argument({"id": id, "externalId": external_id})
         subject = requested_subject(info, user_id)
         ref = (
             LessonRef(external_id=external_id)

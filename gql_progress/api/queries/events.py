@@ -16,6 +16,7 @@ from gql_progress.api.pagination import (
 from gql_progress.api.types.event import Event
 from gql_progress.api.types.event_type import EventType
 from gql_progress.db.models import Event as EventModel
+from gql_progress.db.rows import EventRow, Keyed, columns, make
 from gql_progress.db.types import utcnow
 from gql_progress.domain.events import settled_upper_id
 from gql_progress.domain.ids import decode_optional_id, within_column
@@ -49,7 +50,7 @@ class EventQueries:
     ) -> Connection[Event]:
         info.context.viewer.require_admin()
         page = page_request(info, first, after)
-        query = select(*EventModel.__table__.c)
+        query = select(*columns(EventRow))
         user_pk = decode_optional_id(user_id, "User", ("userId",))
         course_pk = decode_optional_id(course_id, "Course", ("courseId",))
         if types:
@@ -85,6 +86,5 @@ class EventQueries:
                 total = await conn.scalar(select(func.count()).select_from(query.subquery()))
                 return int(total or 0)
 
-        return connection_from_rows(
-            rows, page, lambda row: row.id, Event.from_row, count_total, more_held_back=held_back
-        )
+        keyed = [Keyed(row.id, make(EventRow, row)) for row in rows]
+        return connection_from_rows(keyed, page, Event.from_row, count_total, more_held_back=held_back)

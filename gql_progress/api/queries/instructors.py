@@ -131,9 +131,8 @@ class InstructorQueries:
         problems = ProblemList()
         learner_key = user_ref(problems, learner, ("learner",))
         course_key = course_ref(problems, course, ("course",))
-        problems.raise_if_any()
-        assert learner_key is not None
-        assert course_key is not None
+        learner_key = problems.read_or_raise(learner_key)
+        course_key = problems.read_or_raise(course_key)
         found = await learner_in_course(
             info.context.db, info.context.viewer, await caller_identity(info), learner_key, course_key
         )

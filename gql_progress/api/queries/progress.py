@@ -67,8 +67,7 @@ class ProgressQueries:
         if lesson_id is not None or lesson is not None:
             problems = ProblemList()
             ref = one_lesson(problems, lesson_id, lesson)
-            problems.raise_if_any()
-            assert ref is not None
+            ref = problems.read_or_raise(ref)
             # A lesson that does not exist has no records: an empty page, as for an unknown id.
             row = (await lesson_rows(info, [ref]))[0] if ref.id is None else None
             lesson_pk = ref.id if ref.id is not None else (0 if row is None else int(row.id))

@@ -44,7 +44,7 @@ async def progress_connection(
     query = _records(course_pk).where(LessonProgress.user_id == user_id)
     if lesson_pk is not None:
         query = query.where(LessonProgress.lesson_id == lesson_pk)
-    return await paginate(info, query, LessonProgress.id, page, Progress.from_row)
+    return await paginate(info, query, ProgressRow, LessonProgress.id, page, Progress.from_row)
 
 
 async def user_progress_connection(

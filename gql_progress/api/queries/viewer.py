@@ -6,11 +6,11 @@ import strawberry
 from sqlalchemy import select
 
 from gql_progress.api.context import Info
+from gql_progress.api.inputs.one_of import require_one_argument
 from gql_progress.api.types.user import User
 from gql_progress.db.models import User as UserModel
 from gql_progress.db.rows import UserRow, columns, first
 from gql_progress.domain.catalog import normalize_email
-from gql_progress.domain.errors import FieldProblem, InvalidInput
 from gql_progress.domain.ids import decode_id
 from gql_progress.domain.text import contains_nul
 
@@ -38,12 +38,7 @@ class ViewerQueries:
             str | None, strawberry.argument(description="The platform's id for the user.")
         ] = None,
     ) -> User | None:
-        given = {"id": id, "email": email, "externalId": external_id}
-        chosen = [name for name, value in given.items() if value is not None]
-        if len(chosen) != 1:
-            raise InvalidInput(
-                [FieldProblem((name,), "give exactly one of id, email, externalId") for name in given]
-            )
+        require_one_argument({"id": id, "email": email, "externalId": external_id})
         if id is not None:
             condition = UserModel.id == decode_id(id, "User", ("id",))
         elif email is not None:

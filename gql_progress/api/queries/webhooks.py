@@ -22,25 +22,18 @@ from gql_progress.api.types.webhook_endpoint import WebhookEndpoint
 from gql_progress.db.models import Event
 from gql_progress.db.models import WebhookDelivery as DeliveryModel
 from gql_progress.db.models import WebhookEndpoint as EndpointModel
+from gql_progress.db.rows import DeliveryListingRow, ShownEndpointRow, columns, first
 from gql_progress.domain.ids import decode_optional_id
-
-# The secret is never selected: what is not read cannot leak into a response.
-_ENDPOINT_COLUMNS = [column for column in EndpointModel.__table__.c if column.name != "secret"]
 
 
 def _endpoints() -> Select[Any]:
-    return select(*_ENDPOINT_COLUMNS)
+    return select(*columns(ShownEndpointRow))
 
 
 def _deliveries() -> Select[Any]:
-    """Deliveries with their endpoint (columns prefixed ``endpoint__``) and event type, one statement."""
-    columns: list[Any] = [
-        *DeliveryModel.__table__.c,
-        Event.type.label("event_type"),
-        *(column.label(f"endpoint__{column.name}") for column in _ENDPOINT_COLUMNS),
-    ]
+    """Deliveries with their endpoint and event type, one statement."""
     return (
-        select(*columns)
+        select(*columns(DeliveryListingRow))
         .join(EndpointModel, EndpointModel.id == DeliveryModel.endpoint_id)
         .join(Event, Event.id == DeliveryModel.event_id)
     )
@@ -51,7 +44,7 @@ async def webhook_endpoint_node(info: Info, pk: int) -> WebhookEndpoint | None:
     if not info.context.viewer.is_admin:
         return None
     async with info.context.db.read() as conn:
-        row = (await conn.execute(_endpoints().where(EndpointModel.id == pk))).first()
+        row = first(ShownEndpointRow, await conn.execute(_endpoints().where(EndpointModel.id == pk)))
     return None if row is None else WebhookEndpoint.from_row(row)
 
 
@@ -59,7 +52,7 @@ async def webhook_delivery_node(info: Info, pk: int) -> WebhookDelivery | None:
     if not info.context.viewer.is_admin:
         return None
     async with info.context.db.read() as conn:
-        row = (await conn.execute(_deliveries().where(DeliveryModel.id == pk))).first()
+        row = first(DeliveryListingRow, await conn.execute(_deliveries().where(DeliveryModel.id == pk)))
     return None if row is None else WebhookDelivery.from_row(row)
 
 
@@ -76,7 +69,9 @@ class WebhookQueries:
     ) -> Connection[WebhookEndpoint]:
         info.context.viewer.require_admin()
         page = page_request(info, first, after, last, before)
-        return await paginate(info, _endpoints(), EndpointModel.id, page, WebhookEndpoint.from_row)
+        return await paginate(
+            info, _endpoints(), ShownEndpointRow, EndpointModel.id, page, WebhookEndpoint.from_row
+        )
 
     @strawberry.field(
         description=("Delivery records, one per (endpoint, event), in the order they were scheduled (admin).")
@@ -103,4 +98,6 @@ class WebhookQueries:
             query = query.where(DeliveryModel.endpoint_id == endpoint_pk)
         if status is not None:
             query = query.where(DeliveryModel.status == status.value)
-        return await paginate(info, query, DeliveryModel.id, page, WebhookDelivery.from_row)
+        return await paginate(
+            info, query, DeliveryListingRow, DeliveryModel.id, page, WebhookDelivery.from_row
+        )

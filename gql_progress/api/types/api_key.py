@@ -74,11 +74,9 @@ class ApiKey(Node):
 
     @strawberry.field(description="The user the key acts as.")
     async def user(self, info: Info) -> Annotated[User, strawberry.lazy("gql_progress.api.types.user")]:
-        from gql_progress.api.types.user import User
+        from gql_progress.api.types.user import user_by_pk
 
-        row = await info.context.loaders.user_by_id.load(self.user_pk)
-        assert row is not None  # keys are deleted with their user
-        return User.from_row(row)
+        return await user_by_pk(info, self.user_pk)
 
     @classmethod
     def from_row(cls, row: ApiKeyRow) -> ApiKey:

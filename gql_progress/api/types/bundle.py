@@ -69,5 +69,5 @@ class Bundle(Node):
             else:
                 product = next(product_rows)
                 assert product is not None
-                items.append(product_from_row(product))  # type: ignore[arg-type]  # a union member
+                items.append(product_from_row(product))
         return items

@@ -9,7 +9,7 @@ import strawberry
 
 from gql_progress.api.context import Info
 from gql_progress.api.types.bundle import Bundle
-from gql_progress.api.types.course import Course
+from gql_progress.api.types.course import Course, course_by_pk
 from gql_progress.api.types.enums import ProductKind
 from gql_progress.api.types.errors import ForbiddenError, NotEnrolledError, NotFoundError, ValidationError
 from gql_progress.api.types.product import Product, product_from_row
@@ -43,9 +43,7 @@ class CourseItemProgress:
 
     @strawberry.field(description="The course; its nested progress fields are this learner's.")
     async def course(self, info: Info) -> Course:
-        row = await info.context.loaders.course_by_id.load(self.course_pk)
-        assert row is not None  # the item cascades with its course
-        return Course.from_row(row, subject_user_id=self.user_pk)
+        return await course_by_pk(info, self.course_pk, subject_user_id=self.user_pk)
 
 
 @strawberry.type(description="A non-course product of the bundle and whether the learner consumed it.")

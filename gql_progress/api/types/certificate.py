@@ -42,19 +42,15 @@ class Certificate(Node):
 
     @strawberry.field(description="The learner.")
     async def user(self, info: Info) -> Annotated[User, strawberry.lazy("gql_progress.api.types.user")]:
-        from gql_progress.api.types.user import User
+        from gql_progress.api.types.user import user_by_pk
 
-        row = await info.context.loaders.user_by_id.load(self.user_id)
-        assert row is not None
-        return User.from_row(row)
+        return await user_by_pk(info, self.user_id)
 
     @strawberry.field(description="The course completed.")
     async def course(self, info: Info) -> Annotated[Course, strawberry.lazy("gql_progress.api.types.course")]:
-        from gql_progress.api.types.course import Course
+        from gql_progress.api.types.course import course_by_pk
 
-        row = await info.context.loaders.course_by_id.load(self.course_id)
-        assert row is not None
-        return Course.from_row(row, subject_user_id=self.user_id)
+        return await course_by_pk(info, self.course_id, subject_user_id=self.user_id)
 
 
 @strawberry.type(description="What a certificate's code proves, and nothing more.")

@@ -194,3 +194,11 @@ class Course(Node):
         from gql_progress.api.queries.instructors import course_instructors
 
         return await course_instructors(info, self.pk, PageArguments(first, after, last, before))
+
+
+async def course_by_pk(info: Info, pk: int, *, subject_user_id: int) -> Course:
+    """The course a row names by foreign key (such rows go with their course, so it exists),
+    its progress fields ``subject_user_id``'s."""
+    row = await info.context.loaders.course_by_id.load(pk)
+    assert row is not None
+    return Course.from_row(row, subject_user_id=subject_user_id)

@@ -30,8 +30,6 @@ class CourseCompletion:
 
     @strawberry.field(description="The learner who completed the course.")
     async def user(self, info: Info) -> Annotated[User, strawberry.lazy("gql_progress.api.types.user")]:
-        from gql_progress.api.types.user import User
+        from gql_progress.api.types.user import user_by_pk
 
-        row = await info.context.loaders.user_by_id.load(self.user_id)
-        assert row is not None  # enrollments cascade with their user
-        return User.from_row(row)
+        return await user_by_pk(info, self.user_id)

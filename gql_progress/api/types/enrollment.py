@@ -46,19 +46,15 @@ class Enrollment(Node):
 
     @strawberry.field(description="The enrolled user.")
     async def user(self, info: Info) -> Annotated[User, strawberry.lazy("gql_progress.api.types.user")]:
-        from gql_progress.api.types.user import User
+        from gql_progress.api.types.user import user_by_pk
 
-        row = await info.context.loaders.user_by_id.load(self.user_id)
-        assert row is not None
-        return User.from_row(row)
+        return await user_by_pk(info, self.user_id)
 
     @strawberry.field(description="The course; its nested progress fields are this user's.")
     async def course(self, info: Info) -> Annotated[Course, strawberry.lazy("gql_progress.api.types.course")]:
-        from gql_progress.api.types.course import Course
+        from gql_progress.api.types.course import course_by_pk
 
-        row = await info.context.loaders.course_by_id.load(self.course_id)
-        assert row is not None
-        return Course.from_row(row, subject_user_id=self.user_id)
+        return await course_by_pk(info, self.course_id, subject_user_id=self.user_id)
 
     @strawberry.field(description="The user's summary of this course.")
     async def summary(self, info: Info) -> CourseSummary:

@@ -78,11 +78,9 @@ class Lesson(Node):
 
     @strawberry.field(description="The course this lesson belongs to.")
     async def course(self, info: Info) -> Annotated[Course, strawberry.lazy("gql_progress.api.types.course")]:
-        from gql_progress.api.types.course import Course
+        from gql_progress.api.types.course import course_by_pk
 
-        row = await info.context.loaders.course_by_id.load(self.course_pk)
-        assert row is not None
-        return Course.from_row(row, subject_user_id=self.subject_user_id)
+        return await course_by_pk(info, self.course_pk, subject_user_id=self.subject_user_id)
 
     @strawberry.field(
         description="The user's record for this lesson; null when nothing was recorded.",

@@ -45,7 +45,9 @@ class DownloadableProduct(Product):
     pass
 
 
-PRODUCT_TYPES: dict[StoredKind, type[Product]] = {
+# What a Product always is: one of its kinds' types (so it fits the unions that list them).
+KindedProduct = Contest | LiveEvent | Ebook | DownloadableProduct
+PRODUCT_TYPES: dict[StoredKind, type[KindedProduct]] = {
     StoredKind.CONTEST: Contest,
     StoredKind.LIVE_EVENT: LiveEvent,
     StoredKind.EBOOK: Ebook,
@@ -54,7 +56,7 @@ PRODUCT_TYPES: dict[StoredKind, type[Product]] = {
 PRODUCT_TYPE_NAMES = {cls.__name__: kind for kind, cls in PRODUCT_TYPES.items()}
 
 
-def product_from_row(row: ProductRow) -> Product:
+def product_from_row(row: ProductRow) -> KindedProduct:
     kind = StoredKind(row.kind)
     cls = PRODUCT_TYPES[kind]
     return cls(

@@ -118,11 +118,9 @@ class Progress(Node):
 
     @strawberry.field(description="The learner this record belongs to.")
     async def user(self, info: Info) -> Annotated[User, strawberry.lazy("gql_progress.api.types.user")]:
-        from gql_progress.api.types.user import User
+        from gql_progress.api.types.user import user_by_pk
 
-        row = await info.context.loaders.user_by_id.load(self.user_id)
-        assert row is not None  # progress rows cascade with their user
-        return User.from_row(row)
+        return await user_by_pk(info, self.user_id)
 
     @strawberry.field(description="The lesson this record is about.")
     async def lesson(self, info: Info) -> Annotated[Lesson, strawberry.lazy("gql_progress.api.types.lesson")]:

@@ -51,11 +51,9 @@ class StudyPlan(Node):
 
     @strawberry.field(description="The learner the plan belongs to.")
     async def owner(self, info: Info) -> Annotated[User, strawberry.lazy("gql_progress.api.types.user")]:
-        from gql_progress.api.types.user import User
+        from gql_progress.api.types.user import user_by_pk
 
-        row = await info.context.loaders.user_by_id.load(self.owner_id)
-        assert row is not None  # plans cascade with their owner
-        return User.from_row(row)
+        return await user_by_pk(info, self.owner_id)
 
     @strawberry.field(
         description=(

@@ -53,11 +53,9 @@ class StudyPlanInstance(Node):
 
     @strawberry.field(description="The learner working through it (the plan's owner).")
     async def user(self, info: Info) -> Annotated[User, strawberry.lazy("gql_progress.api.types.user")]:
-        from gql_progress.api.types.user import User
+        from gql_progress.api.types.user import user_by_pk
 
-        row = await info.context.loaders.user_by_id.load(self.user_id)
-        assert row is not None
-        return User.from_row(row)
+        return await user_by_pk(info, self.user_id)
 
     @strawberry.field(
         description=(

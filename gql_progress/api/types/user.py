@@ -17,7 +17,7 @@ from gql_progress.api.pagination import (
 from gql_progress.api.types.enums import UserRole
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.progress import Progress
-from gql_progress.api.visibility import empty_connection, owns_or_admin
+from gql_progress.api.visibility import owners_list, owns_or_admin
 from gql_progress.db.rows import UserRow
 from gql_progress.domain.ids import encode_id
 
@@ -82,9 +82,8 @@ class User(Node):
     ) -> Connection[Annotated[Enrollment, strawberry.lazy("gql_progress.api.types.enrollment")]]:
         from gql_progress.api.queries.enrollment_listing import enrollments_connection
 
-        if not owns_or_admin(info, self.pk):
-            return empty_connection(info, PageArguments(first, after, last, before))
-        return await enrollments_connection(info, self.pk, PageArguments(first, after, last, before))
+        paging = PageArguments(first, after, last, before)
+        return await owners_list(info, self.pk, paging, enrollments_connection)
 
     @strawberry.field(description="The user's progress records, in the order they were created.")
     async def progress(
@@ -101,10 +100,12 @@ class User(Node):
     ) -> Connection[Progress]:
         from gql_progress.api.queries.progress_listing import user_progress_connection
 
-        if not owns_or_admin(info, self.pk):
-            return empty_connection(info, PageArguments(first, after, last, before))
-        return await user_progress_connection(
-            info, self.pk, course_id, PageArguments(first, after, last, before)
+        paging = PageArguments(first, after, last, before)
+        return await owners_list(
+            info,
+            self.pk,
+            paging,
+            lambda i, user, page: user_progress_connection(i, user, course_id, page),
         )
 
     @strawberry.field(description="The user's study plans, oldest first, a page at a time.")
@@ -118,9 +119,8 @@ class User(Node):
     ) -> Connection[Annotated[StudyPlan, strawberry.lazy("gql_progress.api.types.study_plan")]]:
         from gql_progress.api.queries.study_plan_listing import plans_of_user
 
-        if not owns_or_admin(info, self.pk):
-            return empty_connection(info, PageArguments(first, after, last, before))
-        return await plans_of_user(info, self.pk, PageArguments(first, after, last, before))
+        paging = PageArguments(first, after, last, before)
+        return await owners_list(info, self.pk, paging, plans_of_user)
 
     @strawberry.field(
         description="The instances of study plans the user started, oldest first, a page at a time."
@@ -137,9 +137,8 @@ class User(Node):
     ]:
         from gql_progress.api.queries.study_plan_listing import instances_of_user
 
-        if not owns_or_admin(info, self.pk):
-            return empty_connection(info, PageArguments(first, after, last, before))
-        return await instances_of_user(info, self.pk, PageArguments(first, after, last, before))
+        paging = PageArguments(first, after, last, before)
+        return await owners_list(info, self.pk, paging, instances_of_user)
 
     @strawberry.field(
         description=(
@@ -158,6 +157,12 @@ class User(Node):
     ) -> Connection[Annotated[Course, strawberry.lazy("gql_progress.api.types.course")]]:
         from gql_progress.api.queries.instructors import taught_courses
 
-        if not owns_or_admin(info, self.pk):
-            return empty_connection(info, PageArguments(first, after, last, before))
-        return await taught_courses(info, self.pk, PageArguments(first, after, last, before))
+        paging = PageArguments(first, after, last, before)
+        return await owners_list(info, self.pk, paging, taught_courses)
+
+
+async def user_by_pk(info: Info, pk: int) -> User:
+    """The user a row names by foreign key: such rows go with their user, so it exists."""
+    row = await info.context.loaders.user_by_id.load(pk)
+    assert row is not None
+    return User.from_row(row)

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 
 from gql_progress.api.types.event_type import EventType
 from gql_progress.api.types.node import Node
 from gql_progress.api.types.webhook_endpoint import WebhookEndpoint
+from gql_progress.db.rows import DeliveryListingRow
 from gql_progress.domain.ids import encode_id
 from gql_progress.webhooks.payload import event_global_id
 
@@ -49,11 +49,10 @@ class WebhookDelivery(Node):
     pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: Any) -> WebhookDelivery:
-        """From a row of the delivery query in api/queries/webhooks.py (endpoint columns: endpoint__*)."""
+    def from_row(cls, row: DeliveryListingRow) -> WebhookDelivery:
         return cls(
             id=strawberry.ID(encode_id("WebhookDelivery", row.id)),
-            endpoint=WebhookEndpoint.from_row(row, prefix="endpoint__"),
+            endpoint=WebhookEndpoint.from_row(row.endpoint()),
             event_id=strawberry.ID(event_global_id(row.event_id)),
             event_type=EventType(row.event_type),
             status=WebhookDeliveryStatus(row.status),

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from gql_progress.api.types.event_type import EventType
 from gql_progress.api.types.node import Node
+from gql_progress.db.rows import ShownEndpointRow, WebhookEndpointRow
 from gql_progress.domain.ids import encode_id
 
 
@@ -34,19 +34,14 @@ class WebhookEndpoint(Node):
     pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: Any, prefix: str = "") -> WebhookEndpoint:
-        """From a webhook_endpoints row, or from its columns labelled ``prefix + name`` in a join."""
-
-        def column(name: str) -> Any:
-            return getattr(row, prefix + name)
-
+    def from_row(cls, row: ShownEndpointRow | WebhookEndpointRow) -> WebhookEndpoint:
         return cls(
-            id=strawberry.ID(encode_id("WebhookEndpoint", column("id"))),
-            url=column("url"),
-            description=column("description"),
-            event_types=[EventType(value) for value in column("event_types")],
-            enabled=column("enabled"),
-            created_at=column("created_at"),
-            updated_at=column("updated_at"),
-            pk=column("id"),
+            id=strawberry.ID(encode_id("WebhookEndpoint", row.id)),
+            url=row.url,
+            description=row.description,
+            event_types=[EventType(value) for value in row.event_types],
+            enabled=row.enabled,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            pk=row.id,
         )

@@ -65,6 +65,8 @@ def main() -> None:
                 f"worker CPU {1000 * spent / result.requests:.3f} ms/request, errors {result.errors}",
                 flush=True,
             )
+            if result.failure:
+                print(f"  first failure: {result.failure}", flush=True)
     finally:
         server.stop()
 

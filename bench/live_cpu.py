@@ -51,8 +51,8 @@ def main() -> None:
     work = WORK / options.db_name
     wrk = load.Wrk(load.ensure_wrk(), work)
     server = UvicornServer("gql_progress", options.app, free_port(), work / "live_cpu.log", options.http)
-    server.start(url)
     try:
+        server.start(url)  # inside: a server that fails its start is still stopped
         pids = server.worker_pids()
         for name in options.ops.split(","):
             conf = load.write_operation_conf(OPERATIONS[name], work / "live_ops")

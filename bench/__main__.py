@@ -15,6 +15,7 @@ from pathlib import Path
 from bench import dataset, load, machine, peer, plan, report, statements, verify
 from bench.operations import FLOOR_PATHS, OPERATIONS, PEER_OPERATIONS
 from bench.servers import RssSampler, Server, UvicornServer, free_port
+from gql_progress.edge.http_protocol import HTTP_PROTOCOL
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432"
 WORK = Path(__file__).resolve().parent / ".work"
@@ -128,7 +129,10 @@ def run(options: Options) -> int:
     )
     say(f"{len(steps)} load steps, {sum(s.seconds for s in steps)} s of load; scale {options.scale:g}")
 
-    gql = UvicornServer(plan.GQL, "gql_progress.edge.app:create_app", free_port(), work / "gql_progress.log")
+    # As `gql-progress serve` runs it: httptools with each response sent in one write.
+    gql = UvicornServer(
+        plan.GQL, "gql_progress.edge.app:create_app", free_port(), work / "gql_progress.log", HTTP_PROTOCOL
+    )
     floor = UvicornServer(plan.FLOOR, "bench.floor:create_app", free_port(), work / "floor.log")
     servers: dict[str, Server] = {plan.GQL: gql, plan.FLOOR: floor}
     if installed is not None:

@@ -104,15 +104,16 @@ class Server:
 class UvicornServer(Server):
     """An ASGI app factory ("module:factory") as production runs it."""
 
-    def __init__(self, name: str, app: str, port: int, log_path: Path) -> None:
+    def __init__(self, name: str, app: str, port: int, log_path: Path, http: str = "httptools") -> None:
         super().__init__(name, port, log_path)
         self.app = app
+        self.http = http
 
     def command(self) -> list[str]:
         return [
             sys.executable, "-m", "uvicorn", self.app, "--factory",
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--workers", str(WORKERS), "--loop", "uvloop", "--http", "httptools",
+            "--workers", str(WORKERS), "--loop", "uvloop", "--http", self.http,
             "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
 

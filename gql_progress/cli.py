@@ -42,6 +42,7 @@ def _run_with_db(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from gql_progress.edge.http_protocol import HTTP_PROTOCOL
     from gql_progress.edge.metrics import clear_multiprocess_dir
     from gql_progress.edge.ports import listen_problem
     from gql_progress.logs import install_request_id_on_records, logging_config
@@ -66,6 +67,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     uvicorn.run(
         "gql_progress.edge.app:create_app",
         factory=True,
+        # httptools, each response's header block and body sent in one write (http_protocol.py).
+        http=HTTP_PROTOCOL,
         host=host,
         port=port,
         workers=args.workers,

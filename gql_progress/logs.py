@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
+import secrets
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -32,7 +32,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [request_id=%(request_id)s] %(
 def new_request_id(incoming: str | None) -> str:
     if incoming and _SAFE_REQUEST_ID.match(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)  # as uuid4().hex reads, less building a UUID
 
 
 def install_request_id_on_records() -> None:

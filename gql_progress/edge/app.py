@@ -38,6 +38,7 @@ from gql_progress.db.listener import (
 )
 from gql_progress.db.replicas import ReplicaSettings
 from gql_progress.db.revision import refuse_a_schema_behind, schema_revision
+from gql_progress.edge.front import GraphQLFront
 from gql_progress.edge.heap import freeze_startup_heap
 from gql_progress.edge.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gql_progress.edge.idempotency import REPLAYED_HEADER, Idempotency
@@ -70,10 +71,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger("gql_progress.app")
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
 # Start-up waits this long for the LISTEN connection, so that a server that answers requests
 # also delivers their live updates; past it the server starts anyway and keeps trying.
 LISTEN_WAIT_SECONDS = 10.0
 GRAPHQL_PATH = "/graphql"
+_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 CREDENTIAL_REFUSED = "The API key or token is invalid, expired or revoked"
 # What a browser page on an allowed origin may always send and read (CORS).
 API_REQUEST_HEADERS = ("authorization", "content-type", REQUEST_ID_HEADER, IDEMPOTENCY_HEADER)
@@ -90,23 +93,28 @@ class RequestIdMiddleware:
         if scope["type"] not in {"http", "websocket"}:
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode())
+        incoming = next((value for name, value in scope["headers"] if name == _REQUEST_ID_KEY), None)
         request_id = new_request_id(incoming.decode("latin-1") if incoming else None)
         token = request_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
-                ]
+                message["headers"] = [*message["headers"], (_REQUEST_ID_KEY, request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+
+async def send_json(send: Send, body: bytes) -> None:
+    """A 200 JSON answer as two ASGI messages, the headers as Starlette's Response writes them
+    but without building one (it is every compiled read's answer)."""
+    headers = [(b"content-length", str(len(body)).encode()), _JSON_CONTENT_TYPE]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _cacheable(send: Send, seconds: int) -> Send:
@@ -199,7 +207,7 @@ class AuthenticatedGraphQL:
                 note_rejected(admitted.code if isinstance(admitted, Refusal) else None)
                 await admitted(scope, receive, send)
                 return
-            note_admitted(admitted, self.gate)
+            note_admitted(admitted)
             receive = admitted.receive
             if admitted.query_string is not None:
                 scope = {**scope, "query_string": admitted.query_string}
@@ -291,7 +299,7 @@ class AuthenticatedGraphQL:
         )
         if body is None:
             return False
-        await Response(body, media_type="application/json")(scope, receive, send)
+        await send_json(send, body)
         return True
 
     async def _answer_write(
@@ -327,12 +335,12 @@ class AuthenticatedGraphQL:
         answer = await plan.run(context, arguments)
         self.writes.answered += 1
         if isinstance(answer, bytes):
-            response: Response = Response(answer, media_type="application/json")
-        else:
-            # As graphql-core hands a resolver's exception to the view: shaped by the error
-            # policy (masked, or a 503 for a database fault), counted, logged.
-            result = await self.view.process_result(request, ExecutionResult(data=None, errors=[answer]))
-            response = self.view.create_response(result, sub_response)
+            await send_json(send, answer)
+            return True
+        # As graphql-core hands a resolver's exception to the view: shaped by the error
+        # policy (masked, or a 503 for a database fault), counted, logged.
+        result = await self.view.process_result(request, ExecutionResult(data=None, errors=[answer]))
+        response = self.view.create_response(result, sub_response)
         await response(scope, receive, send)
         return True
 
@@ -353,6 +361,13 @@ async def _notices_arrive(listen_dsn: str, db: Database) -> bool:
     except Exception as exc:
         logger.warning("could not check that notifications reach the LISTEN connection: %s", exc)
         return True
+
+
+def _chained(middleware: list[Middleware], app: ASGIApp) -> ASGIApp:
+    """``app`` inside ``middleware``, the first outermost, as Starlette builds its stack."""
+    for cls, args, kwargs in reversed(middleware):
+        app = cls(app, *args, **kwargs)
+    return app
 
 
 def create_app(settings: Settings | None = None, tracer_provider: TracerProvider | None = None) -> Starlette:
@@ -513,12 +528,9 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
             tracing.shutdown()
 
     # Right inside the request id: the access log and metrics see the status the client gets.
-    middleware = [
-        Middleware(RequestIdMiddleware),
-        Middleware(ObservabilityMiddleware, policy=policy, tracing=tracing),
-    ]
-    if settings.cors_origins:
-        middleware.append(
+    request_id = Middleware(RequestIdMiddleware)
+    cors = (
+        [
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
@@ -528,17 +540,30 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
                 allow_headers=[*API_REQUEST_HEADERS, *settings.cors_allow_headers],
                 expose_headers=[*API_RESPONSE_HEADERS, *settings.cors_expose_headers],
             )
-        )
-    # Every answer of /graphql, the 503s below included, in the media type the request asked for.
-    middleware.append(Middleware(GraphQLResponseMedia, path=GRAPHQL_PATH))
+        ]
+        if settings.cors_origins
+        else []
+    )
     # Innermost: a database fault before GraphQL runs (the key lookup), or a request cancelled by
     # a stopping server, is a 503 to retry, not a bare 500.
-    middleware.append(Middleware(UnavailableMiddleware, in_flight=in_flight))
-    app = Starlette(
+    unavailable = Middleware(UnavailableMiddleware, in_flight=in_flight)
+    graphql_chain = _chained(
+        [
+            request_id,
+            Middleware(ObservabilityMiddleware, policy=policy, tracing=tracing),
+            *cors,
+            # Every answer of /graphql, the 503s below included, in the media type asked for.
+            Middleware(GraphQLResponseMedia, path=GRAPHQL_PATH),
+            unavailable,
+        ],
+        graphql,
+    )
+    app = GraphQLFront(
+        # HTTP requests to /graphql, whatever their method (the gate answers a JSON 405 with
+        # `Allow: GET, POST` to the others; Starlette's own is text/plain), skip the router.
+        path=GRAPHQL_PATH,
+        chain=graphql_chain,
         routes=[
-            # Every method reaches the gate, which answers the ones other than GET and POST with
-            # a JSON 405 and `Allow: GET, POST` (Starlette's own 405 is text/plain).
-            Route(GRAPHQL_PATH, graphql),
             WebSocketRoute(GRAPHQL_PATH, graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -547,7 +572,7 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
             *([graphiql_files()] if view.graphql_ide else []),
             *(insights_routes() if settings.insights_in_effect else []),
         ],
-        middleware=middleware,
+        middleware=[request_id, *cors, unavailable],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed},
     )

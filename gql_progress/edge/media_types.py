@@ -26,6 +26,7 @@ from gql_progress.db.faults import FAULT_CODES
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
+_VARY_ACCEPT = (b"vary", b"Accept")
 # Errors that are the server's, not the request's: the response keeps its 2xx (or 503).
 _SERVER_CODES = FAULT_CODES | {"INTERNAL_SERVER_ERROR"}
 
@@ -127,7 +128,11 @@ def _varying_by_accept(send: Send) -> Send:
     # The same GET may be answered differently for another Accept: caches must keep both.
     async def send_varying(message: Message) -> None:
         if message["type"] == "http.response.start":
-            MutableHeaders(scope=message).add_vary_header("Accept")
+            headers = message.get("headers", [])
+            if any(name == b"vary" for name, _ in headers):
+                MutableHeaders(scope=message).add_vary_header("Accept")
+            else:  # the common case, as add_vary_header would: appended
+                message["headers"] = [*headers, _VARY_ACCEPT]
         await send(message)
 
     return send_varying

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
-from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
+from graphql import GraphQLError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gql_progress.api.error_policy import INTERNAL_ERROR_MESSAGE
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from gql_progress.auth import Authenticated
     from gql_progress.domain.viewer import Viewer
     from gql_progress.edge.policy import RequestPolicy
-    from gql_progress.edge.request_gate import Admitted, RequestGate
+    from gql_progress.edge.request_gate import Admitted
 
 access_logger = logging.getLogger("gql_progress.access")
 logger = logging.getLogger("gql_progress.errors")
@@ -115,26 +115,14 @@ def caller_fields(viewer: Viewer | None) -> dict[str, object] | None:
     return {"user_id": viewer.user_id, "api_key_id": viewer.api_key_id, "role": viewer.role.value}
 
 
-def note_admitted(admitted: Admitted, gate: RequestGate) -> None:
-    """The operation the request gate admitted. Most clients send a named document without an
-    operationName: its one operation's name is then read from the gate's cached parse."""
+def note_admitted(admitted: Admitted) -> None:
+    """The operation the request gate admitted, named as its access record shows it."""
     observation = _current.get()
     if observation is None:
         return
-    if admitted.operation_type is None:
-        # No single operation of the document would run (none, or no match for operationName):
-        # the name the client sent is not logged, it names nothing.
-        observation.operation_name = observation.operation_type = None
-        return
-    name = admitted.operation_name
-    if name is None and admitted.query is not None:
-        document = gate._parse(admitted.query)
-        if isinstance(document, DocumentNode):
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            if len(operations) == 1 and operations[0].name is not None:
-                name = operations[0].name.value
-    observation.operation_name = name
-    observation.operation_type = admitted.operation_type.value
+    operation_type = admitted.operation_type
+    observation.operation_name = None if operation_type is None else admitted.logged_name
+    observation.operation_type = None if operation_type is None else operation_type.value
 
 
 def note_caller(caller: Authenticated | None) -> None:

@@ -97,7 +97,13 @@ class Decision:
 
     def with_headers(self, send: Send) -> Send:
         """``send`` with this decision's headers added to the response (whatever answers it)."""
-        raw = [(name.lower().encode(), value.encode()) for name, value in self.headers().items()]
+        raw = [
+            (b"ratelimit-limit", b"%d" % self.rate.amount),
+            (b"ratelimit-remaining", b"%d" % self.remaining),
+            (b"ratelimit-reset", b"%d" % self.reset_seconds),
+        ]
+        if self.retry_after is not None:  # as headers() names them, in its order
+            raw.append((b"retry-after", b"%d" % self.retry_after))
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":

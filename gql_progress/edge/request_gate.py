@@ -80,6 +80,9 @@ class Admitted:
     variables: Any = None
     # A GET whose document was named by its hash: the query string carrying its text instead.
     query_string: bytes | None = None
+    # The operation's name as access records show it: operationName, or the name of the
+    # document's only operation (most clients send a named document without operationName).
+    logged_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,16 @@ class DocumentRefusal:
 
     code: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class OperationShape:
+    """What every request of one (document, operationName) needs of its operation, found once."""
+
+    found: bool  # the document has the operation to run
+    operation: OperationDefinitionNode | None  # that operation, when there is a single one
+    root_fields: int
+    logged_name: str | None
 
 
 @dataclass
@@ -102,6 +115,8 @@ class _Parsed:
     public: dict[str | None, bool] = field(default_factory=dict)
     # Costs that read no variable, by operation name: the same for every request (query_cost.py).
     costs: dict[str | None, DocumentCost] = field(default_factory=dict)
+    # By operationName, for names the document has (a client's other names are not kept).
+    shapes: dict[str | None, OperationShape] = field(default_factory=dict)
 
 
 class Refusal(JSONResponse):
@@ -193,15 +208,17 @@ class RequestGate:
         refused = self._check_document(request, query, operation_name, variables, keyless=keyless)
         if refused is not None:
             return refused
-        operation_type, root_fields = self._shape(query, operation_name)
+        shape = self.shape(query, operation_name)
+        operation = None if shape is None else shape.operation
         return Admitted(
             query=query,
             operation_name=operation_name,
             receive=receive,
-            operation_type=operation_type,
-            root_fields=root_fields,
+            operation_type=None if operation is None else operation.operation,
+            root_fields=0 if shape is None or operation is None else shape.root_fields,
             variables=variables,
             query_string=query_string,
+            logged_name=None if shape is None else shape.logged_name,
         )
 
     async def _read_body(self, request: Request) -> bytes | None:
@@ -260,15 +277,15 @@ class RequestGate:
     def _check_document(
         self, request: Request, query: str, operation_name: str | None, variables: Any, *, keyless: bool
     ) -> Response | None:
-        document = self._parse(query)
-        if isinstance(document, DocumentNode) and not _has_operation(document, operation_name):
+        shape = self.shape(query, operation_name)
+        if shape is not None and not shape.found:
             # GraphQL's "Unknown operation named …" would quote the caller's input back to it.
             if operation_name is None:
                 return refusal(400, "OPERATION_NOT_FOUND", "The document has no operation to run")
             return refusal(
                 400, "OPERATION_NOT_FOUND", "The document has no operation of the name given in operationName"
             )
-        operation = self.operation(query, operation_name)
+        operation = None if shape is None else shape.operation
         mutating = operation is not None and operation.operation is not OperationType.QUERY
         if request.method == "GET" and mutating:
             message = "Only queries run over GET: send mutations with POST"
@@ -283,8 +300,23 @@ class RequestGate:
 
     def operation(self, query: str, operation_name: str | None) -> OperationDefinitionNode | None:
         """The operation of ``query`` that would run; None for a syntax error or no single one."""
-        document = self._parse(query)
-        return None if isinstance(document, GraphQLError) else _operation(document, operation_name)
+        shape = self.shape(query, operation_name)
+        return None if shape is None else shape.operation
+
+    def shape(self, query: str, operation_name: str | None) -> OperationShape | None:
+        """The operation ``operation_name`` picks in ``query`` (cached with the parse); None for
+        a syntax error."""
+        parsed = self._inspect(query)
+        shape = parsed.shapes.get(operation_name)
+        if shape is not None:
+            return shape
+        document = parsed.document
+        if isinstance(document, GraphQLError):
+            return None
+        shape = _operation_shape(document, operation_name)
+        if shape.found:
+            parsed.shapes[operation_name] = shape
+        return shape
 
     def check_document(
         self, query: str, operation_name: str | None, variables: Any
@@ -358,14 +390,22 @@ class RequestGate:
             )
         return None
 
-    def _shape(self, query: str, operation_name: str | None) -> tuple[OperationType | None, int]:
-        document = self._parse(query)  # cached: the check above parsed it
-        if isinstance(document, GraphQLError):
-            return None, 0
-        operation = _operation(document, operation_name)
-        if operation is None:
-            return None, 0
-        return operation.operation, _count_root_fields(document, operation)
+
+def _operation_shape(document: DocumentNode, operation_name: str | None) -> OperationShape:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        found = bool(operations)
+    else:
+        found = any(o.name is not None and o.name.value == operation_name for o in operations)
+    operation = selected_operation(document, operation_name)
+    if operation is None:
+        # No single operation would run (none, or no match for operationName): the name the
+        # client sent is not logged, it names nothing.
+        return OperationShape(found, None, 0, None)
+    name = operation_name
+    if name is None and len(operations) == 1 and operations[0].name is not None:
+        name = operations[0].name.value
+    return OperationShape(found, operation, _count_root_fields(document, operation), name)
 
 
 def _count_root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> int:
@@ -437,15 +477,6 @@ def _from_query_string(params: QueryParams) -> dict[str, Any] | Response:
     return payload
 
 
-def _has_operation(document: DocumentNode, operation_name: str | None) -> bool:
-    """Whether ``document`` has the operation to run: the one named ``operation_name``, or any
-    when no name is given (GraphQL itself asks for a name when there are several)."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is None:
-        return bool(operations)
-    return any(o.name is not None and o.name.value == operation_name for o in operations)
-
-
 def has_bearer_credential(request: Request) -> bool:
     """Whether the request carries ``Authorization: Bearer <something>`` (valid or not)."""
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
@@ -458,10 +489,6 @@ def _too_deep(limit: int, nesting: int | None = None) -> DocumentRefusal:
         "QUERY_TOO_DEEP",
         f"The document nests its selections, fragments and values{measured}; at most {limit}",
     )
-
-
-def _operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
-    return selected_operation(document, operation_name)
 
 
 def replay_body(body: bytes, then: Receive) -> Receive:

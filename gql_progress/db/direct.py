@@ -22,14 +22,36 @@ from typing import Any
 import asyncpg
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from gql_progress.db.faults import SERVICE_UNAVAILABLE, database_fault
+
 
 class DirectPoolTimeout(PoolTimeoutError):
     """Every direct connection stayed in use for the pool timeout (SERVICE_BUSY, db/faults.py)."""
 
 
+class ConnectionLost(ConnectionError):
+    """The server closed the connection while or before a statement ran (SERVICE_UNAVAILABLE)."""
+
+
 class ConnectTimeout(ConnectionError):
     """Opening a connection took longer than the connect timeout: the server does not answer
     (SERVICE_UNAVAILABLE; a replica's reads go to the primary)."""
+
+
+def _unless_lost(connection: asyncpg.Connection, error: BaseException) -> BaseException:
+    """What to raise for ``error``: a ConnectionLost when the server ended ``connection`` (a
+    restart, a failover, an administrator), which is SERVICE_UNAVAILABLE (db/faults.py).
+
+    The server's end can reach an idle pooled connection between two requests: the next one
+    then gets it half-closed, and asyncpg reports that as an internal client error ("another
+    operation is in progress") before sending anything. And a FATAL error can reach the caller
+    before the socket's end does: the connection is closed here, so the pool, which does not
+    reset these connections (``_keep_session``), never hands it to another request."""
+    if connection.is_closed():
+        return ConnectionLost("the server closed the connection")
+    if database_fault(error) is SERVICE_UNAVAILABLE:
+        connection.terminate()
+    return error
 
 
 async def _keep_session(_connection: Any) -> None:
@@ -70,6 +92,11 @@ class DirectPool:
         pool, connection = await self._acquire()
         try:
             return await connection.fetchval(sql, *arguments)
+        except Exception as error:
+            raised = _unless_lost(connection, error)
+            if raised is error:
+                raise
+            raise raised from error
         finally:
             await pool.release(connection)
 
@@ -79,6 +106,11 @@ class DirectPool:
         try:
             rows: list[asyncpg.Record] = await connection.fetch(sql, *arguments)
             return rows
+        except Exception as error:
+            raised = _unless_lost(connection, error)
+            if raised is error:
+                raise
+            raise raised from error
         finally:
             await pool.release(connection)
 

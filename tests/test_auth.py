@@ -10,7 +10,10 @@ import pytest
 from sqlalchemy import select, update
 
 from gql_progress.auth import hash_key
-from gql_progress.db.models import ApiKey
+from gql_progress.auth.authenticator import Authenticator
+from gql_progress.auth.keys import new_key
+from gql_progress.db.engine import Database
+from gql_progress.db.models import ApiKey, UserRole
 from gql_progress.db.types import utcnow
 from tests.support import Api, SeededUser
 
@@ -303,3 +306,31 @@ async def test_every_refused_credential_gets_the_same_answer(api: Api) -> None:
         bodies.add(response.text)
 
     assert len(bodies) == 1, bodies
+
+
+async def test_a_key_is_looked_up_alike_on_asyncpg_and_through_the_engine(pg_api: Api) -> None:
+    """The key check of a key not yet cached goes on asyncpg directly (Database.read_alone);
+    without the direct pool it goes through SQLAlchemy. Both find the same caller, typed alike."""
+    learner, admin, revoked = await pg_api.user(), await pg_api.admin(), await pg_api.user()
+    async with pg_api.db.write() as conn:
+        await conn.execute(
+            update(ApiKey).where(ApiKey.key_hash == hash_key(revoked.key)).values(revoked_at=utcnow())
+        )
+    engine_only = Database(pg_api.db.url, pool_size=1)
+    try:
+        assert pg_api.db.reads_alone
+        assert not engine_only.reads_alone
+        direct, through_engine = Authenticator(pg_api.db, 60), Authenticator(engine_only, 60)
+        unknown = new_key()  # well-formed, so it reaches the lookup, and held by no one
+        for key in (learner.key, admin.key, revoked.key, unknown):
+            found = await direct.authenticate(key)
+            assert found == await through_engine.authenticate(key)
+            if found is not None:
+                assert type(found.user.role) is UserRole
+                assert type(found.user.created_at) is datetime
+        found = await direct.authenticate(admin.key)
+        assert found is not None
+        assert found.user.role is UserRole.ADMIN
+        assert await direct.authenticate(revoked.key) is None
+    finally:
+        await engine_only.dispose()

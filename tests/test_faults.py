@@ -333,7 +333,7 @@ async def test_a_full_direct_pool_refuses_compiled_reads_fast_with_service_busy(
     one_connection = {"db_pool_size": 1, "db_pool_timeout_seconds": 0.2}
     async with _app(pg_database_url, **one_connection) as app, _client(app) as http:
         api = Api(client=http, db=app.state.db, app=app)
-        learner = await api.user()
+        learner, newcomer = await api.user(), await api.user()
         course = await api.course(lessons=2)
         await api.enroll(learner, course)
         page = {"slug": course.slug}
@@ -357,6 +357,8 @@ async def test_a_full_direct_pool_refuses_compiled_reads_fast_with_service_busy(
             await _until(waiting, "the first read holds the only direct connection")
             started = time.monotonic()
             behind = await api.post(COURSE_TITLES, page, key=learner.key)
+            # A key this process has not seen yet is looked up on the direct pool too.
+            unseen_key = await api.post(ME, key=newcomer.key)
             # A heartbeat's one statement goes alone on the direct pool too (Database.write_alone).
             heartbeat = {"lessonId": course.lesson_ids[0], "videoPositionSeconds": 30}
             refused = await api.post(UPSERT, {"input": heartbeat}, key=learner.key)
@@ -368,6 +370,7 @@ async def test_a_full_direct_pool_refuses_compiled_reads_fast_with_service_busy(
 
         assert elapsed < 3, elapsed  # the pool timeout, not the lock's duration
         _assert_masked_busy(behind)
+        _assert_masked_busy(unseen_key)
         _assert_masked_busy(refused)
         assert app.state.db.alone_committed == 0  # the refused heartbeat wrote nothing
         assert (await asyncio.wait_for(held, 30)).json()["data"]["course"]["title"]
@@ -396,12 +399,21 @@ async def test_a_full_pool_refuses_the_requests_behind_it_fast_with_service_busy
             await _until(stuck, "the first request holds the only connection")
 
             started = time.monotonic()
-            behind = await asyncio.gather(
-                api.post(ME, key=learner.key),  # refused at the key lookup, before GraphQL
-                api.post(VERIFY),  # public: refused inside GraphQL, in the resolver
-                api.post(UPSERT, {"input": refused_heartbeat}, key=learner.key),
+            # The key lookup, compiled reads and a heartbeat that is one statement go on the
+            # direct pool (db/direct.py), which is not this one: a full direct pool refuses
+            # them (the test above). A write that takes a transaction needs this pool.
+            behind = list(
+                await asyncio.gather(
+                    api.post(VERIFY),  # public: refused inside GraphQL, in the resolver
+                    api.post(UPSERT, {"input": {**refused_heartbeat, "completed": True}}, key=learner.key),
+                )
             )
             elapsed = time.monotonic() - started
+            heartbeat = await api.post(UPSERT, {"input": refused_heartbeat}, key=learner.key)
+            if app.state.db.writes_alone:
+                assert heartbeat.json()["data"]["upsertProgress"]["__typename"] == "UpsertProgressSuccess"
+            else:
+                behind.append(heartbeat)  # SQLite: every statement takes this pool
             assert not held.done()
 
         # Fast: the pool timeout (0.2 s), not the lock's duration or the busy timeout (30 s).

@@ -188,15 +188,23 @@ async def test_a_postgresql_restart_fails_requests_only_in_its_window_masked_and
     assert held == last_position
 
 
-async def test_the_first_request_after_a_restart_of_an_idle_server_succeeds(cluster: Cluster) -> None:
+@pytest.mark.parametrize("compiled_reads", [False, True], ids=["engine-pool", "direct-pool"])
+async def test_the_first_request_after_a_restart_of_an_idle_server_succeeds(
+    cluster: Cluster, compiled_reads: bool
+) -> None:
     # No request is in flight during the restart, so no error tells SQLAlchemy the pooled
-    # connections died: only the check at checkout keeps them from being handed out.
-    url = await cluster.create_database("idle")
+    # connections died: only the check at checkout keeps them from being handed out. With
+    # compiled reads, the key lookup and the page go on asyncpg's pool instead (db/direct.py).
+    url = await cluster.create_database(f"idle_{int(compiled_reads)}")
     key, slug, _ = await _seed(url)
     app = create_app(
-        # 6: three for the engine's pool, which this test is about, and three for the compiled
-        # reads' own (db/direct.py takes half).
-        load_settings(database_url=url, webhooks_enabled=False, live_updates_enabled=False, db_pool_size=6)
+        load_settings(
+            database_url=url,
+            webhooks_enabled=False,
+            live_updates_enabled=False,
+            compiled_reads=compiled_reads,
+            db_pool_size=3 if not compiled_reads else 6,  # the direct pool takes half
+        )
     )
     async with (
         app.router.lifespan_context(app),
@@ -210,7 +218,10 @@ async def test_the_first_request_after_a_restart_of_an_idle_server_succeeds(clus
         # Three connections in the pool, each used once.
         first = await asyncio.gather(*(http.post("/graphql", json=page) for _ in range(3)))
         assert [r.status_code for r in first] == [200, 200, 200]
-        assert app.state.db.engine.pool.checkedin() == 3
+        if compiled_reads:
+            assert app.state.compiled.answered == 3
+        else:
+            assert app.state.db.engine.pool.checkedin() == 3
 
         await cluster.restart_fast()
 

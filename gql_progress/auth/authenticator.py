@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
@@ -86,8 +88,7 @@ class Authenticator:
             self._used.add(known.viewer.api_key_id)
             return known
         epoch = self._db.credentials_epoch
-        async with self._db.read() as conn:
-            row = (await conn.execute(_KEY_HOLDER, {"key_hash": key_hash})).first()
+        row = await self._key_holder(key_hash)
         if row is None:
             return None
         api_key_id, api_key_scopes, *user_columns = row
@@ -103,6 +104,17 @@ class Authenticator:
         if cache is not None:
             cache.put(key_hash, authenticated, user.id, epoch)
         return authenticated
+
+    async def _key_holder(self, key_hash: str) -> Sequence[Any] | None:
+        """The key's id, scopes and holder's user columns, unless it is unknown or revoked. On
+        asyncpg directly where it can be: a process that has not seen a key yet (just started,
+        or many learners each calling now and then) sends this once per request."""
+        if self._db.reads_alone:
+            rows = await self._db.read_alone(_KEY_HOLDER, {"key_hash": key_hash})
+            return rows[0] if rows else None
+        async with self._db.read() as conn:
+            row: Sequence[Any] | None = (await conn.execute(_KEY_HOLDER, {"key_hash": key_hash})).first()
+            return row
 
     async def _token_user(self, claims: TokenClaims) -> Authenticated | None:
         # The subject's users row is cached; the viewer is rebuilt from each token's own claims.

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Dialect, Float, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Dialect, Enum, Float, Integer, String
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
@@ -98,6 +98,13 @@ def _decoder(type_: TypeEngine[Any], dialect: Dialect) -> Decode | None:
         # As the codec SQLAlchemy installs decodes (the engine sets no json_deserializer); a
         # codec never sees NULL.
         return _json_value if dialect.supports_native_json_deserialization else None
+    if isinstance(impl, Enum):
+        # Before String, which Enum extends: decoded as a String it would stay a plain str.
+        # models._enum stores each member's value, so the member is its class called with it.
+        members = impl.enum_class
+        if members is None or list(impl.enums) != [member.value for member in members]:
+            raise ValueError(f"{type_!r} does not store its members' values")
+        return members
     if isinstance(impl, Float) and not impl.asdecimal:
         return None  # float8 comes back a float either way
     if isinstance(impl, _NATIVE):

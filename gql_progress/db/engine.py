@@ -304,6 +304,23 @@ class Database:
                 return value
         return await self.direct.fetchval(sql, *arguments)
 
+    @property
+    def reads_alone(self) -> bool:
+        """Whether ``read_alone`` may run here: PostgreSQL with the direct pool, and not inside
+        ``transaction()`` (whose reads must see its own writes, on its connection)."""
+        return self._direct is not None and self._joined is None
+
+    async def read_alone(self, statement: Any, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """One read-only SELECT declared in SQLAlchemy, sent on asyncpg directly (compiled once
+        by db/driver_statement.py, its rows decoded as SQLAlchemy decodes them): for a statement
+        every request may send, where the engine's checkout and result wrapping would cost more
+        than the round trip. On the primary; the request's replica route is not taken, as for
+        a credential check that runs before the route is chosen."""
+        compiled = driver_statement(statement, self.engine.dialect)
+        records = await self.direct.fetch(compiled.sql, *compiled.arguments(params))
+        self.statements.record()
+        return [compiled.row(record) for record in records]
+
     def _replica_failed(self, route: ReadRoute, replica: Replica, error: BaseException) -> None:
         # The rest of the request reads the primary too: a response never goes back to an
         # older position than one it already read.

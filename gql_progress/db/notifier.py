@@ -73,20 +73,20 @@ class BatchNotifier:
         self.notifies = 0
         self.sent = 0
         self.dropped = 0
+        self._dropping = False
 
     def offer(self, channel: str, payloads: Sequence[str]) -> None:
         """Queue ``payloads`` (committed notices) for ``channel``; never waits."""
         room = max(0, self._max_queued - len(self._queue))
         if len(payloads) > room:
-            self.dropped += len(payloads) - room
-            logger.warning("live notices: %d dropped, %d already waiting", len(payloads) - room, room)
+            self._drop(len(payloads) - room, f"dropped: {self._max_queued} already waiting")
             payloads = payloads[:room]
         if not payloads:
             return
         self._queue.extend((channel, payload) for payload in payloads)
         self._idle.clear()
         self._wake.set()
-        if self._task is None:
+        if self._task is None or self._task.done():  # done: only if a bug ended it; start again
             self._task = asyncio.get_running_loop().create_task(self._run(), name="gql_progress notifier")
 
     async def close(self, within: float = 5.0) -> None:
@@ -114,9 +114,13 @@ class BatchNotifier:
                 payloads = []
                 while self._queue and self._queue[0][0] == channel:
                     payloads.append(self._queue.popleft()[1])
-                for payload, count in batches(payloads):
+                packed = batches(payloads)
+                for index, (payload, count) in enumerate(packed):
                     if not await self._send(channel, payload, count):
-                        await asyncio.sleep(_RETRY_SECONDS)  # the queue fills up meanwhile, then drops
+                        # The rest would most likely fail alike; meanwhile the queue fills, then drops.
+                        self._drop(sum(c for _, c in packed[index:]), "not sent: NOTIFY failed")
+                        await asyncio.sleep(_RETRY_SECONDS)
+                        break
             self._idle.set()
 
     async def _send(self, channel: str, payload: str, count: int) -> bool:
@@ -125,17 +129,20 @@ class BatchNotifier:
                 # No statement cache: the DSN may be a transaction pooler's (a command's URL).
                 self._conn = await asyncpg.connect(self.dsn, timeout=_CONNECT_SECONDS, statement_cache_size=0)
             await self._conn.execute("SELECT pg_notify($1, $2)", channel, payload)
-        except Exception as exc:  # whatever it was, the next batch may get through
-            self._drop(count, f"could not be sent ({exc})")
+        except Exception as exc:  # whatever it was, a later batch may get through
+            logger.warning("live notices: could not NOTIFY (%s)", exc)
             if self._conn is not None:
                 self._conn.terminate()
                 self._conn = None
             return False
         self.notifies += 1
         self.sent += count
+        self._dropping = False
         return True
 
     def _drop(self, count: int, why: str) -> None:
-        if count:
-            self.dropped += count
-            logger.warning("live notices: %d %s", count, why)
+        self.dropped += count
+        if count and not self._dropping:
+            # Once per outage, not once per write: the count says how many went.
+            self._dropping = True
+            logger.warning("live notices: %d %s (more are counted, not logged, till one is sent)", count, why)

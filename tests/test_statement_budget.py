@@ -34,10 +34,12 @@ async def test_heartbeat_costs_at_most_2_statements(api: Api) -> None:
     learner, course = await _enrolled(api, 50)
     variables = {"lessonId": course.lesson_ids[-1], "video": 95, "last": 95, "minutes": 3}
 
-    # Counted with live updates on: the write announces itself to subscribers (on PostgreSQL
-    # its pg_notify is folded into the upsert, tests/test_subscriptions.py shows it arrives).
+    # Counted with live updates on: the write announces itself to subscribers once committed
+    # (on PostgreSQL the process's notifier sends a batch of notices with NOTIFY on its own
+    # connection, outside any request, so no request counts it; tests/test_live_batches.py
+    # counts those).
     assert api.db.live_channel is not None
-    # key, then one INSERT … SELECT … ON CONFLICT (on PostgreSQL inside WITH … SELECT pg_notify)
+    # key, then one INSERT … SELECT … ON CONFLICT
     assert await api.statements(HEARTBEAT, variables, key=learner.key) <= 2
     # …and the counted request really wrote (a refusal would be cheaper).
     written = await api.data(HEARTBEAT, {**variables, "video": 96}, key=learner.key)
@@ -56,7 +58,7 @@ async def test_bulk_completion_of_50_lessons_costs_at_most_7_statements(api: Api
 
     assert data["bulkSetCompletion"]["failed"] == 0
     # key, lessons, enrollment lock, upsert, course facts, enrollment update, the event log
-    # (the upsert and the event log each carry their live notifications along)
+    # (their live notices are sent after the commit, by the notifier)
     assert count <= 7
 
 

@@ -26,14 +26,13 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Dialect, Enum, Float, Integer, String
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
-from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 Decode = Callable[[Any], Any]
 
 # Types whose values asyncpg returns exactly as SQLAlchemy's asyncpg dialect hands them on
-# (no result processor for them there): integers, booleans, float8, text, timestamptz, and
-# untyped expressions (pg_notify's void).
-_NATIVE: tuple[type[TypeEngine[Any]], ...] = (Integer, BigInteger, Boolean, String, DateTime, NullType)
+# (no result processor for them there): integers, booleans, float8, text, timestamptz.
+_NATIVE: tuple[type[TypeEngine[Any]], ...] = (Integer, BigInteger, Boolean, String, DateTime)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from gql_progress.db.direct import DirectPool
 from gql_progress.db.driver_statement import driver_statement
 from gql_progress.db.faults import SERVICE_UNAVAILABLE, database_fault
 from gql_progress.db.listener import asyncpg_dsn
+from gql_progress.db.notifier import BatchNotifier
 from gql_progress.db.read_route import ReadRoute, read_route
 from gql_progress.db.replicas import Replica, ReplicaSet, ReplicaSettings
 from gql_progress.db.write_alone import NeedsTransaction, is_refusal
@@ -70,8 +71,8 @@ class WriteScope:
     """What one write transaction carries besides its statements (see gql_progress.domain.completion.notices).
 
     ``live_channel``: where its live notifications go, or None when live updates are off.
-    ``committed``: notifications to hand to ``Database.on_committed`` once it committed (SQLite,
-    which has no NOTIFY); dropped with the transaction when it rolls back.
+    ``committed``: notifications to announce once it committed (``Database.announce``); dropped
+    with the transaction (or the SAVEPOINT) that rolls back.
     """
 
     live_channel: str | None
@@ -149,11 +150,14 @@ class Database:
         self.url = with_async_driver(url)
         # Set on the handle Database.transaction() gives (``transaction.db``): what it joins.
         self._joined: Transaction | None = None
-        # Live updates: writes notify this channel (PostgreSQL NOTIFY, or on SQLite the
-        # on_committed callback of this process); None sends nothing.
+        # Live updates: committed writes announce their notices on this channel; None sends
+        # nothing. On PostgreSQL they go out with NOTIFY in batches (``notifier``, set up
+        # here so that the handles transaction() gives share it); where ``on_committed`` is
+        # set (SQLite, which has no NOTIFY: this process's own broker) they go there instead.
         self.live_channel = live_channel
         self.on_committed: Callable[[Sequence[str]], None] | None = None
         self.is_sqlite = self.url.startswith("sqlite")
+        self.notifier = None if self.is_sqlite else BatchNotifier(asyncpg_dsn(self.url))
         self.statements = StatementCounter()
         self._direct: DirectPool | None = None
         # Writes sent alone (write_alone): committed, or refused for a transaction (tests read them).
@@ -361,7 +365,7 @@ class Database:
                     async with joined.connection.begin_nested():
                         yield joined.connection
                 except BaseException:
-                    del joined.scope.committed[announced:]  # SQLite's notices of the undone part
+                    del joined.scope.committed[announced:]  # the notices of the undone part
                     raise
             return
         scope = WriteScope(self.live_channel)
@@ -402,7 +406,8 @@ class Database:
                 raise NeedsTransaction from error
             raise
         self.alone_committed += 1
-        # Committed: what write() does after its commit (a replica route notes the caller).
+        # Committed: what write() does after its commit (a replica route notes the caller);
+        # the caller announces the notices it derives from the rows.
         self._committed(WriteScope(self.live_channel))
         return [compiled.row(record) for record in records]
 
@@ -455,15 +460,24 @@ class Database:
                 self.replicas.committed(route.caller)
         if scope.credentials_changed:
             self.credentials_epoch += 1
-        if scope.committed and self.on_committed is not None:
-            self.on_committed(scope.committed)
+        self.announce(scope.committed)
+
+    def announce(self, notices: Sequence[str]) -> None:
+        """Hand the live notices of a write that committed to whoever delivers them; never waits."""
+        if not notices:
+            return
+        if self.on_committed is not None:
+            self.on_committed(notices)
+        elif self.live_channel is not None and self.notifier is not None:
+            self.notifier.offer(self.live_channel, notices)
 
     async def _settle_credentials(self, scope: WriteScope) -> None:
         if scope.credentials_changed and self.on_credentials_committed is not None:
             await self.on_credentials_committed()
 
     async def notify(self, channel: str, payload: str) -> None:
-        """NOTIFY ``channel`` in a write transaction of the pool, as the writes' notices go."""
+        """NOTIFY ``channel`` in a write transaction of the pool, as the credential triggers'
+        notices go."""
         async with self.write() as conn:
             await conn.execute(select(func.pg_notify(channel, payload)))
 
@@ -484,6 +498,8 @@ class Database:
         return self._direct
 
     async def dispose(self) -> None:
+        if self.notifier is not None:
+            await self.notifier.close()  # what committed is still announced
         if self.replicas is not None:
             await self.replicas.dispose()
         if self._direct is not None:

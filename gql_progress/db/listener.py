@@ -56,8 +56,8 @@ def misdirected(within: float) -> str:
 async def notices_arrive(
     listen_dsn: str, notify: Callable[[str, str], Awaitable[None]], within: float
 ) -> bool:
-    """Whether ``notify(channel, payload)`` (a NOTIFY sent as the writes send theirs, through the
-    pool) reaches a LISTEN on ``listen_dsn`` within ``within`` seconds.
+    """Whether ``notify(channel, payload)`` (a NOTIFY sent through the pool, as the credential
+    triggers send theirs) reaches a LISTEN on ``listen_dsn`` within ``within`` seconds.
 
     Catches what no URL check can: a listen URL naming another database (notifications stay in
     their database), or a transaction pooler, where LISTEN runs on a session the client no

@@ -1,12 +1,13 @@
-"""Live updates for one server process: the broker, fed by LISTEN or by local commits."""
+"""Live updates for one server process: the broker, fed by LISTEN (every process's batches of
+notices, this one's included) or, on SQLite, by this process's commits."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from gql_progress.db.engine import Database
-from gql_progress.db.listener import Follower, PgListener
-from gql_progress.domain.completion.notices import decode
+from gql_progress.db.listener import Follower, PgListener, asyncpg_dsn
+from gql_progress.domain.completion.notices import decode_batch
 from gql_progress.live.broker import Broker
 from gql_progress.settings import Settings
 
@@ -24,6 +25,9 @@ class LiveUpdates:
             self.broker = Broker(settings.live_queue_size)
         else:
             self.broker = Broker(settings.live_queue_size, available=False)
+            if db.notifier is not None:
+                # Where the listener connects: PostgreSQL itself, also behind a transaction pooler.
+                db.notifier.dsn = asyncpg_dsn(settings.listen_url_in_effect)
             listener.follow(
                 Follower(
                     settings.live_channel,
@@ -43,11 +47,10 @@ class LiveUpdates:
         self._db.live_channel = None
 
     def _publish(self, payload: str) -> None:
-        notice = decode(payload)
-        if notice is not None:
+        for notice in decode_batch(payload):
             self.broker.publish(notice)
 
     def _publish_committed(self, payloads: Sequence[str]) -> None:
-        # The same encoded form PostgreSQL would have carried: one path to decode and test.
+        # The same encoded form NOTIFY carries on PostgreSQL: one path to decode and test.
         for payload in payloads:
             self._publish(payload)

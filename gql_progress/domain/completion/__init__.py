@@ -7,7 +7,7 @@ One folder for the product's core rule, so that a change to a completion rule to
 - ``facts.py``        a course's counted lessons and thresholds, read once per write
 - ``sequence.py``     the sequential-progress gate (a lesson opens once the ones before it are done)
 - ``statements.py``   the progress upsert statements, state transitions in SQL
-- ``notices.py``      the live notice each progress write sends in the same statement
+- ``notices.py``      the live notices each progress write announces once it committed
 - ``enrollment.py``   enrollment completion: locks, recompute, events, certificates
 - ``upsert.py``       one record's write (the heartbeat and explicit completion)
 - ``bulk.py``         bulk completion of many lessons

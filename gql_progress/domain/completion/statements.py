@@ -18,6 +18,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
 )
@@ -31,6 +32,15 @@ from gql_progress.db.write_alone import refusing
 from gql_progress.domain.completion import active_time
 
 PROGRESS_COLUMNS = columns(ProgressRow)
+
+# The written record's course, returned after its columns: the live notice names it. Spelled out
+# because SQLAlchemy does not correlate a subquery in RETURNING with the table being written;
+# one primary-key lookup per row.
+COURSE_OF_WRITTEN = literal_column(
+    "(SELECT written_lesson.course_id FROM lessons AS written_lesson"
+    " WHERE written_lesson.id = lesson_progress.lesson_id)",
+    Integer,
+).label("course_id")
 
 # Columns a client may set directly (completion and timestamps follow their own rules below).
 WRITABLE_COLUMNS = frozenset(
@@ -71,7 +81,8 @@ def upsert_statement(
     *,
     active_window: int | None = None,
 ) -> BoundUpsert:
-    """INSERT … ON CONFLICT (user_id, lesson_id) DO UPDATE for rows that all set the same columns.
+    """INSERT … ON CONFLICT (user_id, lesson_id) DO UPDATE for rows that all set the same columns,
+    RETURNING each record's columns (ProgressRow) and its course.
 
     ``given`` names the columns the caller set; the others keep their stored values. The
     transitions are computed by the database from the old row, inside the row lock, so two
@@ -385,7 +396,7 @@ def _on_conflict(
         updates.update(active)
     return insert.on_conflict_do_update(
         index_elements=[table.c.user_id, table.c.lesson_id], set_=updates
-    ).returning(*PROGRESS_COLUMNS)
+    ).returning(*PROGRESS_COLUMNS, COURSE_OF_WRITTEN)
 
 
 def _coalesce(column: Any, now: datetime | ColumnElement[Any]) -> Any:

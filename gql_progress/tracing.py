@@ -3,8 +3,9 @@
 One span per GraphQL HTTP request (ObservabilityMiddleware opens it; named after the operation
 once the request gate has read it, e.g. ``query CoursePage``), its parent taken from the
 request's W3C ``traceparent`` and its own context returned in the response's ``traceparent``.
-Inside it, one client span per SQL statement on the SQLAlchemy engine and one for a compiled
-read's statement on asyncpg (api/compiled/runner.py).
+Inside it, one client span per SQL statement on the SQLAlchemy engine, one for a compiled
+read's statement on asyncpg (api/compiled/runner.py), and one per statement the Database sends on
+asyncpg directly (a write alone, a key lookup).
 
 Off, ``Tracing`` is the no-op below and nothing here imports ``opentelemetry``: the hot path pays
 one attribute check per request and per compiled read, and nothing per SQL statement (no engine
@@ -43,6 +44,11 @@ class Tracing:
         """Trace the statements of ``engine`` (only when on)."""
 
     def compiled_read(self, statement: str) -> AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+    def direct_statement(self, statement: str) -> AbstractContextManager[object]:
+        """A span for a statement sent on asyncpg directly, past the engine's events
+        (Database.write_alone, read_alone): named and described as the engine's are."""
         return contextlib.nullcontext()
 
     def shutdown(self) -> None:
@@ -184,6 +190,31 @@ class OpenTelemetryTracing(Tracing):
             "compiled read", kind=trace.SpanKind.CLIENT, attributes=attributes
         ) as span:
             yield span
+
+    def direct_statement(self, statement: str) -> AbstractContextManager[object]:
+        return self._direct_statement(statement)
+
+    @contextlib.contextmanager
+    def _direct_statement(self, statement: str) -> Iterator[object]:
+        from opentelemetry import trace
+        from opentelemetry.trace import Status, StatusCode
+
+        if not trace.get_current_span().is_recording():
+            yield None  # outside a traced request, as for the engine's statements
+            return
+        span = self.tracer.start_span(
+            _statement_name(statement),
+            kind=trace.SpanKind.CLIENT,
+            attributes={"db.system": "postgresql", "db.statement": statement},
+        )
+        try:
+            yield span
+        except Exception as error:
+            # The type only: a database error's text may quote bound values.
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            raise
+        finally:
+            span.end()
 
     def shutdown(self) -> None:
         if self._owned:

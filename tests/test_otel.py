@@ -105,7 +105,7 @@ async def test_a_compiled_course_page_is_one_request_span_with_one_compiled_read
         statement = attributes(reads[0])["db.statement"]
         assert isinstance(statement, str)
         assert course.slug not in statement
-        # The rest are the SQLAlchemy statements of the request (the key lookup), nothing deeper.
+        # The rest are the request's other statements (the key lookup), nothing deeper.
         assert all(attributes(span)["db.system"] == "postgresql" for span in below)
         assert len(spans) == 1 + len(below)
 

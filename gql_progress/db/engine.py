@@ -24,6 +24,7 @@ from gql_progress.db.read_route import ReadRoute, read_route
 from gql_progress.db.replicas import Replica, ReplicaSet, ReplicaSettings
 from gql_progress.db.write_alone import NeedsTransaction, is_refusal
 from gql_progress.settings import with_async_driver
+from gql_progress.tracing import OFF, Tracing
 
 
 class StatementCounter:
@@ -146,8 +147,11 @@ class Database:
         prepared_statements: bool = True,
         direct_reads: bool = False,
         replicas: ReplicaSettings | None = None,
+        tracing: Tracing = OFF,
     ):
         self.url = with_async_driver(url)
+        # Spans for the statements sent on asyncpg directly (the engine's are traced by events).
+        self.tracing = tracing
         # Set on the handle Database.transaction() gives (``transaction.db``): what it joins.
         self._joined: Transaction | None = None
         # Live updates: committed writes announce their notices on this channel; None sends
@@ -321,7 +325,8 @@ class Database:
         than the round trip. On the primary; the request's replica route is not taken, as for
         a credential check that runs before the route is chosen."""
         compiled = driver_statement(statement, self.engine.dialect)
-        records = await self.direct.fetch(compiled.sql, *compiled.arguments(params))
+        with self.tracing.direct_statement(compiled.sql):
+            records = await self.direct.fetch(compiled.sql, *compiled.arguments(params))
         self.statements.record()
         return [compiled.row(record) for record in records]
 
@@ -399,7 +404,8 @@ class Database:
         arguments = compiled.arguments(params)
         self.statements.record()
         try:
-            records = await self.direct.fetch(compiled.sql, *arguments)
+            with self.tracing.direct_statement(compiled.sql):
+                records = await self.direct.fetch(compiled.sql, *arguments)
         except Exception as error:
             if is_refusal(error):
                 self.alone_refused += 1

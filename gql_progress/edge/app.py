@@ -393,6 +393,7 @@ def create_app(settings: Settings | None = None, tracer_provider: TracerProvider
         )
         if settings.db_replica_urls
         else None,
+        tracing=tracing,
     )
     tracing.watch(db.engine, db.dialect)
     for replica in db.replicas.replicas if db.replicas else ():

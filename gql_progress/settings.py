@@ -13,7 +13,6 @@ from limits import RateLimitItem, parse_many
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from gql_progress.edge.persisted_documents import load_manifest
 from gql_progress.formats.allowed_hosts import parse_allowed_hosts
 from gql_progress.formats.jwt_keys import (
     HMAC_ALGORITHMS,
@@ -23,6 +22,7 @@ from gql_progress.formats.jwt_keys import (
     load_jwks,
     load_public_key,
 )
+from gql_progress.formats.trusted_documents import load_manifest
 
 ENV_PREFIX = "GQL_PROGRESS_"
 

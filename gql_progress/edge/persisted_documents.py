@@ -21,11 +21,9 @@ rewrites the request). ``documentId`` (the GraphQL-over-HTTP persisted documents
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
@@ -36,46 +34,12 @@ NOT_TRUSTED = "QUERY_NOT_IN_SAFELIST"
 # Apollo's clients look for this message (and the code) to send the document again.
 NOT_FOUND_MESSAGE = "PersistedQueryNotFound"
 
-APOLLO_MANIFEST_FORMAT = "apollo-persisted-query-manifest"
 _SHA256_PREFIX = "sha256:"
 
 
 def document_hash(text: str) -> str:
     """The id of a document in both protocols: the SHA-256 of its UTF-8 text, in hex."""
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def load_manifest(path: Path) -> dict[str, str]:
-    """A trusted-documents manifest as ``{id: document text}``; ValueError says what is wrong.
-
-    Either a JSON object of id → text (GraphQL Code Generator's client preset, Relay), or Apollo's
-    ``{"format": "apollo-persisted-query-manifest", "version": 1, "operations": [{"id", "body"}]}``.
-    """
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise ValueError(f"{path} is not JSON: {exc}") from None
-    if isinstance(raw, dict) and raw.get("format") == APOLLO_MANIFEST_FORMAT:
-        operations = raw.get("operations")
-        if raw.get("version") != 1 or not isinstance(operations, list):
-            raise ValueError(f"{path}: an Apollo manifest of version 1 with a list of operations")
-        pairs = [(op.get("id"), op.get("body")) for op in operations if isinstance(op, dict)]
-        if len(pairs) != len(operations):
-            raise ValueError(f"{path}: every operation must be an object with an id and a body")
-    elif isinstance(raw, dict):
-        pairs = list(raw.items())
-    else:
-        raise ValueError(f"{path}: a JSON object of id to document, or an Apollo manifest")
-    manifest: dict[str, str] = {}
-    for document_id, text in pairs:
-        if not isinstance(document_id, str) or not document_id or not isinstance(text, str) or not text:
-            raise ValueError(f"{path}: every id and document must be a non-empty string")
-        manifest[document_id] = text
-    if not manifest:
-        raise ValueError(f"{path} lists no document")
-    return manifest
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ from gql_progress.api.document_shape import measure_shape, selected_operation
 from gql_progress.api.public_operations import PublicSchema
 from gql_progress.api.query_cost import DocumentCost, TooMuchWork, measure
 from gql_progress.edge.media_types import wants_graphql_response
-from gql_progress.edge.persisted_documents import PersistedDocuments, PersistedRefusal, load_manifest
+from gql_progress.edge.persisted_documents import PersistedDocuments, PersistedRefusal
+from gql_progress.formats.trusted_documents import load_manifest
 from gql_progress.settings import Settings
 
 # The cost walk may visit each selection of a document a few times (once per page size a

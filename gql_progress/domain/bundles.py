@@ -35,7 +35,7 @@ from gql_progress.db.rows import (
 )
 from gql_progress.db.types import utcnow
 from gql_progress.domain.catalog import (
-    SLUG_PATTERN,
+    check_slug,
     check_text,
     insert_returning,
     refuse_nul,
@@ -116,10 +116,7 @@ def bundle_problems(values: Mapping[str, Any]) -> ProblemList:
     problems = ProblemList()
     check_text(problems, values, "title", 500)
     check_text(problems, values, "product_id", 255)
-    if "slug" in values and not (values["slug"] and SLUG_PATTERN.match(values["slug"])):
-        problems.add(("slug",), "must be lower-case words joined by hyphens, e.g. data-science-track")
-    elif "slug" in values and len(values["slug"]) > 200:
-        problems.add(("slug",), "must be at most 200 characters")
+    check_slug(problems, values, "data-science-track")
     refuse_null(problems, values, ("description",))
     refuse_nul(problems, values)
     return problems

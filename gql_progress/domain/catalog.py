@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import ColumnElement, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -58,6 +58,7 @@ LESSON_COLUMNS = (
 )
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_SLUG_LENGTH = 200
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -74,6 +75,23 @@ def check_text(problems: ProblemList, values: Mapping[str, Any], column: str, li
         problems.add((column,), "must not be empty")
     elif len(value) > limit:
         problems.add((column,), f"must be at most {limit} characters")
+
+
+def is_slug(value: object) -> TypeGuard[str]:
+    """Lower-case words joined by hyphens, at most MAX_SLUG_LENGTH characters (a course's or a
+    bundle's slug)."""
+    return isinstance(value, str) and bool(SLUG_PATTERN.match(value)) and len(value) <= MAX_SLUG_LENGTH
+
+
+def check_slug(problems: ProblemList, values: Mapping[str, Any], example: str) -> None:
+    """The slug, when given: its shape first, then its length; ``example`` shows one."""
+    if "slug" not in values:
+        return
+    value = values["slug"]
+    if not (value and SLUG_PATTERN.match(value)):
+        problems.add(("slug",), f"must be lower-case words joined by hyphens, e.g. {example}")
+    elif len(value) > MAX_SLUG_LENGTH:
+        problems.add(("slug",), f"must be at most {MAX_SLUG_LENGTH} characters")
 
 
 def check_optional_text(
@@ -152,10 +170,7 @@ async def update_user(db: Database, user_id: int, values: Mapping[str, Any]) -> 
 def _validate_course(values: Mapping[str, Any]) -> dict[str, Any]:
     problems = ProblemList()
     check_text(problems, values, "title", 500)
-    if "slug" in values and not (values["slug"] and SLUG_PATTERN.match(values["slug"])):
-        problems.add(("slug",), "must be lower-case words joined by hyphens, e.g. intro-to-sql")
-    if "slug" in values and values["slug"] and len(values["slug"]) > 200:
-        problems.add(("slug",), "must be at most 200 characters")
+    check_slug(problems, values, "intro-to-sql")
     check_optional_text(problems, values, "product_id", "productId", 255)
     threshold = values.get("video_completion_threshold")
     if threshold is not None and not (math.isfinite(threshold) and 0 < threshold <= 100):

@@ -26,7 +26,7 @@ from gql_progress.db.models import (
     LessonKind,
     UserRole,
 )
-from gql_progress.domain.catalog import SLUG_PATTERN, normalize_email
+from gql_progress.domain.catalog import is_slug, normalize_email
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
@@ -80,7 +80,7 @@ def email(value: Any) -> str:
 
 
 def slug(value: Any) -> str:
-    if not isinstance(value, str) or not SLUG_PATTERN.match(value) or len(value) > 200:
+    if not is_slug(value):
         raise CellError("must be lower-case words joined by hyphens (at most 200 characters)")
     return value
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -89,23 +90,21 @@ class DirectPool:
         return 0 if pool is None else pool.get_size() - pool.get_idle_size()
 
     async def fetchval(self, sql: str, *arguments: Any) -> Any:
-        pool, connection = await self._acquire()
-        try:
-            return await connection.fetchval(sql, *arguments)
-        except Exception as error:
-            raised = _unless_lost(connection, error)
-            if raised is error:
-                raise
-            raise raised from error
-        finally:
-            await pool.release(connection)
+        return await self._on_connection(lambda connection: connection.fetchval(sql, *arguments))
 
     async def fetch(self, sql: str, *arguments: Any) -> list[asyncpg.Record]:
         """The rows of one statement, in its implicit transaction (a write alone commits with it)."""
+        rows: list[asyncpg.Record] = await self._on_connection(
+            lambda connection: connection.fetch(sql, *arguments)
+        )
+        return rows
+
+    async def _on_connection(self, statement: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+        """``statement`` on a connection of the pool, which goes back to it after (or is closed,
+        when the server ended it: ``_unless_lost``)."""
         pool, connection = await self._acquire()
         try:
-            rows: list[asyncpg.Record] = await connection.fetch(sql, *arguments)
-            return rows
+            return await statement(connection)
         except Exception as error:
             raised = _unless_lost(connection, error)
             if raised is error:

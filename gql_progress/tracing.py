@@ -8,8 +8,9 @@ read's statement on asyncpg (api/compiled/runner.py), and one per statement the 
 asyncpg directly (a write alone, a key lookup).
 
 Off, ``Tracing`` is the no-op below and nothing here imports ``opentelemetry``: the hot path pays
-one attribute check per request and per compiled read, and nothing per SQL statement (no engine
-listener is installed). On, the ``opentelemetry`` modules are imported when the app is built.
+one attribute check per request, per compiled read and per statement sent on asyncpg directly,
+and nothing per statement on the engine (no engine listener is installed). On, the
+``opentelemetry`` modules are imported when the app is built.
 """
 
 from __future__ import annotations
